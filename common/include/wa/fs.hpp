@@ -1,0 +1,23 @@
+// File-system helpers with the project's permission rules built in.
+#pragma once
+
+#include <string>
+
+#include "wa/result.hpp"
+
+namespace wa::fs {
+
+// mkdir -p, then force mode 0700 on the last component (run and data dirs
+// hold keys and sockets). Fails if the path exists and is not a directory or
+// is owned by another user.
+Status ensure_private_dir(const std::string& path);
+
+// Exclusive, non-blocking advisory lock on `path` (created 0600), held until
+// the returned fd is closed or the process dies.
+Result<int> lock_file(const std::string& path);
+
+// Write `data` to `path` atomically (temp file in the same dir + rename), mode 0600.
+Status write_file_atomic(const std::string& path, std::string_view data);
+Result<std::string> read_file(const std::string& path, size_t max_size);
+
+}  // namespace wa::fs

@@ -1,0 +1,18 @@
+// Minimal leveled logging to stderr (journald adds time and unit). Callers
+// must never pass keys, message bodies or QR contents.
+#pragma once
+
+namespace wa::log {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+void set_level(Level level) noexcept;
+void set_tag(const char* tag) noexcept;  // e.g. "wa-connection[sales]"; copied
+void write(Level level, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+}  // namespace wa::log
+
+#define WA_DEBUG(...) ::wa::log::write(::wa::log::Level::debug, __VA_ARGS__)
+#define WA_INFO(...) ::wa::log::write(::wa::log::Level::info, __VA_ARGS__)
+#define WA_WARN(...) ::wa::log::write(::wa::log::Level::warn, __VA_ARGS__)
+#define WA_ERROR(...) ::wa::log::write(::wa::log::Level::error, __VA_ARGS__)

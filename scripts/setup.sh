@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine: system packages, the
+# reference client for interop tests, then configure and build.
+# Every package the project needs is listed here and nowhere else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config ccache
+  libuv1-dev libwebsockets-dev libssl-dev libsignal-protocol-c-dev libnng-dev
+  nlohmann-json3-dev doctest-dev libsqlite3-dev zlib1g-dev
+  libprotobuf-dev protobuf-compiler libqrencode-dev
+  libcli11-dev libsystemd-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+  nodejs npm sqlite3 procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # node/npm may come from elsewhere on a machine (nvm, nodesource): keep those.
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    filtered=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
+    missing=("${filtered[@]}")
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# Reference client (Baileys) and its Signal library for interop tests.
+if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/baileys ]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+WERROR="${WERROR:-OFF}"
+[ "${CI:-}" = "true" ] && WERROR=ON
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWA_WERROR="$WERROR" \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+cmake --build build
