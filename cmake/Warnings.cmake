@@ -2,7 +2,7 @@
 add_library(wa_flags INTERFACE)
 target_compile_options(wa_flags INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-  -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wcast-align -Wunused -Woverloaded-virtual
   -Wimplicit-fallthrough -Wformat=2)
 if(WA_WERROR)
   target_compile_options(wa_flags INTERFACE -Werror)

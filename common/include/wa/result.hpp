@@ -63,3 +63,15 @@ class [[nodiscard]] Result<void, E> {
 using Status = Result<void>;
 
 }  // namespace wa
+
+// Propagate the error of a Status/Result expression from a function that
+// returns any Result type.
+#define WA_TRY(expr)                                                        \
+  do {                                                                      \
+    if (auto wa_try_ = (expr); !wa_try_)                                    \
+      return ::wa::Unexpected<::wa::Error>{wa_try_.error()};                \
+  } while (0)
+
+namespace wa {
+
+}  // namespace wa

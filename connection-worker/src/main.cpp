@@ -1,0 +1,58 @@
+// wa-connection: exec'd only by wa-supervisor, one per account.
+#include <signal.h>
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "wa/ipc/worker_process.hpp"
+#include "wa/log.hpp"
+#include "wa/profile.hpp"
+#include "worker.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wa-connection: one account's connection worker (started by wa-supervisor)"};
+  std::string link, profile;
+  int parent = 0;
+  app.add_option("--link", link, "supervisor link URL")->required();
+  app.add_option("--profile", profile, "profile name")->required();
+  app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto st = wa::validate_profile_name(profile); !st) {
+    std::fprintf(stderr, "wa-connection: %s\n", st.error().message.c_str());
+    return 64;
+  }
+  std::string tag = "wa-connection[" + profile + "]";
+  wa::log::set_tag(tag.c_str());
+  if (auto st = wa::ipc::become_worker(parent, 0); !st) {
+    WA_ERROR("%s", st.error().message.c_str());
+    return 64;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int rc = 0;
+  {
+    wa::connection::Worker worker(&loop, profile, link);
+    if (auto st = worker.start(); !st) {
+      WA_ERROR("%s", st.error().message.c_str());
+      return 1;
+    }
+    uv_signal_t sigterm;
+    uv_signal_init(&loop, &sigterm);
+    sigterm.data = &worker;
+    uv_signal_start(&sigterm, [](uv_signal_t* h, int) {
+      static_cast<wa::connection::Worker*>(h->data)->shutdown();
+      uv_signal_stop(h);
+    }, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_walk(&loop, [](uv_handle_t* h, void*) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }, nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return rc;
+}

@@ -1,0 +1,219 @@
+#include "senders.hpp"
+
+#include <algorithm>
+
+#include "wa/ipc/codec.hpp"
+#include "wa/ipc/messages.hpp"
+#include "wa/log.hpp"
+
+namespace wa::connection {
+
+namespace msg = ipc::msg;
+
+SenderPool::SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks)
+    : loop_(loop), bridge_(bridge), max_(max_senders), idle_ms_(idle_ms), hooks_(std::move(hooks)) {}
+
+SenderPool::~SenderPool() { fail_all("instance_down", "the connection worker is stopping"); }
+
+Status SenderPool::listen(const std::string& url) {
+  auto sock = ipc::open_socket(ipc::Protocol::rep);
+  if (!sock) return Unexpected<Error>{sock.error()};
+  (void)ipc::set_size(*sock, NNG_OPT_RECVMAXSZ, 4u << 20);
+  auto srv = ipc::RepServer::listen(bridge_, std::move(*sock), url,
+                                    [this](std::shared_ptr<ipc::PendingRequest> r) { on_request(std::move(r)); });
+  if (!srv) return Unexpected<Error>{srv.error()};
+  server_ = std::move(*srv);
+  return {};
+}
+
+void SenderPool::tell(const std::shared_ptr<ipc::PendingRequest>& req, const json& m) {
+  auto bytes = ipc::to_cbor(m);
+  req->reply(bytes);
+}
+
+void SenderPool::submit(std::string conversation, json payload, std::function<void(json)> done) {
+  Job job{next_job_++, conversation, std::move(payload), std::move(done)};
+  convs_[conversation].queue.push_back(std::move(job));
+  pump(conversation);
+}
+
+void SenderPool::want_sender(const std::string& name, Conversation& c) {
+  if (c.state != SenderState::none) return;
+  if (live_ < static_cast<size_t>(max_)) {
+    c.state = SenderState::requested;
+    ++live_;
+    hooks_.request_sender(name);
+    return;
+  }
+  if (std::find(waiting_for_slot_.begin(), waiting_for_slot_.end(), name) == waiting_for_slot_.end())
+    waiting_for_slot_.push_back(name);
+  // At the cap, an idle sender gives its slot to a waiting conversation.
+  for (auto& [other, oc] : convs_) {
+    if (oc.state == SenderState::alive && oc.waiting && oc.queue.empty() && !oc.in_flight) {
+      oc.state = SenderState::exiting;
+      if (oc.idle) oc.idle->stop();
+      tell(std::exchange(oc.waiting, nullptr), {{msg::kOp, msg::kExit}});
+      break;
+    }
+  }
+}
+
+void SenderPool::pump(const std::string& name) {
+  auto it = convs_.find(name);
+  if (it == convs_.end()) return;
+  Conversation& c = it->second;
+  if (c.state == SenderState::none && (!c.queue.empty() || c.in_flight)) {
+    want_sender(name, c);
+    return;
+  }
+  if (c.state != SenderState::alive || !c.waiting) return;
+  if (!c.in_flight && !c.queue.empty()) {
+    c.in_flight = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (c.idle) c.idle->stop();
+    tell(std::exchange(c.waiting, nullptr),
+         {{msg::kOp, msg::kJob}, {"job", c.in_flight->id}, {"payload", c.in_flight->payload}});
+    return;
+  }
+  if (c.in_flight) return;
+  // Nothing to do: give the slot away if someone waits, else idle out.
+  if (!waiting_for_slot_.empty()) {
+    c.state = SenderState::exiting;
+    tell(std::exchange(c.waiting, nullptr), {{msg::kOp, msg::kExit}});
+    return;
+  }
+  if (!c.idle) c.idle = std::make_unique<ipc::Timer>(loop_);
+  c.idle->start(static_cast<uint64_t>(idle_ms_), [this, name] {
+    auto i = convs_.find(name);
+    if (i == convs_.end()) return;
+    Conversation& cc = i->second;
+    if (cc.state == SenderState::alive && cc.waiting && cc.queue.empty() && !cc.in_flight) {
+      cc.state = SenderState::exiting;
+      tell(std::exchange(cc.waiting, nullptr), {{msg::kOp, msg::kExit}});
+    }
+  });
+}
+
+void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
+  auto m = ipc::from_cbor(req->body());
+  if (!m || !m->is_object() || !(*m)[msg::kOp].is_string() || !(*m)["conversation"].is_string()) {
+    tell(req, {{msg::kOp, msg::kError}, {"code", "bad_message"}, {"message", "malformed sender request"}});
+    return;
+  }
+  const std::string op = (*m)[msg::kOp].get<std::string>();
+  const std::string name = (*m)["conversation"].get<std::string>();
+  auto it = convs_.find(name);
+  if (it == convs_.end() || it->second.state == SenderState::none) {
+    // A sender we did not ask for (or already written off): send it away.
+    tell(req, {{msg::kOp, msg::kExit}});
+    return;
+  }
+  Conversation& c = it->second;
+  if (op == msg::kQuery) {
+    hooks_.query(*m, [this, req](json answer) { tell(req, answer); });
+    return;
+  }
+  if (op == msg::kDone) {
+    uint64_t job = m->value("job", uint64_t{0});
+    if (c.in_flight && c.in_flight->id == job) {
+      Job j = std::move(*c.in_flight);
+      c.in_flight.reset();
+      json reply = (*m).value("ok", false)
+                       ? ipc::ok_reply(m->value("result", json::object()))
+                       : ipc::error_reply(m->value("code", std::string("send_failed")),
+                                          m->value("message", std::string("the send failed")));
+      j.done(reply);
+    }
+  } else if (op != msg::kNext) {
+    tell(req, {{msg::kOp, msg::kError}, {"code", "bad_message"}, {"message", "unknown op"}});
+    return;
+  }
+  // "next" and "done" both park the sender until there is work for it.
+  if (c.state == SenderState::requested) {
+    c.state = SenderState::alive;  // its hello raced the supervisor's notice
+    c.pid = m->value("pid", 0);
+  }
+  if (c.state != SenderState::alive) {
+    tell(req, {{msg::kOp, msg::kExit}});
+    return;
+  }
+  c.waiting = std::move(req);
+  pump(name);
+}
+
+void SenderPool::on_sender_started(const std::string& conversation, pid_t pid) {
+  auto it = convs_.find(conversation);
+  if (it == convs_.end()) return;
+  if (it->second.state == SenderState::requested) it->second.state = SenderState::alive;
+  it->second.pid = pid;
+}
+
+void SenderPool::release_slot() {
+  if (live_ > 0) --live_;
+  while (!waiting_for_slot_.empty() && live_ < static_cast<size_t>(max_)) {
+    std::string next = waiting_for_slot_.front();
+    waiting_for_slot_.pop_front();
+    auto it = convs_.find(next);
+    if (it != convs_.end() && it->second.state == SenderState::none &&
+        (!it->second.queue.empty() || it->second.in_flight))
+      want_sender(next, it->second);
+  }
+}
+
+void SenderPool::fail_queue(Conversation& c, const std::string& code, const std::string& message) {
+  json reply = ipc::error_reply(code, message);
+  if (c.in_flight) {
+    auto j = std::move(*c.in_flight);
+    c.in_flight.reset();
+    j.done(reply);
+  }
+  auto q = std::exchange(c.queue, {});
+  for (auto& j : q) j.done(reply);
+}
+
+void SenderPool::on_sender_refused(const std::string& conversation, const std::string& code,
+                                   const std::string& message) {
+  auto it = convs_.find(conversation);
+  if (it == convs_.end()) return;
+  Conversation& c = it->second;
+  if (c.state != SenderState::requested) return;
+  c.state = SenderState::none;
+  if (live_ > 0) --live_;
+  if (code == "sender_cap") {
+    waiting_for_slot_.push_back(conversation);
+    return;
+  }
+  WA_WARN("no sender for a conversation: %s", message.c_str());
+  fail_queue(c, code == "instance_down" ? "instance_down" : "sender_failed", message);
+  convs_.erase(it);
+}
+
+void SenderPool::on_sender_exited(const std::string& conversation, pid_t pid, bool abnormal) {
+  auto it = convs_.find(conversation);
+  if (it == convs_.end()) return;
+  Conversation& c = it->second;
+  if (c.pid != 0 && pid != 0 && c.pid != pid) return;  // an older sender of this conversation
+  c.state = SenderState::none;
+  c.pid = 0;
+  c.waiting.reset();
+  if (c.idle) c.idle->stop();
+  if (c.in_flight || abnormal) {
+    // The sender died mid-pipeline (or crashed): nothing it held can be
+    // trusted, so every send of this conversation fails now, not later.
+    if (abnormal || c.in_flight) fail_queue(c, "sender_crashed", "the sender process died");
+  }
+  bool more = !c.queue.empty();
+  if (!more) convs_.erase(it);
+  release_slot();
+  if (more) pump(conversation);
+}
+
+void SenderPool::fail_all(const std::string& code, const std::string& message) {
+  for (auto& [name, c] : convs_) {
+    fail_queue(c, code, message);
+    if (c.waiting) tell(std::exchange(c.waiting, nullptr), {{msg::kOp, msg::kExit}});
+  }
+  waiting_for_slot_.clear();
+}
+
+}  // namespace wa::connection

@@ -1,0 +1,85 @@
+// The connection worker's side of the send pipeline: one queue per
+// conversation, at most one sender process per conversation (serial within
+// a conversation, parallel across them), at most `max_senders` at once.
+// Sends beyond the cap wait here, never dropped. The supervisor forks the
+// senders; this class only asks for them and hands them work.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "wa/ipc/loop_bridge.hpp"
+#include "wa/ipc/rep_server.hpp"
+#include "wa/ipc/timer.hpp"
+
+namespace wa::connection {
+
+using json = nlohmann::json;
+
+struct Job {
+  uint64_t id = 0;
+  std::string conversation;
+  json payload;  // what the sender needs: to, text, quoted_id ...
+  std::function<void(json reply)> done;  // control reply envelope
+};
+
+class SenderPool {
+ public:
+  struct Hooks {
+    std::function<void(const std::string& conversation)> request_sender;  // ask the supervisor
+    // Answers a sender's query (devices, bundles, relay). `reply` may run later.
+    std::function<void(const json& query, std::function<void(json)> reply)> query;
+  };
+
+  SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks);
+  ~SenderPool();
+  Status listen(const std::string& url);
+
+  void submit(std::string conversation, json payload, std::function<void(json)> done);
+
+  // Supervisor notices.
+  void on_sender_started(const std::string& conversation, pid_t pid);
+  void on_sender_refused(const std::string& conversation, const std::string& code, const std::string& message);
+  void on_sender_exited(const std::string& conversation, pid_t pid, bool abnormal);
+
+  // Fails every queued and in-flight send (the connection is going away).
+  void fail_all(const std::string& code, const std::string& message);
+  size_t live_senders() const { return live_; }
+
+ private:
+  enum class SenderState { none, requested, alive, exiting };
+  struct Conversation {
+    std::deque<Job> queue;
+    std::optional<Job> in_flight;
+    SenderState state = SenderState::none;
+    pid_t pid = 0;
+    std::shared_ptr<ipc::PendingRequest> waiting;  // the sender's parked "next"
+    std::unique_ptr<ipc::Timer> idle;
+  };
+
+  void on_request(std::shared_ptr<ipc::PendingRequest> req);
+  void pump(const std::string& name);
+  void want_sender(const std::string& name, Conversation& c);
+  void release_slot();
+  void tell(const std::shared_ptr<ipc::PendingRequest>& req, const json& m);
+  void fail_queue(Conversation& c, const std::string& code, const std::string& message);
+
+  uv_loop_t* loop_;
+  ipc::LoopBridge& bridge_;
+  int max_;
+  int idle_ms_;
+  Hooks hooks_;
+  std::unique_ptr<ipc::RepServer> server_;
+  std::map<std::string, Conversation> convs_;
+  std::deque<std::string> waiting_for_slot_;
+  size_t live_ = 0;  // requested + alive + exiting senders
+  uint64_t next_job_ = 1;
+};
+
+}  // namespace wa::connection

@@ -1,0 +1,44 @@
+// wa-connection: THE socket of one account (websocket + noise + IQ + login
+// + receive) and the dispatcher of its sends. It talks to the supervisor
+// over one PAIR1 link and to its senders over a REP socket.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "senders.hpp"
+#include "wa/ipc/loop_bridge.hpp"
+#include "wa/ipc/pair_link.hpp"
+
+namespace wa::connection {
+
+class Worker {
+ public:
+  Worker(uv_loop_t* loop, std::string profile, std::string link_url);
+  ~Worker();
+  Status start();
+  // SIGTERM: fail what is pending, close the link, leave the loop.
+  void shutdown();
+
+ private:
+  void on_link(Bytes body);
+  void on_init(const json& m);
+  void on_request(const json& m);
+  void to_supervisor(const json& m);
+  void answer_query(const json& q, std::function<void(json)> reply);
+
+  uv_loop_t* loop_;
+  std::string profile_;
+  std::string link_url_;
+  ipc::LoopBridge bridge_;
+  std::unique_ptr<ipc::PairLink> link_;
+  std::unique_ptr<SenderPool> senders_;
+  json settings_;
+  bool connected_ = false;  // logged in to the server (protocol issues)
+};
+
+}  // namespace wa::connection

@@ -1,0 +1,49 @@
+// A child process started with uv_spawn (fork + exec at once: NNG is not
+// fork-safe, and libuv owns SIGCHLD). The exit callback runs on the loop
+// thread exactly once, after the child has been reaped.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "wa/result.hpp"
+
+namespace wa::ipc {
+
+struct ExitStatus {
+  int64_t code = 0;  // meaningful when signal == 0
+  int signal = 0;
+  bool clean() const { return signal == 0 && code == 0; }
+  std::string describe() const;
+};
+
+class Child {
+ public:
+  using OnExit = std::function<void(ExitStatus)>;
+  static Result<std::unique_ptr<Child>> spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
+                                              OnExit on_exit);
+  ~Child();  // does not kill; a still-running child keeps its handle until it exits
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const;
+  void kill(int sig) const;
+
+ private:
+  struct Handle;
+  Child() = default;
+  Handle* handle_ = nullptr;  // owned by libuv until its close callback
+  pid_t pid_ = 0;
+  bool exited_ = false;
+};
+
+// The directory holding our own executable, where the worker binaries live.
+std::string self_dir();
+
+}  // namespace wa::ipc

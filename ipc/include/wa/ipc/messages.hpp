@@ -1,0 +1,49 @@
+// The internal links' messages. Each is a CBOR-encoded JSON object with a
+// type field. This header is the one place their names are spelled.
+//
+// supervisor <-> connection worker (PAIR1, field "t"):
+//   worker -> sup   hello{pid}                 first message after dialing
+//   sup -> worker   init{profile, settings}    everything the worker needs
+//   worker -> sup   ready{}                    senders socket bound; worker serves
+//   sup -> worker   request{rid, cmd, ...}     a control command routed to the account
+//   worker -> sup   reply{rid, reply}          reply = the control reply envelope
+//   worker -> sup   event{event}               public event; the supervisor stamps it
+//   worker -> sup   spawn_sender{conversation}
+//   sup -> worker   sender_started{conversation, pid}
+//   sup -> worker   sender_refused{conversation, code, message}
+//   sup -> worker   sender_exited{conversation, pid, code, signal}
+//
+// sender -> connection worker (REQ/REP, field "op"; the sender is REQ):
+//   next{conversation, pid}           -> job{job} | exit{}   (held until work or idle)
+//   query{conversation, job, what, ...} -> result{...} | error{code, message}
+//   done{conversation, job, ok, error?} -> as for next
+#pragma once
+
+namespace wa::ipc::msg {
+
+inline constexpr const char* kType = "t";
+inline constexpr const char* kHello = "hello";
+inline constexpr const char* kInit = "init";
+inline constexpr const char* kReady = "ready";
+inline constexpr const char* kRequest = "request";
+inline constexpr const char* kReply = "reply";
+inline constexpr const char* kEvent = "event";
+inline constexpr const char* kSpawnSender = "spawn_sender";
+inline constexpr const char* kSenderStarted = "sender_started";
+inline constexpr const char* kSenderRefused = "sender_refused";
+inline constexpr const char* kSenderExited = "sender_exited";
+
+inline constexpr const char* kOp = "op";
+inline constexpr const char* kNext = "next";
+inline constexpr const char* kJob = "job";
+inline constexpr const char* kExit = "exit";
+inline constexpr const char* kQuery = "query";
+inline constexpr const char* kResult = "result";
+inline constexpr const char* kError = "error";
+inline constexpr const char* kDone = "done";
+
+// Worker exit codes the supervisor understands.
+inline constexpr int kExitUsage = 64;      // started wrongly (never restarted in a loop: counts)
+inline constexpr int kExitNoRestart = 75;  // the account must stay down (logged out, replaced)
+
+}  // namespace wa::ipc::msg

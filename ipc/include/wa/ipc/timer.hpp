@@ -1,0 +1,29 @@
+// RAII libuv timer. The handle lives on the heap until libuv's close
+// callback, so a Timer may be destroyed from inside its own callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace wa::ipc {
+
+class Timer {
+ public:
+  explicit Timer(uv_loop_t* loop);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  void start(uint64_t ms, std::function<void()> fn);          // one shot
+  void start_repeat(uint64_t ms, std::function<void()> fn);  // every ms
+  void stop();
+  bool active() const;
+
+ private:
+  struct Handle;
+  Handle* h_;
+};
+
+}  // namespace wa::ipc

@@ -1,0 +1,108 @@
+#include "wa/ipc/nng.hpp"
+
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/transport/ipc/ipc.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace wa::ipc {
+
+std::string nng_error_text(int rv) { return nng_strerror(rv); }
+
+Msg Msg::from(ByteView body) {
+  nng_msg* m = nullptr;
+  if (nng_msg_alloc(&m, body.size()) != 0) return Msg{};
+  if (!body.empty()) std::memcpy(nng_msg_body(m), body.data(), body.size());
+  return Msg{m};
+}
+
+Result<Socket> open_socket(Protocol p) {
+  nng_socket s = NNG_SOCKET_INITIALIZER;
+  int rv = 0;
+  switch (p) {
+    case Protocol::rep: rv = nng_rep0_open(&s); break;
+    case Protocol::req: rv = nng_req0_open(&s); break;
+    case Protocol::pub: rv = nng_pub0_open(&s); break;
+    case Protocol::sub: rv = nng_sub0_open(&s); break;
+    case Protocol::pair1: rv = nng_pair1_open(&s); break;
+  }
+  if (rv != 0) return fail("ipc_error", "cannot open socket: " + nng_error_text(rv));
+  return Socket{s};
+}
+
+Status listen_private(const Socket& s, const std::string& url, int mode) {
+  nng_listener l;
+  int rv = nng_listener_create(&l, s.get(), url.c_str());
+  if (rv != 0) return fail("ipc_error", "cannot listen on " + url + ": " + nng_error_text(rv));
+  if (url.rfind("ipc://", 0) == 0) {
+    rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, mode);
+    if (rv != 0) return fail("ipc_error", "cannot set permissions on " + url + ": " + nng_error_text(rv));
+  }
+  rv = nng_listener_start(l, 0);
+  if (rv != 0) return fail("ipc_error", "cannot listen on " + url + ": " + nng_error_text(rv));
+  return {};
+}
+
+namespace {
+void reject_other_uids(nng_pipe p, nng_pipe_ev, void*) {
+  uint64_t uid = 0;
+  if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 || uid != ::geteuid()) {
+    nng_pipe_close(p);
+  }
+}
+}  // namespace
+
+Status require_same_uid(const Socket& s) {
+  int rv = nng_pipe_notify(s.get(), NNG_PIPE_EV_ADD_PRE, reject_other_uids, nullptr);
+  if (rv != 0) return fail("ipc_error", "cannot install peer check: " + nng_error_text(rv));
+  return {};
+}
+
+Status dial(const Socket& s, const std::string& url, bool blocking) {
+  int rv = nng_dial(s.get(), url.c_str(), nullptr, blocking ? 0 : NNG_FLAG_NONBLOCK);
+  if (rv != 0) return fail("ipc_error", "cannot connect to " + url + ": " + nng_error_text(rv));
+  return {};
+}
+
+Status set_ms(const Socket& s, const char* opt, int ms) {
+  int rv = nng_socket_set_ms(s.get(), opt, ms);
+  if (rv != 0) return fail("ipc_error", std::string("cannot set ") + opt + ": " + nng_error_text(rv));
+  return {};
+}
+
+Status set_size(const Socket& s, const char* opt, size_t v) {
+  int rv = nng_socket_set_size(s.get(), opt, v);
+  if (rv != 0) return fail("ipc_error", std::string("cannot set ") + opt + ": " + nng_error_text(rv));
+  return {};
+}
+
+Status set_int(const Socket& s, const char* opt, int v) {
+  int rv = nng_socket_set_int(s.get(), opt, v);
+  if (rv != 0) return fail("ipc_error", std::string("cannot set ") + opt + ": " + nng_error_text(rv));
+  return {};
+}
+
+Status send_bytes(const Socket& s, ByteView body) {
+  Msg m = Msg::from(body);
+  if (m.get() == nullptr) return fail("ipc_error", "out of memory");
+  int rv = nng_sendmsg(s.get(), m.get(), 0);
+  if (rv != 0) return fail(rv == NNG_ETIMEDOUT ? "timeout" : "ipc_error", nng_error_text(rv));
+  m.release();
+  return {};
+}
+
+Result<Bytes> recv_bytes(const Socket& s) {
+  nng_msg* raw = nullptr;
+  int rv = nng_recvmsg(s.get(), &raw, 0);
+  if (rv != 0) return fail(rv == NNG_ETIMEDOUT ? "timeout" : "ipc_error", nng_error_text(rv));
+  Msg m{raw};
+  auto b = m.body();
+  return Bytes(b.begin(), b.end());
+}
+
+}  // namespace wa::ipc

@@ -1,0 +1,119 @@
+#include "wa/ipc/pair_link.hpp"
+
+#include "wa/log.hpp"
+
+namespace wa::ipc {
+
+PairLink::PairLink(LoopBridge& bridge, Socket sock, OnMessage on_message)
+    : bridge_(bridge), sock_(std::move(sock)), on_message_(std::move(on_message)),
+      alive_(std::make_shared<PairLink*>(this)) {}
+
+PairLink::~PairLink() {
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+    outbox_.clear();
+  }
+  *alive_ = nullptr;
+  sock_.close();
+  for (nng_aio* a : {recv_aio_, send_aio_}) {
+    if (a != nullptr) {
+      nng_aio_stop(a);
+      Msg leftover{nng_aio_get_msg(a)};
+      nng_aio_free(a);
+    }
+  }
+}
+
+Status PairLink::start() {
+  int rv = nng_aio_alloc(&recv_aio_, &PairLink::on_recv, this);
+  if (rv == 0) rv = nng_aio_alloc(&send_aio_, &PairLink::on_sent, this);
+  if (rv != 0) return fail("ipc_error", "cannot allocate aio: " + nng_error_text(rv));
+  nng_aio_set_msg(send_aio_, nullptr);
+  nng_recv_aio(sock_.get(), recv_aio_);
+  return {};
+}
+
+Result<std::unique_ptr<PairLink>> PairLink::listen(LoopBridge& bridge, const std::string& url,
+                                                   OnMessage on_message) {
+  auto s = open_socket(Protocol::pair1);
+  if (!s) return Unexpected<Error>{s.error()};
+  std::unique_ptr<PairLink> link(new PairLink(bridge, std::move(*s), std::move(on_message)));
+  if (auto st = require_same_uid(link->sock_); !st) return Unexpected<Error>{st.error()};
+  if (auto st = listen_private(link->sock_, url); !st) return Unexpected<Error>{st.error()};
+  if (auto st = link->start(); !st) return Unexpected<Error>{st.error()};
+  return link;
+}
+
+Result<std::unique_ptr<PairLink>> PairLink::dial(LoopBridge& bridge, const std::string& url,
+                                                 OnMessage on_message) {
+  auto s = open_socket(Protocol::pair1);
+  if (!s) return Unexpected<Error>{s.error()};
+  std::unique_ptr<PairLink> link(new PairLink(bridge, std::move(*s), std::move(on_message)));
+  if (auto st = ipc::dial(link->sock_, url, true); !st) return Unexpected<Error>{st.error()};
+  if (auto st = link->start(); !st) return Unexpected<Error>{st.error()};
+  return link;
+}
+
+void PairLink::on_recv(void* arg) {
+  auto* self = static_cast<PairLink*>(arg);
+  int rv = nng_aio_result(self->recv_aio_);
+  if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
+  if (rv == 0) {
+    Msg m{nng_aio_get_msg(self->recv_aio_)};
+    auto b = m.body();
+    self->bridge_.post([alive = self->alive_, body = Bytes(b.begin(), b.end())]() mutable {
+      if (PairLink* link = *alive) link->on_message_(std::move(body));
+    });
+  }
+  nng_recv_aio(self->sock_.get(), self->recv_aio_);
+}
+
+void PairLink::send(Bytes body) {
+  std::lock_guard lk(mu_);
+  if (closing_) return;
+  outbox_.push_back(std::move(body));
+  if (!sending_) send_next_locked();
+}
+
+void PairLink::send_next_locked() {
+  if (outbox_.empty()) {
+    sending_ = false;
+    return;
+  }
+  Msg m = Msg::from(outbox_.front());
+  outbox_.pop_front();
+  sending_ = true;
+  nng_aio_set_msg(send_aio_, m.release());
+  nng_send_aio(sock_.get(), send_aio_);
+}
+
+void PairLink::on_sent(void* arg) {
+  auto* self = static_cast<PairLink*>(arg);
+  int rv = nng_aio_result(self->send_aio_);
+  if (rv != 0) {
+    Msg dropped{nng_aio_get_msg(self->send_aio_)};
+    nng_aio_set_msg(self->send_aio_, nullptr);
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
+    WA_WARN("link: send failed: %s", nng_error_text(rv).c_str());
+  }
+  std::lock_guard lk(self->mu_);
+  if (self->closing_) return;
+  self->send_next_locked();
+}
+
+Result<std::unique_ptr<Publisher>> Publisher::listen(const std::string& url) {
+  auto s = open_socket(Protocol::pub);
+  if (!s) return Unexpected<Error>{s.error()};
+  if (auto st = require_same_uid(*s); !st) return Unexpected<Error>{st.error()};
+  if (auto st = listen_private(*s, url); !st) return Unexpected<Error>{st.error()};
+  return std::unique_ptr<Publisher>(new Publisher(std::move(*s)));
+}
+
+void Publisher::publish(ByteView body) {
+  Msg m = Msg::from(body);
+  if (m.get() == nullptr) return;
+  if (nng_sendmsg(sock_.get(), m.get(), NNG_FLAG_NONBLOCK) == 0) m.release();
+}
+
+}  // namespace wa::ipc

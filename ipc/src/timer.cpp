@@ -1,0 +1,44 @@
+#include "wa/ipc/timer.hpp"
+
+namespace wa::ipc {
+
+struct Timer::Handle {
+  uv_timer_t t{};
+  std::function<void()> fn;
+};
+
+Timer::Timer(uv_loop_t* loop) : h_(new Handle{}) {  // NOLINT: freed in the close callback
+  uv_timer_init(loop, &h_->t);
+  h_->t.data = h_;
+}
+
+Timer::~Timer() {
+  uv_timer_stop(&h_->t);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h_->t), [](uv_handle_t* h) {
+    delete static_cast<Handle*>(h->data);  // NOLINT
+  });
+}
+
+void Timer::start(uint64_t ms, std::function<void()> fn) {
+  h_->fn = std::move(fn);
+  uv_timer_start(&h_->t, [](uv_timer_t* t) {
+    auto* h = static_cast<Handle*>(t->data);
+    auto cb = h->fn;  // the callback may re-arm or destroy this timer
+    if (cb) cb();
+  }, ms, 0);
+}
+
+void Timer::start_repeat(uint64_t ms, std::function<void()> fn) {
+  h_->fn = std::move(fn);
+  uv_timer_start(&h_->t, [](uv_timer_t* t) {
+    auto* h = static_cast<Handle*>(t->data);
+    auto cb = h->fn;
+    if (cb) cb();
+  }, ms, ms);
+}
+
+void Timer::stop() { uv_timer_stop(&h_->t); }
+
+bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&h_->t)) != 0; }
+
+}  // namespace wa::ipc

@@ -1,0 +1,44 @@
+// wa-sender: one conversation's send pipeline, exec'd only by wa-supervisor
+// when the connection worker asks for it. It holds no durable state: it
+// pulls one job at a time from the connection worker (serial within the
+// conversation), asks the worker for what it needs, and reports the result.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "pipeline.hpp"
+#include "wa/ipc/worker_process.hpp"
+#include "wa/log.hpp"
+#include "wa/profile.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wa-sender: one conversation's sender (started by wa-supervisor)"};
+  std::string link, profile, conversation;
+  int parent = 0, pgid = 0;
+  app.add_option("--link", link, "the connection worker's sender socket URL")->required();
+  app.add_option("--profile", profile, "profile name")->required();
+  app.add_option("--conversation", conversation, "the conversation (JID) this sender serves")->required();
+  app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
+  app.add_option("--pgid", pgid, "the instance's process group")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto st = wa::validate_profile_name(profile); !st) {
+    std::fprintf(stderr, "wa-sender: %s\n", st.error().message.c_str());
+    return 64;
+  }
+  std::string tag = "wa-sender[" + profile + "]";
+  wa::log::set_tag(tag.c_str());
+  if (auto st = wa::ipc::become_worker(parent, pgid); !st) {
+    WA_ERROR("%s", st.error().message.c_str());
+    return 64;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  wa::sender::Pipeline p(profile, conversation);
+  if (auto st = p.connect(link); !st) {
+    WA_ERROR("%s", st.error().message.c_str());
+    return 1;
+  }
+  return p.run();
+}

@@ -1,0 +1,150 @@
+#include "config.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "wa/fs.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/profile.hpp"
+
+namespace wa::supervisor {
+
+using json = nlohmann::json;
+
+namespace {
+
+Unexpected<Error> bad(const std::string& field, const std::string& what) {
+  return fail("bad_config", "config field '" + field + "': " + what);
+}
+
+Status only_keys(const json& obj, const std::string& where, std::initializer_list<const char*> keys) {
+  std::set<std::string> allowed(keys.begin(), keys.end());
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (!allowed.count(it.key())) {
+      std::string field = where.empty() ? it.key() : where + "." + it.key();
+      return fail("bad_config", "unknown config field '" + field + "'");
+    }
+  }
+  return {};
+}
+
+Status read_int(const json& obj, const char* key, const std::string& field, int lo, int hi, int& out) {
+  if (!obj.contains(key)) return {};
+  const json& v = obj.at(key);
+  if (!v.is_number_integer()) return bad(field, "must be an integer");
+  auto n = v.get<int64_t>();
+  if (n < lo || n > hi) return bad(field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  out = static_cast<int>(n);
+  return {};
+}
+
+Status read_path(const json& obj, const char* key, std::string& out) {
+  if (!obj.contains(key)) return {};
+  const json& v = obj.at(key);
+  if (!v.is_string() || v.get<std::string>().empty()) return bad(key, "must be a non-empty string");
+  out = v.get<std::string>();
+  if (out[0] != '/') return bad(key, "must be an absolute path");
+  return {};
+}
+
+
+}  // namespace
+
+std::string default_data_dir() {
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x != nullptr && x[0] == '/')
+    return std::string(x) + "/wa-supervisor";
+  if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
+    return std::string(h) + "/.local/share/wa-supervisor";
+  return "/var/lib/wa-supervisor";
+}
+
+Result<Config> parse_config(std::string_view text) {
+  json root = json::parse(text, nullptr, false);
+  if (root.is_discarded()) return fail("bad_config", "config is not valid JSON");
+  if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
+  WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
+                              "shutdown_timeout_ms", "instances"}));
+  Config c;
+  c.run_dir = ipc::default_run_dir();
+  c.data_dir = default_data_dir();
+  WA_TRY(read_path(root, "run_dir", c.run_dir));
+  WA_TRY(read_path(root, "data_dir", c.data_dir));
+
+  if (root.contains("server")) {
+    const json& s = root["server"];
+    if (!s.is_object()) return bad("server", "must be an object");
+    WA_TRY(only_keys(s, "server", {"url", "root_public_key"}));
+    if (s.contains("url")) {
+      if (!s["url"].is_string()) return bad("server.url", "must be a string");
+      c.server.url = s["url"].get<std::string>();
+      if (c.server.url.rfind("wss://", 0) != 0 && c.server.url.rfind("ws://", 0) != 0)
+        return bad("server.url", "must start with wss:// or ws://");
+    }
+    if (s.contains("root_public_key")) {
+      if (!s["root_public_key"].is_string()) return bad("server.root_public_key", "must be a string");
+      std::string k = s["root_public_key"].get<std::string>();
+      bool hex = k.size() == 64;
+      for (char ch : k) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+      if (!hex) return bad("server.root_public_key", "must be 64 hex characters");
+      c.server.root_public_key = k;
+    }
+  }
+  if (root.contains("restart")) {
+    const json& r = root["restart"];
+    if (!r.is_object()) return bad("restart", "must be an object");
+    WA_TRY(only_keys(r, "restart", {"intensity", "period_s", "backoff_min_ms", "backoff_max_ms"}));
+    WA_TRY(read_int(r, "intensity", "restart.intensity", 0, 1000, c.restart.intensity));
+    WA_TRY(read_int(r, "period_s", "restart.period_s", 1, 86400, c.restart.period_s));
+    WA_TRY(read_int(r, "backoff_min_ms", "restart.backoff_min_ms", 0, 3600000, c.restart.backoff_min_ms));
+    WA_TRY(read_int(r, "backoff_max_ms", "restart.backoff_max_ms", 0, 3600000, c.restart.backoff_max_ms));
+    if (c.restart.backoff_max_ms < c.restart.backoff_min_ms)
+      return bad("restart.backoff_max_ms", "must not be smaller than restart.backoff_min_ms");
+  }
+  if (root.contains("senders")) {
+    const json& s = root["senders"];
+    if (!s.is_object()) return bad("senders", "must be an object");
+    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms"}));
+    WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
+    WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
+  }
+  WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
+
+  if (!root.contains("instances")) return bad("instances", "is required");
+  const json& inst = root["instances"];
+  if (!inst.is_array()) return bad("instances", "must be an array");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < inst.size(); ++i) {
+    std::string where = "instances[" + std::to_string(i) + "]";
+    const json& e = inst[i];
+    if (!e.is_object()) return bad(where, "must be an object");
+    WA_TRY(only_keys(e, where, {"profile", "autostart"}));
+    if (!e.contains("profile") || !e["profile"].is_string()) return bad(where + ".profile", "must be a string");
+    InstanceConfig ic;
+    ic.profile = e["profile"].get<std::string>();
+    if (auto st = validate_profile_name(ic.profile); !st) return bad(where + ".profile", st.error().message);
+    if (!seen.insert(ic.profile).second) return bad(where + ".profile", "duplicate profile '" + ic.profile + "'");
+    if (e.contains("autostart")) {
+      if (!e["autostart"].is_boolean()) return bad(where + ".autostart", "must be true or false");
+      ic.autostart = e["autostart"].get<bool>();
+    }
+    c.instances.push_back(std::move(ic));
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  auto text = fs::read_file(path, 1 << 20);
+  if (!text) return Unexpected<Error>{text.error()};
+  return parse_config(*text);
+}
+
+json Config::worker_settings() const {
+  return json{{"data_dir", data_dir},
+              {"server", {{"url", server.url}, {"root_public_key", server.root_public_key}}},
+              {"senders", {{"max_per_instance", senders.max_per_instance}, {"idle_ms", senders.idle_ms}}},
+              {"shutdown_timeout_ms", shutdown_timeout_ms}};
+}
+
+}  // namespace wa::supervisor

@@ -1,0 +1,24 @@
+// Validation of control requests. A request is a JSON object
+// {"cmd": ..., ...}; every field is checked (type, size, no unknown keys)
+// before anything acts on it, so bad input always gets a clear error.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "wa/result.hpp"
+
+namespace wa::supervisor {
+
+inline constexpr size_t kMaxRequestBytes = 256 * 1024;
+inline constexpr size_t kMaxTextBytes = 65536;
+inline constexpr size_t kMaxClientId = 128;
+inline constexpr size_t kMaxJid = 128;
+
+// Returns the command name when the request is well-formed.
+Result<std::string> validate_request(const nlohmann::json& req);
+// Shape check of a JID given by a user: user@server with a known server.
+Status validate_user_jid(const std::string& jid);
+
+}  // namespace wa::supervisor

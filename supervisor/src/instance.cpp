@@ -1,0 +1,416 @@
+#include "instance.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "wa/fs.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/codec.hpp"
+#include "wa/ipc/messages.hpp"
+#include "wa/log.hpp"
+
+namespace wa::supervisor {
+
+namespace msg = ipc::msg;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+// A routed command that the worker never answers (hung, stopped) is failed
+// after this long; the worker's own send timeout is much shorter.
+constexpr auto kRouteTimeout = std::chrono::seconds(120);
+// How long a finished client id is remembered for de-duplication.
+constexpr auto kDedupTtl = std::chrono::minutes(10);
+constexpr size_t kDedupMax = 10000;
+
+json exit_json(pid_t pid, const ipc::ExitStatus& st) {
+  json j{{"pid", pid}};
+  if (st.signal != 0) {
+    j["signal"] = st.signal;
+  } else {
+    j["exit_code"] = st.code;
+  }
+  return j;
+}
+}  // namespace
+
+const char* to_string(State s) {
+  switch (s) {
+    case State::stopped: return "stopped";
+    case State::starting: return "starting";
+    case State::running: return "running";
+    case State::restarting: return "restarting";
+    case State::failed: return "failed";
+    case State::stopping: return "stopping";
+  }
+  return "unknown";
+}
+
+Instance::Instance(Environment env, std::string profile, bool autostart)
+    : env_(env), profile_(std::move(profile)), autostart_(autostart),
+      dir_(ipc::instance_dir(env.config->run_dir, profile_)),
+      restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
+      sweep_timer_(env.loop) {
+  sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
+}
+
+Instance::~Instance() {
+  for (auto& [conv, s] : senders_) s.child->kill(SIGKILL);
+  if (conn_) conn_->kill(SIGKILL);
+  fail_parked("shutting_down", "the supervisor is shutting down");
+}
+
+json Instance::status() const {
+  json senders = json::array();
+  for (const auto& [conv, s] : senders_) senders.push_back({{"conversation", conv}, {"pid", s.child->pid()}});
+  return json{{"profile", profile_},
+              {"state", to_string(state_)},
+              {"connection_pid", conn_ ? json(conn_->pid()) : json(nullptr)},
+              {"restarts", restarts_},
+              {"last_exit", last_exit_},
+              {"senders", senders},
+              {"sends_routed", sends_routed_}};
+}
+
+Status Instance::start() {
+  switch (state_) {
+    case State::starting:
+    case State::running:
+    case State::restarting:
+      return fail("already_running", "profile '" + profile_ + "' is already running");
+    case State::stopping:
+      return fail("stopping", "profile '" + profile_ + "' is stopping; start it again when stopped");
+    case State::failed:
+      restart_window_.clear();
+      [[fallthrough]];
+    case State::stopped:
+      spawn_connection();
+      return {};
+  }
+  return {};
+}
+
+void Instance::spawn_connection() {
+  ++incarnation_;
+  worker_ready_ = false;
+  state_ = State::starting;
+  uint64_t inc = incarnation_;
+  auto fail_spawn = [this](const std::string& why) {
+    WA_ERROR("[%s] cannot start the connection worker: %s", profile_.c_str(), why.c_str());
+    link_.reset();
+    last_exit_ = json{{"error", why}, {"ts", now_ms()}};
+    env_.events->emit(profile_, {{"type", "instance_exited"}, {"error", why}});
+    state_ = State::restarting;
+    schedule_restart();
+  };
+  if (auto st = fs::ensure_private_dir(dir_); !st) return fail_spawn(st.error().message);
+  auto link = ipc::PairLink::listen(*env_.bridge, ipc::link_url(dir_),
+                                    [this, inc](Bytes b) { on_link_message(inc, std::move(b)); });
+  if (!link) return fail_spawn(link.error().message);
+  link_ = std::move(*link);
+  std::vector<std::string> argv{env_.bin_dir + "/wa-connection", "--link", ipc::link_url(dir_),
+                                "--profile", profile_, "--parent-pid", std::to_string(::getpid())};
+  auto child = ipc::Child::spawn(env_.loop, argv, [this, inc](ipc::ExitStatus st) {
+    on_connection_exit(inc, st);
+  });
+  if (!child) return fail_spawn(child.error().message);
+  conn_ = std::move(*child);
+  spawned_at_ = Clock::now();
+  WA_INFO("[%s] connection worker started, pid %d", profile_.c_str(), conn_->pid());
+}
+
+void Instance::send_to_worker(const json& m) {
+  if (link_) link_->send(ipc::to_cbor(m));
+}
+
+void Instance::on_link_message(uint64_t inc, Bytes body) {
+  if (inc != incarnation_ || !conn_) return;
+  auto m = ipc::from_cbor(body);
+  if (!m || !m->is_object() || !(*m)[msg::kType].is_string()) {
+    WA_WARN("[%s] malformed message from the connection worker", profile_.c_str());
+    return;
+  }
+  const std::string t = (*m)[msg::kType].get<std::string>();
+  if (t == msg::kHello) {
+    send_to_worker({{msg::kType, msg::kInit},
+                    {"profile", profile_},
+                    {"instance_dir", dir_},
+                    {"settings", env_.config->worker_settings()}});
+  } else if (t == msg::kReady) {
+    if (state_ != State::starting) return;
+    worker_ready_ = true;
+    state_ = State::running;
+    env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
+  } else if (t == msg::kReply) {
+    if (m->contains("rid") && (*m)["rid"].is_number_unsigned() && m->contains("reply"))
+      finish_request((*m)["rid"].get<uint64_t>(), (*m)["reply"]);
+  } else if (t == msg::kEvent) {
+    if (m->contains("event") && (*m)["event"].is_object() && (*m)["event"].contains("type"))
+      env_.events->emit(profile_, (*m)["event"]);
+  } else if (t == msg::kSpawnSender) {
+    if (m->contains("conversation") && (*m)["conversation"].is_string())
+      spawn_sender((*m)["conversation"].get<std::string>());
+  } else {
+    WA_WARN("[%s] unknown message '%s' from the connection worker", profile_.c_str(), t.c_str());
+  }
+}
+
+void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
+  if (inc != incarnation_) return;
+  pid_t pid = conn_ ? conn_->pid() : 0;
+  conn_.reset();
+  link_.reset();
+  worker_ready_ = false;
+  last_exit_ = exit_json(pid, st);
+  last_exit_["ts"] = now_ms();
+  WA_INFO("[%s] connection worker %d exited (%s)", profile_.c_str(), pid, st.describe().c_str());
+  json ev = exit_json(pid, st);
+  ev["type"] = "instance_exited";
+  env_.events->emit(profile_, ev);
+  fail_parked("instance_down", "the connection worker exited");
+
+  if (state_ == State::stopping) {
+    kill_conn_timer_.stop();
+    if (auto done = std::exchange(on_connection_gone_, nullptr)) done();
+    return;
+  }
+  // rest_for_one: everything started after the connection worker goes too.
+  state_ = State::restarting;
+  bool no_restart = st.signal == 0 && st.code == msg::kExitNoRestart;
+  stop_senders([this, no_restart] {
+    if (state_ != State::restarting) return;
+    if (no_restart) {
+      state_ = State::stopped;
+      env_.events->emit(profile_, {{"type", "instance_stopped"}, {"reason", "worker_requested"}});
+      return;
+    }
+    schedule_restart();
+  });
+}
+
+void Instance::schedule_restart() {
+  const auto& pol = env_.config->restart;
+  auto now = Clock::now();
+  while (!restart_window_.empty() && now - restart_window_.front() > std::chrono::seconds(pol.period_s))
+    restart_window_.pop_front();
+  if (restart_window_.size() >= static_cast<size_t>(pol.intensity)) {
+    state_ = State::failed;
+    WA_ERROR("[%s] more than %d restarts in %d s: giving up until started again", profile_.c_str(),
+             pol.intensity, pol.period_s);
+    env_.events->emit(profile_, {{"type", "instance_failed"},
+                                 {"restarts", restart_window_.size()},
+                                 {"intensity", pol.intensity},
+                                 {"period_s", pol.period_s}});
+    return;
+  }
+  // First restart in the window is immediate; then exponential backoff with
+  // jitter in [d/2, d], so that many accounts never reconnect in lockstep.
+  size_t n = restart_window_.size();
+  uint64_t delay = 0;
+  if (n > 0) {
+    uint64_t d = static_cast<uint64_t>(pol.backoff_min_ms) << std::min<size_t>(n - 1, 30);
+    d = std::min<uint64_t>(d, static_cast<uint64_t>(pol.backoff_max_ms));
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    delay = d / 2 + (d > 1 ? rng() % (d - d / 2 + 1) : d - d / 2);
+  }
+  restart_window_.push_back(now);
+  ++restarts_;
+  env_.events->emit(profile_, {{"type", "instance_restarting"}, {"delay_ms", delay}, {"attempt", n + 1}});
+  restart_timer_.start(delay, [this] {
+    if (state_ == State::restarting) spawn_connection();
+  });
+}
+
+void Instance::stop(std::function<void()> done) {
+  switch (state_) {
+    case State::stopped:
+      if (done) done();
+      return;
+    case State::failed:
+      state_ = State::stopped;
+      env_.events->emit(profile_, {{"type", "instance_stopped"}});
+      if (done) done();
+      return;
+    case State::stopping:
+      if (done) stop_waiters_.push_back(std::move(done));
+      return;
+    case State::restarting:
+    case State::starting:
+    case State::running:
+      break;
+  }
+  restart_timer_.stop();
+  state_ = State::stopping;
+  if (done) stop_waiters_.push_back(std::move(done));
+  // Reverse start order: senders first, then the connection worker.
+  stop_senders([this] {
+    stop_connection([this] {
+      state_ = State::stopped;
+      WA_INFO("[%s] stopped", profile_.c_str());
+      env_.events->emit(profile_, {{"type", "instance_stopped"}});
+      auto waiters = std::exchange(stop_waiters_, {});
+      for (auto& w : waiters) w();
+    });
+  });
+}
+
+void Instance::stop_senders(std::function<void()> done) {
+  if (senders_.empty()) {
+    done();
+    return;
+  }
+  on_senders_gone_ = std::move(done);
+  for (auto& [conv, s] : senders_) s.child->kill(SIGTERM);
+  kill_senders_timer_.start(static_cast<uint64_t>(env_.config->shutdown_timeout_ms), [this] {
+    for (auto& [conv, s] : senders_) {
+      WA_WARN("[%s] sender %d did not stop in time: SIGKILL", profile_.c_str(), s.child->pid());
+      s.child->kill(SIGKILL);
+    }
+  });
+}
+
+void Instance::stop_connection(std::function<void()> done) {
+  if (!conn_) {
+    done();
+    return;
+  }
+  on_connection_gone_ = std::move(done);
+  conn_->kill(SIGTERM);
+  kill_conn_timer_.start(static_cast<uint64_t>(env_.config->shutdown_timeout_ms), [this] {
+    if (conn_) {
+      WA_WARN("[%s] connection worker %d did not stop in time: SIGKILL", profile_.c_str(), conn_->pid());
+      conn_->kill(SIGKILL);
+    }
+  });
+}
+
+void Instance::spawn_sender(const std::string& conversation) {
+  auto refuse = [&](const std::string& code, const std::string& message) {
+    send_to_worker({{msg::kType, msg::kSenderRefused}, {"conversation", conversation},
+                    {"code", code}, {"message", message}});
+  };
+  if (state_ != State::running || !conn_) return refuse("instance_down", "instance is not running");
+  if (conversation.empty() || conversation.size() > 256 || conversation.find('\0') != std::string::npos)
+    return refuse("bad_request", "invalid conversation");
+  if (auto it = senders_.find(conversation); it != senders_.end()) {
+    send_to_worker({{msg::kType, msg::kSenderStarted}, {"conversation", conversation},
+                    {"pid", it->second.child->pid()}});
+    return;
+  }
+  if (senders_.size() >= static_cast<size_t>(env_.config->senders.max_per_instance))
+    return refuse("sender_cap", "max_per_instance senders are running");
+  std::vector<std::string> argv{env_.bin_dir + "/wa-sender", "--link", ipc::senders_url(dir_),
+                                "--profile", profile_, "--conversation", conversation,
+                                "--parent-pid", std::to_string(::getpid()),
+                                "--pgid", std::to_string(conn_->pid())};
+  auto child = ipc::Child::spawn(env_.loop, argv, [this, conversation](ipc::ExitStatus st) {
+    auto it = senders_.find(conversation);
+    pid_t pid = it != senders_.end() ? it->second.child->pid() : 0;
+    on_sender_exit(conversation, pid, st);
+  });
+  if (!child) return refuse("spawn_failed", child.error().message);
+  pid_t pid = (*child)->pid();
+  senders_[conversation] = Sender{std::move(*child)};
+  env_.events->emit(profile_, {{"type", "sender_started"}, {"conversation", conversation}, {"pid", pid}});
+  send_to_worker({{msg::kType, msg::kSenderStarted}, {"conversation", conversation}, {"pid", pid}});
+}
+
+void Instance::on_sender_exit(const std::string& conversation, pid_t pid, ipc::ExitStatus st) {
+  senders_.erase(conversation);
+  json ev = exit_json(pid, st);
+  ev["type"] = "sender_exited";
+  ev["conversation"] = conversation;
+  env_.events->emit(profile_, ev);
+  if (state_ == State::running && worker_ready_) {
+    json m = exit_json(pid, st);
+    m[msg::kType] = msg::kSenderExited;
+    m["conversation"] = conversation;
+    send_to_worker(m);
+  }
+  if (senders_.empty() && on_senders_gone_) {
+    kill_senders_timer_.stop();
+    auto done = std::exchange(on_senders_gone_, nullptr);
+    done();
+  }
+}
+
+void Instance::route(const std::string& cmd, json args, const std::string& client_id, ReplyFn reply) {
+  if (state_ != State::running || !worker_ready_ || !link_) {
+    reply(ipc::error_reply("instance_down", "profile '" + profile_ + "' is " + to_string(state_)));
+    return;
+  }
+  if (!client_id.empty()) {
+    auto it = dedup_.find(client_id);
+    if (it != dedup_.end()) {
+      if (it->second.reply) {
+        reply(*it->second.reply);
+      } else {
+        it->second.waiters.push_back(std::move(reply));
+      }
+      return;
+    }
+    if (dedup_.size() >= kDedupMax) {
+      // Forget the oldest finished entry; in-flight ones are kept.
+      auto oldest = dedup_.end();
+      for (auto i = dedup_.begin(); i != dedup_.end(); ++i)
+        if (i->second.reply && (oldest == dedup_.end() || i->second.at < oldest->second.at)) oldest = i;
+      if (oldest != dedup_.end()) dedup_.erase(oldest);
+    }
+    dedup_[client_id] = DedupEntry{{}, std::nullopt, Clock::now()};
+  }
+  uint64_t rid = next_rid_++;
+  parked_[rid] = Parked{std::move(reply), client_id, Clock::now() + kRouteTimeout};
+  ++sends_routed_;
+  args[msg::kType] = msg::kRequest;
+  args["rid"] = rid;
+  args["cmd"] = cmd;
+  send_to_worker(args);
+}
+
+void Instance::finish_request(uint64_t rid, json reply) {
+  auto it = parked_.find(rid);
+  if (it == parked_.end()) return;
+  Parked p = std::move(it->second);
+  parked_.erase(it);
+  p.reply(reply);
+  if (!p.client_id.empty()) complete_dedup(p.client_id, reply);
+}
+
+void Instance::complete_dedup(const std::string& client_id, const json& reply) {
+  auto it = dedup_.find(client_id);
+  if (it == dedup_.end()) return;
+  it->second.reply = reply;
+  it->second.at = Clock::now();
+  auto waiters = std::exchange(it->second.waiters, {});
+  for (auto& w : waiters) w(reply);
+}
+
+void Instance::fail_parked(const std::string& code, const std::string& message) {
+  auto parked = std::exchange(parked_, {});
+  json reply = ipc::error_reply(code, message);
+  for (auto& [rid, p] : parked) {
+    p.reply(reply);
+    // The worker may or may not have sent it: remember the answer so a
+    // resend with the same client id cannot send twice.
+    if (!p.client_id.empty()) complete_dedup(p.client_id, reply);
+  }
+}
+
+void Instance::sweep_parked() {
+  auto now = Clock::now();
+  std::vector<uint64_t> late;
+  for (const auto& [rid, p] : parked_)
+    if (p.deadline <= now) late.push_back(rid);
+  for (uint64_t rid : late) finish_request(rid, ipc::error_reply("timeout", "the account did not answer in time"));
+  for (auto it = dedup_.begin(); it != dedup_.end();) {
+    if (it->second.reply && now - it->second.at > kDedupTtl) {
+      it = dedup_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+
+}  // namespace wa::supervisor

@@ -1,0 +1,128 @@
+// One account's process tree: its connection worker and its senders, under
+// OTP's rest_for_one with child order [connection, senders]:
+//   - the connection worker dies (any cause) -> every sender is terminated
+//     and reaped, then the connection worker is re-forked (subject to the
+//     restart intensity and backoff); senders come back on demand;
+//   - a sender dies -> only that sender is gone; the connection worker is
+//     told (pid, conversation, status) and fails that conversation's sends.
+// Every method runs on the supervisor's loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "config.hpp"
+#include "events.hpp"
+#include "wa/ipc/child.hpp"
+#include "wa/ipc/loop_bridge.hpp"
+#include "wa/ipc/pair_link.hpp"
+#include "wa/ipc/timer.hpp"
+
+namespace wa::supervisor {
+
+enum class State { stopped, starting, running, restarting, failed, stopping };
+const char* to_string(State s);
+
+using json = nlohmann::json;
+using ReplyFn = std::function<void(json reply)>;  // a control reply envelope
+
+struct Environment {
+  uv_loop_t* loop;
+  ipc::LoopBridge* bridge;
+  EventBus* events;
+  const Config* config;
+  std::string bin_dir;
+};
+
+class Instance {
+ public:
+  Instance(Environment env, std::string profile, bool autostart);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  const std::string& profile() const { return profile_; }
+  bool autostart() const { return autostart_; }
+  State state() const { return state_; }
+  json status() const;
+
+  Status start();  // stopped/failed -> starting
+  // Orderly stop: senders, then the connection worker; `done` runs once
+  // everything is reaped (at once if nothing runs).
+  void stop(std::function<void()> done);
+  // Routes a command to the connection worker; replies instance_down at
+  // once when it is not running. `client_id` de-duplicates resends.
+  void route(const std::string& cmd, json args, const std::string& client_id, ReplyFn reply);
+
+ private:
+  struct Sender {
+    std::unique_ptr<ipc::Child> child;
+  };
+  struct Parked {
+    ReplyFn reply;
+    std::string client_id;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct DedupEntry {
+    std::vector<ReplyFn> waiters;  // in flight
+    std::optional<json> reply;     // done
+    std::chrono::steady_clock::time_point at;
+  };
+
+  void spawn_connection();
+  void on_link_message(uint64_t incarnation, Bytes body);
+  void on_connection_exit(uint64_t incarnation, ipc::ExitStatus st);
+  void spawn_sender(const std::string& conversation);
+  void on_sender_exit(const std::string& conversation, pid_t pid, ipc::ExitStatus st);
+  void send_to_worker(const json& m);
+  void fail_parked(const std::string& code, const std::string& message);
+  void finish_request(uint64_t rid, json reply);
+  void complete_dedup(const std::string& client_id, const json& reply);
+  // Terminate every sender (SIGTERM, SIGKILL after the timeout), then `done`.
+  void stop_senders(std::function<void()> done);
+  void stop_connection(std::function<void()> done);
+  void schedule_restart();
+  void sweep_parked();
+
+  Environment env_;
+  std::string profile_;
+  bool autostart_;
+  std::string dir_;
+  State state_ = State::stopped;
+
+  std::unique_ptr<ipc::Child> conn_;
+  std::unique_ptr<ipc::PairLink> link_;
+  uint64_t incarnation_ = 0;
+  bool worker_ready_ = false;
+  std::map<std::string, Sender> senders_;
+  std::map<uint64_t, Parked> parked_;
+  uint64_t next_rid_ = 1;
+  std::map<std::string, DedupEntry> dedup_;
+
+  uint64_t restarts_ = 0;
+  uint64_t sends_routed_ = 0;
+  std::deque<std::chrono::steady_clock::time_point> restart_window_;
+  json last_exit_ = nullptr;
+  std::chrono::steady_clock::time_point spawned_at_{};
+
+  // Teardown bookkeeping: what to run once the awaited children are reaped.
+  std::function<void()> on_senders_gone_;
+  std::function<void()> on_connection_gone_;
+  std::vector<std::function<void()>> stop_waiters_;
+
+  ipc::Timer restart_timer_;
+  ipc::Timer kill_senders_timer_;
+  ipc::Timer kill_conn_timer_;
+  ipc::Timer sweep_timer_;
+};
+
+}  // namespace wa::supervisor

@@ -1,0 +1,53 @@
+// wa-supervisor: owns the control and event sockets and one Instance per
+// account. It never blocks on a worker: commands routed to an account are
+// answered when the worker answers, or at once when it is down.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "events.hpp"
+#include "instance.hpp"
+#include "wa/ipc/loop_bridge.hpp"
+#include "wa/ipc/rep_server.hpp"
+
+namespace wa::supervisor {
+
+class Supervisor {
+ public:
+  explicit Supervisor(Config config);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Binds the sockets, starts autostart instances, notifies systemd, and
+  // runs until shutdown. Returns the process exit code.
+  int run();
+
+ private:
+  void on_request(std::shared_ptr<ipc::PendingRequest> req);
+  void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending);
+  Instance* find(const std::string& profile);
+  Instance& add_instance(const std::string& profile, bool autostart);
+  void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
+  void finish_shutdown();
+
+  Config config_;
+  uv_loop_t loop_{};
+  std::unique_ptr<ipc::LoopBridge> bridge_;
+  std::unique_ptr<EventBus> events_;
+  std::unique_ptr<ipc::RepServer> control_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  int lock_fd_ = -1;
+  bool shutting_down_ = false;
+  std::vector<std::shared_ptr<ipc::PendingRequest>> shutdown_waiters_;
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  std::string bin_dir_;
+};
+
+}  // namespace wa::supervisor

@@ -1,0 +1,166 @@
+// wactl: the operator's CLI over wa-supervisor's control and event sockets.
+// Errors go to stderr with a non-zero exit code; `--json` prints replies as
+// the supervisor sent them.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "wa/crypto_random.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/client.hpp"
+
+namespace {
+
+using wa::ipc::json;
+
+struct Options {
+  std::string run_dir = wa::ipc::default_run_dir();
+  std::string socket;
+  int timeout_ms = 180000;
+  bool json_out = false;
+};
+
+int die(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "wactl: %s\n", msg.c_str());
+  return code;
+}
+
+std::string control_url(const Options& o) {
+  if (o.socket.empty()) return wa::ipc::control_url(o.run_dir);
+  return o.socket.rfind("ipc://", 0) == 0 ? o.socket : "ipc://" + o.socket;
+}
+
+// Sends one request and prints the outcome. Exit code 0 only on ok.
+int call(const Options& o, const json& req, const std::function<void(const json&)>& print) {
+  auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
+  if (!c) return die("cannot reach the supervisor at " + control_url(o) + ": " + c.error().message);
+  auto r = c->request(req);
+  if (!r) {
+    if (r.error().code == "timeout") return die("no reply from the supervisor (timeout)");
+    return die(r.error().message);
+  }
+  const json& reply = *r;
+  if (o.json_out) std::cout << reply.dump() << std::endl;
+  if (!reply.value("ok", false)) {
+    const json& e = reply.value("error", json::object());
+    return die(e.value("code", std::string("error")) + ": " + e.value("message", std::string()), 2);
+  }
+  if (!o.json_out && print) print(reply["result"]);
+  return 0;
+}
+
+std::string exit_text(const json& e) {
+  if (!e.is_object()) return "-";
+  if (e.contains("signal")) return "signal " + std::to_string(e["signal"].get<int>());
+  if (e.contains("exit_code")) return "code " + std::to_string(e["exit_code"].get<int>());
+  if (e.contains("error")) return "spawn error";
+  return "-";
+}
+
+void print_status(const json& r) {
+  std::printf("%-20s %-11s %8s %8s %7s %s\n", "PROFILE", "STATE", "PID", "RESTARTS", "SENDERS", "LAST EXIT");
+  for (const auto& i : r["instances"]) {
+    std::string pid = i["connection_pid"].is_null() ? "-" : std::to_string(i["connection_pid"].get<int>());
+    std::printf("%-20s %-11s %8s %8llu %7zu %s\n", i["profile"].get<std::string>().c_str(),
+                i["state"].get<std::string>().c_str(), pid.c_str(),
+                static_cast<unsigned long long>(i["restarts"].get<uint64_t>()), i["senders"].size(),
+                exit_text(i["last_exit"]).c_str());
+  }
+}
+
+int events(const Options& o, const std::string& profile) {
+  std::string url = o.socket.empty() ? wa::ipc::events_url(o.run_dir) : "";
+  if (url.empty()) return die("--socket names the control socket; use --run-dir for events");
+  auto ev = wa::ipc::EventClient::connect(url, profile);
+  if (!ev) return die("cannot reach the event socket at " + url + ": " + ev.error().message);
+  for (;;) {
+    auto e = ev->next(1000);
+    if (!e) return die(e.error().message);
+    if (*e) {
+      std::cout << (**e).dump() << '\n' << std::flush;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  Options o;
+  CLI::App app{"wactl: control wa-supervisor"};
+  app.require_subcommand(1);
+  app.add_option("--run-dir", o.run_dir, "the supervisor's run directory");
+  app.add_option("--socket", o.socket, "control socket (path or ipc:// URL); overrides --run-dir");
+  app.add_option("--timeout-ms", o.timeout_ms, "how long to wait for a reply");
+  app.add_flag("--json", o.json_out, "print the supervisor's reply as JSON");
+
+  auto* status = app.add_subcommand("status", "list instances");
+  std::string status_profile;
+  status->add_option("profile", status_profile, "only this profile");
+  auto* ping = app.add_subcommand("ping", "check that the supervisor answers");
+  std::string profile;
+  auto* start = app.add_subcommand("start", "start an instance");
+  start->add_option("profile", profile)->required();
+  bool create = false;
+  start->add_flag("--create", create, "create the profile if the config does not list it");
+  auto* stop = app.add_subcommand("stop", "stop an instance (senders, then connection)");
+  stop->add_option("profile", profile)->required();
+  auto* restart = app.add_subcommand("restart", "stop and start an instance");
+  restart->add_option("profile", profile)->required();
+  auto* send = app.add_subcommand("send", "send a text message; waits for the server's answer");
+  std::string to, text, client_id, quoted;
+  send->add_option("profile", profile)->required();
+  send->add_option("jid", to, "recipient, e.g. 15551234567@s.whatsapp.net")->required();
+  send->add_option("text", text)->required();
+  send->add_option("--client-id", client_id, "de-duplication id (default: random)");
+  send->add_option("--reply-to", quoted, "quoted message id");
+  auto* ev = app.add_subcommand("events", "print events as JSON Lines until interrupted");
+  std::string ev_profile;
+  ev->add_option("--profile", ev_profile, "only this profile");
+  auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
+  auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
+  std::string raw_req;
+  raw->add_option("request", raw_req)->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*status) {
+    json req{{"cmd", "status"}};
+    if (!status_profile.empty()) req["profile"] = status_profile;
+    return call(o, req, print_status);
+  }
+  if (*ping) return call(o, {{"cmd", "ping"}}, [](const json&) { std::puts("pong"); });
+  auto state_line = [](const json& r) {
+    std::printf("%s: %s\n", r["profile"].get<std::string>().c_str(), r["state"].get<std::string>().c_str());
+  };
+  if (*start) {
+    json req{{"cmd", "start"}, {"profile", profile}};
+    if (create) req["create"] = true;
+    return call(o, req, state_line);
+  }
+  if (*stop) return call(o, {{"cmd", "stop"}, {"profile", profile}}, state_line);
+  if (*restart) return call(o, {{"cmd", "restart"}, {"profile", profile}}, state_line);
+  if (*send) {
+    if (client_id.empty()) client_id = wa::random_hex(16);
+    json req{{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}, {"client_id", client_id}};
+    if (!quoted.empty()) req["quoted_id"] = quoted;
+    return call(o, req, [](const json& r) {
+      std::printf("sent %s\n", r.value("id", std::string("")).c_str());
+    });
+  }
+  if (*ev) return events(o, ev_profile);
+  if (*shutdown) return call(o, {{"cmd", "shutdown"}}, [](const json&) { std::puts("stopped"); });
+  if (*raw) {
+    auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
+    if (!c) return die(c.error().message);
+    auto r = c->request_raw(raw_req);
+    if (!r) return die(r.error().message);
+    std::cout << *r << std::endl;
+    auto j = json::parse(*r, nullptr, false);
+    return (!j.is_discarded() && j.value("ok", false)) ? 0 : 2;
+  }
+  return 0;
+}
