@@ -14,7 +14,8 @@ Result<json> parse_json_text(ByteView b) {
   try {
     return json::parse(b.begin(), b.end());
   } catch (const json::parse_error& e) {
-    return fail("bad_request", "request is not valid JSON (byte " + std::to_string(e.byte) + ")");
+    return fail("bad_request", "request is not valid JSON (byte " + std::to_string(e.byte) + " of " +
+                                   std::to_string(b.size()) + ")");
   }
 }
 

@@ -60,7 +60,9 @@ void PairLink::on_recv(void* arg) {
   int rv = nng_aio_result(self->recv_aio_);
   if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
   if (rv == 0) {
+    // Take ownership and clear the aio's pointer, so nothing frees it twice.
     Msg m{nng_aio_get_msg(self->recv_aio_)};
+    nng_aio_set_msg(self->recv_aio_, nullptr);
     auto b = m.body();
     self->bridge_.post([alive = self->alive_, body = Bytes(b.begin(), b.end())]() mutable {
       if (PairLink* link = *alive) link->on_message_(std::move(body));
@@ -91,9 +93,10 @@ void PairLink::send_next_locked() {
 void PairLink::on_sent(void* arg) {
   auto* self = static_cast<PairLink*>(arg);
   int rv = nng_aio_result(self->send_aio_);
+  // On success NNG owns (and frees) the message; on failure it is still ours.
+  Msg unsent{rv != 0 ? nng_aio_get_msg(self->send_aio_) : nullptr};
+  nng_aio_set_msg(self->send_aio_, nullptr);
   if (rv != 0) {
-    Msg dropped{nng_aio_get_msg(self->send_aio_)};
-    nng_aio_set_msg(self->send_aio_, nullptr);
     if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
     WA_WARN("link: send failed: %s", nng_error_text(rv).c_str());
   }

@@ -69,6 +69,7 @@ void RepServer::on_aio(void* arg) {
       // The requester went away: the reply cannot be delivered. Free it.
       Msg dropped{nng_aio_get_msg(slot->aio)};
     }
+    nng_aio_set_msg(slot->aio, nullptr);
     if (auto cb = std::exchange(slot->on_sent, nullptr)) self->bridge_.post(std::move(cb));
     if (rv == NNG_ECLOSED) return;
     self->receiving_.fetch_add(1);
@@ -82,6 +83,7 @@ void RepServer::on_aio(void* arg) {
   }
   self->receiving_.fetch_sub(1);
   Msg msg{nng_aio_get_msg(slot->aio)};
+  nng_aio_set_msg(slot->aio, nullptr);
   self->bridge_.post([self, slot, m = std::make_shared<Msg>(std::move(msg))]() mutable {
     self->on_received(slot, std::move(*m));
   });

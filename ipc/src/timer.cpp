@@ -21,6 +21,9 @@ Timer::~Timer() {
 
 void Timer::start(uint64_t ms, std::function<void()> fn) {
   h_->fn = std::move(fn);
+  // The loop's clock is cached per iteration; without a refresh a timer
+  // armed late in an iteration fires early by that iteration's work.
+  uv_update_time(h_->t.loop);
   uv_timer_start(&h_->t, [](uv_timer_t* t) {
     auto* h = static_cast<Handle*>(t->data);
     auto cb = h->fn;  // the callback may re-arm or destroy this timer
@@ -30,6 +33,7 @@ void Timer::start(uint64_t ms, std::function<void()> fn) {
 
 void Timer::start_repeat(uint64_t ms, std::function<void()> fn) {
   h_->fn = std::move(fn);
+  uv_update_time(h_->t.loop);
   uv_timer_start(&h_->t, [](uv_timer_t* t) {
     auto* h = static_cast<Handle*>(t->data);
     auto cb = h->fn;

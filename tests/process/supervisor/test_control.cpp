@@ -1,0 +1,155 @@
+// The control socket: validation, concurrency, de-duplication, permissions.
+#include <doctest/doctest.h>
+
+#include <future>
+
+#include "harness.hpp"
+
+using namespace harness;
+
+TEST_CASE("bad input gets a clear error and the supervisor keeps answering") {
+  Supervisor sup;
+  auto code_of = [&](std::string_view raw) {
+    json r = json::parse(sup.call_raw(raw), nullptr, false);
+    REQUIRE_FALSE(r.is_discarded());
+    CHECK(r["ok"] == false);
+    CHECK_FALSE(r["error"]["message"].get<std::string>().empty());
+    return r["error"]["code"].get<std::string>();
+  };
+  CHECK(code_of("not json at all") == "bad_request");
+  CHECK(code_of("[1,2,3]") == "bad_request");
+  CHECK(code_of(R"({"nocmd":1})") == "bad_request");
+  CHECK(code_of(R"({"cmd":42})") == "bad_request");
+  CHECK(code_of(R"({"cmd":"explode"})") == "unknown_command");
+  CHECK(code_of(R"({"cmd":"stop"})") == "bad_request");
+  CHECK(code_of(R"({"cmd":"stop","profile":7})") == "bad_request");
+  CHECK(code_of(R"({"cmd":"stop","profile":"alpha","extra":1})") == "bad_request");
+  CHECK(code_of(R"({"cmd":"stop","profile":"../x"})") == "invalid_profile");
+  CHECK(code_of(R"({"cmd":"start","profile":"../x","create":true})") == "invalid_profile");
+  CHECK(code_of(R"({"cmd":"stop","profile":"nobody"})") == "unknown_profile");
+  CHECK(code_of(R"({"cmd":"send_text","profile":"alpha","to":"not-a-jid","text":"x"})") == "invalid_jid");
+  CHECK(code_of(R"({"cmd":"send_text","profile":"alpha","to":"12@s.whatsapp.net","text":""})") == "bad_request");
+  json big{{"cmd", "send_text"}, {"profile", "alpha"}, {"to", "12@s.whatsapp.net"}, {"text", std::string(70000, 'x')}};
+  CHECK(code_of(big.dump()) == "too_large");
+  std::string ten_mb = R"({"cmd":"ping","pad":")" + std::string(10u << 20, 'a') + "\"}";
+  CHECK(code_of(ten_mb) == "too_large");
+  CHECK(sup.ping());
+  CHECK(sup.state("alpha") == "running");
+  // Nothing was created for the rejected profile names.
+  CHECK_FALSE(std::filesystem::exists(sup.run_dir() + "/x"));
+  CHECK_FALSE(std::filesystem::exists(sup.run_dir() + "/i/nobody"));
+}
+
+TEST_CASE("sockets are 0600 and directories 0700") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  CHECK(file_mode(sup.run_dir()) == 0700);
+  CHECK(file_mode(sup.data_dir()) == 0700);
+  CHECK(file_mode(sup.run_dir() + "/i/alpha") == 0700);
+  CHECK(file_mode(sup.run_dir() + "/control.ipc") == 0600);
+  CHECK(file_mode(sup.run_dir() + "/events.ipc") == 0600);
+  CHECK(file_mode(sup.run_dir() + "/i/alpha/link.ipc") == 0600);
+  CHECK(file_mode(sup.run_dir() + "/i/alpha/senders.ipc") == 0600);
+}
+
+TEST_CASE("a parked send does not delay other commands") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  pid_t conn = sup.conn_pid("alpha");
+  REQUIRE(::kill(conn, SIGSTOP) == 0);  // the worker cannot answer: the send stays parked
+  auto pending = std::async(std::launch::async, [&] { return sup.send("alpha", "6001@s.whatsapp.net"); });
+  REQUIRE(pending.wait_for(200ms) == std::future_status::timeout);
+  for (int i = 0; i < 20; ++i) CHECK(sup.ping());
+  CHECK(sup.state("beta") == "running");
+  ::kill(conn, SIGCONT);
+  CHECK(error_code(pending.get()) == "not_connected");
+}
+
+TEST_CASE("a resent request with the same client id sends once") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  pid_t conn = sup.conn_pid("alpha");
+  uint64_t before = sup.instance("alpha")["sends_routed"];
+  REQUIRE(::kill(conn, SIGSTOP) == 0);
+  auto first = std::async(std::launch::async, [&] { return sup.send("alpha", "7001@s.whatsapp.net", "cid-1"); });
+  auto second = std::async(std::launch::async, [&] { return sup.send("alpha", "7001@s.whatsapp.net", "cid-1"); });
+  REQUIRE(wait_until([&] { return sup.instance("alpha")["sends_routed"].get<uint64_t>() == before + 1; }));
+  ::kill(conn, SIGCONT);
+  json a = first.get(), b = second.get();
+  CHECK(a == b);
+  CHECK(error_code(a) == "not_connected");
+  json c = sup.send("alpha", "7001@s.whatsapp.net", "cid-1");
+  CHECK(c == a);
+  CHECK(sup.instance("alpha")["sends_routed"].get<uint64_t>() == before + 1);
+  // A different client id is a different send.
+  sup.send("alpha", "7001@s.whatsapp.net", "cid-2");
+  CHECK(sup.instance("alpha")["sends_routed"].get<uint64_t>() == before + 2);
+}
+
+TEST_CASE("start stop restart and dynamic profiles") {
+  Supervisor sup(json{{"instances", json::array({{{"profile", "alpha"}}, {{"profile", "beta"}, {"autostart", false}}})}});
+  REQUIRE(sup.wait_running("alpha"));
+  CHECK(sup.state("beta") == "stopped");
+  CHECK(error_code(sup.call({{"cmd", "start"}, {"profile", "alpha"}})) == "already_running");
+  CHECK(sup.call({{"cmd", "start"}, {"profile", "beta"}})["ok"] == true);
+  CHECK(sup.wait_running("beta"));
+  pid_t a = sup.conn_pid("alpha");
+  json r = sup.call({{"cmd", "restart"}, {"profile", "alpha"}});
+  CHECK(r["ok"] == true);
+  CHECK(sup.wait_running("alpha", a));
+  CHECK(error_code(sup.call({{"cmd", "start"}, {"profile", "gamma"}})) == "unknown_profile");
+  CHECK(sup.call({{"cmd", "start"}, {"profile", "gamma"}, {"create", true}})["ok"] == true);
+  CHECK(sup.wait_running("gamma"));
+  CHECK(sup.call({{"cmd", "status"}})["result"]["instances"].size() == 3);
+}
+
+TEST_CASE("one supervisor per run dir and config errors name the field") {
+  Supervisor sup;
+  std::string log = sup.run_dir() + "/../second.log";
+  pid_t second = spawn({bin("wa-supervisor"), "--config", sup.config_path()}, log);
+  int st = wait_exit(second);
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 75);
+  CHECK(sup.ping());
+
+  std::string bad = sup.run_dir() + "/../bad.json";
+  std::ofstream(bad) << R"({"instances": [], "restart": {"intensity": 3, "bogus": 1}})";
+  pid_t third = spawn({bin("wa-supervisor"), "--config", bad}, log);
+  st = wait_exit(third);
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 78);
+  std::ifstream f(log);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(text.find("restart.bogus") != std::string::npos);
+}
+
+TEST_CASE("wactl drives the supervisor and reports failures with its exit code") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  std::string out = sup.run_dir() + "/../wactl.out";
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::filesystem::remove(out);
+    int st = wait_exit(spawn(argv, out));
+    std::ifstream f(out);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::pair{WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
+  };
+  auto [rc, text] = run({"status"});
+  CHECK(rc == 0);
+  CHECK(text.find("alpha") != std::string::npos);
+  CHECK(text.find("running") != std::string::npos);
+  std::tie(rc, text) = run({"--json", "status"});
+  CHECK(rc == 0);
+  CHECK(json::parse(text)["result"]["instances"].size() == 2);
+  std::tie(rc, text) = run({"send", "alpha", "8001@s.whatsapp.net", "hi"});
+  CHECK(rc != 0);
+  CHECK(text.find("not_connected") != std::string::npos);
+  std::tie(rc, text) = run({"stop", "nobody"});
+  CHECK(rc != 0);
+  CHECK(text.find("unknown_profile") != std::string::npos);
+  std::tie(rc, text) = run({"stop", "beta"});
+  CHECK(rc == 0);
+  CHECK(sup.state("beta") == "stopped");
+}
