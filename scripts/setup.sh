@@ -34,13 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Reference client (Baileys) and its Signal library for interop tests.
-if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/baileys ]; then
+if [ -f tests/interop/package.json ] && { [ ! -f tests/interop/node_modules/.package-lock.json ] ||
+    [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; }; then
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
-WERROR="${WERROR:-OFF}"
-[ "${CI:-}" = "true" ] && WERROR=ON
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWA_WERROR="$WERROR" \
-  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+WA_WERROR="${WA_WERROR:-OFF}"
+[ "${CI:-}" = "true" ] && WA_WERROR=ON
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWA_WERROR="$WA_WERROR" \
+  -DWA_SPINE_ONLY=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build build

@@ -1,11 +1,13 @@
 #include "wa/profile.hpp"
 
+#include <string>
+
 namespace wa {
 
 Status validate_profile_name(std::string_view name) {
   if (name.empty()) return fail("invalid_profile", "profile name is empty");
   if (name.size() > kMaxProfileName)
-    return fail("invalid_profile", "profile name longer than 64 characters");
+    return fail("invalid_profile", "profile name longer than " + std::to_string(kMaxProfileName) + " characters");
   auto alnum = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };

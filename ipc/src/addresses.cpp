@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "wa/profile.hpp"
+
 namespace wa::ipc {
 
 std::string control_url(const std::string& run_dir) { return "ipc://" + run_dir + "/control.ipc"; }
@@ -21,11 +23,11 @@ std::string default_run_dir() {
 }
 
 Status check_run_dir(const std::string& run_dir) {
-  // Longest path: <run_dir>/i/<64-char profile>/senders.ipc
-  size_t longest = run_dir.size() + 3 + 64 + 12;
-  if (longest > kMaxIpcPath)
+  // Longest socket path: <run_dir>/i/<profile>/senders.ipc
+  constexpr size_t kSuffix = 3 + kMaxProfileName + 12;
+  if (run_dir.size() + kSuffix > kMaxIpcPath)
     return fail("bad_config", "run_dir is too long for unix socket paths (at most " +
-                                  std::to_string(kMaxIpcPath - 79) + " characters)");
+                                  std::to_string(kMaxIpcPath - kSuffix) + " characters)");
   if (run_dir.empty() || run_dir[0] != '/') return fail("bad_config", "run_dir must be an absolute path");
   return {};
 }

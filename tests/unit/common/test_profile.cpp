@@ -13,7 +13,7 @@ TEST_CASE("profile names that become paths are validated") {
   CHECK_FALSE(wa::validate_profile_name(".hidden").has_value());
   CHECK_FALSE(wa::validate_profile_name("a/b").has_value());
   CHECK_FALSE(wa::validate_profile_name("a b").has_value());
-  CHECK_FALSE(wa::validate_profile_name(std::string(65, 'a')).has_value());
-  CHECK(wa::validate_profile_name(std::string(64, 'a')).has_value());
+  CHECK_FALSE(wa::validate_profile_name(std::string(33, 'a')).has_value());
+  CHECK(wa::validate_profile_name(std::string(32, 'a')).has_value());
   CHECK(wa::validate_profile_name("../x").error().code == "invalid_profile");
 }

@@ -9,8 +9,8 @@
 
 namespace wa::ipc {
 
-// sockaddr_un.sun_path is 108 bytes; keep a margin for the longest name.
-inline constexpr size_t kMaxIpcPath = 100;
+// sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+inline constexpr size_t kMaxIpcPath = 107;
 
 std::string control_url(const std::string& run_dir);  // REQ/REP, public, JSON text
 std::string events_url(const std::string& run_dir);   // PUB/SUB, public, JSON text

@@ -1,0 +1,194 @@
+#include "wa/signal/crypto_provider.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <climits>
+#include <memory>
+
+#include "wa/crypto/crypto.hpp"
+
+namespace wa::signal {
+namespace {
+
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
+};
+struct MacFree {
+  void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
+};
+using MacCtx = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+// Fetched once: EVP_MAC_fetch is a provider lookup, too slow for every HMAC.
+EVP_MAC* hmac_algorithm() {
+  static const std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  return mac.get();
+}
+
+int random_cb(uint8_t* data, size_t len, void*) {
+  if (len) wa::crypto::random_bytes(std::span<uint8_t>(data, len));
+  return SG_SUCCESS;
+}
+
+int hmac_init_cb(void** hmac_context, const uint8_t* key, size_t key_len, void*) {
+  EVP_MAC* mac = hmac_algorithm();
+  if (!mac) return SG_ERR_UNKNOWN;
+  MacCtx ctx(EVP_MAC_CTX_new(mac));
+  if (!ctx) return SG_ERR_NOMEM;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  // A null key means "keep the previous key" to OpenSSL; an empty key must
+  // still be a real (zero-length) key.
+  static const uint8_t empty = 0;
+  if (EVP_MAC_init(ctx.get(), key_len ? key : &empty, key_len, params) != 1) return SG_ERR_UNKNOWN;
+  *hmac_context = ctx.release();
+  return SG_SUCCESS;
+}
+
+int hmac_update_cb(void* hmac_context, const uint8_t* data, size_t data_len, void*) {
+  if (data_len == 0) return SG_SUCCESS;
+  return EVP_MAC_update(static_cast<EVP_MAC_CTX*>(hmac_context), data, data_len) == 1 ? SG_SUCCESS : SG_ERR_UNKNOWN;
+}
+
+int hmac_final_cb(void* hmac_context, signal_buffer** output, void*) {
+  auto* ctx = static_cast<EVP_MAC_CTX*>(hmac_context);
+  uint8_t md[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_MAC_final(ctx, md, &len, sizeof md) != 1) return SG_ERR_UNKNOWN;
+  // Ready for reuse with the same key, like the SHA-512 context below.
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return SG_ERR_UNKNOWN;
+  signal_buffer* buf = signal_buffer_create(md, len);
+  wa::secure_wipe(md, sizeof md);
+  if (!buf) return SG_ERR_NOMEM;
+  *output = buf;
+  return SG_SUCCESS;
+}
+
+void hmac_cleanup_cb(void* hmac_context, void*) { EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(hmac_context)); }
+
+int sha512_init_cb(void** digest_context, void*) {
+  MdCtx ctx(EVP_MD_CTX_new());
+  if (!ctx) return SG_ERR_NOMEM;
+  if (EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) != 1) return SG_ERR_UNKNOWN;
+  *digest_context = ctx.release();
+  return SG_SUCCESS;
+}
+
+int sha512_update_cb(void* digest_context, const uint8_t* data, size_t data_len, void*) {
+  if (data_len == 0) return SG_SUCCESS;
+  return EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(digest_context), data, data_len) == 1 ? SG_SUCCESS : SG_ERR_UNKNOWN;
+}
+
+int sha512_final_cb(void* digest_context, signal_buffer** output, void*) {
+  auto* ctx = static_cast<EVP_MD_CTX*>(digest_context);
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx, md, &len) != 1) return SG_ERR_UNKNOWN;
+  // The library hashes again with the same context after final (fingerprint
+  // iterations). A finalised EVP context would silently produce wrong
+  // digests, so start it over here.
+  if (EVP_DigestInit_ex(ctx, EVP_sha512(), nullptr) != 1) return SG_ERR_UNKNOWN;
+  signal_buffer* buf = signal_buffer_create(md, len);
+  if (!buf) return SG_ERR_NOMEM;
+  *output = buf;
+  return SG_SUCCESS;
+}
+
+void sha512_cleanup_cb(void* digest_context, void*) { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(digest_context)); }
+
+const EVP_CIPHER* pick_cipher(int cipher, size_t key_len) {
+  if (cipher == SG_CIPHER_AES_CBC_PKCS5) {
+    switch (key_len) {
+      case 16:
+        return EVP_aes_128_cbc();
+      case 24:
+        return EVP_aes_192_cbc();
+      case 32:
+        return EVP_aes_256_cbc();
+      default:
+        return nullptr;
+    }
+  }
+  if (cipher == SG_CIPHER_AES_CTR_NOPADDING) {
+    switch (key_len) {
+      case 16:
+        return EVP_aes_128_ctr();
+      case 24:
+        return EVP_aes_192_ctr();
+      case 32:
+        return EVP_aes_256_ctr();
+      default:
+        return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// One EVP path for every mode and key size the library may ask for
+// (wa_crypto's one-shot helpers are AES-256 only).
+int aes_cb(bool encrypt, signal_buffer** output, int cipher, const uint8_t* key, size_t key_len, const uint8_t* iv,
+           size_t iv_len, const uint8_t* in, size_t in_len) {
+  const EVP_CIPHER* evp = pick_cipher(cipher, key_len);
+  if (!evp || iv_len != 16) return SG_ERR_INVAL;
+  if (in_len > static_cast<size_t>(INT_MAX) - 32) return SG_ERR_INVAL;
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) return SG_ERR_NOMEM;
+  if (EVP_CipherInit_ex(ctx.get(), evp, nullptr, key, iv, encrypt ? 1 : 0) != 1) return SG_ERR_UNKNOWN;
+  EVP_CIPHER_CTX_set_padding(ctx.get(), cipher == SG_CIPHER_AES_CBC_PKCS5 ? 1 : 0);
+  signal_buffer* raw = signal_buffer_alloc(in_len + 16);
+  if (!raw) return SG_ERR_NOMEM;
+  std::unique_ptr<signal_buffer, void (*)(signal_buffer*)> buf(raw, signal_buffer_bzero_free);
+  uint8_t* out = signal_buffer_data(raw);
+  int n1 = 0, n2 = 0;
+  static const uint8_t empty = 0;
+  if (EVP_CipherUpdate(ctx.get(), out, &n1, in_len ? in : &empty, static_cast<int>(in_len)) != 1) return SG_ERR_UNKNOWN;
+  // CBC decryption with bad padding fails here: reported, never truncated.
+  if (EVP_CipherFinal_ex(ctx.get(), out + n1, &n2) != 1) return SG_ERR_UNKNOWN;
+  size_t total = static_cast<size_t>(n1) + static_cast<size_t>(n2);
+  signal_buffer* result = signal_buffer_create(out, total);
+  if (!result) return SG_ERR_NOMEM;
+  *output = result;
+  return SG_SUCCESS;
+}
+
+int encrypt_cb(signal_buffer** output, int cipher, const uint8_t* key, size_t key_len, const uint8_t* iv, size_t iv_len,
+               const uint8_t* plaintext, size_t plaintext_len, void*) {
+  return aes_cb(true, output, cipher, key, key_len, iv, iv_len, plaintext, plaintext_len);
+}
+
+int decrypt_cb(signal_buffer** output, int cipher, const uint8_t* key, size_t key_len, const uint8_t* iv, size_t iv_len,
+               const uint8_t* ciphertext, size_t ciphertext_len, void*) {
+  return aes_cb(false, output, cipher, key, key_len, iv, iv_len, ciphertext, ciphertext_len);
+}
+
+}  // namespace
+
+const signal_crypto_provider& crypto_provider() {
+  static const signal_crypto_provider provider = {
+      .random_func = random_cb,
+      .hmac_sha256_init_func = hmac_init_cb,
+      .hmac_sha256_update_func = hmac_update_cb,
+      .hmac_sha256_final_func = hmac_final_cb,
+      .hmac_sha256_cleanup_func = hmac_cleanup_cb,
+      .sha512_digest_init_func = sha512_init_cb,
+      .sha512_digest_update_func = sha512_update_cb,
+      .sha512_digest_final_func = sha512_final_cb,
+      .sha512_digest_cleanup_func = sha512_cleanup_cb,
+      .encrypt_func = encrypt_cb,
+      .decrypt_func = decrypt_cb,
+      .user_data = nullptr,
+  };
+  return provider;
+}
+
+}  // namespace wa::signal

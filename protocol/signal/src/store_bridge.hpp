@@ -1,0 +1,56 @@
+// libsignal-protocol-c's store callbacks (session, prekey, signed prekey,
+// identity, sender key) implemented on wa::store::Store. Internal.
+#pragma once
+
+#include <signal_protocol.h>
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "wa/result.hpp"
+#include "wa/signal/context.hpp"
+#include "wa/store/store.hpp"
+
+namespace wa::signal::detail {
+
+class StoreBridge {
+  struct Token {};
+
+ public:
+  StoreBridge(Token, store::Store& store, SignalContext& ctx) : store_(store), ctx_(ctx) {}
+  static Result<std::unique_ptr<StoreBridge>> create(store::Store& store, SignalContext& ctx);
+  ~StoreBridge();
+  StoreBridge(const StoreBridge&) = delete;
+  StoreBridge& operator=(const StoreBridge&) = delete;
+
+  signal_protocol_store_context* raw() const noexcept { return store_ctx_; }
+  store::Store& store() noexcept { return store_; }
+  signal_context* ctx() const noexcept { return ctx_.raw(); }
+
+  // Per-operation diagnostics the library cannot carry through its int
+  // return codes: cleared before each operation, read when one fails.
+  void begin_operation() noexcept {
+    store_error_.reset();
+    identity_changed_ = false;
+  }
+  void note_store_error(Error e) {
+    if (!store_error_) store_error_ = std::move(e);
+  }
+  void note_identity_changed() noexcept { identity_changed_ = true; }
+  // The error for a failed libsignal call: identity change first, then a
+  // store failure, else the library's own code.
+  Error error_for(int rc, std::string_view op) const;
+
+ private:
+  store::Store& store_;
+  SignalContext& ctx_;
+  signal_protocol_store_context* store_ctx_ = nullptr;
+  std::optional<Error> store_error_;
+  bool identity_changed_ = false;
+};
+
+// Stable error codes for libsignal's SG_ERR_* values.
+Error sg_error(int rc, std::string_view op);
+
+}  // namespace wa::signal::detail

@@ -1,0 +1,192 @@
+// Per-profile persistent state behind one interface, so that protocol code
+// (Signal bridge, connection and sender workers) never names a database
+// engine: a PostgreSQL backend can be added later as another implementation.
+//
+// Key conventions (all tables): Curve25519 keys are stored raw, 32 bytes
+// (no 0x05 type prefix); adapters for libraries that want the prefixed form
+// add it. Timestamps are Unix seconds unless a field says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wa/bytes.hpp"
+#include "wa/result.hpp"
+
+namespace wa::store {
+
+// How hard a transaction's commit must be made durable.
+//  normal: survives a process crash (WAL written, not fsynced). Right for
+//          state that can be re-derived or re-fetched after a power loss.
+//  full:   survives power loss (WAL fsynced at commit). Required when the
+//          commit precedes an act that cannot be taken back (acking a message
+//          to the server, sending a ciphertext, uploading prekeys).
+enum class Durability { normal, full };
+
+// A Signal protocol address: the remote user's name and device number.
+struct Address {
+  std::string name;
+  uint32_t device = 0;
+  friend bool operator==(const Address&, const Address&) = default;
+};
+
+struct PreKey {
+  uint32_t id = 0;
+  Bytes pub;   // 32
+  Bytes priv;  // 32
+  bool uploaded = false;
+};
+
+struct SignedPreKey {
+  uint32_t id = 0;
+  Bytes pub;        // 32
+  Bytes priv;       // 32
+  Bytes signature;  // 64, XEdDSA by the identity key over 0x05 || pub
+  int64_t timestamp = 0;
+};
+
+// Result of checking a remote identity key against trust-on-first-use state.
+enum class IdentityStatus {
+  first_use,  // nothing stored yet (save_identity stores it)
+  match,      // equals the stored key
+  changed,    // differs from the stored key: never trusted implicitly
+};
+
+struct DeviceList {
+  std::vector<uint32_t> devices;
+  int64_t fetched_at = 0;
+};
+
+// One durable inbound event. (msg_id, chat, sender) is unique: the server
+// re-delivers messages it has not seen acked, and those must not become a
+// second event.
+struct InboxEntry {
+  int64_t seq = 0;  // assigned by the store, strictly increasing per profile
+  std::string msg_id;
+  std::string chat;
+  std::string sender;
+  int64_t ts = 0;
+  std::string type;     // event type ("message", "receipt", ...)
+  std::string payload;  // JSON text of the event
+  bool acked = false;   // acked to the server
+};
+
+struct InboxPut {
+  int64_t seq = 0;
+  bool inserted = false;  // false: a duplicate, seq is the earlier entry's
+};
+
+// Plaintext of a message we sent, kept for a while to answer retry receipts.
+struct SentMessage {
+  std::string msg_id;
+  std::string chat;
+  Bytes plaintext;  // serialized message protobuf
+  int64_t ts = 0;
+};
+
+// Well-known credential names (values are opaque blobs to the store).
+namespace cred {
+inline constexpr std::string_view noise_pub = "noise_pub";
+inline constexpr std::string_view noise_priv = "noise_priv";
+inline constexpr std::string_view identity_pub = "identity_pub";
+inline constexpr std::string_view identity_priv = "identity_priv";
+inline constexpr std::string_view registration_id = "registration_id";    // 4 bytes BE
+inline constexpr std::string_view signed_prekey_id = "signed_prekey_id";  // 4 bytes BE
+inline constexpr std::string_view adv_secret = "adv_secret";
+inline constexpr std::string_view own_jid = "own_jid";
+inline constexpr std::string_view own_lid = "own_lid";
+inline constexpr std::string_view account_identity = "account_identity";  // ADVSignedDeviceIdentity
+inline constexpr std::string_view routing_info = "routing_info";
+inline constexpr std::string_view platform = "platform";
+inline constexpr std::string_view push_name = "push_name";
+inline constexpr std::string_view next_prekey_id = "next_prekey_id";  // 4 bytes BE
+}  // namespace cred
+
+Bytes encode_u32(uint32_t v);                    // 4 bytes big-endian
+std::optional<uint32_t> decode_u32(ByteView b);  // nullopt unless exactly 4 bytes
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Runs fn inside one write transaction that other processes on the same
+  // profile cannot interleave with (SQLite: BEGIN IMMEDIATE, retried with
+  // backoff on SQLITE_BUSY). Commits when fn succeeds, rolls back when it
+  // fails or throws. Nested calls join the outer transaction.
+  virtual Status transaction(Durability durability, const std::function<Status()>& fn) = 0;
+
+  // --- credentials: small named blobs
+  virtual Result<std::optional<Bytes>> get_credential(std::string_view name) = 0;
+  virtual Status put_credential(std::string_view name, ByteView value) = 0;
+  virtual Status delete_credential(std::string_view name) = 0;
+
+  // --- one-time prekeys
+  virtual Result<std::optional<PreKey>> load_prekey(uint32_t id) = 0;
+  virtual Status store_prekey(const PreKey& key) = 0;
+  virtual Result<bool> contains_prekey(uint32_t id) = 0;
+  virtual Status remove_prekey(uint32_t id) = 0;
+  virtual Result<std::vector<PreKey>> prekeys_not_uploaded(size_t limit) = 0;  // ascending id
+  virtual Status mark_prekeys_uploaded(const std::vector<uint32_t>& ids) = 0;
+  virtual Result<size_t> count_prekeys(bool uploaded_only) = 0;
+
+  // --- signed prekeys
+  virtual Result<std::optional<SignedPreKey>> load_signed_prekey(uint32_t id) = 0;
+  virtual Status store_signed_prekey(const SignedPreKey& key) = 0;
+  virtual Result<bool> contains_signed_prekey(uint32_t id) = 0;
+  virtual Status remove_signed_prekey(uint32_t id) = 0;
+
+  // --- Signal sessions (opaque serialized records)
+  virtual Result<std::optional<Bytes>> load_session(const Address& addr) = 0;
+  virtual Status store_session(const Address& addr, ByteView record) = 0;
+  virtual Result<bool> contains_session(const Address& addr) = 0;
+  virtual Result<bool> delete_session(const Address& addr) = 0;  // true if one was deleted
+  virtual Result<size_t> delete_all_sessions(std::string_view name) = 0;
+  virtual Result<std::vector<uint32_t>> session_devices(std::string_view name) = 0;
+
+  // --- group sender keys, per (group, sender address)
+  virtual Result<std::optional<Bytes>> load_sender_key(std::string_view group, const Address& sender) = 0;
+  virtual Status store_sender_key(std::string_view group, const Address& sender, ByteView record) = 0;
+  virtual Status delete_sender_key(std::string_view group, const Address& sender) = 0;
+
+  // --- remote identities, trust on first use
+  virtual Result<std::optional<Bytes>> load_identity(const Address& addr) = 0;
+  // Read-only comparison of `key` with the stored identity.
+  virtual Result<IdentityStatus> check_identity(const Address& addr, ByteView key) = 0;
+  // Stores `key` if nothing is stored; never overwrites a different key (then
+  // returns `changed` and leaves the old one in place).
+  virtual Result<IdentityStatus> save_identity(const Address& addr, ByteView key) = 0;
+  // The explicit decision to trust a new key: overwrites unconditionally.
+  virtual Status replace_identity(const Address& addr, ByteView key) = 0;
+  virtual Status delete_identity(const Address& addr) = 0;
+
+  // --- device-list cache (user -> devices, fetched_at for a TTL decided by the caller)
+  virtual Result<std::optional<DeviceList>> get_device_list(std::string_view user) = 0;
+  virtual Status put_device_list(std::string_view user, const DeviceList& list) = 0;
+  virtual Status delete_device_list(std::string_view user) = 0;
+
+  // --- LID <-> phone-number user mappings (both directions unique)
+  virtual Status put_lid_mapping(std::string_view pn_user, std::string_view lid_user) = 0;
+  virtual Result<std::optional<std::string>> lid_for_pn(std::string_view pn_user) = 0;
+  virtual Result<std::optional<std::string>> pn_for_lid(std::string_view lid_user) = 0;
+
+  // --- durable inbox
+  virtual Result<InboxPut> inbox_put(const InboxEntry& entry) = 0;  // entry.seq/acked ignored
+  virtual Result<std::vector<InboxEntry>> inbox_since(int64_t after_seq, size_t limit) = 0;
+  virtual Status inbox_mark_acked(int64_t seq) = 0;
+  virtual Result<std::vector<InboxEntry>> inbox_unacked(size_t limit) = 0;
+  virtual Result<size_t> inbox_prune(int64_t up_to_seq) = 0;  // deletes acked entries with seq <= up_to_seq
+
+  // --- sent-message cache for retry receipts
+  virtual Status sent_put(const SentMessage& msg) = 0;
+  virtual Result<std::optional<SentMessage>> sent_get(std::string_view msg_id, std::string_view chat) = 0;
+  virtual Result<size_t> sent_prune(int64_t older_than_ts) = 0;
+};
+
+}  // namespace wa::store

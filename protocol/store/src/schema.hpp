@@ -1,0 +1,76 @@
+// Ordered schema migrations: entry i upgrades PRAGMA user_version i -> i+1.
+// Never edit a shipped entry; append a new one.
+#pragma once
+
+#include <array>
+
+namespace wa::store::schema {
+
+inline constexpr std::array<const char*, 2> kMigrations = {
+    // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
+    // ROWID): session and sender-key records are several KB each.
+    R"sql(
+CREATE TABLE credentials (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL);
+CREATE TABLE prekeys (
+  id       INTEGER PRIMARY KEY,
+  pub      BLOB NOT NULL,
+  priv     BLOB NOT NULL,
+  uploaded INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE signed_prekeys (
+  id        INTEGER PRIMARY KEY,
+  pub       BLOB NOT NULL,
+  priv      BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  ts        INTEGER NOT NULL);
+CREATE TABLE sessions (
+  name   TEXT NOT NULL,
+  device INTEGER NOT NULL,
+  record BLOB NOT NULL,
+  PRIMARY KEY (name, device));
+CREATE TABLE sender_keys (
+  group_id      TEXT NOT NULL,
+  sender_name   TEXT NOT NULL,
+  sender_device INTEGER NOT NULL,
+  record        BLOB NOT NULL,
+  PRIMARY KEY (group_id, sender_name, sender_device));
+CREATE TABLE identities (
+  name       TEXT NOT NULL,
+  device     INTEGER NOT NULL,
+  key        BLOB NOT NULL,
+  first_seen INTEGER NOT NULL,
+  PRIMARY KEY (name, device));
+CREATE TABLE device_lists (
+  user       TEXT PRIMARY KEY,
+  devices    TEXT NOT NULL,
+  fetched_at INTEGER NOT NULL);
+CREATE TABLE lid_mappings (
+  pn_user  TEXT PRIMARY KEY,
+  lid_user TEXT NOT NULL UNIQUE);
+)sql",
+    // 2: durable inbox (AUTOINCREMENT: a pruned seq is never handed out
+    // again, consumers replay by seq) and the sent-message cache.
+    R"sql(
+CREATE TABLE inbox (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  msg_id  TEXT NOT NULL,
+  chat    TEXT NOT NULL,
+  sender  TEXT NOT NULL,
+  ts      INTEGER NOT NULL,
+  type    TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  acked   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (msg_id, chat, sender));
+CREATE INDEX inbox_unacked ON inbox (seq) WHERE acked = 0;
+CREATE TABLE sent_messages (
+  msg_id    TEXT NOT NULL,
+  chat      TEXT NOT NULL,
+  plaintext BLOB NOT NULL,
+  ts        INTEGER NOT NULL,
+  PRIMARY KEY (msg_id, chat));
+CREATE INDEX sent_messages_ts ON sent_messages (ts);
+)sql",
+};
+
+}  // namespace wa::store::schema

@@ -1,0 +1,800 @@
+#include "wa/store/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "schema.hpp"
+#include "sqlite_handle.hpp"
+
+namespace wa::store {
+
+Bytes encode_u32(uint32_t v) {
+  return Bytes{static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+               static_cast<uint8_t>(v)};
+}
+
+std::optional<uint32_t> decode_u32(ByteView b) {
+  if (b.size() != 4) return std::nullopt;
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+}
+
+namespace {
+
+static_assert(schema::kMigrations.size() == kSchemaVersion, "kSchemaVersion must match the migration list");
+
+template <class T>
+Unexpected<Error> err(const Result<T>& r) {
+  return {r.error()};
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string encode_devices(const std::vector<uint32_t>& devices) {
+  std::string out;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(devices[i]);
+  }
+  return out;
+}
+
+std::optional<std::vector<uint32_t>> decode_devices(std::string_view text) {
+  std::vector<uint32_t> out;
+  if (text.empty()) return out;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    uint32_t v = 0;
+    auto [next, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc() || next == p) return std::nullopt;
+    out.push_back(v);
+    p = next;
+    if (p < end) {
+      if (*p != ',') return std::nullopt;
+      ++p;
+      if (p == end) return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// Database files hold private keys: create them 0600 ourselves (SQLite would
+// use 0644 & ~umask, and changing the process umask is not thread-safe). WAL
+// and shm files inherit the main file's mode from SQLite.
+Status prepare_private_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return fail("db_access", "cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  Status result;
+  if (::fstat(fd, &st) != 0) {
+    result = fail("db_access", "cannot stat " + path + ": " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    result = fail("db_access", path + " is not a regular file");
+  } else if (st.st_uid != ::geteuid()) {
+    result = fail("db_access", path + " is owned by another user");
+  } else if ((st.st_mode & 07777) != 0600 && ::fchmod(fd, 0600) != 0) {
+    result = fail("db_access", "cannot chmod " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  if (!result) return result;
+  // Left over from an older run with looser permissions: tighten them too.
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string side = path + suffix;
+    struct stat sst {};
+    if (::lstat(side.c_str(), &sst) == 0 && S_ISREG(sst.st_mode) && (sst.st_mode & 07777) != 0600)
+      ::chmod(side.c_str(), 0600);
+  }
+  return {};
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sql::Db db, SqliteOptions options) : db_(std::move(db)), opt_(std::move(options)) {}
+  ~SqliteStore() override {
+    cache_.clear();  // finalize statements before the connection closes
+  }
+
+  Status init() {
+    sqlite3_extended_result_codes(db_.get(), 1);
+    sqlite3_busy_timeout(db_.get(), std::max(0, opt_.busy_timeout_ms));
+    {
+      auto r = exec_row_text("PRAGMA journal_mode=WAL");
+      if (!r) return err(r);
+      if (*r != "wal") return fail("db_error", "WAL journal mode not available");
+    }
+    // Connection default NORMAL; transaction() switches per purpose (see
+    // Durability). secure_delete: removed prekeys and sessions are
+    // overwritten in the file instead of lingering in free pages.
+    for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA secure_delete=ON", "PRAGMA foreign_keys=ON",
+                               "PRAGMA trusted_schema=OFF"}) {
+      if (auto s = exec(pragma); !s) return s;
+    }
+    sync_ = Durability::normal;
+    return migrate();
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  Status transaction(Durability durability, const std::function<Status()>& fn) override {
+    if (depth_ > 0) return fn();  // joins the outer transaction (and its durability)
+    if (durability != sync_) {
+      // Only allowed outside a transaction, which is where we are.
+      auto s = exec(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      if (!s) return s;
+      sync_ = durability;
+    }
+    if (auto s = begin_immediate(); !s) return s;
+
+    depth_ = 1;
+    Status result;
+    try {
+      result = fn();
+    } catch (...) {
+      depth_ = 0;
+      rollback();
+      throw;
+    }
+    depth_ = 0;
+    if (!result) {
+      rollback();
+      return result;
+    }
+    int rc = sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      Error e = sql::sqlite_error(db_.get(), rc, "commit");
+      rollback();
+      return Unexpected<Error>{std::move(e)};
+    }
+    return {};
+  }
+
+  // ---------------------------------------------------------------- credentials
+
+  Result<std::optional<Bytes>> get_credential(std::string_view name) override {
+    return with("SELECT value FROM credentials WHERE name = ?", [&](sql::Query& q) -> Result<std::optional<Bytes>> {
+      q.bind(name);
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<Bytes>{};
+      return std::optional<Bytes>{q.col_blob(0)};
+    });
+  }
+
+  Status put_credential(std::string_view name, ByteView value) override {
+    // Credentials are the account itself (losing them after pairing unlinks the device): full.
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO credentials (name, value) VALUES (?, ?) "
+          "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          [&](sql::Query& q) { return q.bind(name).bind_blob(value).run(); });
+    });
+  }
+
+  Status delete_credential(std::string_view name) override {
+    return write(Durability::full, [&] {
+      return with("DELETE FROM credentials WHERE name = ?", [&](sql::Query& q) { return q.bind(name).run(); });
+    });
+  }
+
+  // ---------------------------------------------------------------- prekeys
+
+  Result<std::optional<PreKey>> load_prekey(uint32_t id) override {
+    return with("SELECT pub, priv, uploaded FROM prekeys WHERE id = ?",
+                [&](sql::Query& q) -> Result<std::optional<PreKey>> {
+                  q.bind(int64_t{id});
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<PreKey>{};
+                  PreKey k;
+                  k.id = id;
+                  k.pub = q.col_blob(0);
+                  k.priv = q.col_blob(1);
+                  k.uploaded = q.col_int(2) != 0;
+                  return std::optional<PreKey>{std::move(k)};
+                });
+  }
+
+  Status store_prekey(const PreKey& key) override {
+    if (auto s = check_keypair(key.pub, key.priv); !s) return s;
+    // Prekeys are uploaded right after being stored: full, or a power loss
+    // leaves the server handing out keys we no longer have.
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO prekeys (id, pub, priv, uploaded) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (id) DO UPDATE SET pub = excluded.pub, priv = excluded.priv, uploaded = excluded.uploaded",
+          [&](sql::Query& q) {
+            return q.bind(int64_t{key.id}).bind_blob(key.pub).bind_blob(key.priv).bind(int64_t{key.uploaded}).run();
+          });
+    });
+  }
+
+  Result<bool> contains_prekey(uint32_t id) override {
+    return exists("SELECT 1 FROM prekeys WHERE id = ?", int64_t{id});
+  }
+
+  Status remove_prekey(uint32_t id) override {
+    return write(Durability::normal, [&] {
+      return with("DELETE FROM prekeys WHERE id = ?", [&](sql::Query& q) { return q.bind(int64_t{id}).run(); });
+    });
+  }
+
+  Result<std::vector<PreKey>> prekeys_not_uploaded(size_t limit) override {
+    return with("SELECT id, pub, priv FROM prekeys WHERE uploaded = 0 ORDER BY id LIMIT ?",
+                [&](sql::Query& q) -> Result<std::vector<PreKey>> {
+                  q.bind(clamp_limit(limit));
+                  std::vector<PreKey> out;
+                  for (;;) {
+                    auto row = q.step();
+                    if (!row) return err(row);
+                    if (!*row) break;
+                    PreKey k;
+                    k.id = static_cast<uint32_t>(q.col_int(0));
+                    k.pub = q.col_blob(1);
+                    k.priv = q.col_blob(2);
+                    out.push_back(std::move(k));
+                  }
+                  return out;
+                });
+  }
+
+  Status mark_prekeys_uploaded(const std::vector<uint32_t>& ids) override {
+    return write(Durability::full, [&]() -> Status {
+      for (uint32_t id : ids) {
+        auto s = with("UPDATE prekeys SET uploaded = 1 WHERE id = ?",
+                      [&](sql::Query& q) { return q.bind(int64_t{id}).run(); });
+        if (!s) return s;
+      }
+      return {};
+    });
+  }
+
+  Result<size_t> count_prekeys(bool uploaded_only) override {
+    return with(uploaded_only ? "SELECT count(*) FROM prekeys WHERE uploaded = 1" : "SELECT count(*) FROM prekeys",
+                [&](sql::Query& q) -> Result<size_t> {
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  return static_cast<size_t>(q.col_int(0));
+                });
+  }
+
+  // ---------------------------------------------------------------- signed prekeys
+
+  Result<std::optional<SignedPreKey>> load_signed_prekey(uint32_t id) override {
+    return with("SELECT pub, priv, signature, ts FROM signed_prekeys WHERE id = ?",
+                [&](sql::Query& q) -> Result<std::optional<SignedPreKey>> {
+                  q.bind(int64_t{id});
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<SignedPreKey>{};
+                  SignedPreKey k;
+                  k.id = id;
+                  k.pub = q.col_blob(0);
+                  k.priv = q.col_blob(1);
+                  k.signature = q.col_blob(2);
+                  k.timestamp = q.col_int(3);
+                  return std::optional<SignedPreKey>{std::move(k)};
+                });
+  }
+
+  Status store_signed_prekey(const SignedPreKey& key) override {
+    if (auto s = check_keypair(key.pub, key.priv); !s) return s;
+    if (key.signature.size() != 64) return fail("bad_key", "signed prekey signature must be 64 bytes");
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO signed_prekeys (id, pub, priv, signature, ts) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (id) DO UPDATE SET pub = excluded.pub, priv = excluded.priv, "
+          "signature = excluded.signature, ts = excluded.ts",
+          [&](sql::Query& q) {
+            return q.bind(int64_t{key.id})
+                .bind_blob(key.pub)
+                .bind_blob(key.priv)
+                .bind_blob(key.signature)
+                .bind(key.timestamp)
+                .run();
+          });
+    });
+  }
+
+  Result<bool> contains_signed_prekey(uint32_t id) override {
+    return exists("SELECT 1 FROM signed_prekeys WHERE id = ?", int64_t{id});
+  }
+
+  Status remove_signed_prekey(uint32_t id) override {
+    return write(Durability::normal, [&] {
+      return with("DELETE FROM signed_prekeys WHERE id = ?", [&](sql::Query& q) { return q.bind(int64_t{id}).run(); });
+    });
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  Result<std::optional<Bytes>> load_session(const Address& a) override {
+    return load_blob("SELECT record FROM sessions WHERE name = ? AND device = ?", a);
+  }
+
+  Status store_session(const Address& a, ByteView record) override {
+    // Outside a Signal operation's transaction a session write is
+    // re-derivable state: normal. (Signal encrypt asks for full itself.)
+    return write(Durability::normal, [&] {
+      return with(
+          "INSERT INTO sessions (name, device, record) VALUES (?, ?, ?) "
+          "ON CONFLICT (name, device) DO UPDATE SET record = excluded.record",
+          [&](sql::Query& q) { return q.bind(a.name).bind(int64_t{a.device}).bind_blob(record).run(); });
+    });
+  }
+
+  Result<bool> contains_session(const Address& a) override {
+    return with("SELECT 1 FROM sessions WHERE name = ? AND device = ?", [&](sql::Query& q) -> Result<bool> {
+      q.bind(a.name).bind(int64_t{a.device});
+      return q.step();
+    });
+  }
+
+  Result<bool> delete_session(const Address& a) override {
+    bool deleted = false;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r = with("DELETE FROM sessions WHERE name = ? AND device = ?",
+                    [&](sql::Query& q) { return q.bind(a.name).bind(int64_t{a.device}).run(); });
+      if (!r) return r;
+      deleted = sqlite3_changes(db_.get()) > 0;
+      return {};
+    });
+    if (!s) return err(s);
+    return deleted;
+  }
+
+  Result<size_t> delete_all_sessions(std::string_view name) override {
+    size_t n = 0;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r = with("DELETE FROM sessions WHERE name = ?", [&](sql::Query& q) { return q.bind(name).run(); });
+      if (!r) return r;
+      n = static_cast<size_t>(sqlite3_changes(db_.get()));
+      return {};
+    });
+    if (!s) return err(s);
+    return n;
+  }
+
+  Result<std::vector<uint32_t>> session_devices(std::string_view name) override {
+    return with("SELECT device FROM sessions WHERE name = ? ORDER BY device",
+                [&](sql::Query& q) -> Result<std::vector<uint32_t>> {
+                  q.bind(name);
+                  std::vector<uint32_t> out;
+                  for (;;) {
+                    auto row = q.step();
+                    if (!row) return err(row);
+                    if (!*row) break;
+                    out.push_back(static_cast<uint32_t>(q.col_int(0)));
+                  }
+                  return out;
+                });
+  }
+
+  // ---------------------------------------------------------------- sender keys
+
+  Result<std::optional<Bytes>> load_sender_key(std::string_view group, const Address& s) override {
+    return with("SELECT record FROM sender_keys WHERE group_id = ? AND sender_name = ? AND sender_device = ?",
+                [&](sql::Query& q) -> Result<std::optional<Bytes>> {
+                  q.bind(group).bind(s.name).bind(int64_t{s.device});
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<Bytes>{};
+                  return std::optional<Bytes>{q.col_blob(0)};
+                });
+  }
+
+  Status store_sender_key(std::string_view group, const Address& s, ByteView record) override {
+    return write(Durability::normal, [&] {
+      return with(
+          "INSERT INTO sender_keys (group_id, sender_name, sender_device, record) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (group_id, sender_name, sender_device) DO UPDATE SET record = excluded.record",
+          [&](sql::Query& q) { return q.bind(group).bind(s.name).bind(int64_t{s.device}).bind_blob(record).run(); });
+    });
+  }
+
+  Status delete_sender_key(std::string_view group, const Address& s) override {
+    return write(Durability::normal, [&] {
+      return with("DELETE FROM sender_keys WHERE group_id = ? AND sender_name = ? AND sender_device = ?",
+                  [&](sql::Query& q) { return q.bind(group).bind(s.name).bind(int64_t{s.device}).run(); });
+    });
+  }
+
+  // ---------------------------------------------------------------- identities
+
+  Result<std::optional<Bytes>> load_identity(const Address& a) override {
+    return load_blob("SELECT key FROM identities WHERE name = ? AND device = ?", a);
+  }
+
+  Result<IdentityStatus> check_identity(const Address& a, ByteView key) override {
+    auto stored = load_identity(a);
+    if (!stored) return err(stored);
+    if (!*stored) return IdentityStatus::first_use;
+    return std::equal(key.begin(), key.end(), (*stored)->begin(), (*stored)->end()) ? IdentityStatus::match
+                                                                                    : IdentityStatus::changed;
+  }
+
+  Result<IdentityStatus> save_identity(const Address& a, ByteView key) override {
+    if (key.size() != 32) return fail("bad_key", "identity key must be 32 bytes");
+    IdentityStatus status = IdentityStatus::first_use;
+    auto s = write(Durability::full, [&]() -> Status {
+      auto st = check_identity(a, key);
+      if (!st) return err(st);
+      status = *st;
+      if (status != IdentityStatus::first_use) return {};
+      return with("INSERT INTO identities (name, device, key, first_seen) VALUES (?, ?, ?, ?)", [&](sql::Query& q) {
+        return q.bind(a.name).bind(int64_t{a.device}).bind_blob(key).bind(now_seconds()).run();
+      });
+    });
+    if (!s) return err(s);
+    return status;
+  }
+
+  Status replace_identity(const Address& a, ByteView key) override {
+    if (key.size() != 32) return fail("bad_key", "identity key must be 32 bytes");
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO identities (name, device, key, first_seen) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (name, device) DO UPDATE SET key = excluded.key, first_seen = excluded.first_seen",
+          [&](sql::Query& q) {
+            return q.bind(a.name).bind(int64_t{a.device}).bind_blob(key).bind(now_seconds()).run();
+          });
+    });
+  }
+
+  Status delete_identity(const Address& a) override {
+    return write(Durability::full, [&] {
+      return with("DELETE FROM identities WHERE name = ? AND device = ?",
+                  [&](sql::Query& q) { return q.bind(a.name).bind(int64_t{a.device}).run(); });
+    });
+  }
+
+  // ---------------------------------------------------------------- device lists
+
+  Result<std::optional<DeviceList>> get_device_list(std::string_view user) override {
+    return with("SELECT devices, fetched_at FROM device_lists WHERE user = ?",
+                [&](sql::Query& q) -> Result<std::optional<DeviceList>> {
+                  q.bind(user);
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<DeviceList>{};
+                  auto devices = decode_devices(q.col_text(0));
+                  if (!devices) return fail("db_corrupt", "malformed device list");
+                  return std::optional<DeviceList>{DeviceList{std::move(*devices), q.col_int(1)}};
+                });
+  }
+
+  Status put_device_list(std::string_view user, const DeviceList& list) override {
+    std::string text = encode_devices(list.devices);
+    // A cache: re-fetched from the server if lost.
+    return write(Durability::normal, [&] {
+      return with(
+          "INSERT INTO device_lists (user, devices, fetched_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (user) DO UPDATE SET devices = excluded.devices, fetched_at = excluded.fetched_at",
+          [&](sql::Query& q) { return q.bind(user).bind(std::string_view(text)).bind(list.fetched_at).run(); });
+    });
+  }
+
+  Status delete_device_list(std::string_view user) override {
+    return write(Durability::normal, [&] {
+      return with("DELETE FROM device_lists WHERE user = ?", [&](sql::Query& q) { return q.bind(user).run(); });
+    });
+  }
+
+  // ---------------------------------------------------------------- LID mappings
+
+  Status put_lid_mapping(std::string_view pn_user, std::string_view lid_user) override {
+    // INSERT OR REPLACE drops any row conflicting on either unique column,
+    // keeping the mapping one-to-one. Re-learned from the server if lost.
+    return write(Durability::normal, [&] {
+      return with("INSERT OR REPLACE INTO lid_mappings (pn_user, lid_user) VALUES (?, ?)",
+                  [&](sql::Query& q) { return q.bind(pn_user).bind(lid_user).run(); });
+    });
+  }
+
+  Result<std::optional<std::string>> lid_for_pn(std::string_view pn_user) override {
+    return load_text("SELECT lid_user FROM lid_mappings WHERE pn_user = ?", pn_user);
+  }
+
+  Result<std::optional<std::string>> pn_for_lid(std::string_view lid_user) override {
+    return load_text("SELECT pn_user FROM lid_mappings WHERE lid_user = ?", lid_user);
+  }
+
+  // ---------------------------------------------------------------- inbox
+
+  Result<InboxPut> inbox_put(const InboxEntry& e) override {
+    InboxPut out;
+    // The ack to the server follows this write: full, or a power loss loses
+    // a message the server will never send again.
+    auto s = write(Durability::full, [&]() -> Status {
+      auto ins = with(
+          "INSERT INTO inbox (msg_id, chat, sender, ts, type, payload) VALUES (?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (msg_id, chat, sender) DO NOTHING RETURNING seq",
+          [&](sql::Query& q) -> Result<bool> {
+            q.bind(e.msg_id).bind(e.chat).bind(e.sender).bind(e.ts).bind(e.type).bind(e.payload);
+            auto row = q.step();
+            if (!row) return err(row);
+            if (*row) out.seq = q.col_int(0);
+            return *row;
+          });
+      if (!ins) return err(ins);
+      out.inserted = *ins;
+      if (out.inserted) return {};
+      return with("SELECT seq FROM inbox WHERE msg_id = ? AND chat = ? AND sender = ?", [&](sql::Query& q) -> Status {
+        q.bind(e.msg_id).bind(e.chat).bind(e.sender);
+        auto row = q.step();
+        if (!row) return err(row);
+        if (!*row) return fail("db_error", "inbox conflict without a row");
+        out.seq = q.col_int(0);
+        return {};
+      });
+    });
+    if (!s) return err(s);
+    return out;
+  }
+
+  Result<std::vector<InboxEntry>> inbox_since(int64_t after_seq, size_t limit) override {
+    return with(
+        "SELECT seq, msg_id, chat, sender, ts, type, payload, acked FROM inbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        [&](sql::Query& q) {
+          q.bind(after_seq).bind(clamp_limit(limit));
+          return read_inbox(q);
+        });
+  }
+
+  Result<std::vector<InboxEntry>> inbox_unacked(size_t limit) override {
+    return with(
+        "SELECT seq, msg_id, chat, sender, ts, type, payload, acked FROM inbox WHERE acked = 0 ORDER BY seq LIMIT ?",
+        [&](sql::Query& q) {
+          q.bind(clamp_limit(limit));
+          return read_inbox(q);
+        });
+  }
+
+  Status inbox_mark_acked(int64_t seq) override {
+    // Losing this flag only means acking again: normal.
+    return write(Durability::normal, [&] {
+      return with("UPDATE inbox SET acked = 1 WHERE seq = ?", [&](sql::Query& q) { return q.bind(seq).run(); });
+    });
+  }
+
+  Result<size_t> inbox_prune(int64_t up_to_seq) override {
+    size_t n = 0;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r = with("DELETE FROM inbox WHERE seq <= ? AND acked = 1",
+                    [&](sql::Query& q) { return q.bind(up_to_seq).run(); });
+      if (!r) return r;
+      n = static_cast<size_t>(sqlite3_changes(db_.get()));
+      return {};
+    });
+    if (!s) return err(s);
+    return n;
+  }
+
+  // ---------------------------------------------------------------- sent cache
+
+  Status sent_put(const SentMessage& m) override {
+    // Only serves retry receipts; after a power loss a retry fails, nothing worse.
+    return write(Durability::normal, [&] {
+      return with(
+          "INSERT INTO sent_messages (msg_id, chat, plaintext, ts) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (msg_id, chat) DO UPDATE SET plaintext = excluded.plaintext, ts = excluded.ts",
+          [&](sql::Query& q) { return q.bind(m.msg_id).bind(m.chat).bind_blob(m.plaintext).bind(m.ts).run(); });
+    });
+  }
+
+  Result<std::optional<SentMessage>> sent_get(std::string_view msg_id, std::string_view chat) override {
+    return with("SELECT plaintext, ts FROM sent_messages WHERE msg_id = ? AND chat = ?",
+                [&](sql::Query& q) -> Result<std::optional<SentMessage>> {
+                  q.bind(msg_id).bind(chat);
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<SentMessage>{};
+                  SentMessage m;
+                  m.msg_id = std::string(msg_id);
+                  m.chat = std::string(chat);
+                  m.plaintext = q.col_blob(0);
+                  m.ts = q.col_int(1);
+                  return std::optional<SentMessage>{std::move(m)};
+                });
+  }
+
+  Result<size_t> sent_prune(int64_t older_than_ts) override {
+    size_t n = 0;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r =
+          with("DELETE FROM sent_messages WHERE ts < ?", [&](sql::Query& q) { return q.bind(older_than_ts).run(); });
+      if (!r) return r;
+      n = static_cast<size_t>(sqlite3_changes(db_.get()));
+      return {};
+    });
+    if (!s) return err(s);
+    return n;
+  }
+
+ private:
+  // Runs a cached prepared statement through f(Query&).
+  template <class F>
+  auto with(std::string_view sql_text, F&& f) -> decltype(f(std::declval<sql::Query&>())) {
+    auto stmt = prepare(sql_text);
+    if (!stmt) return err(stmt);
+    sql::Query q(db_.get(), *stmt);
+    return f(q);
+  }
+
+  // A write outside any transaction gets its own, with the durability its
+  // table needs; inside one it joins (the outer transaction decides).
+  template <class F>
+  Status write(Durability d, F&& f) {
+    if (depth_ > 0) return f();
+    return transaction(d, std::function<Status()>(std::forward<F>(f)));
+  }
+
+  // Keys are `std::string_view`s of string literals: static storage.
+  Result<sqlite3_stmt*> prepare(std::string_view sql_text) {
+    auto it = cache_.find(sql_text);
+    if (it != cache_.end()) return it->second.get();
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), sql_text.data(), static_cast<int>(sql_text.size()),
+                                SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    sql::Stmt stmt(raw);
+    if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "prepare")};
+    sqlite3_stmt* p = stmt.get();
+    cache_.emplace(sql_text, std::move(stmt));
+    return p;
+  }
+
+  Status exec(const char* sql_text) {
+    int rc = sqlite3_exec(db_.get(), sql_text, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "exec")};
+    return {};
+  }
+
+  Result<std::string> exec_row_text(const char* sql_text) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_.get(), sql_text, -1, &raw, nullptr);
+    sql::Stmt stmt(raw);
+    if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "prepare")};
+    sql::Query q(db_.get(), stmt.get());
+    auto row = q.step();
+    if (!row) return err(row);
+    return *row ? q.col_text(0) : std::string();
+  }
+
+  Status begin_immediate() {
+    for (int attempt = 0;; ++attempt) {
+      int rc = sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) return {};
+      if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+        return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "begin")};
+      if (attempt >= opt_.max_busy_retries)
+        return fail("busy",
+                    "database stayed locked by another process after " + std::to_string(attempt + 1) + " attempts");
+      if (opt_.on_busy_retry) opt_.on_busy_retry(attempt + 1);
+      backoff(attempt);
+    }
+  }
+
+  // Jittered so that two processes retrying together do not stay in step.
+  static void backoff(int attempt) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    int base_us = 1000 << std::min(attempt, 6);
+    std::uniform_int_distribution<int> jitter(base_us / 2, base_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(jitter(rng)));
+  }
+
+  void rollback() noexcept {
+    if (!sqlite3_get_autocommit(db_.get())) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+  Status migrate() {
+    const int target = opt_.migrate_to > 0 ? std::min(opt_.migrate_to, kSchemaVersion) : kSchemaVersion;
+    return transaction(Durability::full, [&]() -> Status {
+      auto v = exec_row_text("PRAGMA user_version");
+      if (!v) return err(v);
+      int version = 0;
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), version);
+      if (ec != std::errc() || version < 0) return fail("db_corrupt", "bad user_version");
+      if (version > kSchemaVersion)
+        return fail("schema_too_new", "database schema " + std::to_string(version) + " is newer than this build (" +
+                                          std::to_string(kSchemaVersion) + ")");
+      for (int next = version; next < target; ++next) {
+        if (auto s = exec(schema::kMigrations[static_cast<size_t>(next)]); !s) return s;
+        std::string set = "PRAGMA user_version = " + std::to_string(next + 1);
+        if (auto s = exec(set.c_str()); !s) return s;
+      }
+      return {};
+    });
+  }
+
+  Status check_keypair(const Bytes& pub, const Bytes& priv) {
+    if (pub.size() != 32 || priv.size() != 32)
+      return fail("bad_key", "key pair must be 32-byte public and private keys");
+    return {};
+  }
+
+  static int64_t clamp_limit(size_t limit) {
+    return static_cast<int64_t>(std::min<size_t>(limit, static_cast<size_t>(INT64_MAX)));
+  }
+
+  Result<bool> exists(std::string_view sql_text, int64_t key) {
+    return with(sql_text, [&](sql::Query& q) -> Result<bool> {
+      q.bind(key);
+      return q.step();
+    });
+  }
+
+  Result<std::optional<Bytes>> load_blob(std::string_view sql_text, const Address& a) {
+    return with(sql_text, [&](sql::Query& q) -> Result<std::optional<Bytes>> {
+      q.bind(a.name).bind(int64_t{a.device});
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<Bytes>{};
+      return std::optional<Bytes>{q.col_blob(0)};
+    });
+  }
+
+  Result<std::optional<std::string>> load_text(std::string_view sql_text, std::string_view key) {
+    return with(sql_text, [&](sql::Query& q) -> Result<std::optional<std::string>> {
+      q.bind(key);
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<std::string>{};
+      return std::optional<std::string>{q.col_text(0)};
+    });
+  }
+
+  static Result<std::vector<InboxEntry>> read_inbox(sql::Query& q) {
+    std::vector<InboxEntry> out;
+    for (;;) {
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) break;
+      InboxEntry e;
+      e.seq = q.col_int(0);
+      e.msg_id = q.col_text(1);
+      e.chat = q.col_text(2);
+      e.sender = q.col_text(3);
+      e.ts = q.col_int(4);
+      e.type = q.col_text(5);
+      e.payload = q.col_text(6);
+      e.acked = q.col_int(7) != 0;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  sql::Db db_;
+  SqliteOptions opt_;
+  std::unordered_map<std::string_view, sql::Stmt> cache_;
+  int depth_ = 0;
+  Durability sync_ = Durability::normal;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const SqliteOptions& options) {
+  if (path.empty()) return fail("bad_path", "empty database path");
+  if (auto s = prepare_private_file(path); !s) return Unexpected<Error>{s.error()};
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
+  sql::Db db(raw);
+  if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
+  auto store = std::make_unique<SqliteStore>(std::move(db), options);
+  if (auto s = store->init(); !s) return Unexpected<Error>{s.error()};
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace wa::store

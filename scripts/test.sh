@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs exactly this): set-up, a warnings-as-
+# errors build with every test through ctest, then a clang build with
+# AddressSanitizer + UndefinedBehaviorSanitizer running the unit and process
+# tests and a short smoke run of every libFuzzer target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CTEST_OUTPUT_ON_FAILURE=1
+jobs="${JOBS:-$(nproc)}"
+
+WA_WERROR=ON scripts/setup.sh
+
+echo "== tests (g++, -Werror) =="
+(cd build && ctest -j"$jobs" --timeout 300)
+
+echo "== sanitizers (clang, ASan + UBSan, libFuzzer smoke) =="
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DWA_SANITIZE=ON -DWA_FUZZ=ON -DWA_WERROR=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+cmake --build build-asan
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Interop tests talk to node and are covered by the first run.
+(cd build-asan && ctest -j"$jobs" --timeout 300 -E '^interop\.')

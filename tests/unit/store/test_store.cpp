@@ -1,0 +1,452 @@
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+#include "wa/store/sqlite_store.hpp"
+
+using namespace wa;
+using namespace wa::store;
+using wa::test::TempDir;
+
+namespace {
+
+std::unique_ptr<Store> open_ok(const std::string& path, const SqliteOptions& opt = {}) {
+  auto r = open_sqlite(path, opt);
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().code + ": " + r.error().message));
+  return std::move(r).value();
+}
+
+// Direct SQLite access for checks the Store interface deliberately hides.
+struct RawDb {
+  sqlite3* db = nullptr;
+  explicit RawDb(const std::string& path) { REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK); }
+  ~RawDb() { sqlite3_close(db); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  int exec(const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+  int64_t scalar(const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+  bool has_table(const std::string& name) {
+    std::string sql = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='" + name + "'";
+    return scalar(sql.c_str()) == 1;
+  }
+};
+
+Bytes filled(size_t n, uint8_t v) { return Bytes(n, v); }
+
+mode_t file_mode(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("schema: an empty database migrates to the latest version") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  { auto s = open_ok(path); }
+  RawDb raw(path);
+  CHECK(raw.scalar("PRAGMA user_version") == kSchemaVersion);
+  for (const char* t : {"credentials", "prekeys", "signed_prekeys", "sessions", "sender_keys", "identities",
+                        "device_lists", "lid_mappings", "inbox", "sent_messages"})
+    CHECK_MESSAGE(raw.has_table(t), t);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw.db, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+}
+
+TEST_CASE("schema: migrations run in order from an older version and keep data") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  {
+    SqliteOptions opt;
+    opt.migrate_to = 1;
+    auto s = open_ok(path, opt);
+    REQUIRE(s->put_credential(cred::push_name, as_bytes("kept")));
+  }
+  {
+    RawDb raw(path);
+    CHECK(raw.scalar("PRAGMA user_version") == 1);
+    CHECK_FALSE(raw.has_table("inbox"));
+  }
+  auto s = open_ok(path);
+  auto v = s->get_credential(cred::push_name);
+  REQUIRE(v);
+  REQUIRE(v->has_value());
+  CHECK(as_chars(**v) == "kept");
+  InboxEntry e{0, "m1", "c", "s", 1, "message", "{}", false};
+  CHECK(s->inbox_put(e));
+  RawDb raw(path);
+  CHECK(raw.scalar("PRAGMA user_version") == kSchemaVersion);
+}
+
+TEST_CASE("schema: a database from a newer build is refused") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  { auto s = open_ok(path); }
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("PRAGMA user_version = 99") == SQLITE_OK);
+  }
+  auto r = open_sqlite(path);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == "schema_too_new");
+}
+
+TEST_CASE("files: database, WAL and shm are 0600 whatever the umask") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  mode_t old = ::umask(0);  // the most permissive umask SQLite could see
+  auto s = open_ok(path);
+  ::umask(old);
+  REQUIRE(s->put_credential(cred::push_name, as_bytes("x")));  // forces WAL + shm into existence
+  CHECK(file_mode(path) == 0600);
+  CHECK(file_mode(path + "-wal") == 0600);
+  CHECK(file_mode(path + "-shm") == 0600);
+}
+
+TEST_CASE("files: an existing world-readable database is tightened to 0600") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  { auto s = open_ok(path); }
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  auto s = open_ok(path);
+  CHECK(file_mode(path) == 0600);
+}
+
+TEST_CASE("credentials: put, overwrite, get, delete, u32 helpers") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  auto missing = s->get_credential(cred::noise_priv);
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+  REQUIRE(s->put_credential(cred::registration_id, encode_u32(0x01020304)));
+  REQUIRE(s->put_credential(cred::registration_id, encode_u32(4242)));
+  auto v = s->get_credential(cred::registration_id);
+  REQUIRE(v);
+  REQUIRE(v->has_value());
+  CHECK(decode_u32(**v) == 4242u);
+  CHECK_FALSE(decode_u32(Bytes{1, 2, 3}).has_value());
+  REQUIRE(s->put_credential(cred::routing_info, Bytes{}));  // empty blobs stay empty, not NULL
+  auto empty = s->get_credential(cred::routing_info);
+  REQUIRE(empty);
+  REQUIRE(empty->has_value());
+  CHECK((*empty)->empty());
+  REQUIRE(s->delete_credential(cred::registration_id));
+  auto gone = s->get_credential(cred::registration_id);
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+}
+
+TEST_CASE("prekeys: store, load, upload flag, count, remove, bad sizes") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  for (uint32_t id = 1; id <= 5; ++id)
+    REQUIRE(s->store_prekey(
+        PreKey{id, filled(32, static_cast<uint8_t>(id)), filled(32, static_cast<uint8_t>(100 + id)), false}));
+  auto k = s->load_prekey(3);
+  REQUIRE(k);
+  REQUIRE(k->has_value());
+  CHECK((*k)->pub == filled(32, 3));
+  CHECK((*k)->priv == filled(32, 103));
+  CHECK_FALSE((*k)->uploaded);
+  auto pending = s->prekeys_not_uploaded(3);
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 3);
+  CHECK((*pending)[0].id == 1);
+  CHECK((*pending)[2].id == 3);
+  REQUIRE(s->mark_prekeys_uploaded({1, 2, 3}));
+  CHECK(*s->count_prekeys(true) == 3);
+  CHECK(*s->count_prekeys(false) == 5);
+  auto rest = s->prekeys_not_uploaded(10);
+  REQUIRE(rest);
+  REQUIRE(rest->size() == 2);
+  CHECK((*rest)[0].id == 4);
+  CHECK(*s->contains_prekey(2));
+  REQUIRE(s->remove_prekey(2));
+  CHECK_FALSE(*s->contains_prekey(2));
+  auto gone = s->load_prekey(2);
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+  auto bad = s->store_prekey(PreKey{9, filled(33, 5), filled(32, 1), false});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == "bad_key");
+}
+
+TEST_CASE("signed prekeys: store, load, replace, remove") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  SignedPreKey k{7, filled(32, 1), filled(32, 2), filled(64, 3), 1700000000};
+  REQUIRE(s->store_signed_prekey(k));
+  k.signature = filled(64, 4);
+  REQUIRE(s->store_signed_prekey(k));
+  auto l = s->load_signed_prekey(7);
+  REQUIRE(l);
+  REQUIRE(l->has_value());
+  CHECK((*l)->signature == filled(64, 4));
+  CHECK((*l)->timestamp == 1700000000);
+  CHECK(*s->contains_signed_prekey(7));
+  REQUIRE(s->remove_signed_prekey(7));
+  CHECK_FALSE(*s->contains_signed_prekey(7));
+  k.signature = filled(63, 0);
+  CHECK_FALSE(s->store_signed_prekey(k));
+}
+
+TEST_CASE("sessions: per address and device, list devices, delete one and all") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  Address a0{"alice", 0}, a3{"alice", 3}, b0{"bob", 0};
+  CHECK_FALSE(*s->contains_session(a0));
+  auto none = s->load_session(a0);
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  REQUIRE(s->store_session(a0, filled(3000, 0xa0)));
+  REQUIRE(s->store_session(a3, filled(10, 0xa3)));
+  REQUIRE(s->store_session(b0, filled(10, 0xb0)));
+  REQUIRE(s->store_session(a3, filled(11, 0x33)));
+  auto r = s->load_session(a3);
+  REQUIRE(r);
+  REQUIRE(r->has_value());
+  CHECK(**r == filled(11, 0x33));
+  auto devs = s->session_devices("alice");
+  REQUIRE(devs);
+  CHECK(*devs == std::vector<uint32_t>{0, 3});
+  CHECK(*s->delete_session(a3) == true);
+  CHECK(*s->delete_session(a3) == false);
+  REQUIRE(s->store_session(a3, filled(1, 1)));
+  CHECK(*s->delete_all_sessions("alice") == 2);
+  CHECK(s->session_devices("alice")->empty());
+  CHECK(*s->contains_session(b0));
+}
+
+TEST_CASE("sender keys: per group and sender address") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  Address a{"alice", 1};
+  REQUIRE(s->store_sender_key("g1@g.us", a, filled(50, 1)));
+  REQUIRE(s->store_sender_key("g2@g.us", a, filled(50, 2)));
+  auto g1 = s->load_sender_key("g1@g.us", a);
+  REQUIRE(g1);
+  REQUIRE(g1->has_value());
+  CHECK(**g1 == filled(50, 1));
+  auto other = s->load_sender_key("g1@g.us", Address{"alice", 2});
+  REQUIRE(other);
+  CHECK_FALSE(other->has_value());
+  REQUIRE(s->delete_sender_key("g1@g.us", a));
+  CHECK_FALSE(s->load_sender_key("g1@g.us", a)->has_value());
+  CHECK(s->load_sender_key("g2@g.us", a)->has_value());
+}
+
+TEST_CASE("identities: trust on first use, a changed key is reported and not stored") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  Address a{"alice", 0};
+  auto k1 = filled(32, 1), k2 = filled(32, 2);
+  CHECK(*s->check_identity(a, k1) == IdentityStatus::first_use);
+  CHECK(*s->save_identity(a, k1) == IdentityStatus::first_use);
+  CHECK(*s->check_identity(a, k1) == IdentityStatus::match);
+  CHECK(*s->save_identity(a, k1) == IdentityStatus::match);
+  CHECK(*s->check_identity(a, k2) == IdentityStatus::changed);
+  CHECK(*s->save_identity(a, k2) == IdentityStatus::changed);
+  CHECK(**s->load_identity(a) == k1);  // the first key stays
+  // Another device of the same user is a separate identity.
+  CHECK(*s->check_identity(Address{"alice", 1}, k2) == IdentityStatus::first_use);
+  // Accepting the new key is an explicit act.
+  REQUIRE(s->replace_identity(a, k2));
+  CHECK(*s->check_identity(a, k2) == IdentityStatus::match);
+  CHECK(*s->check_identity(a, k1) == IdentityStatus::changed);
+  REQUIRE(s->delete_identity(a));
+  CHECK(*s->check_identity(a, k1) == IdentityStatus::first_use);
+  CHECK_FALSE(s->save_identity(a, filled(33, 5)));
+}
+
+TEST_CASE("device lists: cache with fetched_at, replace, delete") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  REQUIRE(s->put_device_list("5511@s.whatsapp.net", DeviceList{{0, 1, 17}, 1000}));
+  auto l = s->get_device_list("5511@s.whatsapp.net");
+  REQUIRE(l);
+  REQUIRE(l->has_value());
+  CHECK((*l)->devices == std::vector<uint32_t>{0, 1, 17});
+  CHECK((*l)->fetched_at == 1000);
+  REQUIRE(s->put_device_list("5511@s.whatsapp.net", DeviceList{{}, 2000}));
+  l = s->get_device_list("5511@s.whatsapp.net");
+  CHECK((*l)->devices.empty());
+  CHECK((*l)->fetched_at == 2000);
+  REQUIRE(s->delete_device_list("5511@s.whatsapp.net"));
+  CHECK_FALSE(s->get_device_list("5511@s.whatsapp.net")->has_value());
+}
+
+TEST_CASE("device lists: a corrupted row is an error, not a crash") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  auto s = open_ok(path);
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("INSERT INTO device_lists VALUES ('u', '1,,x', 5)") == SQLITE_OK);
+  }
+  auto l = s->get_device_list("u");
+  REQUIRE_FALSE(l);
+  CHECK(l.error().code == "db_corrupt");
+}
+
+TEST_CASE("lid mappings: both directions, stay one-to-one") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  REQUIRE(s->put_lid_mapping("5511", "9001"));
+  CHECK(**s->lid_for_pn("5511") == "9001");
+  CHECK(**s->pn_for_lid("9001") == "5511");
+  REQUIRE(s->put_lid_mapping("5511", "9002"));  // re-mapped
+  CHECK(**s->lid_for_pn("5511") == "9002");
+  CHECK_FALSE(s->pn_for_lid("9001")->has_value());
+  REQUIRE(s->put_lid_mapping("5522", "9002"));  // lid moved to another number
+  CHECK_FALSE(s->lid_for_pn("5511")->has_value());
+  CHECK(**s->pn_for_lid("9002") == "5522");
+}
+
+TEST_CASE("inbox: de-duplication, replay by seq, ack, prune without seq reuse") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  InboxEntry e{0, "ID1", "chat", "alice", 100, "message", R"({"n":1})", false};
+  auto p1 = s->inbox_put(e);
+  REQUIRE(p1);
+  CHECK(p1->inserted);
+  auto dup = s->inbox_put(e);
+  REQUIRE(dup);
+  CHECK_FALSE(dup->inserted);
+  CHECK(dup->seq == p1->seq);
+  e.sender = "bob";  // same id from another sender is another message
+  auto p2 = s->inbox_put(e);
+  REQUIRE(p2);
+  CHECK(p2->inserted);
+  CHECK(p2->seq > p1->seq);
+  e.msg_id = "ID3";
+  auto p3 = *s->inbox_put(e);
+
+  auto all = s->inbox_since(0, 100);
+  REQUIRE(all);
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].payload == R"({"n":1})");
+  auto after = s->inbox_since(p1->seq, 1);
+  REQUIRE(after->size() == 1);
+  CHECK((*after)[0].seq == p2->seq);
+
+  REQUIRE(s->inbox_mark_acked(p1->seq));
+  REQUIRE(s->inbox_mark_acked(p3.seq));
+  auto unacked = s->inbox_unacked(10);
+  REQUIRE(unacked->size() == 1);
+  CHECK((*unacked)[0].seq == p2->seq);
+  // Only acked entries are pruned.
+  CHECK(*s->inbox_prune(p3.seq) == 2);
+  CHECK(s->inbox_since(0, 10)->size() == 1);
+  e.msg_id = "ID4";
+  auto p4 = *s->inbox_put(e);
+  CHECK(p4.seq > p3.seq);  // AUTOINCREMENT: pruned numbers are not handed out again
+}
+
+TEST_CASE("sent cache: put, get, prune by age") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  REQUIRE(s->sent_put(SentMessage{"M1", "c1", filled(20, 1), 100}));
+  REQUIRE(s->sent_put(SentMessage{"M2", "c1", filled(20, 2), 200}));
+  auto m = s->sent_get("M1", "c1");
+  REQUIRE(m);
+  REQUIRE(m->has_value());
+  CHECK((*m)->plaintext == filled(20, 1));
+  CHECK((*m)->ts == 100);
+  CHECK_FALSE(s->sent_get("M1", "c2")->has_value());
+  CHECK(*s->sent_prune(150) == 1);
+  CHECK_FALSE(s->sent_get("M1", "c1")->has_value());
+  CHECK(s->sent_get("M2", "c1")->has_value());
+}
+
+TEST_CASE("transaction: commits on success, rolls back on error and on exception, nests") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  auto st = s->transaction(Durability::full, [&]() -> Status {
+    if (auto r = s->put_credential("a", as_bytes("1")); !r) return r;
+    return s->transaction(Durability::normal, [&] { return s->put_credential("b", as_bytes("2")); });
+  });
+  REQUIRE(st);
+  CHECK(s->get_credential("b")->has_value());
+
+  auto failed = s->transaction(Durability::normal, [&]() -> Status {
+    if (auto r = s->put_credential("c", as_bytes("3")); !r) return r;
+    return fail("test_error", "abort");
+  });
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().code == "test_error");
+  CHECK_FALSE(s->get_credential("c")->has_value());
+
+  CHECK_THROWS_AS((void)s->transaction(Durability::normal,
+                                       [&]() -> Status {
+                                         (void)s->put_credential("d", as_bytes("4"));
+                                         throw std::runtime_error("boom");
+                                       }),
+                  std::runtime_error);
+  CHECK_FALSE(s->get_credential("d")->has_value());
+  // The store is usable after all of that.
+  REQUIRE(s->put_credential("e", as_bytes("5")));
+  CHECK(s->get_credential("e")->has_value());
+}
+
+TEST_CASE("transaction: retries BEGIN IMMEDIATE while another connection holds the write lock") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  RawDb* holder_ptr = nullptr;
+  int retries = 0;
+  SqliteOptions opt;
+  opt.busy_timeout_ms = 0;  // SQLITE_BUSY at once: exercise our retry loop, not SQLite's
+  opt.max_busy_retries = 10;
+  // The holder commits when we report our second retry: the lock is
+  // released by an event the test controls, not by time passing.
+  opt.on_busy_retry = [&](int attempt) {
+    retries = attempt;
+    if (attempt == 2) REQUIRE(holder_ptr->exec("COMMIT") == SQLITE_OK);
+  };
+  auto s = open_ok(path, opt);
+  RawDb holder(path);
+  holder_ptr = &holder;
+  REQUIRE(holder.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+  REQUIRE(holder.exec("INSERT INTO credentials VALUES ('holder', x'01')") == SQLITE_OK);
+  auto st = s->transaction(Durability::normal, [&] { return s->put_credential("writer", as_bytes("w")); });
+  REQUIRE(st);
+  CHECK(retries >= 2);
+  CHECK(s->get_credential("holder")->has_value());  // the holder's write was not lost
+  CHECK(s->get_credential("writer")->has_value());
+}
+
+TEST_CASE("transaction: gives up with `busy` after the bounded number of retries") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  auto s0 = open_ok(path);
+  int calls = 0;
+  SqliteOptions opt;
+  opt.busy_timeout_ms = 0;
+  opt.max_busy_retries = 3;
+  opt.on_busy_retry = [&](int) { ++calls; };
+  auto s = open_ok(path, opt);  // opened while unlocked
+  RawDb holder(path);
+  REQUIRE(holder.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+  auto st = s->transaction(Durability::normal, [&] { return s->put_credential("x", as_bytes("1")); });
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == "busy");
+  CHECK(calls == 3);
+  REQUIRE(holder.exec("ROLLBACK") == SQLITE_OK);
+  REQUIRE(s->transaction(Durability::normal, [&] { return s->put_credential("x", as_bytes("1")); }));
+}
