@@ -61,6 +61,13 @@ inline pid_t proc_ppid(pid_t pid) {
   in >> st >> pp;
   return pp;
 }
+inline std::string proc_cmdline(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (auto& c : s)
+    if (c == '\0') c = ' ';
+  return s;
+}
 // Alive = exists and is not a zombie.
 inline bool alive(pid_t pid) {
   char st = proc_state(pid);

@@ -46,7 +46,14 @@ TEST_CASE("rest_for_one - the connection worker's death takes its senders and th
   }));
   CHECK(sup.sender_pids("alpha").empty());
   CHECK(count_zombie_children(sup.pid()) == 0);
-  CHECK(children_of(::getpid()).size() == 1);  // only the supervisor; no orphan adopted by us
+  {
+    // Only the supervisor; no orphan adopted by us.
+    auto kids = children_of(::getpid());
+    std::string names;
+    for (pid_t k : kids) names += proc_cmdline(k) + " (" + proc_state(k) + "); ";
+    INFO(names);
+    CHECK(kids.size() == 1);
+  }
 
   // Senders come back on the next send.
   CHECK(error_code(sup.send("alpha", "1001@s.whatsapp.net")) == "not_connected");
