@@ -1,0 +1,66 @@
+#include <doctest/doctest.h>
+
+#include "config.hpp"
+#include "control.hpp"
+
+using namespace wa::supervisor;
+
+namespace {
+std::string error_of(std::string_view text) {
+  auto c = parse_config(text);
+  REQUIRE_FALSE(c.has_value());
+  return c.error().message;
+}
+}  // namespace
+
+TEST_CASE("config defaults apply to every key but instances") {
+  auto c = parse_config(R"({"instances": [{"profile": "a"}]})");
+  REQUIRE(c.has_value());
+  CHECK(c->server.url == "wss://web.whatsapp.com/ws/chat");
+  CHECK(c->server.root_public_key == kWhatsAppRootKey);
+  CHECK(c->restart.intensity == 5);
+  CHECK(c->senders.max_per_instance == 8);
+  CHECK(c->instances.size() == 1);
+  CHECK(c->instances[0].autostart);
+  CHECK_FALSE(c->run_dir.empty());
+}
+
+TEST_CASE("config errors name the field") {
+  CHECK(error_of(R"({})").find("instances") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "bogus": 1})").find("'bogus'") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "restart": {"intensity": -1}})").find("restart.intensity") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "restart": {"backoff_min_ms": 10, "backoff_max_ms": 5}})").find("backoff_max_ms") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "senders": {"max_per_instance": "8"}})").find("senders.max_per_instance") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "server": {"root_public_key": "abc"}})").find("root_public_key") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "server": {"url": "http://x"}})").find("server.url") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "run_dir": "relative"})").find("run_dir") != std::string::npos);
+  CHECK(error_of(R"({"instances": [{"profile": "../x"}]})").find("instances[0].profile") != std::string::npos);
+  CHECK(error_of(R"({"instances": [{"profile": "a"}, {"profile": "a"}]})").find("duplicate") != std::string::npos);
+  CHECK(error_of(R"({"instances": [{"profile": "a", "auto": true}]})").find("instances[0].auto") != std::string::npos);
+  CHECK(error_of("not json").find("JSON") != std::string::npos);
+}
+
+TEST_CASE("control requests are validated field by field") {
+  using nlohmann::json;
+  CHECK(validate_request(json{{"cmd", "ping"}}).value() == "ping");
+  CHECK(validate_request(json::array()).error().code == "bad_request");
+  CHECK(validate_request(json{{"cmd", "nope"}}).error().code == "unknown_command");
+  CHECK(validate_request(json{{"cmd", "stop"}}).error().code == "bad_request");
+  CHECK(validate_request(json{{"cmd", "stop"}, {"profile", "a/b"}}).error().code == "invalid_profile");
+  CHECK(validate_request(json{{"cmd", "ping"}, {"x", 1}}).error().code == "bad_request");
+  json send{{"cmd", "send_text"}, {"profile", "a"}, {"to", "123@s.whatsapp.net"}, {"text", "hi"}};
+  CHECK(validate_request(send).has_value());
+  send["to"] = "123:4@s.whatsapp.net";
+  CHECK(validate_request(send).error().code == "invalid_jid");
+  send["to"] = "abc@s.whatsapp.net";
+  CHECK(validate_request(send).error().code == "invalid_jid");
+  send["to"] = "123@example.com";
+  CHECK(validate_request(send).error().code == "invalid_jid");
+  send["to"] = "120363000000000001@g.us";
+  CHECK(validate_request(send).has_value());
+  send["text"] = std::string(kMaxTextBytes + 1, 'x');
+  CHECK(validate_request(send).error().code == "too_large");
+}
