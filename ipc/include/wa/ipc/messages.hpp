@@ -16,7 +16,16 @@
 // sender -> connection worker (REQ/REP, field "op"; the sender is REQ):
 //   next{conversation, pid}           -> job{job} | exit{}   (held until work or idle)
 //   query{conversation, job, what, ...} -> result{...} | error{code, message}
-//   done{conversation, job, ok, error?} -> as for next
+//   done{conversation, job, ok, result?|code+message} -> as for next
+//
+// Sender queries (`what`), answered by the connection worker through its
+// socket; nodes travel as CBOR byte strings holding an encoded binary node
+// (wa::binary::encode, no frame flag byte):
+//   iq{node, timeout_ms?}   -> result{node}: the response iq (type result or
+//                              error; the sender inspects it) | error{not_connected|timeout}
+//   relay{node, id}         -> result{ack}: the server's <ack class=message id>
+//                              node | error{not_connected|timeout|rejected:<code>}
+//                              (ack-on-send: the worker answers on the ack)
 #pragma once
 
 namespace wa::ipc::msg {
