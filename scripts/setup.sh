@@ -39,9 +39,11 @@ if [ -f tests/interop/package.json ] && { [ ! -f tests/interop/node_modules/.pac
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# Let ccache share objects between clones of the repository on one machine.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 WA_WERROR="${WA_WERROR:-OFF}"
 [ "${CI:-}" = "true" ] && WA_WERROR=ON
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DWA_WERROR="$WA_WERROR" \
-  -DWA_SPINE_ONLY=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build build

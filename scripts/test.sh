@@ -14,6 +14,7 @@ echo "== tests (g++, -Werror) =="
 (cd build && ctest -j"$jobs" --timeout 300)
 
 echo "== sanitizers (clang, ASan + UBSan, libFuzzer smoke) =="
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DWA_SANITIZE=ON -DWA_FUZZ=ON -DWA_WERROR=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build build-asan

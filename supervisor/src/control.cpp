@@ -1,9 +1,9 @@
 #include "control.hpp"
 
 #include <map>
-#include <set>
 #include <vector>
 
+#include "wa/binary/jid.hpp"
 #include "wa/profile.hpp"
 
 namespace wa::supervisor {
@@ -33,6 +33,7 @@ const std::map<std::string, std::vector<Field>>& commands() {
         {"text", Kind::string, true, kMaxTextBytes},
         {"client_id", Kind::string, false, kMaxClientId},
         {"quoted_id", Kind::string, false, 128}}},
+      {"pair_code", {{"profile", Kind::profile, true}, {"phone", Kind::string, true, 20}}},
       {"shutdown", {}},
   };
   return table;
@@ -41,24 +42,13 @@ const std::map<std::string, std::vector<Field>>& commands() {
 }  // namespace
 
 Status validate_user_jid(const std::string& jid) {
-  auto at = jid.find('@');
-  if (at == std::string::npos) return fail("invalid_jid", "JID '" + jid + "' has no '@'");
-  std::string user = jid.substr(0, at);
-  std::string server = jid.substr(at + 1);
-  static const std::set<std::string> servers{"s.whatsapp.net", "g.us", "lid", "broadcast", "newsletter",
-                                             "c.us"};
-  if (!servers.count(server)) return fail("invalid_jid", "JID '" + jid + "' has an unknown server '" + server + "'");
-  if (user.empty()) return fail("invalid_jid", "JID '" + jid + "' has no user part");
-  std::string digits = user;
-  if (auto colon = user.find(':'); colon != std::string::npos)
+  auto parsed = binary::Jid::parse(jid);
+  if (!parsed) return fail("invalid_jid", "JID '" + jid + "': " + parsed.error().message);
+  const binary::Jid& j = *parsed;
+  if (j.device != 0 || j.agent != 0)
     return fail("invalid_jid", "JID '" + jid + "' names a device; send to the user");
-  if (server == "g.us") {
-    for (char c : digits)
-      if (!(c >= '0' && c <= '9') && c != '-') return fail("invalid_jid", "group id in '" + jid + "' is not numeric");
-  } else {
-    for (char c : digits)
-      if (!(c >= '0' && c <= '9')) return fail("invalid_jid", "user part of '" + jid + "' must be digits");
-  }
+  if (!(j.is_group() || ((j.is_pn() || j.is_lid()) && !j.user.empty())))
+    return fail("invalid_jid", "JID '" + jid + "' is not a user (…@s.whatsapp.net, …@lid) or a group (…@g.us)");
   return {};
 }
 
