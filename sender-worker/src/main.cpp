@@ -1,7 +1,8 @@
 // wa-sender: one conversation's send pipeline, exec'd only by wa-supervisor
-// when the connection worker asks for it. It holds no durable state: it
-// pulls one job at a time from the connection worker (serial within the
-// conversation), asks the worker for what it needs, and reports the result.
+// when the connection worker asks for it. It holds no durable state beyond
+// the profile's store: it pulls one job at a time from the connection worker
+// (serial within the conversation), asks the worker for the iq round trips
+// and the relay, and reports the result.
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,11 +16,12 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"wa-sender: one conversation's sender (started by wa-supervisor)"};
-  std::string link, profile, conversation;
+  std::string link, profile, conversation, data_dir;
   int parent = 0, pgid = 0;
   app.add_option("--link", link, "the connection worker's sender socket URL")->required();
   app.add_option("--profile", profile, "profile name")->required();
   app.add_option("--conversation", conversation, "the conversation (JID) this sender serves")->required();
+  app.add_option("--data-dir", data_dir, "the data directory (the profile's store is <data-dir>/<profile>/store.db)");
   app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
   app.add_option("--pgid", pgid, "the instance's process group")->required();
   CLI11_PARSE(app, argc, argv);
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
     return 64;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  wa::sender::Pipeline p(profile, conversation);
+  wa::sender::Pipeline p(profile, conversation, data_dir);
   if (auto st = p.connect(link); !st) {
     WA_ERROR("%s", st.error().message.c_str());
     return 1;

@@ -2,18 +2,22 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <nng/protocol/reqrep0/req.h>
 
+#include "job.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
+#include "wa/store/sqlite_store.hpp"
 
 namespace wa::sender {
 
 namespace msg = ipc::msg;
 
-Pipeline::Pipeline(std::string profile, std::string conversation)
-    : profile_(std::move(profile)), conversation_(std::move(conversation)) {}
+Pipeline::Pipeline(std::string profile, std::string conversation, std::string data_dir)
+    : profile_(std::move(profile)), conversation_(std::move(conversation)), data_dir_(std::move(data_dir)) {}
 
 Status Pipeline::connect(const std::string& url) {
   auto s = ipc::open_socket(ipc::Protocol::req);
@@ -24,6 +28,26 @@ Status Pipeline::connect(const std::string& url) {
   WA_TRY(ipc::set_ms(sock_, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE));
   WA_TRY(ipc::set_size(sock_, NNG_OPT_RECVMAXSZ, 4u << 20));
   WA_TRY(ipc::dial(sock_, url, true));
+  return {};
+}
+
+Status Pipeline::open_store(const std::string& data_dir) {
+  if (store_) return {};
+  // Without a store the account cannot have been paired, so it cannot be
+  // connected either: callers get the code they already handle.
+  if (data_dir.empty()) {
+    WA_ERROR("started without --data-dir: cannot reach the profile's store");
+    return fail("not_connected", "the sender has no data directory");
+  }
+  const std::string path = data_dir + "/" + profile_ + "/store.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return fail("not_connected", "the account is not paired");
+  auto st = store::open_sqlite(path);
+  if (!st) return Unexpected<Error>{st.error()};
+  auto sig = signal::SignalSession::create(**st);
+  if (!sig) return Unexpected<Error>{sig.error()};
+  store_ = std::move(*st);
+  signal_ = std::move(*sig);
   return {};
 }
 
@@ -51,15 +75,14 @@ Result<json> Pipeline::query(uint64_t job, const json& what) {
 }
 
 json Pipeline::send_job(uint64_t job, const json& payload) {
-  auto failed = [job](const Error& e) {
-    return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", e.code}, {"message", e.message}};
-  };
-  // 1. Devices of the conversation (the device-list cache lives in the
-  //    store; a miss is a usync query through the worker).
-  auto devices = query(job, {{"what", "devices"}, {"jid", payload.value("to", "")}});
-  if (!devices) return failed(devices.error());
-  // Later steps (sessions, encryption, relay) arrive with the protocol.
-  return failed(Error{"not_connected", "the account is not connected"});
+  std::string data_dir = data_dir_;
+  if (data_dir.empty() && payload.is_object() && payload.contains("data_dir") && payload["data_dir"].is_string())
+    data_dir = payload["data_dir"].get<std::string>();
+  if (auto st = open_store(data_dir); !st)
+    return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", st.error().code},
+                {"message", st.error().message}};
+  return run_job(*store_, *signal_, [this, job](const json& what) { return query(job, what); }, conversation_, job,
+                 payload);
 }
 
 int Pipeline::run() {

@@ -303,7 +303,8 @@ void Instance::spawn_sender(const std::string& conversation) {
   std::vector<std::string> argv{env_.bin_dir + "/wa-sender", "--link", ipc::senders_url(dir_),
                                 "--profile", profile_, "--conversation", conversation,
                                 "--parent-pid", std::to_string(::getpid()),
-                                "--pgid", std::to_string(conn_->pid())};
+                                "--pgid", std::to_string(conn_->pid()),
+                                "--data-dir", env_.config->data_dir};
   auto child = ipc::Child::spawn(env_.loop, argv, [this, conversation](ipc::ExitStatus st) {
     auto it = senders_.find(conversation);
     pid_t pid = it != senders_.end() ? it->second.child->pid() : 0;

@@ -1,0 +1,36 @@
+// Every parser of server-sent message-layer nodes on arbitrary decoded
+// nodes: usync, prekey bundles, group info, retry receipts, padding, and the
+// receipt/ack builders (which echo routing attributes).
+#include <cstddef>
+#include <cstdint>
+
+#include "wa/binary/codec.hpp"
+#include "wa/message/group.hpp"
+#include "wa/message/id.hpp"
+#include "wa/message/prekeys.hpp"
+#include "wa/message/receipt.hpp"
+#include "wa/message/receive.hpp"
+#include "wa/message/send.hpp"
+#include "wa/message/usync.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  wa::ByteView in(data, size);
+  (void)wa::message::unpad(in);
+  (void)wa::message::summarize(in);
+  (void)wa::message::stanza_type(in);
+  auto node = wa::binary::decode(in);
+  if (!node) return 0;
+  wa::message::Self self;
+  self.jid.user = "111";
+  self.jid.device = 1;
+  self.jid.server = "s.whatsapp.net";
+  if (auto users = wa::message::parse_usync_devices(*node))
+    for (const auto& u : *users) (void)wa::message::device_jids(u, self);
+  if (auto bundles = wa::message::parse_prekey_response(*node)) (void)bundles->size();
+  (void)wa::message::parse_group_info(*node);
+  (void)wa::message::parse_retry_receipt(*node);
+  (void)wa::message::build_delivery_receipt(*node, false);
+  (void)wa::message::build_retry_receipt(*node, 1, 42);
+  (void)wa::message::build_ack(*node, &self, 500);
+  return 0;
+}

@@ -1,0 +1,61 @@
+// Hostile stanzas from an authenticated client through the routing planner,
+// plus the admin-side parsers (QR text, fault requests). Nothing may crash,
+// leak or hang.
+#include <stdlib.h>
+
+#include <cstdint>
+#include <string>
+
+#include "admin.hpp"
+#include "phone.hpp"
+#include "routing.hpp"
+#include "state.hpp"
+#include "wa/binary/codec.hpp"
+
+using namespace wa;
+using namespace wa::testserver;
+
+namespace {
+
+State& state() {
+  static State* st = [] {
+    static std::string dir = [] {
+      char tmpl[] = "/tmp/wa-fuzz-ts-XXXXXX";
+      const char* d = ::mkdtemp(tmpl);
+      return std::string(d ? d : "/tmp");
+    }();
+    auto opened = State::open(dir, 1700000000);
+    if (!opened) abort();
+    auto* s = new State(std::move(opened).value());
+    for (const char* phone : {"155501", "155502"}) {
+      Account& a = s->ensure_account(phone);
+      for (uint16_t id : {1, 2}) {
+        Device d;
+        d.id = id;
+        a.devices[id] = d;
+      }
+    }
+    Group g;
+    g.id = "155501-1";
+    g.creator = "155501";
+    g.members = {{"155501", true}, {"155502", false}};
+    (void)s->save_group(g);
+    return s;
+  }();
+  return *st;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ByteView in(data, size);
+  if (auto node = binary::decode(in)) {
+    (void)plan_message(state(), {"155501", 1}, *node, 1);
+    (void)plan_receipt(state(), {"155502", 2}, *node, 1);
+  }
+  std::string text(as_chars(in));
+  (void)phone::parse_qr(text);
+  auto j = admin::json::parse(text, nullptr, false);
+  if (!j.is_discarded()) (void)admin::parse_fault(j);
+  return 0;
+}

@@ -1,0 +1,222 @@
+// wa-testserver: a local WhatsApp-compatible server for tests, demos and bot
+// development without a phone. See testserver/README.md.
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "admin.hpp"
+#include "server.hpp"
+#include "state.hpp"
+#include "wa/fs.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/client.hpp"
+#include "wa/ipc/codec.hpp"
+#include "wa/log.hpp"
+
+using namespace wa;
+using namespace wa::testserver;
+
+namespace {
+
+constexpr const char* kFaultHelp = R"(Fault actions (target: --jid DEVICE_JID, or --phone NUMBER for all its devices):
+  close                     close the connection (no stream error)
+  stream-error CODE         send <stream:error> and close; CODE: 515, 503,
+                            device_removed (or 401), replaced (or conflict)
+  malformed-frame           send a frame that decrypts but is not a valid node
+  drop-acks N               do not send the server ack of the next N messages
+  delay-acks N MS           send the ack of the next N messages MS ms late
+  refuse-login REASON       (--phone) answer logins with <failure reason=REASON>
+  clear                     undo refuse-login and ack faults)";
+
+uint64_t now_unix() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+int admin_call(const std::string& dir, const admin::json& req, bool as_json, int timeout_ms) {
+  auto url = admin::socket_url(dir);
+  auto client = ipc::ControlClient::connect(url, timeout_ms);
+  if (!client) {
+    std::fprintf(stderr, "wa-testserver: cannot reach the server at %s: %s\n", url.c_str(), client.error().message.c_str());
+    return 3;
+  }
+  auto reply = client->request(req);
+  if (!reply) {
+    std::fprintf(stderr, "wa-testserver: %s\n", reply.error().message.c_str());
+    return 3;
+  }
+  bool ok = reply->value("ok", false);
+  if (as_json || ok) std::printf("%s\n", ipc::dump_json(*reply).c_str());
+  if (!ok) {
+    auto err = (*reply)["error"];
+    std::fprintf(stderr, "wa-testserver: %s: %s\n", err.value("code", "error").c_str(), err.value("message", "").c_str());
+    return 2;
+  }
+  return 0;
+}
+
+uv_loop_t* g_loop = nullptr;
+
+int serve(const std::string& listen, const std::string& dir, unsigned max_conns) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "wa-testserver: --listen must be HOST:PORT\n");
+    return 64;
+  }
+  ServeOptions opts;
+  opts.host = listen.substr(0, colon);
+  opts.port = std::atoi(listen.c_str() + colon + 1);
+  opts.state_dir = dir;
+  if (opts.port < 0 || opts.port > 65535) {
+    std::fprintf(stderr, "wa-testserver: bad port\n");
+    return 64;
+  }
+  if (auto st = fs::ensure_private_dir(dir); !st) {
+    std::fprintf(stderr, "wa-testserver: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  if (auto st = ipc::check_run_dir(dir); !st) {
+    std::fprintf(stderr, "wa-testserver: state dir path too long for its admin socket\n");
+    return 64;
+  }
+  auto lock = fs::lock_file(dir + "/lock");
+  if (!lock) {
+    std::fprintf(stderr, "wa-testserver: another server uses %s\n", dir.c_str());
+    return 1;
+  }
+  ::unlink((dir + "/ready").c_str());
+  ::unlink((dir + "/port").c_str());
+  // Each connection is one fd: raise the soft limit to what we were allowed.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  opts.fd_limit = static_cast<unsigned>(std::min<rlim_t>(rl.rlim_cur, max_conns + 64));
+
+  auto state = State::open(dir, now_unix());
+  if (!state) {
+    std::fprintf(stderr, "wa-testserver: state: %s\n", state.error().message.c_str());
+    return 1;
+  }
+  const auto& root = state->ca().root.pub;
+  if (auto st = fs::write_file_atomic(dir + "/root.pub", to_hex(root) + "\n"); !st) {
+    std::fprintf(stderr, "wa-testserver: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  g_loop = &loop;
+  auto server = Server::start(&loop, opts, std::move(*state));
+  if (!server) {
+    std::fprintf(stderr, "wa-testserver: %s\n", server.error().message.c_str());
+    uv_run(&loop, UV_RUN_NOWAIT);
+    return 1;
+  }
+  (void)fs::write_file_atomic(dir + "/port", std::to_string((*server)->port()) + "\n");
+  (void)fs::write_file_atomic(dir + "/ready", "1\n");
+  WA_INFO("serving ws://%s:%d/ws/chat (state %s)", opts.host.c_str(), (*server)->port(), dir.c_str());
+
+  uv_signal_t sigint, sigterm;
+  Server* srv = server->get();
+  // Each signal handle closes itself and its sibling on the first signal.
+  uv_signal_init(&loop, &sigint);
+  uv_signal_init(&loop, &sigterm);
+  sigint.data = srv;
+  sigterm.data = srv;
+  static uv_signal_t* sibling_of_int = &sigterm;
+  static uv_signal_t* sibling_of_term = &sigint;
+  uv_signal_start(&sigint, [](uv_signal_t* h, int) {
+    static_cast<Server*>(h->data)->stop();
+    uv_close(reinterpret_cast<uv_handle_t*>(sibling_of_int), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  }, SIGINT);
+  uv_signal_start(&sigterm, [](uv_signal_t* h, int) {
+    static_cast<Server*>(h->data)->stop();
+    uv_close(reinterpret_cast<uv_handle_t*>(sibling_of_term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  }, SIGTERM);
+  ::signal(SIGPIPE, SIG_IGN);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  server->reset();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ::unlink((dir + "/ready").c_str());
+  uv_loop_close(&loop);
+  ::close(*lock);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  wa::log::set_tag("wa-testserver");
+  CLI::App app{"wa-testserver: a local WhatsApp-compatible server (websocket + Noise + binary nodes).\n"
+               "Serve with `serve`; drive it with the admin subcommands, which talk to the running\n"
+               "server through DIR/admin.sock (NNG REQ/REP, JSON)."};
+  app.require_subcommand(1);
+  std::string dir, listen = "127.0.0.1:0", phone, qr, code, jid;
+  bool as_json = false;
+  unsigned max_conns = 4096;
+
+  auto* serve_cmd = app.add_subcommand("serve", "Run the server: ws://HOST:PORT/ws/chat. Writes DIR/root.pub "
+                                                "(64 hex), DIR/port and, once listening, DIR/ready.");
+  serve_cmd->add_option("--listen", listen, "HOST:PORT (port 0: the kernel picks; see DIR/port)")->capture_default_str();
+  serve_cmd->add_option("--state", dir, "state directory (created 0700)")->required();
+  bool verbose = false;
+  serve_cmd->add_flag("--verbose", verbose, "log every stanza's tag and id (never contents)");
+  serve_cmd->add_option("--max-connections", max_conns, "connection capacity (fd table size)")->capture_default_str();
+
+  auto* scan_cmd = app.add_subcommand("scan", "Link the companion showing QR to account NUMBER (as its phone would).");
+  scan_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  scan_cmd->add_option("--phone", phone, "account phone number (digits; created on first use)")->required();
+  scan_cmd->add_option("--qr", qr, "QR text as the client prints it (wa.me prefix optional)")->required();
+
+  auto* link_cmd = app.add_subcommand("link-code", "Complete phone-number-code pairing: type CODE on NUMBER's phone.");
+  link_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  link_cmd->add_option("--phone", phone, "account phone number")->required();
+  link_cmd->add_option("--code", code, "the 8-character code the companion shows (dash optional)")->required();
+
+  auto* status_cmd = app.add_subcommand("status", "Accounts, devices, online connections, queued stanzas.");
+  status_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  status_cmd->add_flag("--json", as_json, "print the raw JSON reply");
+
+  std::vector<std::string> words;
+  auto* fault_cmd = app.add_subcommand("fault", "Inject a fault for reliability tests (actions below).");
+  fault_cmd->footer(kFaultHelp);
+  fault_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  fault_cmd->add_option("--jid", jid, "target device JID, e.g. 155501:1@s.whatsapp.net");
+  fault_cmd->add_option("--phone", phone, "target account (all its devices; refuse-login)");
+  fault_cmd->add_option("action", words, "ACTION [ARGS...]")->required();
+  app.footer(kFaultHelp);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve_cmd) {
+    if (verbose) wa::log::set_level(wa::log::Level::debug);
+    return serve(listen, dir, max_conns);
+  }
+  if (*scan_cmd) {
+    if (auto st = admin::check_phone(phone); !st) {
+      std::fprintf(stderr, "wa-testserver: %s\n", st.error().message.c_str());
+      return 64;
+    }
+    return admin_call(dir, {{"cmd", "scan"}, {"phone", phone}, {"qr", qr}}, true, 30000);
+  }
+  if (*link_cmd) return admin_call(dir, {{"cmd", "link-code"}, {"phone", phone}, {"code", code}}, true, 30000);
+  if (*status_cmd) return admin_call(dir, {{"cmd", "status"}}, true, 10000);
+  if (*fault_cmd) {
+    auto req = admin::fault_request(jid, phone, words);
+    if (!req) {
+      std::fprintf(stderr, "wa-testserver: %s\n", req.error().message.c_str());
+      return 64;
+    }
+    return admin_call(dir, *req, true, 10000);
+  }
+  return 64;
+}
