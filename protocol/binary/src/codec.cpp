@@ -547,7 +547,9 @@ class Decoder {
       }
       case tag::kFbJid:
         if (!jid_part(user, true) || !uint_be(2, device) || !jid_part(server, false)) return false;
-        if (server.empty()) return fail("bad_jid", "fb jid without server");
+        // The encoder writes FB_JID only for @msgr; anything else could not
+        // round-trip through the string form.
+        if (server != "msgr") return fail("bad_jid", "fb jid with server other than msgr");
         out = user + ":" + std::to_string(device) + "@" + server;
         return true;
       default: {  // kInteropJid
@@ -556,7 +558,7 @@ class Decoder {
             !jid_part(server, false)) {
           return false;
         }
-        if (server.empty()) return fail("bad_jid", "interop jid without server");
+        if (server != "interop") return fail("bad_jid", "interop jid with server other than interop");
         out = std::to_string(integrator) + "-" + user + ":" + std::to_string(device) + "@" + server;
         return true;
       }
