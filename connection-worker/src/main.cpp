@@ -34,21 +34,28 @@ int main(int argc, char** argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   int rc = 0;
+  uv_signal_t sigterm;
+  uv_signal_init(&loop, &sigterm);
   {
     wa::connection::Worker worker(&loop, profile, link);
     if (auto st = worker.start(); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       return 1;
     }
-    uv_signal_t sigterm;
-    uv_signal_init(&loop, &sigterm);
     sigterm.data = &worker;
     uv_signal_start(&sigterm, [](uv_signal_t* h, int) {
       static_cast<wa::connection::Worker*>(h->data)->shutdown();
       uv_signal_stop(h);
     }, SIGTERM);
     uv_run(&loop, UV_RUN_DEFAULT);
+    rc = worker.exit_code();
+    uv_signal_stop(&sigterm);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
   }
+  // The worker's destructor destroyed the websocket context; libwebsockets
+  // closes its libuv handles from the loop, so let it run before sweeping up
+  // whatever is left (closing lws's handles ourselves would close them twice).
+  for (int i = 0; i < 1000 && uv_loop_alive(&loop) != 0; ++i) uv_run(&loop, UV_RUN_NOWAIT);
   uv_walk(&loop, [](uv_handle_t* h, void*) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }, nullptr);

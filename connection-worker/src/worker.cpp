@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "wa/binary/codec.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/messages.hpp"
@@ -25,6 +28,7 @@ Status Worker::start() {
 }
 
 void Worker::shutdown() {
+  if (client_) client_->stop();
   if (senders_) senders_->fail_all("instance_down", "the connection worker is stopping");
   senders_.reset();
   link_.reset();
@@ -78,6 +82,27 @@ void Worker::on_init(const json& m) {
     std::exit(1);
   }
   to_supervisor({{msg::kType, msg::kReady}});
+
+  auto cs = settings_from_json(settings_, profile_);
+  if (!cs) {
+    WA_ERROR("bad connection settings: %s", cs.error().message.c_str());
+    std::exit(1);
+  }
+  Client::Hooks ch{
+      [this](json ev) { to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(ev)}}); },
+      [this](int code) {
+        exit_code_ = code;
+        shutdown();
+      }};
+  client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
+  if (auto st = client_->start(); !st) {
+    // A store that cannot be opened is a local fault: exiting lets the
+    // supervisor's restart policy (with its backoff and limit) handle it.
+    WA_ERROR("cannot start the connection: %s", st.error().message.c_str());
+    to_supervisor({{msg::kType, msg::kEvent},
+                   {"event", {{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}}}});
+    std::exit(1);
+  }
 }
 
 void Worker::on_request(const json& m) {
@@ -95,16 +120,61 @@ void Worker::on_request(const json& m) {
     senders_->submit(conv, std::move(payload), reply);
     return;
   }
+  if (cmd == "pair_code") {
+    if (!client_) {
+      reply(ipc::error_reply("instance_down", "the connection is not running"));
+      return;
+    }
+    client_->request_pair_code(m.value("phone", ""), [reply](Result<std::string> code) {
+      if (!code) {
+        reply(ipc::error_reply(code.error().code, code.error().message));
+      } else {
+        reply(ipc::ok_reply({{"code", *code}}));
+      }
+    });
+    return;
+  }
   reply(ipc::error_reply("unknown_command", "the connection worker does not know '" + cmd + "'"));
 }
 
 void Worker::answer_query(const json& q, std::function<void(json)> reply) {
-  (void)q;
-  if (!connected_) {
-    reply({{msg::kOp, msg::kError}, {"code", "not_connected"}, {"message", "the account is not connected"}});
+  auto error = [&reply](const std::string& code, const std::string& message) {
+    reply({{msg::kOp, msg::kError}, {"code", code}, {"message", message}});
+  };
+  if (!client_ || !client_->logged_in()) return error("not_connected", "the account is not connected");
+  // Sender queries (protocol in ipc/messages.hpp): the node travels as an
+  // encoded binary node and runs through the IQ layer, so it gets a
+  // deadline and is failed at once if the connection drops.
+  const std::string what = q.value("what", "");
+  if ((what == "iq" || what == "relay") && q.contains("node") && q["node"].is_binary()) {
+    const auto& raw = q["node"].get_binary();
+    auto node = binary::decode(ByteView(raw.data(), raw.size()));
+    if (!node) return error("bad_request", "query node does not decode: " + node.error().code);
+    uint64_t timeout = std::min<uint64_t>(q.value("timeout_ms", uint64_t{0}), 120000);
+    const char* key = what == "iq" ? "node" : "ack";
+    auto done = [reply, key](Result<binary::Node> r) {
+      if (!r) {
+        reply({{msg::kOp, msg::kError}, {"code", r.error().code}, {"message", r.error().message}});
+        return;
+      }
+      auto enc = binary::encode(*r);
+      if (!enc) {
+        reply({{msg::kOp, msg::kError}, {"code", "bad_reply"}, {"message", enc.error().message}});
+        return;
+      }
+      reply({{msg::kOp, msg::kResult}, {key, json::binary(std::move(*enc))}});
+    };
+    if (what == "iq") {
+      if (node->tag != "iq") return error("bad_request", "an iq query must carry an <iq>");
+      client_->query(std::move(*node), std::move(done), timeout, true);
+    } else {
+      std::string id = q.value("id", "");
+      if (!id.empty()) node->set_attr("id", id);
+      client_->relay(std::move(*node), std::move(done), timeout);
+    }
     return;
   }
-  reply({{msg::kOp, msg::kError}, {"code", "unsupported"}, {"message", "query not supported"}});
+  error("unsupported", "query not supported");
 }
 
 }  // namespace wa::connection

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client.hpp"
 #include "senders.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
@@ -23,6 +24,8 @@ class Worker {
   Status start();
   // SIGTERM: fail what is pending, close the link, leave the loop.
   void shutdown();
+  // What main() returns: 0, or kExitNoRestart when the account must stay down.
+  int exit_code() const noexcept { return exit_code_; }
 
  private:
   void on_link(Bytes body);
@@ -38,7 +41,8 @@ class Worker {
   std::unique_ptr<ipc::PairLink> link_;
   std::unique_ptr<SenderPool> senders_;
   json settings_;
-  bool connected_ = false;  // logged in to the server (protocol issues)
+  std::unique_ptr<Client> client_;  // the WhatsApp connection
+  int exit_code_ = 0;
 };
 
 }  // namespace wa::connection

@@ -49,8 +49,70 @@ Status read_path(const json& obj, const char* key, std::string& out) {
   return {};
 }
 
+Status read_server(const json& s, const std::string& where, ServerConfig& out) {
+  if (!s.is_object()) return bad(where, "must be an object");
+  WA_TRY(only_keys(s, where, {"url", "root_public_key", "wa_version", "browser"}));
+  if (s.contains("url")) {
+    if (!s["url"].is_string()) return bad(where + ".url", "must be a string");
+    std::string url = s["url"].get<std::string>();
+    if (url.rfind("wss://", 0) != 0 && url.rfind("ws://", 0) != 0)
+      return bad(where + ".url", "must start with wss:// or ws://");
+    out.url = url;
+  }
+  if (s.contains("root_public_key")) {
+    if (!s["root_public_key"].is_string()) return bad(where + ".root_public_key", "must be a string");
+    std::string k = s["root_public_key"].get<std::string>();
+    bool hex = k.size() == 64;
+    for (char ch : k) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+    if (!hex) return bad(where + ".root_public_key", "must be 64 hex characters");
+    out.root_public_key = k;
+  }
+  if (s.contains("wa_version")) {
+    if (!s["wa_version"].is_string()) return bad(where + ".wa_version", "must be a string");
+    std::string v = s["wa_version"].get<std::string>();
+    if (!parse_wa_version(v)) return bad(where + ".wa_version", "must be three dot-separated numbers, e.g. 2.3000.1043857760");
+    out.wa_version = v;
+  }
+  if (s.contains("browser")) {
+    const json& b = s["browser"];
+    if (!b.is_array() || b.size() != 3) return bad(where + ".browser", "must be [os, browser, version]");
+    for (const auto& part : b) {
+      if (!part.is_string() || part.get<std::string>().empty() || part.get<std::string>().size() > 64)
+        return bad(where + ".browser", "entries must be non-empty strings of at most 64 bytes");
+    }
+    out.browser = BrowserIdentity{b[0].get<std::string>(), b[1].get<std::string>(), b[2].get<std::string>()};
+  }
+  return {};
+}
+
+json server_json(const ServerConfig& s) {
+  return json{{"url", s.url},
+              {"root_public_key", s.root_public_key},
+              {"wa_version", s.wa_version},
+              {"browser", json::array({s.browser.os, s.browser.name, s.browser.version})}};
+}
 
 }  // namespace
+
+bool parse_wa_version(std::string_view v) {
+  int parts = 0;
+  size_t i = 0;
+  while (i <= v.size()) {
+    size_t dot = v.find('.', i);
+    if (dot == std::string_view::npos) dot = v.size();
+    std::string_view p = v.substr(i, dot - i);
+    if (p.empty() || p.size() > 10) return false;
+    uint64_t n = 0;
+    for (char ch : p) {
+      if (ch < '0' || ch > '9') return false;
+      n = n * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    if (n > 0xFFFFFFFFull) return false;
+    ++parts;
+    i = dot + 1;
+  }
+  return parts == 3;
+}
 
 std::string default_data_dir() {
   if (const char* x = std::getenv("XDG_DATA_HOME"); x != nullptr && x[0] == '/')
@@ -72,25 +134,7 @@ Result<Config> parse_config(std::string_view text) {
   WA_TRY(read_path(root, "run_dir", c.run_dir));
   WA_TRY(read_path(root, "data_dir", c.data_dir));
 
-  if (root.contains("server")) {
-    const json& s = root["server"];
-    if (!s.is_object()) return bad("server", "must be an object");
-    WA_TRY(only_keys(s, "server", {"url", "root_public_key"}));
-    if (s.contains("url")) {
-      if (!s["url"].is_string()) return bad("server.url", "must be a string");
-      c.server.url = s["url"].get<std::string>();
-      if (c.server.url.rfind("wss://", 0) != 0 && c.server.url.rfind("ws://", 0) != 0)
-        return bad("server.url", "must start with wss:// or ws://");
-    }
-    if (s.contains("root_public_key")) {
-      if (!s["root_public_key"].is_string()) return bad("server.root_public_key", "must be a string");
-      std::string k = s["root_public_key"].get<std::string>();
-      bool hex = k.size() == 64;
-      for (char ch : k) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
-      if (!hex) return bad("server.root_public_key", "must be 64 hex characters");
-      c.server.root_public_key = k;
-    }
-  }
+  if (root.contains("server")) WA_TRY(read_server(root["server"], "server", c.server));
   if (root.contains("restart")) {
     const json& r = root["restart"];
     if (!r.is_object()) return bad("restart", "must be an object");
@@ -119,7 +163,7 @@ Result<Config> parse_config(std::string_view text) {
     std::string where = "instances[" + std::to_string(i) + "]";
     const json& e = inst[i];
     if (!e.is_object()) return bad(where, "must be an object");
-    WA_TRY(only_keys(e, where, {"profile", "autostart"}));
+    WA_TRY(only_keys(e, where, {"profile", "autostart", "server"}));
     if (!e.contains("profile") || !e["profile"].is_string()) return bad(where + ".profile", "must be a string");
     InstanceConfig ic;
     ic.profile = e["profile"].get<std::string>();
@@ -128,6 +172,11 @@ Result<Config> parse_config(std::string_view text) {
     if (e.contains("autostart")) {
       if (!e["autostart"].is_boolean()) return bad(where + ".autostart", "must be true or false");
       ic.autostart = e["autostart"].get<bool>();
+    }
+    ic.server = c.server;
+    if (e.contains("server")) {
+      WA_TRY(read_server(e["server"], where + ".server", ic.server));
+      ic.server_overridden = true;
     }
     c.instances.push_back(std::move(ic));
   }
@@ -141,8 +190,12 @@ Result<Config> load_config(const std::string& path) {
 }
 
 json Config::worker_settings() const {
+  json per_instance = json::object();
+  for (const auto& i : instances)
+    if (i.server_overridden) per_instance[i.profile] = server_json(i.server);
   return json{{"data_dir", data_dir},
-              {"server", {{"url", server.url}, {"root_public_key", server.root_public_key}}},
+              {"server", server_json(server)},
+              {"instance_server", per_instance},
               {"senders", {{"max_per_instance", senders.max_per_instance}, {"idle_ms", senders.idle_ms}}},
               {"shutdown_timeout_ms", shutdown_timeout_ms}};
 }

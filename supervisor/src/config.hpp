@@ -29,14 +29,33 @@ struct SenderPolicy {
   int idle_ms = 60000;
 };
 
+// Pinned like Baileys 7.0.0-rc14: a version the server still accepts. A too
+// old one is refused with <failure reason="405"> (event client_outdated), so
+// it is configurable without a rebuild.
+inline constexpr const char* kDefaultWaVersion = "2.3000.1043857760";
+
+// How the companion presents itself: [os, browser, browser version], as in
+// Baileys' `browser` triple. Shown to the user in the phone's device list.
+struct BrowserIdentity {
+  std::string os = "Mac OS";
+  std::string name = "Chrome";
+  std::string version = "14.4.1";
+};
+
 struct ServerConfig {
   std::string url = kWhatsAppUrl;
   std::string root_public_key = kWhatsAppRootKey;  // 64 hex chars
+  std::string wa_version = kDefaultWaVersion;      // "primary.secondary.tertiary"
+  BrowserIdentity browser;
 };
 
 struct InstanceConfig {
   std::string profile;
   bool autostart = true;
+  // Per-instance server settings: the top-level `server` with this
+  // instance's keys laid over it.
+  ServerConfig server;
+  bool server_overridden = false;
 };
 
 struct Config {
@@ -49,10 +68,14 @@ struct Config {
   std::vector<InstanceConfig> instances;
 
   // What a connection worker needs to know (sent on its link at start).
+  // `server` holds the defaults; `instance_server` maps each profile with its
+  // own server settings to the merged result (the worker picks its own).
   nlohmann::json worker_settings() const;
 };
 
 Result<Config> parse_config(std::string_view text);
+// True for "A.B.C" with each part a decimal uint32 (the WA app version).
+bool parse_wa_version(std::string_view v);
 Result<Config> load_config(const std::string& path);
 std::string default_data_dir();
 

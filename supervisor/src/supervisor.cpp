@@ -194,6 +194,10 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
     json args{{"to", req["to"]}, {"text", req["text"]}};
     if (req.contains("quoted_id")) args["quoted_id"] = req["quoted_id"];
     inst->route("send_text", std::move(args), req.value("client_id", ""), reply);
+  } else if (c == "pair_code") {
+    // Phone-number pairing: the worker validates the digits and answers
+    // with the code once the server has accepted it.
+    inst->route("pair_code", json{{"phone", req["phone"]}}, "", reply);
   }
 }
 

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "wa/crypto_random.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
+#include "pair_cli.hpp"
 
 namespace {
 
@@ -120,6 +122,13 @@ int main(int argc, char** argv) {
   auto* ev = app.add_subcommand("events", "print events as JSON Lines until interrupted");
   std::string ev_profile;
   ev->add_option("--profile", ev_profile, "only this profile");
+  auto* pair = app.add_subcommand("pair", "link a profile to a WhatsApp account (QR in the terminal, or a code)");
+  wactl::PairOptions po;
+  pair->add_option("profile", po.profile)->required();
+  pair->add_option("--phone", po.phone, "pair by phone-number code instead: the account's number, digits only");
+  pair->add_option("--png", po.png_path, "write the QR code to this PNG file (mode 0600) instead of the terminal");
+  pair->add_flag("--invert", po.invert, "draw dark modules as blocks (light terminal background)");
+  pair->add_option("--wait-s", po.timeout_s, "give up after this many seconds")->capture_default_str();
   auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
@@ -152,6 +161,13 @@ int main(int argc, char** argv) {
     });
   }
   if (*ev) return events(o, ev_profile);
+  if (*pair) {
+    if (!o.socket.empty()) return die("pair needs the event socket too: use --run-dir");
+    po.control_url = control_url(o);
+    po.events_url = wa::ipc::events_url(o.run_dir);
+    po.request_timeout_ms = std::min(o.timeout_ms, 30000);
+    return wactl::run_pair(po);
+  }
   if (*shutdown) return call(o, {{"cmd", "shutdown"}}, [](const json&) { std::puts("stopped"); });
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);

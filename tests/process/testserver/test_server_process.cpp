@@ -173,7 +173,7 @@ TEST_CASE("login rules: noise key checked, refuse-login and clear") {
   CHECK(login_failure(s.env(), a).empty());
 }
 
-TEST_CASE("each one-time prekey is handed out once; unknown iqs get 501") {
+TEST_CASE("each one-time prekey is handed out once - unknown iqs get 501") {
   test::TempDir dir;
   Server s(dir.path());
   auto a = pair_device(s.env(), "155631");

@@ -16,7 +16,7 @@ using test::conversation;
 using test::Env;
 
 
-TEST_CASE("pipeline 1:1: devices, sessions, encrypt, relay; recipients decrypt; cache and TTL") {
+TEST_CASE("pipeline 1:1: devices, sessions, encrypt, relay - recipients decrypt - cache and TTL") {
   Env e;
   auto net = e.server.transport();
   auto b = must(binary::Jid::parse("222@s.whatsapp.net"));
@@ -92,7 +92,7 @@ TEST_CASE("pipeline: errors come back as codes") {
   CHECK(send_message(*fresh, *fresh_sig, net, c, conversation("x"), e.opts).error().code == "not_paired");
 }
 
-TEST_CASE("pipeline group: metadata, SKDM once, then skmsg; members decrypt") {
+TEST_CASE("pipeline group: metadata, SKDM once, then skmsg - members decrypt") {
   Env e;
   auto net = e.server.transport();
   auto g = must(binary::Jid::parse("120363000000000009@g.us"));

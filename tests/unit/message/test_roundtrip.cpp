@@ -131,7 +131,7 @@ TEST_CASE("1:1: A sends to B's two devices and A's second device gets the DSM") 
 
 }
 
-TEST_CASE("1:1: a device without a session is left out and reported; none at all is session_failed") {
+TEST_CASE("1:1: a device without a session is left out and reported - none at all is session_failed") {
   World w;
   install(w.a1, {&w.b0});
   auto self = w.a1.self();
@@ -148,7 +148,7 @@ TEST_CASE("1:1: a device without a session is left out and reported; none at all
   CHECK(build_direct_message(*w.a1.sig, self, junk, w.b_devices, {}).error().code == "bad_request");
 }
 
-TEST_CASE("groups: SKDM to devices lacking the key, then skmsg only; rotation when a member leaves") {
+TEST_CASE("groups: SKDM to devices lacking the key, then skmsg only - rotation when a member leaves") {
   World w;
   install(w.a1, {&w.b0, &w.b3, &w.a2});
   auto self = w.a1.self();
@@ -245,7 +245,7 @@ TEST_CASE("retry: B3 cannot decrypt, asks with keys, A re-sends for B3 alone") {
   CHECK(in.id == out.id);
 }
 
-TEST_CASE("identity change: B0 reinstalls; the default policy accepts and reports it") {
+TEST_CASE("identity change: B0 reinstalls - the default policy accepts and reports it") {
   World w;
   install(w.a1, {&w.b0});
   auto self = w.a1.self();

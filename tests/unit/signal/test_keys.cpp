@@ -53,7 +53,7 @@ TEST_CASE("keys: registration id range, prekey ids wrap within 24 bits") {
   CHECK(keys[0].pub != keys[1].pub);
 }
 
-TEST_CASE("keys: ensure_registration is idempotent; prekey batches continue the stored counter") {
+TEST_CASE("keys: ensure_registration is idempotent - prekey batches continue the stored counter") {
   TempDir dir;
   auto st = must(store::open_sqlite(dir.file("p.db")));
   CHECK(must(signal::ensure_registration(*st)) == true);

@@ -1,0 +1,150 @@
+// One account's link to WhatsApp: websocket + Noise session + IQ layer +
+// keepalive, driven through registration/pairing or login, with the close
+// policy deciding between a socket-level retry (inside this worker, with
+// jittered backoff) and staying down (logged out, replaced, outdated: the
+// worker exits with kExitNoRestart so the supervisor does not restart it).
+//
+// Everything runs on the worker's loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "close_policy.hpp"
+#include "credentials.hpp"
+#include "handshake.hpp"
+#include "iq.hpp"
+#include "keepalive.hpp"
+#include "pair_code.hpp"
+#include "settings.hpp"
+#include "socket.hpp"
+#include "wa/store/store.hpp"
+
+namespace wa::connection {
+
+// Prekey policy: the first upload gives the server a large stock; later the
+// server's count is topped up when it falls to the low-water mark.
+inline constexpr size_t kInitialPreKeys = 812;
+inline constexpr size_t kPreKeyLowWater = 5;
+inline constexpr size_t kPreKeyRefill = 50;
+// Routing info from <ib><edge_routing> is echoed in the next intro; a server
+// cannot make us store (and send back) more than this.
+inline constexpr size_t kMaxRoutingInfo = 4096;
+
+class Client {
+ public:
+  struct Hooks {
+    std::function<void(nlohmann::json)> event;     // public event {"type": ...}
+    std::function<void(int exit_code)> terminate;  // the account must stay down
+  };
+
+  Client(uv_loop_t* loop, std::string profile, ClientSettings settings, Hooks hooks);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Opens the profile's store (<data_dir>/<profile>/store.db), loads or
+  // creates the credentials and starts connecting.
+  Status start();
+  // Closes the connection and fails every waiter; no reconnect afterwards.
+  void stop();
+
+  bool logged_in() const noexcept { return phase_ == Phase::open; }
+  const Credentials& credentials() const noexcept { return creds_; }
+
+  // Sends an <iq> (its id is assigned here when absent) and waits for the
+  // answer; fails at once with not_connected when not logged in.
+  void query(binary::Node iq, IqTracker::Handler handler, uint64_t timeout_ms = 0, bool raw_errors = false);
+  // Sends a stanza that the server acknowledges with <ack id=ID> (a message)
+  // and waits for that ack: ack-on-send.
+  void relay(binary::Node stanza, IqTracker::Handler handler, uint64_t timeout_ms = 0);
+  Status send_node(const binary::Node& node);
+
+  // Phone-number pairing: answers with the 8-character code once the server
+  // accepted it. Only for a profile that is not linked yet.
+  void request_pair_code(const std::string& phone_digits, std::function<void(Result<std::string>)> done);
+
+  // The one dispatch point for stanzas this layer does not handle itself
+  // (message, receipt, notification, call, ...): the receive path hooks here.
+  // Without a hook, notifications are acked and everything else is left to
+  // the server's redelivery.
+  std::function<void(const binary::Node&)> on_stanza;
+
+  // Observability for tests and benchmarks.
+  unsigned reconnects() const noexcept { return reconnects_; }
+
+ private:
+  enum class Phase { idle, connecting, handshaking, awaiting_login, pairing, logging_in, open, stopped };
+
+  void connect();
+  void on_ws_open(uint64_t gen);
+  void on_ws_data(uint64_t gen, ByteView data);
+  void on_ws_closed(uint64_t gen, const Error& e);
+  void on_session_fail(uint64_t gen, const Error& e);
+  void on_node(uint64_t gen, binary::Node node);
+
+  void on_success(const binary::Node& node);
+  void on_pair_device(const binary::Node& node);
+  void on_pair_success(const binary::Node& node);
+  void on_link_code_notification(const binary::Node& node);
+  void on_encrypt_notification(const binary::Node& node);
+  void ack(const binary::Node& node);
+
+  void check_prekeys();
+  void upload_prekeys(size_t count, std::function<void()> then);
+  void set_passive_active();
+  void become_open();
+
+  void show_next_qr();
+  void send_pair_code_hello();
+
+  // Ends the current connection and applies the policy.
+  void drop(CloseDecision decision);
+  void schedule_reconnect(uint64_t delay_ms, const std::string& reason);
+  void bury_connection();
+  void emit(nlohmann::json ev);
+  void emit_closed(const std::string& reason, std::optional<uint64_t> retry_ms);
+  uint64_t iq_timeout(uint64_t requested) const;
+
+  uv_loop_t* loop_;
+  std::string profile_;
+  ClientSettings settings_;
+  Hooks hooks_;
+  std::unique_ptr<store::Store> store_;
+  Credentials creds_;
+  std::unique_ptr<WsContext> ws_ctx_;
+  std::unique_ptr<WsConnection> ws_;
+  std::unique_ptr<NoiseSession> session_;
+  // Connections dropped from inside their own callbacks die on the next turn.
+  std::vector<std::unique_ptr<WsConnection>> dead_ws_;
+  std::vector<std::unique_ptr<NoiseSession>> dead_sessions_;
+  IqTracker iq_;
+  Keepalive keepalive_;
+  Backoff backoff_;
+  ipc::Timer reconnect_timer_;
+  ipc::Timer connect_timer_;
+  ipc::Timer qr_timer_;
+  ipc::Timer reaper_;
+  ipc::Timer exit_timer_;
+  Phase phase_ = Phase::idle;
+  uint64_t gen_ = 0;  // connection generation: callbacks of older ones are ignored
+  unsigned attempt_ = 0;
+  uint64_t connect_started_ms_ = 0;  // uv_now when this attempt's socket was opened
+  unsigned reconnects_ = 0;
+  bool retrying_ = false;
+  std::deque<std::string> qr_refs_;
+  bool qr_shown_ = false;
+  std::optional<PairCodeRequest> pair_code_;
+  std::vector<std::function<void(Result<std::string>)>> pair_code_waiters_;
+  bool pair_code_sent_ = false;
+  Bytes routing_info_;
+};
+
+}  // namespace wa::connection

@@ -1,0 +1,41 @@
+// The whole send path against wa-testserver: control socket -> connection
+// worker -> a forked sender (usync, prekey bundles, Signal encryption) ->
+// relay -> answered on the server's ack.
+#include <doctest/doctest.h>
+
+#include "wa_server.hpp"
+
+using namespace harness;
+
+TEST_CASE("send_text between two paired accounts is answered on the server's ack") {
+  TestServer ts;
+  Supervisor sup(config_for(ts, json::array({{{"profile", "snda"}}, {{"profile", "sndb"}}})));
+  EventLog ev(sup.run_dir());
+  pair_by_qr(ts, ev, "snda", "15550000021");
+  pair_by_qr(ts, ev, "sndb", "15550000022");
+
+  json r = sup.call({{"cmd", "send_text"}, {"profile", "snda"}, {"to", "15550000022@s.whatsapp.net"},
+                     {"text", "hello"}, {"client_id", "send-1"}},
+                    60000);
+  INFO(r.dump());
+  REQUIRE(r.value("ok", false));
+  std::string id = r["result"]["id"];
+  CHECK(id.rfind("3EB0", 0) == 0);
+  CHECK(id.size() == 22);
+  // A sender was forked for that conversation and is still there, idle.
+  auto senders = sup.instance("snda")["senders"];
+  REQUIRE(senders.size() == 1);
+  CHECK(senders[0]["conversation"] == "15550000022@s.whatsapp.net");
+
+  // A second message reuses the session (no new bundle) and gets a new id.
+  json r2 = sup.call({{"cmd", "send_text"}, {"profile", "snda"}, {"to", "15550000022@s.whatsapp.net"},
+                      {"text", "again"}},
+                     60000);
+  REQUIRE(r2.value("ok", false));
+  CHECK(r2["result"]["id"] != id);
+  // The resend of the first request with its client id is answered, not sent again.
+  json again = sup.call({{"cmd", "send_text"}, {"profile", "snda"}, {"to", "15550000022@s.whatsapp.net"},
+                         {"text", "hello"}, {"client_id", "send-1"}},
+                        60000);
+  CHECK(again == r);
+}

@@ -1,0 +1,124 @@
+// Harness for the connection tests: a wa-testserver in its own temporary
+// state directory, its admin commands, and a supervisor configured for it.
+#pragma once
+
+#include "harness.hpp"
+
+namespace harness {
+
+class TestServer {
+ public:
+  TestServer() {
+    become_subreaper();
+    state_ = dir_.path() + "/ts";
+    log_ = dir_.path() + "/testserver.log";
+    pid_ = spawn({bin("wa-testserver"), "serve", "--listen", "127.0.0.1:0", "--state", state_}, log_);
+    if (!wait_until([&] { return read("port").size() > 0 && read("root.pub").size() >= 64; }))
+      throw std::runtime_error("wa-testserver did not start; log:\n" + read_log());
+    port_ = std::stoi(read("port"));
+    root_ = read("root.pub").substr(0, 64);
+  }
+  ~TestServer() {
+    if (std::getenv("WA_TEST_SHOW_LOG") != nullptr) std::fprintf(stderr, "%s", read_log().c_str());
+    ::kill(pid_, SIGTERM);
+    if (wait_exit(pid_, 10s) == -1) {
+      ::kill(pid_, SIGKILL);
+      wait_exit(pid_, 5s);
+    }
+  }
+  TestServer(const TestServer&) = delete;
+
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws/chat"; }
+  const std::string& root() const { return root_; }
+  const std::string& state() const { return state_; }
+
+  // Server settings for the supervisor config.
+  json server_config() const { return {{"url", url()}, {"root_public_key", root_}}; }
+
+  // Runs one admin command; returns its exit code and stdout.
+  std::pair<int, std::string> admin(std::vector<std::string> args) const {
+    std::string out = dir_.path() + "/admin.out";
+    ::unlink(out.c_str());
+    std::vector<std::string> argv{bin("wa-testserver")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t p = spawn(argv, out);
+    int st = wait_exit(p, 20s);
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
+  }
+  std::pair<int, std::string> fault_jid(const std::string& jid, std::vector<std::string> action) const {
+    std::vector<std::string> a{"fault", "--state", state_, "--jid", jid};
+    a.insert(a.end(), action.begin(), action.end());
+    return admin(a);
+  }
+  std::pair<int, std::string> fault_phone(const std::string& phone, std::vector<std::string> action) const {
+    std::vector<std::string> a{"fault", "--state", state_, "--phone", phone};
+    a.insert(a.end(), action.begin(), action.end());
+    return admin(a);
+  }
+
+ private:
+  std::string read(const std::string& name) const {
+    std::ifstream f(state_ + "/" + name);
+    std::string s;
+    std::getline(f, s);
+    return s;
+  }
+  std::string read_log() const {
+    std::ifstream f(log_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  TempDir dir_;
+  std::string state_, log_, root_;
+  int port_ = 0;
+  pid_t pid_ = 0;
+};
+
+// Events of one profile with this type (and state, for `connection`).
+inline std::vector<json> events_of(const std::vector<json>& all, const std::string& profile, const std::string& type,
+                                   const std::string& state = "") {
+  std::vector<json> out;
+  for (const auto& e : all)
+    if (e.value("profile", "") == profile && e.value("type", "") == type &&
+        (state.empty() || e.value("state", "") == state))
+      out.push_back(e);
+  return out;
+}
+inline size_t count_of(EventLog& ev, const std::string& profile, const std::string& type, const std::string& state = "") {
+  return events_of(ev.all(), profile, type, state).size();
+}
+// Waits until there are more than `already` such events.
+inline bool wait_event(EventLog& ev, const std::string& profile, const std::string& type, const std::string& state,
+                       size_t already, std::chrono::milliseconds t = 20s) {
+  return ev.wait_for([&](const std::vector<json>& all) { return events_of(all, profile, type, state).size() > already; }, t);
+}
+inline json last_event(EventLog& ev, const std::string& profile, const std::string& type, const std::string& state = "") {
+  auto v = events_of(ev.all(), profile, type, state);
+  return v.empty() ? json() : v.back();
+}
+
+// Supervisor config for the server; `instances` autostart.
+inline json config_for(const TestServer& ts, json instances, json extra = json::object()) {
+  json cfg{{"server", ts.server_config()}, {"instances", std::move(instances)}};
+  cfg.merge_patch(extra);
+  return cfg;
+}
+
+// Links `profile` (running, showing QR) to `phone` by QR; returns the open event.
+inline json pair_by_qr(const TestServer& ts, EventLog& ev, const std::string& profile, const std::string& phone) {
+  if (!wait_event(ev, profile, "qr", "", 0)) throw std::runtime_error("no qr event");
+  std::string qr = last_event(ev, profile, "qr")["qr"];
+  size_t opens = count_of(ev, profile, "connection", "open");
+  auto res_rc = ts.admin({"scan", "--state", ts.state(), "--phone", phone, "--qr", qr});
+  const int rc = res_rc.first;
+  const std::string out = res_rc.second;
+  if (rc != 0) throw std::runtime_error("scan failed: " + out);
+  if (!wait_event(ev, profile, "connection", "open", opens)) throw std::runtime_error("not open after scan");
+  return last_event(ev, profile, "connection", "open");
+}
+
+}  // namespace harness
