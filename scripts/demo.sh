@@ -1,59 +1,91 @@
 #!/usr/bin/env bash
-# The main job, on this machine: a supervisor keeping two accounts, one of
-# which crashes and is restarted (rest_for_one) while the other is untouched.
+# The main job, on this machine: the local WhatsApp-compatible server, a
+# supervisor keeping two accounts linked to it, a message between them, and
+# a crash of one account that the other never notices (rest_for_one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh >/dev/null
+[ "${DEMO_SKIP_SETUP:-}" = 1 ] || scripts/setup.sh >/dev/null
 BIN="$PWD/build/bin"
 
 DEMO=$(mktemp -d /tmp/wa-demo.XXXXXX)
-EVENTS_PID=""
+PIDS=()
 cleanup() {
-  [ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
   "$BIN/wactl" --run-dir "$DEMO/run" shutdown >/dev/null 2>&1 || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$DEMO"
 }
 trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+wactl() { "$BIN/wactl" --run-dir "$DEMO/run" "$@"; }
+# Polls a condition every 50 ms, up to $1 seconds.
+wait_for() { local t=$1; shift; for _ in $(seq $((t * 20))); do "$@" && return 0; sleep 0.05; done; return 1; }
+str_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
+num_field() { sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" | head -1; }
+pid_of() { wactl --json status "$1" | num_field connection_pid; }
+state_is() { wactl --json status "$1" 2>/dev/null | grep -q "\"state\":\"$2\""; }
+has_event() { grep -q "\"profile\":\"$1\".*\"type\":\"$2\"" "$DEMO/events.jsonl" 2>/dev/null && grep "\"profile\":\"$1\"" "$DEMO/events.jsonl" | grep -q "$3"; }
+
+say "starting wa-testserver (the local WhatsApp-compatible server)"
+"$BIN/wa-testserver" serve --listen 127.0.0.1:0 --state "$DEMO/server" 2> "$DEMO/server.log" &
+PIDS+=($!)
+wait_for 10 test -s "$DEMO/server/port"
+PORT=$(cat "$DEMO/server/port"); ROOT=$(head -c 64 "$DEMO/server/root.pub")
+echo "listening on ws://127.0.0.1:$PORT/ws/chat, root key $ROOT"
+
 cat > "$DEMO/config.json" <<JSON
 {
   "run_dir": "$DEMO/run",
   "data_dir": "$DEMO/data",
+  "server": {"url": "ws://127.0.0.1:$PORT/ws/chat", "root_public_key": "$ROOT"},
   "restart": {"intensity": 5, "period_s": 60, "backoff_min_ms": 200, "backoff_max_ms": 5000},
   "senders": {"max_per_instance": 4, "idle_ms": 30000},
-  "instances": [{"profile": "sales"}, {"profile": "support"}]
+  "instances": [{"profile": "sales", "autostart": false}, {"profile": "support", "autostart": false}]
 }
 JSON
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wactl() { "$BIN/wactl" --run-dir "$DEMO/run" "$@"; }
-# Polls a condition (1 s budget per second of timeout) instead of sleeping blindly.
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 20))); do "$@" && return 0; sleep 0.05; done; return 1; }
-pid_of() { wactl --json status "$1" | sed -n 's/.*"connection_pid":\([0-9]*\).*/\1/p'; }
-running() { wactl --json status "$1" 2>/dev/null | grep -q '"state":"running"'; }
-
 say "starting wa-supervisor with two accounts (sales, support)"
 "$BIN/wa-supervisor" --config "$DEMO/config.json" 2> "$DEMO/supervisor.log" &
-wait_for 10 running sales && wait_for 10 running support
+PIDS+=($!)
+supervisor_up() { wactl ping >/dev/null 2>&1; }
+wait_for 10 supervisor_up
 wactl events > "$DEMO/events.jsonl" &
-EVENTS_PID=$!
+PIDS+=($!)
+
+pair() {  # profile phone
+  local qr
+  # Start the account only now, so the event subscriber sees its first QR
+  # (PUB/SUB drops what is published before a subscriber is connected).
+  wactl start "$1" >/dev/null
+  wait_for 5 grep -q "\"profile\":\"$1\".*\"type\":\"qr\"" "$DEMO/events.jsonl" ||
+    { wactl restart "$1" >/dev/null; wait_for 20 grep -q "\"profile\":\"$1\".*\"type\":\"qr\"" "$DEMO/events.jsonl"; }
+  qr=$(grep "\"profile\":\"$1\"" "$DEMO/events.jsonl" | grep '"type":"qr"' | tail -1 | str_field qr)
+  echo "$1: QR shown; the phone +$2 scans it"
+  "$BIN/wa-testserver" scan --state "$DEMO/server" --phone "$2" --qr "$qr" >/dev/null
+  wait_for 20 has_event "$1" connection '"state":"open"'
+  grep "\"profile\":\"$1\"" "$DEMO/events.jsonl" | grep '"state":"open"' | tail -1
+}
+say "pairing both accounts by QR (wa-testserver plays the phones)"
+pair sales 15550001
+pair support 15550002
 wactl status
 
-say "a send runs the real path: the connection worker parks it, the supervisor forks a sender"
-wactl send sales 15551234567@s.whatsapp.net "hello" || true
-wactl status
+say "sales sends to support: answered only when the server acknowledges the message"
+wactl send sales 15550002@s.whatsapp.net "hello from sales"
 
 SALES=$(pid_of sales); SUPPORT=$(pid_of support)
 say "crashing the 'sales' connection worker (kill -9 $SALES)"
 kill -9 "$SALES"
-restarted() { local p; p=$(pid_of sales); [ -n "$p" ] && [ "$p" != "$SALES" ] && running sales; }
+restarted() { local p; p=$(pid_of sales); [ -n "$p" ] && [ "$p" != "$SALES" ] && state_is sales running; }
 wait_for 10 restarted
+wait_for 20 sh -c "grep '\"profile\":\"sales\"' '$DEMO/events.jsonl' | grep -c '\"state\":\"open\"' | grep -q '^2$'"
 wactl status
-NEW=$(pid_of sales)
-echo "sales: $SALES -> $NEW (restarted, its sender torn down with it); support: $SUPPORT -> $(pid_of support) (untouched)"
+echo "sales: $SALES -> $(pid_of sales) (restarted, logged in again without re-pairing); support: $SUPPORT -> $(pid_of support) (untouched)"
+wactl send sales 15550002@s.whatsapp.net "sales is back"
 
-say "events seen meanwhile (wactl events)"
-cat "$DEMO/events.jsonl"
+say "lifecycle events (wactl events)"
+grep -v '"type":"qr"' "$DEMO/events.jsonl" | cut -c1-160
 
 say "orderly shutdown"
 wactl shutdown
