@@ -1,16 +1,10 @@
 // Three stock Baileys clients: Alice creates a group with Bob and Carol;
 // a message from each member decrypts at the two others (pairwise SKDM
 // before the shared skmsg). usage: node group_chat.mjs <interop dir> <wa-testserver>
-import { loadBaileys, startServer, Client, fail } from './harness.mjs';
+import { runScenario, fail } from './harness.mjs';
 
-const [interopDir, bin] = process.argv.slice(2);
-const B = await loadBaileys(interopDir);
-const server = await startServer(bin);
-B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
-const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-const clients = [new Client(B, server, 'alice'), new Client(B, server, 'bob'), new Client(B, server, 'carol')];
-const [alice, bob, carol] = clients;
-try {
+await runScenario(['alice', 'bob', 'carol'], async ({ server, verifier, clients }) => {
+  const [alice, bob, carol] = clients;
   await alice.pair('155521');
   await bob.pair('155522');
   await carol.pair('155523');
@@ -37,12 +31,4 @@ try {
   const after = await alice.sock.groupMetadata(group.id);
   if (after.participants.length !== 2) fail('remove did not shrink the group');
   console.log('group of three: every member decrypts every other member: ok');
-} catch (e) {
-  fail(e.stack || String(e));
-} finally {
-  for (const c of clients) await c.close();
-  await server.stop();
-  for (const c of clients) c.cleanup();
-  clearTimeout(deadline);
-}
-process.exit(0);
+});

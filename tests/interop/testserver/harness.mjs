@@ -205,3 +205,28 @@ export class Client {
   cleanup() { rmSync(this.authDir, { recursive: true, force: true }); }
   sessionFiles() { return readdirSync(this.authDir).filter((f) => f.startsWith('session-')); }
 }
+
+// Runs one interop scenario: loads Baileys, starts a wa-testserver whose root
+// Baileys trusts, creates one Client per name, runs `body`, and always closes
+// the clients and stops the server. Any throw fails the test; a scenario
+// longer than 55 s fails too. argv: <interop dir> <wa-testserver>.
+export async function runScenario(names, body) {
+  const [interopDir, bin] = process.argv.slice(2);
+  const B = await loadBaileys(interopDir);
+  const verifier = makeVerifier(B.require, B.proto, B.Curve);
+  const server = await startServer(bin);
+  B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
+  const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
+  const clients = names.map((n) => new Client(B, server, n));
+  try {
+    await body({ B, server, verifier, clients, interopDir });
+  } catch (e) {
+    fail(e.stack || String(e));
+  } finally {
+    for (const c of clients) await c.close();
+    await server.stop();
+    for (const c of clients) c.cleanup();
+    clearTimeout(deadline);
+  }
+  process.exit(0);
+}

@@ -3,17 +3,10 @@
 // a client sending a malformed frame (closed alone). usage:
 // node link_code_and_faults.mjs <interop dir> <wa-testserver>
 import path from 'path';
-import { loadBaileys, startServer, Client, makeVerifier, fail } from './harness.mjs';
+import { runScenario, fail } from './harness.mjs';
 
-const [interopDir, bin] = process.argv.slice(2);
-const B = await loadBaileys(interopDir);
-const verifier = makeVerifier(B.require, B.proto, B.Curve);
-const server = await startServer(bin);
-B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
-const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-const carol = new Client(B, server, 'carol');
-const dave = new Client(B, server, 'dave');
-try {
+await runScenario(['carol', 'dave'], async ({ server, verifier, clients, interopDir }) => {
+  const [carol, dave] = clients;
   await carol.connect();
   await carol.wait(() => carol.qr, 20000, 'first QR');
   const code = await carol.sock.requestPairingCode('155541');
@@ -62,12 +55,4 @@ try {
   await carol.send(dave.user, 'still here');
   await dave.wait(() => dave.texts().includes('still here'), 15000, 'text after faults');
   console.log('link-code pairing and injected faults: ok');
-} catch (e) {
-  fail(e.stack || String(e));
-} finally {
-  await carol.close(); await dave.close();
-  await server.stop();
-  carol.cleanup(); dave.cleanup();
-  clearTimeout(deadline);
-}
-process.exit(0);
+});

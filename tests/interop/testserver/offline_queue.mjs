@@ -1,16 +1,10 @@
 // Bob is offline while Alice sends 5 messages; when Bob reconnects the
 // server delivers all 5 between offline_preview and offline, and Bob decrypts
 // them. usage: node offline_queue.mjs <interop dir> <wa-testserver>
-import { loadBaileys, startServer, Client, fail } from './harness.mjs';
+import { runScenario, fail } from './harness.mjs';
 
-const [interopDir, bin] = process.argv.slice(2);
-const B = await loadBaileys(interopDir);
-const server = await startServer(bin);
-B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
-const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-const alice = new Client(B, server, 'alice');
-const bob = new Client(B, server, 'bob');
-try {
+await runScenario(['alice', 'bob'], async ({ server, verifier, clients }) => {
+  const [alice, bob] = clients;
   await alice.pair('155511');
   await bob.pair('155512');
   await alice.send(bob.user, 'warm-up');
@@ -35,15 +29,7 @@ try {
   if (order.join(',') !== texts.join(',')) fail('queued texts out of order: ' + order.join(','));
   await waitStatus(server, (s) => queued(s, '155512') === 0, 10000);
   console.log('offline queue: 5 messages delivered on reconnect, in order: ok');
-} catch (e) {
-  fail(e.stack || String(e));
-} finally {
-  await alice.close(); await bob.close();
-  await server.stop();
-  alice.cleanup(); bob.cleanup();
-  clearTimeout(deadline);
-}
-process.exit(0);
+});
 
 function queued(status, phone) {
   const acc = status.accounts.find((a) => a.phone === phone);

@@ -2,17 +2,10 @@
 // pair-success -> 515 -> login), reach `open`, and exchange texts that both
 // decrypt. Certificate chains and pairing signatures are checked with the npm
 // libsignal. usage: node pair_and_chat.mjs <interop dir> <wa-testserver>
-import { loadBaileys, startServer, Client, makeVerifier, fail } from './harness.mjs';
+import { runScenario, fail } from './harness.mjs';
 
-const [interopDir, bin] = process.argv.slice(2);
-const B = await loadBaileys(interopDir);
-const verifier = makeVerifier(B.require, B.proto, B.Curve);
-const server = await startServer(bin);
-B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
-const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-const alice = new Client(B, server, 'alice');
-const bob = new Client(B, server, 'bob');
-try {
+await runScenario(['alice', 'bob'], async ({ server, verifier, clients }) => {
+  const [alice, bob] = clients;
   await alice.pair('155501');
   await bob.pair('155502');
   verifier.checkAccount(alice.state.creds);
@@ -31,12 +24,4 @@ try {
   const st = JSON.parse(status.stdout);
   if (st.result.online !== 2) fail('status: expected 2 online, got ' + status.stdout);
   console.log('pairing, open, 1:1 texts both ways: ok');
-} catch (e) {
-  fail(e.stack || String(e));
-} finally {
-  await alice.close(); await bob.close();
-  await server.stop();
-  alice.cleanup(); bob.cleanup();
-  clearTimeout(deadline);
-}
-process.exit(0);
+});

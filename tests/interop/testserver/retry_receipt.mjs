@@ -2,16 +2,10 @@
 // her next message, sends a retry receipt (routed to Alice's exact device),
 // Alice re-encrypts for that device (routed back to Bob's device) and Bob
 // decrypts it. usage: node retry_receipt.mjs <interop dir> <wa-testserver>
-import { loadBaileys, startServer, Client, fail } from './harness.mjs';
+import { runScenario, fail } from './harness.mjs';
 
-const [interopDir, bin] = process.argv.slice(2);
-const B = await loadBaileys(interopDir);
-const server = await startServer(bin);
-B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
-const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-const alice = new Client(B, server, 'alice');
-const bob = new Client(B, server, 'bob');
-try {
+await runScenario(['alice', 'bob'], async ({ server, verifier, clients }) => {
+  const [alice, bob] = clients;
   await alice.pair('155531');
   await bob.pair('155532');
   await alice.send(bob.user, 'before loss');
@@ -37,15 +31,7 @@ try {
   if (after.retry_receipts <= before.retry_receipts) fail('no retry receipt went through the server');
   if (!bob.received.some((r) => r.id === m.key.id && r.text === 'after loss')) fail('decrypted message has another id');
   console.log('retry receipt round trip: resent message decrypted: ok');
-} catch (e) {
-  fail(e.stack || String(e));
-} finally {
-  await alice.close(); await bob.close();
-  await server.stop();
-  alice.cleanup(); bob.cleanup();
-  clearTimeout(deadline);
-}
-process.exit(0);
+});
 
 async function counters(srv) {
   const r = await srv.admin('status', '--json');
