@@ -19,8 +19,9 @@ using binary::Node;
 namespace {
 
 constexpr const char* kServer = "@s.whatsapp.net";
-// Grace for the last events to leave on the supervisor link before exiting.
-constexpr uint64_t kExitGraceMs = 300;
+// The terminate hook runs from the loop, not from inside this object's
+// close handling (the worker flushes its link, then tears everything down).
+constexpr uint64_t kExitDeferMs = 0;
 
 Bytes be(uint32_t v, size_t n) {
   Bytes out(n);
@@ -565,8 +566,8 @@ void Client::drop(CloseDecision d) {
   (void)was_open;
   for (auto& w : std::exchange(pair_code_waiters_, {})) w(fail("not_connected", "the connection ended"));
   // The account stays down: the worker exits with kExitNoRestart once the
-  // events above have had a moment to leave on the supervisor link.
-  exit_timer_.start(kExitGraceMs, [this] {
+  // events above have left on the supervisor link.
+  exit_timer_.start(kExitDeferMs, [this] {
     if (hooks_.terminate) hooks_.terminate(ipc::msg::kExitNoRestart);
   });
 }

@@ -92,7 +92,12 @@ void Worker::on_init(const json& m) {
       [this](json ev) { to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(ev)}}); },
       [this](int code) {
         exit_code_ = code;
-        shutdown();
+        // The account stays down: let its last events leave first.
+        if (link_) {
+          link_->flush([this] { shutdown(); });
+        } else {
+          shutdown();
+        }
       }};
   client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
   if (auto st = client_->start(); !st) {

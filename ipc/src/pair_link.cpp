@@ -78,9 +78,20 @@ void PairLink::send(Bytes body) {
   if (!sending_) send_next_locked();
 }
 
+void PairLink::flush(std::function<void()> done) {
+  std::lock_guard lk(mu_);
+  flush_waiters_.push_back(std::move(done));
+  if (!sending_ && outbox_.empty()) release_flush_waiters_locked();
+}
+
+void PairLink::release_flush_waiters_locked() {
+  for (auto& w : std::exchange(flush_waiters_, {})) bridge_.post(std::move(w));
+}
+
 void PairLink::send_next_locked() {
   if (outbox_.empty()) {
     sending_ = false;
+    release_flush_waiters_locked();
     return;
   }
   Msg m = Msg::from(outbox_.front());
@@ -97,7 +108,11 @@ void PairLink::on_sent(void* arg) {
   Msg unsent{rv != 0 ? nng_aio_get_msg(self->send_aio_) : nullptr};
   nng_aio_set_msg(self->send_aio_, nullptr);
   if (rv != 0) {
-    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+      std::lock_guard lk(self->mu_);
+      self->release_flush_waiters_locked();  // nothing more will leave
+      return;
+    }
     WA_WARN("link: send failed: %s", nng_error_text(rv).c_str());
   }
   std::lock_guard lk(self->mu_);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/nng.hpp"
@@ -29,6 +30,10 @@ class PairLink {
   PairLink& operator=(const PairLink&) = delete;
 
   void send(Bytes body);
+  // Runs `done` on the loop thread once everything queued so far has been
+  // handed to the transport (or could not be): a worker about to exit uses
+  // it so its last events are not lost with the process.
+  void flush(std::function<void()> done);
 
  private:
   PairLink(LoopBridge& bridge, Socket sock, OnMessage on_message);
@@ -36,6 +41,7 @@ class PairLink {
   static void on_recv(void* arg);
   static void on_sent(void* arg);
   void send_next_locked();
+  void release_flush_waiters_locked();
 
   LoopBridge& bridge_;
   Socket sock_;
@@ -46,6 +52,7 @@ class PairLink {
   std::deque<Bytes> outbox_;
   bool sending_ = false;
   bool closing_ = false;
+  std::vector<std::function<void()>> flush_waiters_;
   // Guards callbacks posted to the loop after this link is gone.
   std::shared_ptr<PairLink*> alive_;
 };
