@@ -99,6 +99,7 @@ void Worker::on_init(const json& m) {
           shutdown();
         }
       }};
+  std::string store_path = cs->data_dir + "/" + profile_ + "/store.db";
   client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
   if (auto st = client_->start(); !st) {
     // A store that cannot be opened is a local fault: exiting lets the
@@ -108,6 +109,17 @@ void Worker::on_init(const json& m) {
                    {"event", {{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}}}});
     std::exit(1);
   }
+  // The receive path opens its own connection to the profile's store (the
+  // client created it above), so decrypt + inbox commit independently.
+  auto rx = Receiver::open(store_path,
+                           {[this](const binary::Node& n) { return client_->send_node(n); },
+                            [this](json ev) { to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(ev)}}); }});
+  if (!rx) {
+    WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
+    std::exit(1);
+  }
+  receiver_ = std::move(*rx);
+  client_->on_stanza = [this](const binary::Node& n) { receiver_->handle(n); };
 }
 
 void Worker::on_request(const json& m) {

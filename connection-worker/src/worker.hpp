@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "receive.hpp"
 #include "senders.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
@@ -42,6 +43,7 @@ class Worker {
   std::unique_ptr<SenderPool> senders_;
   json settings_;
   std::unique_ptr<Client> client_;  // the WhatsApp connection
+  std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   int exit_code_ = 0;
 };
 

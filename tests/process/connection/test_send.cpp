@@ -38,4 +38,23 @@ TEST_CASE("send_text between two paired accounts is answered on the server's ack
                          {"text", "hello"}, {"client_id", "send-1"}},
                         60000);
   CHECK(again == r);
+
+  // The recipient decrypts both, stores them in its inbox and announces each once.
+  REQUIRE(ev.wait_for([&](const std::vector<json>& all) { return events_of(all, "sndb", "message").size() >= 2; }));
+  auto msgs = events_of(ev.all(), "sndb", "message");
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[0]["id"] == id);
+  CHECK(msgs[0]["text"] == "hello");
+  CHECK(msgs[0]["chat"] == "15550000021@s.whatsapp.net");
+  CHECK(msgs[0]["sender"].get<std::string>().rfind("15550000021:", 0) == 0);
+  CHECK(msgs[0]["from_me"] == false);
+  CHECK(msgs[1]["text"] == "again");
+  CHECK(msgs[1]["inbox_seq"].get<int64_t>() > msgs[0]["inbox_seq"].get<int64_t>());
+  // The sender hears the delivery receipts.
+  CHECK(ev.wait_for([&](const std::vector<json>& all) {
+    for (const auto& e : events_of(all, "snda", "receipt"))
+      for (const auto& i : e["ids"])
+        if (i == id) return true;
+    return false;
+  }));
 }

@@ -1,0 +1,126 @@
+#include "receive.hpp"
+
+#include "wa/bytes.hpp"
+#include "wa/log.hpp"
+#include "wa/message/receipt.hpp"
+#include "wa/message/receive.hpp"
+#include "wa/message/self.hpp"
+#include "wa/store/sqlite_store.hpp"
+
+namespace wa::connection {
+
+using json = nlohmann::json;
+
+Result<std::unique_ptr<Receiver>> Receiver::open(const std::string& store_path, Hooks hooks) {
+  auto st = store::open_sqlite(store_path);
+  if (!st) return Unexpected<Error>{st.error()};
+  auto sig = signal::SignalSession::create(**st);
+  if (!sig) return Unexpected<Error>{sig.error()};
+  return std::unique_ptr<Receiver>(new Receiver(std::move(*st), std::move(*sig), std::move(hooks)));
+}
+
+Receiver::Receiver(std::unique_ptr<store::Store> st, std::unique_ptr<signal::SignalSession> sig, Hooks hooks)
+    : store_(std::move(st)), sig_(std::move(sig)), hooks_(std::move(hooks)) {}
+
+void Receiver::handle(const binary::Node& stanza) {
+  if (stanza.tag == "message") {
+    on_message(stanza);
+  } else if (stanza.tag == "receipt") {
+    on_receipt(stanza);
+  } else if (stanza.tag == "notification") {
+    ack(stanza);
+  }
+}
+
+void Receiver::ack(const binary::Node& stanza) {
+  auto self = message::load_self(*store_);
+  auto a = message::build_ack(stanza, self ? &*self : nullptr);
+  if (a) (void)hooks_.send(*a);
+}
+
+void Receiver::on_message(const binary::Node& stanza) {
+  auto self = message::load_self(*store_);
+  if (!self) {
+    WA_WARN("message before pairing: %s", self.error().code.c_str());
+    return;
+  }
+  message::Incoming in;
+  json ev;
+  bool fresh = false;
+  // Decrypt and store in one durable transaction: the ratchet never advances
+  // without the plaintext being kept, and nothing is kept twice.
+  auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+    auto dec = message::decrypt_message(*sig_, *self, stanza);
+    if (!dec) return Unexpected<Error>{dec.error()};
+    in = std::move(*dec);
+    if (!in.has_content) return {};
+    ev = json{{"type", "message"},     {"id", in.id},           {"chat", in.chat},
+              {"sender", in.sender},   {"from_me", in.from_me}, {"timestamp", in.timestamp},
+              {"msg_type", in.msg_type}, {"text", in.text},     {"quoted_id", in.quoted_id}};
+    if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
+    store::InboxEntry e;
+    e.msg_id = in.id;
+    e.chat = in.chat;
+    e.sender = in.sender;
+    e.ts = in.timestamp;
+    e.type = "message";
+    e.payload = ev.dump();
+    auto put = store_->inbox_put(e);
+    if (!put) return Unexpected<Error>{put.error()};
+    fresh = put->inserted;
+    ev["inbox_seq"] = put->seq;
+    return {};
+  });
+  if (!st) {
+    const Error& err = st.error();
+    std::string id(stanza.attr_or("id", ""));
+    WA_WARN("undecryptable message: %s", err.code.c_str());
+    hooks_.event({{"type", "undecryptable"},
+                  {"id", id},
+                  {"chat", std::string(stanza.attr_or("from", ""))},
+                  {"sender", std::string(stanza.attr_or("participant", stanza.attr_or("from", "")))},
+                  {"reason", err.code}});
+    if (auto nack = message::nack_code_for(err)) {
+      auto a = message::build_ack(stanza, &*self, *nack);
+      if (a) (void)hooks_.send(*a);
+      return;
+    }
+    uint32_t count = ++retries_[id];
+    if (count > message::kMaxRetryCount) {
+      auto a = message::build_ack(stanza, &*self);
+      if (a) (void)hooks_.send(*a);
+      return;
+    }
+    std::optional<message::RetryKeys> keys;
+    if (count > 1) {
+      auto k = message::make_retry_keys(*store_, *self);
+      if (k) keys = std::move(*k);
+    }
+    auto r = message::build_retry_receipt(stanza, count, self->registration_id, keys ? &*keys : nullptr);
+    if (r) (void)hooks_.send(*r);
+    return;
+  }
+  for (const auto& a : in.identity_changed)
+    hooks_.event({{"type", "identity_changed"}, {"jid", a.name}, {"device", a.device}});
+  if (fresh) hooks_.event(ev);
+  retries_.erase(in.id);
+  // Only now, with the message durable, does the server learn it arrived.
+  auto receipt = message::build_delivery_receipt(stanza, in.from_me);
+  if (receipt) (void)hooks_.send(*receipt);
+}
+
+void Receiver::on_receipt(const binary::Node& stanza) {
+  json ids = json::array();
+  ids.push_back(std::string(stanza.attr_or("id", "")));
+  if (const auto* list = stanza.child("list")) {
+    for (const auto* item : list->children("item")) ids.push_back(std::string(item->attr_or("id", "")));
+  }
+  std::string type(stanza.attr_or("type", "delivered"));
+  if (type != "retry") {
+    hooks_.event({{"type", "receipt"}, {"ids", ids}, {"chat", std::string(stanza.attr_or("from", ""))},
+                  {"receipt_type", type}});
+  }
+  ack(stanza);
+}
+
+}  // namespace wa::connection
