@@ -73,6 +73,10 @@ wactl status
 
 say "sales sends to support: answered only when the server acknowledges the message"
 wactl send sales 15550002@s.whatsapp.net "hello from sales"
+got_message() { grep '"profile":"support"' "$DEMO/events.jsonl" | grep -q '"type":"message"'; }
+wait_for 10 got_message
+echo "support decrypted it, stored it in its inbox, then sent the delivery receipt:"
+grep '"profile":"support"' "$DEMO/events.jsonl" | grep '"type":"message"' | tail -1
 
 SALES=$(pid_of sales); SUPPORT=$(pid_of support)
 say "crashing the 'sales' connection worker (kill -9 $SALES)"
@@ -84,7 +88,7 @@ wactl status
 echo "sales: $SALES -> $(pid_of sales) (restarted, logged in again without re-pairing); support: $SUPPORT -> $(pid_of support) (untouched)"
 wactl send sales 15550002@s.whatsapp.net "sales is back"
 
-say "lifecycle events (wactl events)"
+say "events meanwhile (wactl events; QR codes left out)"
 grep -v '"type":"qr"' "$DEMO/events.jsonl" | cut -c1-160
 
 say "orderly shutdown"
