@@ -4,7 +4,11 @@
 # a crash of one account that the other never notices (rest_for_one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "${DEMO_SKIP_SETUP:-}" = 1 ] || scripts/setup.sh >/dev/null
+if [ "${DEMO_SKIP_SETUP:-}" != 1 ]; then
+  echo "== set-up and build (the first run builds everything: several minutes; log in build/setup.log)"
+  mkdir -p build
+  scripts/setup.sh > build/setup.log 2>&1 || { tail -30 build/setup.log; exit 1; }
+fi
 BIN="$PWD/build/bin"
 
 DEMO=$(mktemp -d /tmp/wa-demo.XXXXXX)
