@@ -1,5 +1,6 @@
 #include "receive.hpp"
 
+#include "wa/binary/jid.hpp"
 #include "wa/bytes.hpp"
 #include "wa/log.hpp"
 #include "wa/message/receipt.hpp"
@@ -116,10 +117,12 @@ void Receiver::on_receipt(const binary::Node& stanza) {
     for (const auto* item : list->children("item")) ids.push_back(std::string(item->attr_or("id", "")));
   }
   std::string type(stanza.attr_or("type", "delivered"));
-  if (type != "retry") {
-    hooks_.event({{"type", "receipt"}, {"ids", ids}, {"chat", std::string(stanza.attr_or("from", ""))},
-                  {"receipt_type", type}});
-  }
+  // "inactive" is a delivery to a device that is not marked online.
+  if (type == "inactive") type = "delivered";
+  // The chat is the user (or group), not the device that sent the receipt.
+  std::string chat(stanza.attr_or("from", ""));
+  if (auto j = binary::Jid::parse(chat); j) chat = j->to_non_ad().str();
+  if (type != "retry") hooks_.event({{"type", "receipt"}, {"ids", ids}, {"chat", chat}, {"receipt_type", type}});
   ack(stanza);
 }
 

@@ -54,7 +54,7 @@ TEST_CASE("send_text between two paired accounts is answered on the server's ack
   CHECK(ev.wait_for([&](const std::vector<json>& all) {
     for (const auto& e : events_of(all, "snda", "receipt"))
       for (const auto& i : e["ids"])
-        if (i == id) return true;
+        if (i == id && e["chat"] == "15550000022@s.whatsapp.net" && e["receipt_type"] == "delivered") return true;
     return false;
   }));
 }
