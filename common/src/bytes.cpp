@@ -5,6 +5,12 @@
 
 namespace wa {
 
+Bytes concat(std::initializer_list<ByteView> parts) {
+  Bytes out;
+  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 std::string to_hex(ByteView b) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

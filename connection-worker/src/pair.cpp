@@ -13,12 +13,6 @@ constexpr uint8_t kHostedSigPrefix[] = {6, 5};
 constexpr uint8_t kDeviceSigPrefix[] = {6, 1};
 constexpr size_t kMaxRef = 1024;
 
-Bytes cat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
 ByteView view(const std::string& s) { return as_bytes(s); }
 
 }  // namespace
@@ -65,7 +59,7 @@ Result<PairSuccess> verify_pair_success(const binary::Node& iq, const Credential
       !container.has_hmac())
     return fail("pair_malformed", "device-identity is not an ADVSignedDeviceIdentityHMAC");
   bool hosted_account = container.has_accounttype() && container.accounttype() == pb::HOSTED;
-  Bytes mac_input = cat({hosted_account ? ByteView(kHostedSigPrefix) : ByteView(), view(container.details())});
+  Bytes mac_input = concat({hosted_account ? ByteView(kHostedSigPrefix) : ByteView(), view(container.details())});
   auto mac = crypto::hmac_sha256(creds.adv_secret, mac_input);
   if (!crypto::equal_ct(mac, view(container.hmac()))) return fail("hmac_mismatch", "pair-success HMAC does not match");
 
@@ -77,12 +71,12 @@ Result<PairSuccess> verify_pair_success(const binary::Node& iq, const Credential
   if (account.accountsignaturekey().size() != 32 || account.accountsignature().size() != 64)
     return fail("signature_mismatch", "account signature key or signature has the wrong length");
   bool hosted_device = device.has_devicetype() && device.devicetype() == pb::HOSTED;
-  Bytes account_msg = cat({hosted_device ? ByteView(kHostedSigPrefix) : ByteView(kAccountSigPrefix),
+  Bytes account_msg = concat({hosted_device ? ByteView(kHostedSigPrefix) : ByteView(kAccountSigPrefix),
                            view(account.details()), creds.identity.pub});
   if (!crypto::xeddsa_verify(view(account.accountsignaturekey()), account_msg, view(account.accountsignature())))
     return fail("signature_mismatch", "the account signature does not verify");
 
-  Bytes device_msg = cat({ByteView(kDeviceSigPrefix), view(account.details()), creds.identity.pub,
+  Bytes device_msg = concat({ByteView(kDeviceSigPrefix), view(account.details()), creds.identity.pub,
                           view(account.accountsignaturekey())});
   auto sig = crypto::xeddsa_sign(creds.identity.priv, device_msg);
   account.set_devicesignature(std::string(as_chars(sig)));

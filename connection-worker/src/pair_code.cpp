@@ -1,19 +1,13 @@
 #include "pair_code.hpp"
 
 #include "client_payload.hpp"
+#include "wa/crypto/link_code.hpp"
 
 namespace wa::connection {
 
 namespace {
 
 constexpr std::string_view kAlphabet = "123456789ABCDEFGHJKLMNPQRSTVWXYZ";
-constexpr uint32_t kPbkdf2Iterations = 2 << 16;  // 131072
-
-Bytes cat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 Result<Bytes> child_bytes(const binary::Node& n, std::string_view tag) {
   const binary::Node* c = n.child(tag);
@@ -47,24 +41,12 @@ std::string make_pairing_code() {
   return encode_pairing_code(r);
 }
 
-Bytes wrap_pairing_key(std::string_view code, ByteView pub32) {
-  Bytes salt = crypto::random_bytes(32);
-  Bytes iv = crypto::random_bytes(16);
-  Bytes key = crypto::pbkdf2_sha256(as_bytes(code), salt, kPbkdf2Iterations, 32);
-  auto enc = crypto::aes_ctr(key, iv, pub32);
-  secure_wipe(key);
-  return cat({salt, iv, enc ? ByteView(*enc) : ByteView()});
-}
+Bytes wrap_pairing_key(std::string_view code, ByteView pub32) { return crypto::link_code_wrap(code, pub32); }
 
 Result<crypto::Key32> unwrap_pairing_key(std::string_view code, ByteView wrapped) {
-  if (wrapped.size() != 80) return fail("pair_malformed", "wrapped key must be 80 bytes");
-  Bytes key = crypto::pbkdf2_sha256(as_bytes(code), wrapped.first(32), kPbkdf2Iterations, 32);
-  auto plain = crypto::aes_ctr(key, wrapped.subspan(32, 16), wrapped.subspan(48, 32));
-  secure_wipe(key);
-  if (!plain || plain->size() != 32) return fail("pair_malformed", "cannot unwrap the key");
-  crypto::Key32 out{};
-  std::copy(plain->begin(), plain->end(), out.begin());
-  return out;
+  auto k = crypto::link_code_unwrap(code, wrapped);
+  if (!k) return fail("pair_malformed", k.error().message);
+  return *k;
 }
 
 Result<PairCodeRequest> new_pair_code_request(std::string_view phone) {
@@ -114,7 +96,7 @@ Result<CompanionFinish> companion_finish(const binary::Node& notification, const
   Bytes random = crypto::random_bytes(32);
   Bytes salt = crypto::random_bytes(32);
   Bytes bundle_key = crypto::hkdf_sha256(*s1, salt, as_bytes("link_code_pairing_key_bundle_encryption_key"), 32);
-  Bytes bundle_plain = cat({creds.identity.pub, *primary_identity, random});
+  Bytes bundle_plain = concat({creds.identity.pub, *primary_identity, random});
   Bytes nonce = crypto::random_bytes(12);
   auto bundle = crypto::aes_gcm_encrypt(bundle_key, nonce, {}, bundle_plain);
   secure_wipe(bundle_key);
@@ -122,14 +104,14 @@ Result<CompanionFinish> companion_finish(const binary::Node& notification, const
   if (!bundle) return Unexpected<Error>{bundle.error()};
   auto s2 = crypto::x25519(creds.identity.priv, *primary_identity);
   if (!s2) return fail("pair_malformed", "bad primary identity key");
-  Bytes ikm = cat({*s1, *s2, random});
+  Bytes ikm = concat({*s1, *s2, random});
   CompanionFinish out;
   out.adv_secret = crypto::hkdf_sha256(ikm, {}, as_bytes("adv_secret"), 32);
   secure_wipe(ikm);
   secure_wipe(random);
 
   binary::Children kids;
-  kids.emplace_back("link_code_pairing_wrapped_key_bundle", binary::Attrs{}, cat({salt, nonce, *bundle}));
+  kids.emplace_back("link_code_pairing_wrapped_key_bundle", binary::Attrs{}, concat({salt, nonce, *bundle}));
   kids.emplace_back("companion_identity_public", binary::Attrs{}, Bytes(creds.identity.pub.begin(), creds.identity.pub.end()));
   kids.emplace_back("link_code_pairing_ref", binary::Attrs{}, std::move(*ref));
   out.content = binary::Node("link_code_companion_reg", {{"jid", req.phone_jid}, {"stage", "companion_finish"}},

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "wa/crypto/link_code.hpp"
 #include "wa/proto/adv.pb.h"
 
 namespace wa::testserver::phone {
@@ -20,13 +21,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   return out;
 }
 
-Bytes cat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (auto p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-constexpr uint32_t kLinkCodeIterations = 2u << 16;  // 131072, as both clients use
 
 }  // namespace
 
@@ -63,7 +57,7 @@ PairSuccess make_pair_success(const crypto::KeyPair& account_identity, ByteView 
   std::string dd = dev.SerializeAsString();
 
   const uint8_t prefix[] = {6, 0};
-  auto msg = cat({ByteView(prefix), as_bytes(dd), companion_identity_pub32});
+  auto msg = concat({ByteView(prefix), as_bytes(dd), companion_identity_pub32});
   auto account_sig = crypto::xeddsa_sign(account_identity.priv, msg);
 
   proto::ADVSignedDeviceIdentity signed_id;
@@ -95,32 +89,19 @@ Status verify_pair_device_sign(ByteView signed_identity, ByteView issued_details
   if (!crypto::equal_ct(as_bytes(sid.details()), issued_details))
     return fail("details_mismatch", "companion signed other device details than we issued");
   const uint8_t prefix[] = {6, 1};
-  auto msg = cat({ByteView(prefix), issued_details, companion_identity_pub32, account_pub32});
+  auto msg = concat({ByteView(prefix), issued_details, companion_identity_pub32, account_pub32});
   if (!crypto::xeddsa_verify(companion_identity_pub32, msg, as_bytes(sid.devicesignature())))
     return fail("bad_device_signature", "device signature does not verify");
   return {};
 }
 
 Result<Bytes> unwrap_link_code_key(std::string_view code, ByteView wrapped) {
-  if (wrapped.size() != 80) return fail("bad_wrapped_key", "wrapped key is not 80 bytes");
-  auto salt = wrapped.subspan(0, 32);
-  auto iv = wrapped.subspan(32, 16);
-  auto key = crypto::pbkdf2_sha256(as_bytes(code), salt, kLinkCodeIterations, 32);
-  auto out = crypto::aes_ctr(key, iv, wrapped.subspan(48, 32));
-  secure_wipe(key);
-  return out;
+  auto k = crypto::link_code_unwrap(code, wrapped);
+  if (!k) return Unexpected<Error>{k.error()};
+  return Bytes(k->begin(), k->end());
 }
 
-Bytes wrap_link_code_key(std::string_view code, ByteView pub32) {
-  auto salt = crypto::random_bytes(32);
-  auto iv = crypto::random_bytes(16);
-  auto key = crypto::pbkdf2_sha256(as_bytes(code), salt, kLinkCodeIterations, 32);
-  auto ct = crypto::aes_ctr(key, iv, pub32);
-  secure_wipe(key);
-  Bytes out = cat({salt, iv});
-  if (ct) out.insert(out.end(), ct->begin(), ct->end());
-  return out;
-}
+Bytes wrap_link_code_key(std::string_view code, ByteView pub32) { return crypto::link_code_wrap(code, pub32); }
 
 Result<Bytes> link_code_adv_secret(const crypto::KeyPair& primary_eph, ByteView companion_eph_pub,
                                    const crypto::KeyPair& account_identity, ByteView companion_identity_pub,
@@ -139,7 +120,7 @@ Result<Bytes> link_code_adv_secret(const crypto::KeyPair& primary_eph, ByteView 
     return fail("bundle_mismatch", "key bundle names other identities");
   auto s2 = crypto::x25519(account_identity.priv, companion_identity_pub);
   if (!s2) return fail("bad_bundle", "bad companion identity");
-  Bytes ikm = cat({s1b, ByteView(*s2), p.subspan(64, 32)});
+  Bytes ikm = concat({s1b, ByteView(*s2), p.subspan(64, 32)});
   auto adv = crypto::hkdf_sha256(ikm, {}, as_bytes("adv_secret"), 32);
   secure_wipe(ikm);
   secure_wipe(s1b);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +21,8 @@ inline std::string_view as_chars(ByteView b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+Bytes concat(std::initializer_list<ByteView> parts);
 
 std::string to_hex(ByteView b);  // lowercase
 std::optional<Bytes> from_hex(std::string_view s);  // accepts both cases; nullopt on odd length/bad digit

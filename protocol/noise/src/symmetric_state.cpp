@@ -1,5 +1,7 @@
 #include "symmetric_state.hpp"
 
+#include "nonce.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -10,14 +12,6 @@ namespace {
 constexpr char kProtocolName[] = "Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
 static_assert(sizeof(kProtocolName) == 33, "protocol name must be exactly 32 bytes plus the terminator");
 
-std::array<uint8_t, 12> iv_for(uint32_t n) {
-  std::array<uint8_t, 12> iv{};
-  iv[8] = static_cast<uint8_t>(n >> 24);
-  iv[9] = static_cast<uint8_t>(n >> 16);
-  iv[10] = static_cast<uint8_t>(n >> 8);
-  iv[11] = static_cast<uint8_t>(n);
-  return iv;
-}
 
 }  // namespace
 
@@ -45,7 +39,7 @@ void SymmetricState::mix_key(ByteView input_key_material) {
 
 Result<Bytes> SymmetricState::encrypt_and_hash(ByteView plaintext) {
   if (n_ == std::numeric_limits<uint32_t>::max()) return fail("nonce_exhausted", "handshake nonce exhausted");
-  auto iv = iv_for(n_++);
+  auto iv = nonce_for(n_++);
   auto ct = crypto::aes_gcm_encrypt(k_, iv, h_, plaintext);
   if (!ct) return ct;
   mix_hash(*ct);
@@ -54,7 +48,7 @@ Result<Bytes> SymmetricState::encrypt_and_hash(ByteView plaintext) {
 
 Result<Bytes> SymmetricState::decrypt_and_hash(ByteView ciphertext) {
   if (n_ == std::numeric_limits<uint32_t>::max()) return fail("nonce_exhausted", "handshake nonce exhausted");
-  auto iv = iv_for(n_++);
+  auto iv = nonce_for(n_++);
   auto pt = crypto::aes_gcm_decrypt(k_, iv, h_, ciphertext);
   if (!pt) return pt;
   mix_hash(ciphertext);
