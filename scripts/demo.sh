@@ -95,5 +95,11 @@ wactl send sales 15550002@s.whatsapp.net "sales is back"
 say "events meanwhile (wactl events; QR codes left out)"
 grep -v '"type":"qr"' "$DEMO/events.jsonl" | cut -c1-160
 
+say "a consumer that was away replays support's durable event log (wactl events --since 0)"
+two_messages() { [ "$(wactl events --profile support --since 0 --no-follow | grep -c '"type":"message"')" = 2 ]; }
+wait_for 10 two_messages
+# Stored copies of qr events carry no QR string; they are left out here for brevity.
+wactl events --profile support --since 0 --no-follow | grep -v '"type":"qr"' | cut -c1-160
+
 say "orderly shutdown"
 wactl shutdown

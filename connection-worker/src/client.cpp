@@ -225,6 +225,14 @@ void Client::on_node(uint64_t gen, Node node) {
       }
       return;
     }
+    if (node.child("offline_preview") != nullptr) {
+      // The server holds the offline queue until asked; like Baileys we take
+      // it in batches of kOfflineBatch (the server sends the next batch once
+      // this one is answered, so a long queue never floods the receive path).
+      Node batch("offline_batch", {{"count", std::to_string(kOfflineBatch)}});
+      (void)send_node(Node("ib", {}, binary::Children{std::move(batch)}));
+      return;
+    }
     if (on_stanza) on_stanza(node);
     return;
   }

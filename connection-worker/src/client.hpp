@@ -37,6 +37,8 @@ inline constexpr size_t kPreKeyRefill = 50;
 // Routing info from <ib><edge_routing> is echoed in the next intro; a server
 // cannot make us store (and send back) more than this.
 inline constexpr size_t kMaxRoutingInfo = 4096;
+// Offline stanzas asked for per batch after <ib><offline_preview> (Baileys' number).
+inline constexpr size_t kOfflineBatch = 100;
 
 class Client {
  public:

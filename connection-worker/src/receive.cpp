@@ -6,6 +6,7 @@
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
+#include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::connection {
@@ -29,7 +30,7 @@ void Receiver::handle(const binary::Node& stanza) {
   } else if (stanza.tag == "receipt") {
     on_receipt(stanza);
   } else if (stanza.tag == "notification") {
-    ack(stanza);
+    on_notification(stanza);
   }
 }
 
@@ -59,23 +60,21 @@ void Receiver::on_message(const binary::Node& stanza) {
               {"sender", in.sender},   {"from_me", in.from_me}, {"timestamp", in.timestamp},
               {"msg_type", in.msg_type}, {"text", in.text},     {"quoted_id", in.quoted_id}};
     if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
-    store::InboxEntry e;
-    e.msg_id = in.id;
-    e.chat = in.chat;
-    e.sender = in.sender;
-    e.ts = in.timestamp;
-    e.type = "message";
-    e.payload = ev.dump();
-    auto put = store_->inbox_put(e);
+    // The message is the profile's next logged event: its seq is the one
+    // consumers replay by, assigned in this very transaction.
+    const int64_t ts = store::event_clock_ms();
+    auto put = store_->inbox_put(store::message_entry(ev, ts));
     if (!put) return Unexpected<Error>{put.error()};
     fresh = put->inserted;
-    ev["inbox_seq"] = put->seq;
+    ev["seq"] = put->seq;
+    ev["ts"] = ts;
     return {};
   });
   if (!st) {
+    if (redelivered(stanza, *self)) return;
     const Error& err = st.error();
     std::string id(stanza.attr_or("id", ""));
-    WA_WARN("undecryptable message: %s", err.code.c_str());
+    WA_WARN("undecryptable message: %s (%s)", err.code.c_str(), err.message.c_str());
     hooks_.event({{"type", "undecryptable"},
                   {"id", id},
                   {"chat", std::string(stanza.attr_or("from", ""))},

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wa/binary/node.hpp"
+#include "wa/message/self.hpp"
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
 #include "wa/store/store.hpp"
@@ -35,6 +36,13 @@ class Receiver {
   void on_message(const binary::Node& stanza);
   void on_receipt(const binary::Node& stanza);
   void ack(const binary::Node& stanza);
+  // notification.cpp: encrypt notifications (a contact's identity changed);
+  // every notification is acked.
+  void on_notification(const binary::Node& stanza);
+  // A message the server delivers again (no receipt reached it before a
+  // crash) whose plaintext is already in the inbox: its receipt is sent
+  // again and true returned; it is not decrypted (its ratchet step is taken).
+  bool redelivered(const binary::Node& stanza, const message::Self& self);
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<signal::SignalSession> sig_;

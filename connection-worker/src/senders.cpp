@@ -37,6 +37,33 @@ void SenderPool::submit(std::string conversation, json payload, std::function<vo
   pump(conversation);
 }
 
+bool SenderPool::submit_retry(const std::string& conversation, const std::string& message_id,
+                              const std::string& device, std::vector<uint8_t> receipt) {
+  constexpr size_t kRetryMemory = 4096;
+  const std::string key = message_id + "|" + device;
+  auto [it, fresh] = retry_rounds_.try_emplace(key, 0);
+  if (++it->second > kMaxRetryRounds) {
+    WA_WARN("retry receipt ignored: %d rounds already answered", kMaxRetryRounds);
+    return false;
+  }
+  if (fresh) {
+    retry_order_.push_back(key);
+    if (retry_order_.size() > kRetryMemory) {
+      retry_rounds_.erase(retry_order_.front());
+      retry_order_.pop_front();
+    }
+  }
+  json payload{{"kind", "retry"}, {"receipt", json::binary(std::move(receipt))}};
+  submit(conversation, std::move(payload), [](json reply) {
+    if (reply.value("ok", false)) {
+      WA_INFO("retry receipt answered with a re-send");
+    } else {
+      WA_WARN("retry receipt not answered: %s", reply.value("error", json::object()).value("code", "").c_str());
+    }
+  });
+  return true;
+}
+
 void SenderPool::want_sender(const std::string& name, Conversation& c) {
   if (c.state != SenderState::none) return;
   if (live_ < static_cast<size_t>(max_)) {

@@ -43,6 +43,16 @@ class SenderPool {
 
   void submit(std::string conversation, json payload, std::function<void(json)> done);
 
+  // Re-sends per (message, device) before a device's retry receipts are
+  // ignored (both reference clients stop at 5).
+  static constexpr int kMaxRetryRounds = 5;
+  // A retry receipt (the encoded <receipt type="retry"> node) for a message
+  // sent in `conversation`: queued as a {kind:"retry"} job behind that
+  // conversation's sends, so the re-encryption is serial with them. Nobody
+  // waits for the answer; it is logged. False when the rounds are used up.
+  bool submit_retry(const std::string& conversation, const std::string& message_id, const std::string& device,
+                    std::vector<uint8_t> receipt);
+
   // Supervisor notices.
   void on_sender_started(const std::string& conversation, pid_t pid);
   void on_sender_refused(const std::string& conversation, const std::string& code, const std::string& message);
@@ -79,6 +89,10 @@ class SenderPool {
   std::map<std::string, Conversation> convs_;
   std::deque<std::string> waiting_for_slot_;
   size_t live_ = 0;  // requested + alive + exiting senders
+  // Retry rounds per "message-id|device", oldest first forgotten: a bounded
+  // memory is enough because a message leaves the sent cache anyway.
+  std::map<std::string, int> retry_rounds_;
+  std::deque<std::string> retry_order_;
   uint64_t next_job_ = 1;
 };
 

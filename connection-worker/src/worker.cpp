@@ -9,6 +9,7 @@
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
+#include "wa/message/send.hpp"
 
 namespace wa::connection {
 
@@ -38,6 +39,11 @@ void Worker::shutdown() {
 
 void Worker::to_supervisor(const json& m) {
   if (link_) link_->send(ipc::to_cbor(m));
+}
+
+void Worker::emit(json event) {
+  if (events_) event = events_->log(std::move(event));
+  to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(event)}});
 }
 
 void Worker::on_link(Bytes body) {
@@ -88,8 +94,10 @@ void Worker::on_init(const json& m) {
     WA_ERROR("bad connection settings: %s", cs.error().message.c_str());
     std::exit(1);
   }
+  events_ = std::make_unique<EventSink>(loop_, cs->data_dir + "/" + profile_ + "/store.db",
+                                        retention_from_settings(settings_));
   Client::Hooks ch{
-      [this](json ev) { to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(ev)}}); },
+      [this](json ev) { emit(std::move(ev)); },
       [this](int code) {
         exit_code_ = code;
         // The account stays down: let its last events leave first.
@@ -105,21 +113,37 @@ void Worker::on_init(const json& m) {
     // A store that cannot be opened is a local fault: exiting lets the
     // supervisor's restart policy (with its backoff and limit) handle it.
     WA_ERROR("cannot start the connection: %s", st.error().message.c_str());
-    to_supervisor({{msg::kType, msg::kEvent},
-                   {"event", {{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}}}});
+    emit({{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}});
     std::exit(1);
   }
   // The receive path opens its own connection to the profile's store (the
   // client created it above), so decrypt + inbox commit independently.
   auto rx = Receiver::open(store_path,
                            {[this](const binary::Node& n) { return client_->send_node(n); },
-                            [this](json ev) { to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(ev)}}); }});
+                            [this](json ev) { emit(std::move(ev)); }});
   if (!rx) {
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
     std::exit(1);
   }
   receiver_ = std::move(*rx);
-  client_->on_stanza = [this](const binary::Node& n) { receiver_->handle(n); };
+  chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
+  events_->start_retention();
+  client_->on_stanza = [this](const binary::Node& n) {
+    if (chat_->on_stanza(n)) return;  // chat state; group membership notes
+    // A device that could not decrypt a message we sent asks for it again:
+    // the conversation's sender re-encrypts it for that device. The receive
+    // path still acks the receipt.
+    if (n.tag == "receipt" && n.attr_or("type", "") == "retry") {
+      auto req = message::parse_retry_receipt(n);
+      auto raw = binary::encode(n);
+      if (!req || !raw) {
+        WA_WARN("retry receipt ignored: %s", !req ? req.error().code.c_str() : raw.error().code.c_str());
+      } else {
+        senders_->submit_retry(req->chat().str(), req->id, req->device().str(), std::move(*raw));
+      }
+    }
+    receiver_->handle(n);
+  };
 }
 
 void Worker::on_request(const json& m) {
@@ -133,6 +157,7 @@ void Worker::on_request(const json& m) {
   if (cmd == "send_text") {
     json payload{{"kind", "text"}, {"to", m.value("to", "")}, {"text", m.value("text", "")}};
     if (m.contains("quoted_id")) payload["quoted_id"] = m["quoted_id"];
+    if (m.contains("quoted_sender")) payload["quoted_sender"] = m["quoted_sender"];
     std::string conv = payload["to"].get<std::string>();
     senders_->submit(conv, std::move(payload), reply);
     return;
@@ -149,6 +174,16 @@ void Worker::on_request(const json& m) {
         reply(ipc::ok_reply({{"code", *code}}));
       }
     });
+    return;
+  }
+  if (ChatCommands::handles(cmd)) {
+    if (!chat_) {
+      reply(ipc::error_reply("not_connected", "the connection is not running"));
+      return;
+    }
+    json args = m;
+    for (const char* k : {msg::kType, "rid", "cmd"}) args.erase(k);
+    chat_->run(cmd, args, reply);
     return;
   }
   reply(ipc::error_reply("unknown_command", "the connection worker does not know '" + cmd + "'"));

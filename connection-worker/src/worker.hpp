@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chat_commands.hpp"
 #include "client.hpp"
+#include "events.hpp"
 #include "receive.hpp"
 #include "senders.hpp"
 #include "wa/ipc/loop_bridge.hpp"
@@ -33,6 +35,7 @@ class Worker {
   void on_init(const json& m);
   void on_request(const json& m);
   void to_supervisor(const json& m);
+  void emit(json event);  // logged in the profile's event log, then to the supervisor
   void answer_query(const json& q, std::function<void(json)> reply);
 
   uv_loop_t* loop_;
@@ -42,8 +45,11 @@ class Worker {
   std::unique_ptr<ipc::PairLink> link_;
   std::unique_ptr<SenderPool> senders_;
   json settings_;
+  // Before client_: answers the client still owes (failed in its destructor) may reach it.
+  std::unique_ptr<ChatCommands> chat_;  // groups, read receipts, chat state
   std::unique_ptr<Client> client_;  // the WhatsApp connection
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
+  std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
   int exit_code_ = 0;
 };
 

@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Connect -> `open` time of a paired account against the local wa-testserver:
-# socket-level reconnects measured by the worker, and full instance restarts
-# measured from the control command to the `open` event.
+# The connection worker against the local wa-testserver.
 #   BUILD_DIR=/path scripts/bench/connection.sh [cycles]
+#       connect -> `open`: socket-level reconnects measured by the worker, and
+#       full instance restarts measured from the control command to `open`.
+#   scripts/bench/connection.sh flood [senders] [messages_per_sender]
+#       one account flooded by many senders (pre-encrypted, real Signal):
+#       messages decrypted + stored + receipted per second.
+#   scripts/bench/connection.sh idle [accounts]
+#       PSS per connected account (supervisor + all workers / accounts).
+#   scripts/bench/connection.sh kill [cycles]
+#       kill -9 of the connection worker -> `connection open` again, p50/p99.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-CYCLES=${1:-20}
 if [[ ! -f $BUILD_DIR/build.ninja ]]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$BUILD_DIR" -j2 bench_connect wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
-"$BUILD_DIR/bin/bench_connect" "$BUILD_DIR/bin" "$CYCLES"
+case "${1:-}" in
+  flood|idle|kill)
+    ninja -C "$BUILD_DIR" -j2 bench_receive wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
+    "$BUILD_DIR/bin/bench_receive" "$BUILD_DIR/bin" "$@"
+    ;;
+  *)
+    CYCLES=${1:-20}
+    ninja -C "$BUILD_DIR" -j2 bench_connect wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
+    "$BUILD_DIR/bin/bench_connect" "$BUILD_DIR/bin" "$CYCLES"
+    ;;
+esac

@@ -5,6 +5,7 @@
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/pipeline.hpp"
+#include "wa/message/self.hpp"
 #include "wa/proto/message.pb.h"
 
 namespace wa::sender {
@@ -31,7 +32,56 @@ Result<binary::Node> node_query(const QueryFn& query, json what, const binary::N
   return binary::decode(ByteView(bin.data(), bin.size()));
 }
 
+// A reply: contextInfo{stanzaId, participant[, quotedMessage]} as Baileys
+// builds it. The participant is the quoted message's author: given by the
+// caller, else us when the id is in our sent-message cache (whose plaintext
+// also becomes quotedMessage, so receivers can show the quote), else the
+// peer of a 1:1 chat. In a group with an unknown author it stays unset.
+Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload, proto::ContextInfo& ci) {
+  const json& q = payload["quoted_id"];
+  if (!q.is_string() || q.get_ref<const std::string&>().empty() || q.get_ref<const std::string&>().size() > 128)
+    return fail("bad_request", "invalid quoted_id");
+  const std::string& id = q.get_ref<const std::string&>();
+  ci.set_stanzaid(id);
+  if (payload.contains("quoted_sender")) {
+    const json& s = payload["quoted_sender"];
+    if (!s.is_string()) return fail("bad_request", "invalid quoted_sender");
+    auto j = binary::Jid::parse(s.get_ref<const std::string&>());
+    if (!j || !j->is_user()) return fail("bad_request", "invalid quoted_sender");
+    ci.set_participant(j->to_non_ad().str());
+    return {};
+  }
+  auto sent = st.sent_get(id, chat.to_non_ad().str());
+  if (!sent) return Unexpected<Error>{sent.error()};
+  if (*sent) {
+    auto self = message::load_self(st);
+    if (!self) return Unexpected<Error>{self.error()};
+    ci.set_participant(self->jid.to_non_ad().str());
+    proto::Message quoted;
+    if (quoted.ParseFromArray((*sent)->plaintext.data(), static_cast<int>((*sent)->plaintext.size()))) {
+      // One level of quoting is what a receiver shows; drop nested quotes.
+      if (quoted.has_extendedtextmessage()) quoted.mutable_extendedtextmessage()->clear_contextinfo();
+      *ci.mutable_quotedmessage() = std::move(quoted);
+    }
+    secure_wipe((*sent)->plaintext);
+    return {};
+  }
+  if (chat.is_user()) ci.set_participant(chat.to_non_ad().str());
+  return {};
+}
+
 }  // namespace
+
+message::Transport query_transport(const QueryFn& query, int iq_timeout_ms) {
+  message::Transport net;
+  net.iq = [query, iq_timeout_ms](const binary::Node& iq) {
+    return node_query(query, {{"what", "iq"}, {"timeout_ms", iq_timeout_ms}}, iq, "node");
+  };
+  net.relay = [query](const binary::Node& stanza, const std::string& id) {
+    return node_query(query, {{"what", "relay"}, {"id", id}}, stanza, "ack");
+  };
+  return net;
+}
 
 json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
              uint64_t job, const json& payload) {
@@ -51,6 +101,10 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
   // Baileys sends typed text as extendedTextMessage; receivers read both.
   proto::Message m;
   m.mutable_extendedtextmessage()->set_text(payload["text"].get<std::string>());
+  if (payload.contains("quoted_id")) {
+    if (auto q = add_quote(st, *to, payload, *m.mutable_extendedtextmessage()->mutable_contextinfo()); !q)
+      return failed(q.error());
+  }
   std::string serialized = m.SerializeAsString();
 
   message::Transport net;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/message/pipeline.hpp"
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
 #include "wa/store/store.hpp"
@@ -27,5 +28,9 @@ using QueryFn = std::function<Result<json>(const json& what)>;
 // identity_changed]}} or {op:"done", job, ok:false, code, message}.
 json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
              uint64_t job, const json& payload);
+
+// The message layer's transport over `query`: iq round trips (deadline
+// `iq_timeout_ms`) and relays answered on the server's ack.
+message::Transport query_transport(const QueryFn& query, int iq_timeout_ms);
 
 }  // namespace wa::sender

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include <nng/protocol/reqrep0/req.h>
 
 #include "job.hpp"
+#include "retry.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
@@ -48,6 +50,11 @@ Status Pipeline::open_store(const std::string& data_dir) {
   if (!sig) return Unexpected<Error>{sig.error()};
   store_ = std::move(*st);
   signal_ = std::move(*sig);
+  // The sent-message cache only has to answer retries for a while; pruning
+  // once per sender process keeps it bounded without a timer anywhere.
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  if (auto pruned = store_->sent_prune(now.count() - kSentMessageTtlS); !pruned)
+    WA_WARN("sent-message cache not pruned: %s", pruned.error().code.c_str());
   return {};
 }
 
@@ -81,8 +88,10 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
   if (auto st = open_store(data_dir); !st)
     return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", st.error().code},
                 {"message", st.error().message}};
-  return run_job(*store_, *signal_, [this, job](const json& what) { return query(job, what); }, conversation_, job,
-                 payload);
+  QueryFn q = [this, job](const json& what) { return query(job, what); };
+  if (payload.is_object() && payload.value("kind", "") == "retry")
+    return run_retry_job(*store_, *signal_, q, conversation_, job, payload);
+  return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 
 int Pipeline::run() {

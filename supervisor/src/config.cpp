@@ -127,7 +127,7 @@ Result<Config> parse_config(std::string_view text) {
   if (root.is_discarded()) return fail("bad_config", "config is not valid JSON");
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
-                              "shutdown_timeout_ms", "instances"}));
+                              "events", "shutdown_timeout_ms", "instances"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
@@ -152,6 +152,13 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms"}));
     WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
     WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
+  }
+  if (root.contains("events")) {
+    const json& e = root["events"];
+    if (!e.is_object()) return bad("events", "must be an object");
+    WA_TRY(only_keys(e, "events", {"retention_days", "max_per_profile"}));
+    WA_TRY(read_int(e, "retention_days", "events.retention_days", 1, 36500, c.events.retention_days));
+    WA_TRY(read_int(e, "max_per_profile", "events.max_per_profile", 100, 100000000, c.events.max_per_profile));
   }
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 
@@ -197,6 +204,7 @@ json Config::worker_settings() const {
               {"server", server_json(server)},
               {"instance_server", per_instance},
               {"senders", {{"max_per_instance", senders.max_per_instance}, {"idle_ms", senders.idle_ms}}},
+              {"events", {{"retention_days", events.retention_days}, {"max_per_profile", events.max_per_profile}}},
               {"shutdown_timeout_ms", shutdown_timeout_ms}};
 }
 

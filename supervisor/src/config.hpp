@@ -24,6 +24,12 @@ struct RestartPolicy {
   int backoff_max_ms = 30000;
 };
 
+// The profile's event log (the inbox): how long replay can reach back.
+struct EventRetention {
+  int retention_days = 30;
+  int max_per_profile = 100000;
+};
+
 struct SenderPolicy {
   int max_per_instance = 8;
   int idle_ms = 60000;
@@ -64,6 +70,7 @@ struct Config {
   ServerConfig server;
   RestartPolicy restart;
   SenderPolicy senders;
+  EventRetention events;
   int shutdown_timeout_ms = 5000;
   std::vector<InstanceConfig> instances;
 

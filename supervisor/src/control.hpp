@@ -15,6 +15,10 @@ inline constexpr size_t kMaxRequestBytes = 256 * 1024;
 inline constexpr size_t kMaxTextBytes = 65536;
 inline constexpr size_t kMaxClientId = 128;
 inline constexpr size_t kMaxJid = 128;
+inline constexpr size_t kMaxSubject = 100;        // group subject, bytes (the server's limit)
+inline constexpr size_t kMaxParticipants = 1024;  // JIDs per group command
+inline constexpr size_t kMaxReadIds = 256;        // message ids per read receipt
+inline constexpr size_t kMaxReplayLimit = 1000;  // events per `events` reply
 
 // Returns the command name when the request is well-formed.
 Result<std::string> validate_request(const nlohmann::json& req);

@@ -1,26 +1,87 @@
 #include "events.hpp"
 
-#include <chrono>
-
+#include "wa/fs.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/log.hpp"
+#include "wa/store/event_log.hpp"
+#include "wa/store/sqlite_store.hpp"
 
 namespace wa::supervisor {
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+using json = nlohmann::json;
+
+int64_t now_ms() { return store::event_clock_ms(); }
+
+namespace {
+constexpr size_t kOpenLogs = 8;
 }
 
-void EventBus::emit(const std::string& profile, nlohmann::json event) {
-  nlohmann::ordered_json out;
-  out["profile"] = profile;
-  out["seq"] = ++seq_[profile];
-  out["ts"] = now_ms();
-  for (auto it = event.begin(); it != event.end(); ++it) {
-    if (it.key() != "profile" && it.key() != "seq" && it.key() != "ts") out[it.key()] = it.value();
+Result<store::Store*> EventBus::log_of(const std::string& profile) {
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    if (it->first == profile) {
+      open_.splice(open_.begin(), open_, it);
+      return open_.front().second.get();
+    }
   }
-  std::string line = profile + " " + out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The profile name was validated (it is a single safe path component).
+  const std::string dir = data_dir_ + "/" + profile;
+  WA_TRY(fs::ensure_private_dir(dir));
+  // A worker mid-write holds the lock for well under a millisecond; waiting
+  // longer than this would stall every other profile's control requests.
+  store::SqliteOptions opt;
+  opt.busy_timeout_ms = 250;
+  opt.max_busy_retries = 2;
+  auto st = store::open_sqlite(dir + "/store.db", opt);
+  if (!st) return Unexpected<Error>{st.error()};
+  open_.emplace_front(profile, std::move(*st));
+  // Bounded: 200 idle profiles must not each hold a connection and its page
+  // cache in the supervisor.
+  if (open_.size() > kOpenLogs) open_.pop_back();
+  return open_.front().second.get();
+}
+
+void EventBus::emit(const std::string& profile, json event) {
+  int64_t seq = event.value("seq", int64_t{0});
+  int64_t ts = event.value("ts", int64_t{0});
+  if (store::live_only(event)) {
+    seq = 0;
+    if (ts <= 0) ts = now_ms();
+  } else if (seq <= 0) {
+    auto logged = [&]() -> Result<store::LoggedEvent> {
+      auto st = log_of(profile);
+      if (!st) return Unexpected<Error>{st.error()};
+      return store::append_event(**st, event);
+    }();
+    if (logged) {
+      seq = logged->seq;
+      ts = logged->ts;
+    } else {
+      // Still announce it live; seq 0 tells consumers it cannot be replayed.
+      WA_WARN("[%s] event %s not logged: %s", profile.c_str(), event.value("type", "?").c_str(),
+              logged.error().message.c_str());
+      seq = 0;
+      ts = now_ms();
+    }
+  }
+  auto out = store::envelope(profile, seq, ts, event);
+  std::string line = profile + " " + out.dump(-1, ' ', false, json::error_handler_t::replace);
   pub_->publish(as_bytes(line));
+}
+
+Result<json> EventBus::replay(const std::string& profile, int64_t since, size_t limit) {
+  auto st = log_of(profile);
+  if (!st) return Unexpected<Error>{st.error()};
+  auto rows = (*st)->inbox_since(since, std::min(limit, kMaxReplayBatch));
+  if (!rows) return Unexpected<Error>{rows.error()};
+  auto last = (*st)->inbox_last_seq();
+  if (!last) return Unexpected<Error>{last.error()};
+  json events = json::array();
+  for (const auto& r : *rows) {
+    auto ev = store::replayed(profile, r);
+    if (!ev) return Unexpected<Error>{ev.error()};
+    events.push_back(json(*ev));
+  }
+  return json{{"events", std::move(events)}, {"last_seq", *last}};
 }
 
 }  // namespace wa::supervisor

@@ -1,27 +1,48 @@
 // The public event stream: one JSON object per event, stamped with the
-// profile, a per-profile sequence number and a timestamp, published on the
-// PUB socket as "<profile> <json>" (SUB filters on the "<profile> " prefix).
+// profile, the profile's durable sequence number and a timestamp, published
+// on the PUB socket as "<profile> <json>" (SUB filters on the "<profile> "
+// prefix).
+//
+// The seq comes from the profile's event log in its store (wa/store/
+// event_log.hpp), not from memory: events a connection worker produced
+// arrive already logged (they carry seq and ts); lifecycle events the
+// supervisor produces are appended here. PUB/SUB is only the live wake-up —
+// a consumer that was away replays from the log (`events` command).
 #pragma once
 
-#include <map>
+#include <list>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "wa/ipc/pair_link.hpp"
+#include "wa/result.hpp"
+#include "wa/store/store.hpp"
 
 namespace wa::supervisor {
 
+inline constexpr size_t kMaxReplayBatch = 1000;
+
 class EventBus {
  public:
-  explicit EventBus(std::unique_ptr<ipc::Publisher> pub) : pub_(std::move(pub)) {}
-  // `event` must carry "type"; profile, seq and ts are added here.
+  EventBus(std::unique_ptr<ipc::Publisher> pub, std::string data_dir)
+      : pub_(std::move(pub)), data_dir_(std::move(data_dir)) {}
+  // `event` must carry "type". With "seq" (> 0) and "ts" it is already
+  // logged; otherwise it is appended to the profile's log first.
   void emit(const std::string& profile, nlohmann::json event);
+  // Up to `limit` logged events with seq > `since`, oldest first.
+  Result<nlohmann::json> replay(const std::string& profile, int64_t since, size_t limit);
 
  private:
+  Result<store::Store*> log_of(const std::string& profile);
+
   std::unique_ptr<ipc::Publisher> pub_;
-  std::map<std::string, uint64_t> seq_;
+  std::string data_dir_;
+  // The few profiles with recent events keep their connection (senders
+  // starting and exiting come in bursts); the rest are opened per use.
+  std::list<std::pair<std::string, std::unique_ptr<store::Store>>> open_;
 };
 
 int64_t now_ms();

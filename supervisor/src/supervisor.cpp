@@ -59,7 +59,7 @@ int Supervisor::run() {
     WA_ERROR("%s", pub.error().message.c_str());
     return 71;
   }
-  events_ = std::make_unique<EventBus>(std::move(*pub));
+  events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir);
 
   auto sock = ipc::open_socket(ipc::Protocol::rep);
   if (!sock) {
@@ -170,6 +170,16 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
       return;
     }
   }
+  if (c == "events") {
+    // Read from the log on disk: works whether or not the instance runs.
+    auto r = events_->replay(profile, req["since"].get<int64_t>(), req.value("limit", size_t{500}));
+    if (!r) {
+      reply(ipc::error_reply(r.error().code, r.error().message));
+    } else {
+      reply(ipc::ok_reply(std::move(*r)));
+    }
+    return;
+  }
   if (c == "start") {
     if (auto st = inst->start(); !st) {
       reply(ipc::error_reply(st.error().code, st.error().message));
@@ -193,11 +203,19 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
   } else if (c == "send_text") {
     json args{{"to", req["to"]}, {"text", req["text"]}};
     if (req.contains("quoted_id")) args["quoted_id"] = req["quoted_id"];
+    if (req.contains("quoted_sender")) args["quoted_sender"] = req["quoted_sender"];
     inst->route("send_text", std::move(args), req.value("client_id", ""), reply);
   } else if (c == "pair_code") {
     // Phone-number pairing: the worker validates the digits and answers
     // with the code once the server has accepted it.
     inst->route("pair_code", json{{"phone", req["phone"]}}, "", reply);
+  } else if (c == "group_create" || c == "group_info" || c == "group_add" || c == "group_remove" || c == "read" ||
+             c == "typing") {
+    // Validated above; the connection worker runs them on the account's socket.
+    json args = req;
+    args.erase("cmd");
+    args.erase("profile");
+    inst->route(c, std::move(args), "", reply);
   }
 }
 

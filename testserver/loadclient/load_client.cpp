@@ -126,7 +126,7 @@ Creds pair_device(const Env& env, const std::string& phone) {
   auto spk_sig = crypto::xeddsa_sign(ident.priv, sm);
   auto p = base_payload();
   auto* d = p.mutable_devicepairingdata();
-  d->set_eregid(str(be(1234, 4)));
+  d->set_eregid(str(be(creds.registration_id, 4)));
   d->set_ekeytype(std::string(1, '\x05'));
   d->set_eident(str(ident.pub));
   d->set_eskeyid(str(be(1, 3)));
@@ -191,12 +191,13 @@ Creds pair_device(const Env& env, const std::string& phone) {
   scanner.join();
   if (!scan_error.empty()) die("scan: " + scan_error);
   if (se.attr_or("code", "") != "515") die("expected 515");
+  creds.identity = ident;
   creds.jid = std::string(success->child("device")->attr_or("jid", ""));
   creds.device = must(binary::Jid::parse(creds.jid), "device jid").device;
   return creds;
 }
 
-WaConn login(const Env& env, const Creds& creds, std::vector<Node>* offline) {
+WaConn login(const Env& env, const Creds& creds, std::vector<Node>* offline, int batch) {
   auto p = base_payload();
   p.set_username(std::stoull(creds.phone));
   p.set_device(creds.device);
@@ -211,6 +212,9 @@ WaConn login(const Env& env, const Creds& creds, std::vector<Node>* offline) {
     Node n = c.recv();
     if (n.tag == "ib" && n.child("offline_preview")) {
       preview = true;
+      if (batch == 0) break;
+      // As Baileys does; the server would otherwise wait a moment for it.
+      c.send(Node("ib", {}, binary::Children{Node("offline_batch", {{"count", std::to_string(batch)}})}));
     } else if (n.tag == "ib" && n.child("offline")) {
       break;
     } else if (offline) {

@@ -31,6 +31,10 @@ struct Creds {
   uint16_t device = 0;
   crypto::KeyPair noise;
   std::string jid;
+  // The Signal identity registered at pairing (benches that encrypt as
+  // this device need it) and its registration id.
+  crypto::KeyPair identity;
+  uint32_t registration_id = 1234;
 };
 
 class WaConn {
@@ -49,9 +53,11 @@ class WaConn {
 };
 
 Creds pair_device(const Env& env, const std::string& phone);
-// Logs in and reads <success> and the offline batch up to <ib><offline/>.
+// Logs in and reads <success> and the offline batch up to <ib><offline/>,
+// asking for the queue in batches of `batch` as Baileys does (100). With
+// batch == 0 it returns right after <ib><offline_preview/> (the caller asks).
 // On <failure> throws with the reason in the message ("failure:REASON").
-WaConn login(const Env& env, const Creds& creds, std::vector<binary::Node>* offline = nullptr);
+WaConn login(const Env& env, const Creds& creds, std::vector<binary::Node>* offline = nullptr, int batch = 100);
 binary::Node text_to(const Creds& to, const std::string& id, const Bytes& body);
 
 }  // namespace wa::loadclient

@@ -193,6 +193,19 @@ int main(int argc, char** argv) {
   fault_cmd->add_option("--jid", jid, "target device JID, e.g. 155501:1@s.whatsapp.net");
   fault_cmd->add_option("--phone", phone, "target account (all its devices; refuse-login)");
   fault_cmd->add_option("action", words, "ACTION [ARGS...]")->required();
+
+  unsigned leave = 0;
+  auto* drain_cmd = app.add_subcommand(
+      "drain-prekeys", "Hand out a device's one-time prekeys until LEAVE remain (as many contacts starting sessions "
+                       "would); the device gets the low-prekey notification.");
+  drain_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  drain_cmd->add_option("--jid", jid, "device JID, e.g. 155501:1@s.whatsapp.net")->required();
+  drain_cmd->add_option("--leave", leave, "one-time prekeys to leave")->required();
+  auto* reset_cmd = app.add_subcommand(
+      "reset-identity", "The user reinstalled WhatsApp: new phone identity, every linked device removed, and each "
+                        "contact's devices get <notification type=encrypt><identity/>.");
+  reset_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  reset_cmd->add_option("--phone", phone, "account phone number")->required();
   app.footer(kFaultHelp);
 
   CLI11_PARSE(app, argc, argv);
@@ -210,6 +223,8 @@ int main(int argc, char** argv) {
   }
   if (*link_cmd) return admin_call(dir, {{"cmd", "link-code"}, {"phone", phone}, {"code", code}}, true, 30000);
   if (*status_cmd) return admin_call(dir, {{"cmd", "status"}}, true, 10000);
+  if (*drain_cmd) return admin_call(dir, {{"cmd", "drain-prekeys"}, {"jid", jid}, {"leave", leave}}, true, 10000);
+  if (*reset_cmd) return admin_call(dir, {{"cmd", "reset-identity"}, {"phone", phone}}, true, 10000);
   if (*fault_cmd) {
     auto req = admin::fault_request(jid, phone, words);
     if (!req) {

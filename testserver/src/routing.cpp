@@ -179,6 +179,42 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   return plan;
 }
 
+std::vector<Delivery> plan_chatstate(State& st, const DeviceAddr& sender, const Node& cs) {
+  std::vector<Delivery> out;
+  auto to = Jid::parse(cs.attr_or("to", ""));
+  const auto& kids = cs.children();
+  if (!to || kids.empty() || (kids[0].tag != "composing" && kids[0].tag != "paused")) return out;
+  Node state(kids[0].tag);
+  if (auto media = kids[0].attr("media")) state.set_attr("media", std::string(*media));
+  std::vector<std::string> phones;
+  Node proto("chatstate");
+  if (to->is_group()) {
+    Group* g = st.group(to->user);
+    if (!g || !g->has(sender.phone)) return out;
+    for (const auto& m : g->members)
+      if (m.first != sender.phone) phones.push_back(m.first);
+    proto.set_attr("from", to->to_non_ad().str());
+    proto.set_attr("participant", pn_jid(sender.phone, 0));
+  } else if (to->is_user()) {
+    auto peer = resolve(st, *to);
+    if (!peer || peer->phone == sender.phone) return out;
+    phones.push_back(peer->phone);
+    proto.set_attr("from", to->is_lid() ? sender_jid(st, DeviceAddr{sender.phone, 0}, true) : pn_jid(sender.phone, 0));
+  } else {
+    return out;
+  }
+  proto.content = binary::Children{state};
+  for (const auto& phone : phones) {
+    auto* a = st.account(phone);
+    if (!a) continue;
+    for (const auto& [dev_id, dev] : a->devices) {
+      (void)dev;
+      if (dev_id != 0) out.push_back({DeviceAddr{phone, dev_id}, proto});
+    }
+  }
+  return out;
+}
+
 Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const Node& r, uint64_t now) {
   auto to_s = r.attr("to");
   auto id = r.attr("id");

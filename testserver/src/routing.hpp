@@ -42,6 +42,14 @@ std::string lid_jid(const std::string& lid, uint16_t device);
 // as an ack error (bad_stanza -> 400, not_member -> 403, unknown_group -> 404).
 Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const binary::Node& msg, uint64_t now);
 
+// A <chatstate to=USER|GROUP><composing/>|<paused/></chatstate> from
+// `sender`: one copy per device of the peer (1:1) or of every other member
+// (group), `from` = the sender's user (1:1) or the group with `participant`.
+// Nothing for an unknown peer, a group the sender is not in, or a bad stanza
+// (the real server does not answer chat states). Live only: the caller must
+// not queue these for offline devices.
+std::vector<Delivery> plan_chatstate(State& st, const DeviceAddr& sender, const binary::Node& cs);
+
 // A <receipt> from `sender` (delivery, read, retry, ...).
 Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const binary::Node& receipt, uint64_t now);
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <list>
 
 #include "phone.hpp"
 #include "wa/binary/codec.hpp"
@@ -32,6 +33,15 @@ constexpr size_t kMaxClientFrame = 4u << 20;  // a client stanza past 4 MB is ab
 constexpr size_t kMaxQueuedOut = 64u << 20;   // per connection, before we drop the client
 constexpr int kHandshakeTimeoutS = 20;        // what both reference clients allow themselves
 constexpr int kPairingTimeoutS = 160;         // 6 refs: 60 s + 5 x 20 s, as the real server
+// Offline delivery: batch sizes a client may ask for, how long to wait for
+// its first request, and how long an unanswered batch may hold the next one.
+constexpr size_t kDefaultOfflineBatch = 100;
+constexpr size_t kMaxOfflineBatch = 1000;
+constexpr uint64_t kOfflineBatchWaitMs = 1000;
+constexpr uint64_t kOfflineBatchStallMs = 2000;
+// Below this many one-time prekeys a device is told to upload more (the
+// reference clients' MIN_PREKEY_COUNT).
+constexpr size_t kPreKeyLowMark = 5;
 
 uint64_t now_unix() {
   return static_cast<uint64_t>(
@@ -104,6 +114,28 @@ struct Conn {
   std::string link_ref;
   crypto::KeyPair link_primary_eph;
   std::string link_code;
+  // Stanzas that wait for the client's answer (receipt or ack): held in
+  // memory while the device is online and written to its offline queue when
+  // the connection ends, so a client that dies before answering gets them
+  // again at its next login (as the real server redelivers what was never
+  // acknowledged). seq != 0: the stanza is still in the offline queue.
+  struct Held {
+    std::string cls, id;
+    Node node;
+    int64_t seq = 0;
+    bool in_batch = false;
+  };
+  std::list<Held> unacked;
+  // The offline backlog: loaded at login, sent in the batches the client
+  // asks for with <ib><offline_batch count=N/>; live stanzas that arrive
+  // meanwhile wait behind it.
+  bool draining = false;
+  size_t batch_size = 0;  // 0: the client has not asked yet
+  size_t batch_unacked = 0;
+  size_t offline_total = 0;
+  std::deque<Held> backlog;
+  std::deque<Held> held_live;
+  std::unique_ptr<ipc::Timer> batch_timer;
   // faults
   uint32_t drop_acks = 0;
   uint32_t delay_acks = 0;
@@ -255,6 +287,7 @@ int Server::on_lws(lws* wsi, int reason, void* user, void* in, size_t len) {
       if (c.authed) {
         auto o = online_.find(c.addr);
         if (o != online_.end() && o->second == &c) online_.erase(o);
+        persist_unacked(c);
       }
       for (const auto& r : c.refs) refs_.erase(r);
       if (c.pair_admin) {
@@ -433,7 +466,11 @@ Status Server::on_client_payload(Conn& c, ByteView payload) {
 
 void Server::login_success(Conn& c) {
   auto old = online_.find(c.addr);
-  if (old != online_.end() && old->second != &c) stream_error(*old->second, "replaced");
+  if (old != online_.end() && old->second != &c) {
+    // What the old connection left unanswered belongs to this login now.
+    persist_unacked(*old->second);
+    stream_error(*old->second, "replaced");
+  }
   online_[c.addr] = &c;
   auto* acc = state_.account(c.addr.phone);
   uint64_t now = now_unix();
@@ -441,26 +478,122 @@ void Server::login_success(Conn& c) {
                                 {"props", "1"}, {"abprops", "1"}, {"location", "local"}}));
   auto queued = state_.queued(c.addr.phone, c.addr.device);
   size_t messages = 0, receipts = 0, notifications = 0;
-  std::vector<Node> nodes;
-  std::vector<int64_t> seqs;
+  std::vector<int64_t> junk;
   for (auto& q : queued) {
     auto n = binary::decode(q.node);
-    seqs.push_back(q.seq);
-    if (!n) continue;
+    if (!n) {
+      junk.push_back(q.seq);
+      continue;
+    }
     if (n->tag == "message") ++messages;
     else if (n->tag == "receipt") ++receipts;
     else ++notifications;
-    nodes.push_back(std::move(*n));
+    std::string id(n->attr_or("id", ""));
+    std::string cls = n->tag;
+    c.backlog.push_back(Conn::Held{std::move(cls), std::move(id), std::move(*n), q.seq, true});
   }
-  Node preview("offline_preview", {{"count", std::to_string(nodes.size())}, {"message", std::to_string(messages)},
+  (void)state_.dequeue(junk);
+  Node preview("offline_preview", {{"count", std::to_string(c.backlog.size())}, {"message", std::to_string(messages)},
                                    {"notification", std::to_string(notifications)},
                                    {"receipt", std::to_string(receipts)}, {"appdata", "0"}, {"call", "0"}});
   send_node(c, Node("ib", {}, binary::Children{preview}));
-  for (const auto& n : nodes) send_node(c, n);
-  send_node(c, Node("ib", {}, binary::Children{Node("offline", {{"count", std::to_string(nodes.size())}})}));
-  // Handed to the transport: a crash of the server before the write would
-  // lose them, which a test server accepts (documented in the README).
-  (void)state_.dequeue(seqs);
+  if (c.backlog.empty()) {
+    send_node(c, Node("ib", {}, binary::Children{Node("offline", {{"count", "0"}})}));
+    return;
+  }
+  // The queued stanzas stay in the offline queue until the client answers
+  // each one; they go out in the batches the client asks for. A client that
+  // never asks (whatsmeow only records the preview) gets them all after a
+  // short wait.
+  c.draining = true;
+  c.batch_timer = std::make_unique<ipc::Timer>(loop_);
+  lws* wsi = c.wsi;
+  uint64_t conn_id = c.id;
+  c.batch_timer->start(kOfflineBatchWaitMs, [this, wsi, conn_id] {
+    auto it = conns_.find(wsi);
+    if (it == conns_.end() || it->second->id != conn_id) return;
+    Conn& cc = *it->second;
+    if (cc.draining && cc.batch_size == 0) {
+      cc.batch_size = cc.backlog.size();
+      next_batch(cc);
+    }
+  });
+}
+
+void Server::on_offline_batch(Conn& c, const Node& batch) {
+  if (!c.draining) return;
+  size_t n = std::strtoul(std::string(batch.attr_or("count", "0")).c_str(), nullptr, 10);
+  if (n == 0) n = kDefaultOfflineBatch;
+  bool first = c.batch_size == 0;
+  c.batch_size = std::min(n, kMaxOfflineBatch);
+  if (first || c.batch_unacked == 0) next_batch(c);
+}
+
+void Server::next_batch(Conn& c) {
+  if (!c.draining || c.closing) return;
+  size_t n = std::min(c.batch_size, c.backlog.size());
+  c.batch_unacked = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Conn::Held h = std::move(c.backlog.front());
+    c.backlog.pop_front();
+    h.in_batch = true;
+    send_node(c, h.node);
+    c.unacked.push_back(std::move(h));
+    ++c.batch_unacked;
+    ++c.offline_total;
+  }
+  if (!c.backlog.empty()) {
+    // A client that leaves a stanza unanswered must not stall its backlog.
+    lws* wsi = c.wsi;
+    uint64_t conn_id = c.id;
+    size_t sent_before = c.offline_total;
+    c.batch_timer->start(kOfflineBatchStallMs, [this, wsi, conn_id, sent_before] {
+      auto it = conns_.find(wsi);
+      if (it == conns_.end() || it->second->id != conn_id) return;
+      if (it->second->offline_total == sent_before) next_batch(*it->second);
+    });
+    return;
+  }
+  c.batch_timer->stop();
+  c.draining = false;
+  send_node(c, Node("ib", {}, binary::Children{Node("offline", {{"count", std::to_string(c.offline_total)}})}));
+  // What arrived while the backlog drained follows it, in order.
+  for (auto& h : std::exchange(c.held_live, {})) {
+    send_node(c, h.node);
+    c.unacked.push_back(std::move(h));
+  }
+}
+
+void Server::answered(Conn& c, std::string_view cls, std::string_view id) {
+  for (auto it = c.unacked.begin(); it != c.unacked.end(); ++it) {
+    if (it->cls != cls || it->id != id) continue;
+    if (it->seq != 0) (void)state_.dequeue({it->seq});
+    bool batch = it->in_batch;
+    c.unacked.erase(it);
+    if (batch && c.batch_unacked > 0 && --c.batch_unacked == 0 && c.draining) next_batch(c);
+    return;
+  }
+}
+
+void Server::persist_unacked(Conn& c) {
+  // A device unlinked meanwhile gets nothing any more.
+  const auto* acc = state_.account(c.addr.phone);
+  const bool linked = acc != nullptr && acc->devices.count(c.addr.device) > 0;
+  // Order kept: what was handed out first is redelivered first.
+  auto keep = [&](Conn::Held& h) {
+    if (!linked) return;
+    if (h.seq != 0) return;  // still in the offline queue
+    h.node.set_attr("offline", "1");
+    if (auto bytes = binary::encode(h.node)) (void)state_.enqueue(c.addr.phone, c.addr.device, *bytes);
+  };
+  for (auto& h : c.unacked) keep(h);
+  for (auto& h : c.backlog) keep(h);
+  for (auto& h : c.held_live) keep(h);
+  c.unacked.clear();
+  c.backlog.clear();
+  c.held_live.clear();
+  c.draining = false;
+  if (c.batch_timer) c.batch_timer->stop();
 }
 
 // ---------------------------------------------------------------- stanzas
@@ -477,8 +610,19 @@ void Server::on_node(Conn& c, const Node& n) {
   }
   if (n.tag == "iq") on_iq(c, n);
   else if (n.tag == "message") on_message(c, n);
-  else if (n.tag == "receipt") on_receipt(c, n);
-  else if (n.tag == "call" || n.tag == "notification") {
+  else if (n.tag == "receipt") {
+    // A receipt (delivery, retry, read...) answers the message it names.
+    answered(c, "message", n.attr_or("id", ""));
+    if (const Node* list = n.child("list"))
+      for (const auto* item : list->children("item")) answered(c, "message", item->attr_or("id", ""));
+    on_receipt(c, n);
+  } else if (n.tag == "chatstate") {
+    on_chatstate(c, n);
+  } else if (n.tag == "ack") {
+    answered(c, n.attr_or("class", ""), n.attr_or("id", ""));
+  } else if (n.tag == "ib") {
+    if (const Node* b = n.child("offline_batch")) on_offline_batch(c, *b);
+  } else if (n.tag == "call" || n.tag == "notification") {
     Node ack("ack", {{"class", n.tag}, {"id", std::string(n.attr_or("id", ""))}});
     send_node(c, ack);
   }
@@ -516,7 +660,13 @@ void Server::on_message(Conn& c, const Node& msg) {
     send_ack(c, std::move(ack));
     return;
   }
-  for (auto& d : plan->deliveries) deliver(std::move(d));
+  for (auto& d : plan->deliveries) {
+    if (d.to.phone != c.addr.phone) {
+      contacts_[c.addr.phone].insert(d.to.phone);
+      contacts_[d.to.phone].insert(c.addr.phone);
+    }
+    deliver(std::move(d));
+  }
   send_ack(c, std::move(plan->ack));
 }
 
@@ -529,11 +679,28 @@ void Server::on_receipt(Conn& c, const Node& r) {
   send_node(c, plan->ack);
 }
 
+void Server::on_chatstate(Conn& c, const Node& cs) {
+  // Chat state is only worth something now: online devices get it, nothing
+  // is queued (as the real server does).
+  for (auto& d : plan_chatstate(state_, c.addr, cs)) {
+    auto it = online_.find(d.to);
+    if (it != online_.end() && !it->second->closing) send_node(*it->second, d.node);
+  }
+}
+
 void Server::deliver(Delivery d) {
   ++counters_.deliveries;
   auto it = online_.find(d.to);
   if (it != online_.end() && !it->second->closing) {
-    send_node(*it->second, d.node);
+    Conn& c = *it->second;
+    std::string id(d.node.attr_or("id", ""));
+    Conn::Held h{d.node.tag, std::move(id), std::move(d.node), 0, false};
+    if (c.draining) {
+      c.held_live.push_back(std::move(h));
+      return;
+    }
+    send_node(c, h.node);
+    c.unacked.push_back(std::move(h));
     return;
   }
   ++counters_.queued;
@@ -645,6 +812,7 @@ Node Server::iq_encrypt(Conn& c, const Node& iq) {
         if (auto pk = state_.take_prekey(addr->phone, addr->device))
           kids.push_back(Node("key", {}, binary::Children{bytes_node("id", be(pk->first, 3)), bytes_node("value", pk->second)}));
         un.content = std::move(kids);
+        check_prekey_stock(*addr);
       } else {
         un.content = binary::Children{Node("error", {{"code", "404"}, {"text", "item-not-found"}})};
       }
@@ -681,6 +849,7 @@ Node Server::iq_encrypt(Conn& c, const Node& iq) {
       (void)state_.save_signed_prekey(c.addr.phone, dev);
     }
     (void)state_.add_prekeys(c.addr.phone, c.addr.device, keys);
+    prekeys_low_.erase(c.addr);
     return result_for(iq);
   }
   return error_for(iq, 501, "feature-not-implemented");
@@ -841,24 +1010,36 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
   for (const char* action : {"add", "remove", "promote", "demote"}) {
     const Node* a = iq.child(action);
     if (!a) continue;
+    // Per participant, as the real server answers: an `error` attribute on
+    // the ones that could not be changed (404 unknown account / not a
+    // member, 409 already a member); only the changed ones are notified.
     std::vector<std::string> phones;
-    member_phones(*a, phones);
     binary::Children result_parts;
-    for (const auto& p : phones) {
-      std::string act(action);
-      if (act == "add") {
-        if (!g->has(p)) g->members.emplace_back(p, false);
+    const std::string act(action);
+    for (const auto& pn : a->children()) {
+      if (pn.tag != "participant") continue;
+      auto j = Jid::parse(pn.attr_or("jid", ""));
+      auto addr = j ? resolve(state_, *j) : std::nullopt;
+      Node part("participant", {{"jid", addr ? pn_jid(addr->phone, 0) : std::string(pn.attr_or("jid", ""))}});
+      if (!addr) {
+        part.set_attr("error", "404");
+      } else if (act == "add") {
+        if (g->has(addr->phone)) part.set_attr("error", "409");
+        else g->members.emplace_back(addr->phone, false);
+      } else if (!g->has(addr->phone)) {
+        part.set_attr("error", "404");
       } else if (act == "remove") {
-        std::erase_if(g->members, [&](const auto& m) { return m.first == p; });
+        std::erase_if(g->members, [&](const auto& m) { return m.first == addr->phone; });
       } else {
         for (auto& m : g->members)
-          if (m.first == p) m.second = act == "promote";
+          if (m.first == addr->phone) m.second = act == "promote";
       }
-      result_parts.push_back(Node("participant", {{"jid", pn_jid(p, 0)}}));
+      if (!part.has_attr("error")) phones.push_back(addr->phone);
+      result_parts.push_back(std::move(part));
     }
     Group copy = *g;
     (void)state_.save_group(copy);
-    notify_group(copy, action, phones, c.addr);
+    if (!phones.empty()) notify_group(copy, action, phones, c.addr);
     Node r = result_for(iq);
     r.content = binary::Children{Node(action, {}, std::move(result_parts))};
     return r;
@@ -1003,6 +1184,8 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
     else if (cmd == "link-code") reply = admin_link_code(r, keep);
     else if (cmd == "status") reply = admin_status();
     else if (cmd == "fault") reply = admin_fault(r);
+    else if (cmd == "drain-prekeys") reply = admin_drain_prekeys(r);
+    else if (cmd == "reset-identity") reply = admin_reset_identity(r);
     else reply = ipc::error_reply("bad_request", "unknown cmd");
     if (!keep) return;  // answered later (pairing in flight)
   }
@@ -1151,6 +1334,62 @@ json Server::admin_fault(const json& req) {
     }
   }
   return ipc::ok_reply({{"connections", targets.size()}});
+}
+
+void Server::check_prekey_stock(const DeviceAddr& dev) {
+  auto* a = state_.account(dev.phone);
+  if (!a) return;
+  auto it = a->devices.find(dev.device);
+  if (it == a->devices.end() || it->second.prekeys.size() >= kPreKeyLowMark || prekeys_low_.count(dev)) return;
+  prekeys_low_.insert(dev);
+  Node n("notification", {{"from", kServerJid}, {"type", "encrypt"}, {"id", next_id()}, {"t", std::to_string(now_unix())}});
+  n.content = binary::Children{Node("count", {{"value", std::to_string(it->second.prekeys.size())}})};
+  deliver({dev, std::move(n)});
+}
+
+json Server::admin_drain_prekeys(const json& req) {
+  auto j = Jid::parse(req.value("jid", ""));
+  auto addr = j ? resolve(state_, *j) : std::nullopt;
+  Account* a = addr ? state_.account(addr->phone) : nullptr;
+  if (!a || addr->device == 0 || !a->devices.count(addr->device))
+    return ipc::error_reply("unknown_device", "no linked device with this JID");
+  if (!req.contains("leave") || !req["leave"].is_number_unsigned()) return ipc::error_reply("bad_request", "leave must be a number");
+  size_t leave = req["leave"].get<size_t>();
+  size_t taken = 0;
+  while (a->devices.at(addr->device).prekeys.size() > leave && state_.take_prekey(addr->phone, addr->device)) ++taken;
+  check_prekey_stock(*addr);
+  return ipc::ok_reply({{"taken", taken}, {"left", a->devices.at(addr->device).prekeys.size()}});
+}
+
+json Server::admin_reset_identity(const json& req) {
+  std::string phone = req.value("phone", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  if (!state_.account(phone)) return ipc::error_reply("unknown_account", "no account with this number");
+  // The old devices are gone: nothing held for them is delivered any more.
+  for (auto& [addr, c] : online_) {
+    if (addr.phone != phone) continue;
+    c->unacked.clear();
+    c->backlog.clear();
+    c->held_live.clear();
+    c->draining = false;
+    stream_error(*c, "device_removed");
+  }
+  if (auto st = state_.reset_identity(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  for (auto it = prekeys_low_.begin(); it != prekeys_low_.end();) it = it->phone == phone ? prekeys_low_.erase(it) : std::next(it);
+  size_t notified = 0;
+  for (const auto& peer : contacts_[phone]) {
+    auto* pa = state_.account(peer);
+    if (!pa) continue;
+    for (const auto& [dev_id, d] : pa->devices) {
+      (void)d;
+      Node n("notification", {{"from", pn_jid(phone, 0)}, {"type", "encrypt"}, {"id", next_id()},
+                              {"t", std::to_string(now_unix())}});
+      n.content = binary::Children{Node("identity")};
+      deliver({DeviceAddr{peer, dev_id}, std::move(n)});
+      ++notified;
+    }
+  }
+  return ipc::ok_reply({{"notified", notified}});
 }
 
 }  // namespace wa::testserver

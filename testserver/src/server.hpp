@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "admin.hpp"
 #include "routing.hpp"
@@ -66,8 +67,14 @@ class Server {
   void on_iq(Conn& c, const binary::Node& iq);
   void on_message(Conn& c, const binary::Node& msg);
   void on_receipt(Conn& c, const binary::Node& r);
+  void on_chatstate(Conn& c, const binary::Node& cs);
   void deliver(Delivery d);
   void login_success(Conn& c);
+  // Offline backlog and held stanzas (see Conn::Held).
+  void on_offline_batch(Conn& c, const binary::Node& batch);
+  void next_batch(Conn& c);
+  void answered(Conn& c, std::string_view cls, std::string_view id);
+  void persist_unacked(Conn& c);
   void send_ack(Conn& c, binary::Node ack);
 
   // iq handlers: return the reply (type=result/error)
@@ -86,6 +93,11 @@ class Server {
   admin::json admin_link_code(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_status();
   admin::json admin_fault(const admin::json& req);
+  admin::json admin_drain_prekeys(const admin::json& req);
+  admin::json admin_reset_identity(const admin::json& req);
+  // <notification type="encrypt"><count value=N/> once a device's one-time
+  // prekeys run low (again after each upload).
+  void check_prekey_stock(const DeviceAddr& dev);
   void start_pairing(Conn& c, const std::string& phone, ByteView adv_secret, std::shared_ptr<ipc::PendingRequest> pending);
 
   std::string next_id();
@@ -103,6 +115,10 @@ class Server {
   std::map<DeviceAddr, Conn*> online_;
   std::map<std::string, Conn*> refs_;
   std::map<std::string, std::string> refused_;  // phone -> failure reason
+  std::set<DeviceAddr> prekeys_low_;             // notified, no upload since
+  // Who has exchanged messages with whom (this run only): they are told when
+  // the other's identity changes.
+  std::map<std::string, std::set<std::string>> contacts_;
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              bad_frames = 0;

@@ -71,8 +71,10 @@ std::optional<crypto::Key32> to_key(const Bytes& b) {
 }
 
 Bytes signal_pub(const crypto::Key32& pub) {
-  Bytes out{0x05};
-  out.insert(out.end(), pub.begin(), pub.end());
+  // Sized up front: g++ 12 misreads an insert after {0x05} as out of bounds.
+  Bytes out(1 + pub.size());
+  out[0] = 0x05;
+  std::memcpy(out.data() + 1, pub.data(), pub.size());
   return out;
 }
 
@@ -251,6 +253,20 @@ Status State::save_account(const Account& a) {
 }
 
 Status State::save_account_counters(const Account& a) { return save_account(a); }
+
+Status State::reset_identity(const std::string& phone) {
+  auto* a = account(phone);
+  if (!a) return fail("not_found", "no account");
+  a->identity = crypto::generate_keypair();
+  a->spk = crypto::generate_keypair();
+  auto sig = crypto::xeddsa_sign(a->identity.priv, signal_pub(a->spk.pub));
+  a->spk_sig.assign(sig.begin(), sig.end());
+  a->regid = (crypto::random_u32() % 16380) + 1;
+  std::vector<uint16_t> ids;
+  for (const auto& [id, d] : a->devices) ids.push_back(id);
+  for (uint16_t id : ids) WA_TRY(remove_device(phone, id));
+  return save_account(*a);
+}
 
 Status State::save_device(const std::string& phone, const Device& d) {
   auto s = db_.prepare(

@@ -85,6 +85,9 @@ class State {
   // Hands out (and deletes) the lowest one-time prekey, if any is left.
   std::optional<std::pair<uint32_t, Bytes>> take_prekey(const std::string& phone, uint16_t device);
   Status save_signed_prekey(const std::string& phone, const Device& d);
+  // The user reinstalled: fresh phone identity, signed prekey and
+  // registration id; every linked device is removed.
+  Status reset_identity(const std::string& phone);
 
   Group* group(const std::string& id);
   Status save_group(const Group& g);

@@ -12,6 +12,7 @@
 #include "wa/crypto_random.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
+#include "events_cli.hpp"
 #include "pair_cli.hpp"
 
 namespace {
@@ -73,18 +74,10 @@ void print_status(const json& r) {
   }
 }
 
-int events(const Options& o, const std::string& profile) {
-  std::string url = o.socket.empty() ? wa::ipc::events_url(o.run_dir) : "";
-  if (url.empty()) return die("--socket names the control socket; use --run-dir for events");
-  auto ev = wa::ipc::EventClient::connect(url, profile);
-  if (!ev) return die("cannot reach the event socket at " + url + ": " + ev.error().message);
-  for (;;) {
-    auto e = ev->next(1000);
-    if (!e) return die(e.error().message);
-    if (*e) {
-      std::cout << (**e).dump() << '\n' << std::flush;
-    }
-  }
+void print_group(const json& r) {
+  std::printf("subject: %s\n", r.value("subject", std::string()).c_str());
+  for (const auto& p : r.value("participants", json::array()))
+    std::printf("  %s%s\n", p.value("jid", std::string()).c_str(), p.value("admin", false) ? " (admin)" : "");
 }
 
 }  // namespace
@@ -118,10 +111,18 @@ int main(int argc, char** argv) {
   send->add_option("jid", to, "recipient, e.g. 15551234567@s.whatsapp.net")->required();
   send->add_option("text", text)->required();
   send->add_option("--client-id", client_id, "de-duplication id (default: random)");
-  send->add_option("--reply-to", quoted, "quoted message id");
+  send->add_option("--reply-to,--reply", quoted, "reply to (quote) this message id");
+  std::string quoted_sender;
+  send->add_option("--reply-sender", quoted_sender, "author of the quoted message (default: looked up / the chat)");
   auto* ev = app.add_subcommand("events", "print events as JSON Lines until interrupted");
-  std::string ev_profile;
-  ev->add_option("--profile", ev_profile, "only this profile");
+  wactl::EventsOptions eo;
+  int64_t since = -1;
+  bool no_follow = false;
+  ev->add_option("--profile", eo.profile, "only this profile");
+  ev->add_option("--since", since, "first replay this profile's logged events after SEQ (0: all kept)")
+      ->check(CLI::NonNegativeNumber);
+  ev->add_flag("--no-follow", no_follow, "with --since: stop at the end of the log");
+  ev->add_option("--count", eo.max_events, "exit after printing this many events")->check(CLI::NonNegativeNumber);
   auto* pair = app.add_subcommand("pair", "link a profile to a WhatsApp account (QR in the terminal, or a code)");
   wactl::PairOptions po;
   pair->add_option("profile", po.profile)->required();
@@ -133,6 +134,38 @@ int main(int argc, char** argv) {
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
   raw->add_option("request", raw_req)->required();
+
+  // Groups, read receipts, chat state: each one control request.
+  auto* group = app.add_subcommand("group", "create and manage groups");
+  group->require_subcommand(1);
+  std::string gid, subject;
+  std::vector<std::string> members;
+  auto* g_create = group->add_subcommand("create", "create a group with these members; prints its JID");
+  g_create->add_option("profile", profile)->required();
+  g_create->add_option("subject", subject)->required();
+  g_create->add_option("jid", members, "members, e.g. 15551234567@s.whatsapp.net")->required();
+  auto* g_info = group->add_subcommand("info", "a group's subject and participants");
+  g_info->add_option("profile", profile)->required();
+  g_info->add_option("gid", gid, "the group, e.g. 123-456@g.us")->required();
+  auto* g_add = group->add_subcommand("add", "add participants (exit 2 if any was not added)");
+  auto* g_remove = group->add_subcommand("remove", "remove participants (exit 2 if any was not removed)");
+  for (auto* sc : {g_add, g_remove}) {
+    sc->add_option("profile", profile)->required();
+    sc->add_option("gid", gid)->required();
+    sc->add_option("jid", members)->required();
+  }
+  auto* read_cmd = app.add_subcommand("read", "mark messages of a chat as read (read receipt)");
+  std::string chat, sender;
+  std::vector<std::string> ids;
+  read_cmd->add_option("profile", profile)->required();
+  read_cmd->add_option("chat", chat, "the chat: user or group JID")->required();
+  read_cmd->add_option("id", ids, "message ids")->required();
+  read_cmd->add_option("--sender", sender, "the messages' author (required in a group)");
+  auto* typing = app.add_subcommand("typing", "show or stop \"typing...\" in a chat");
+  std::string typing_state;
+  typing->add_option("profile", profile)->required();
+  typing->add_option("chat", chat)->required();
+  typing->add_option("state", typing_state)->required()->check(CLI::IsMember({"on", "off"}));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -156,11 +189,24 @@ int main(int argc, char** argv) {
     if (client_id.empty()) client_id = wa::random_hex(16);
     json req{{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}, {"client_id", client_id}};
     if (!quoted.empty()) req["quoted_id"] = quoted;
+    if (!quoted_sender.empty()) {
+      if (quoted.empty()) return die("--reply-sender needs --reply");
+      req["quoted_sender"] = quoted_sender;
+    }
     return call(o, req, [](const json& r) {
       std::printf("sent %s\n", r.value("id", std::string("")).c_str());
     });
   }
-  if (*ev) return events(o, ev_profile);
+  if (*ev) {
+    if (!o.socket.empty()) return die("--socket names the control socket; use --run-dir for events");
+    if (since >= 0) eo.since = since;
+    if (no_follow && !eo.since) return die("--no-follow needs --since");
+    eo.follow = !no_follow;
+    eo.control_url = control_url(o);
+    eo.events_url = wa::ipc::events_url(o.run_dir);
+    eo.request_timeout_ms = std::min(o.timeout_ms, 30000);
+    return wactl::run_events(eo);
+  }
   if (*pair) {
     if (!o.socket.empty()) return die("pair needs the event socket too: use --run-dir");
     po.control_url = control_url(o);
@@ -169,6 +215,37 @@ int main(int argc, char** argv) {
     return wactl::run_pair(po);
   }
   if (*shutdown) return call(o, {{"cmd", "shutdown"}}, [](const json&) { std::puts("stopped"); });
+  if (*g_create) {
+    return call(o, {{"cmd", "group_create"}, {"profile", profile}, {"subject", subject}, {"participants", members}},
+                [](const json& r) {
+                  std::printf("created %s\n", r.value("gid", std::string()).c_str());
+                  print_group(r);
+                });
+  }
+  if (*g_info) return call(o, {{"cmd", "group_info"}, {"profile", profile}, {"gid", gid}}, print_group);
+  if (*g_add || *g_remove) {
+    bool partial = false;
+    int rc = call(o, {{"cmd", *g_add ? "group_add" : "group_remove"}, {"profile", profile}, {"gid", gid},
+                      {"participants", members}},
+                  [&partial](const json& r) {
+                    for (const auto& p : r["participants"]) {
+                      std::string st = p.value("status", std::string());
+                      std::printf("%s %s\n", p.value("jid", std::string()).c_str(), st == "200" ? "ok" : st.c_str());
+                      partial = partial || st != "200";
+                    }
+                  });
+    if (rc == 0 && partial) return die("some participants were not changed (status per participant above)", 2);
+    return rc;
+  }
+  if (*read_cmd) {
+    json req{{"cmd", "read"}, {"profile", profile}, {"chat", chat}, {"ids", ids}};
+    if (!sender.empty()) req["sender"] = sender;
+    return call(o, req, [](const json& r) { std::printf("read %d\n", r.value("read", 0)); });
+  }
+  if (*typing) {
+    return call(o, {{"cmd", "typing"}, {"profile", profile}, {"chat", chat}, {"state", typing_state}},
+                [](const json& r) { std::printf("typing %s\n", r.value("state", std::string()).c_str()); });
+  }
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
     if (!c) return die(c.error().message);

@@ -2,6 +2,25 @@
 
 namespace wa::message {
 
+namespace {
+
+Status check_iq(const binary::Node& iq, const char* what) {
+  if (iq.tag != "iq") return fail("bad_group", "not an iq");
+  if (iq.attr_or("type", "") == "error") {
+    const binary::Node* e = iq.child("error");
+    return fail("iq_error:" + std::string(e ? e->attr_or("code", "?") : "?"), std::string(what) + " failed");
+  }
+  return {};
+}
+
+binary::Children participant_nodes(std::span<const binary::Jid> participants) {
+  binary::Children c;
+  for (const auto& p : participants) c.emplace_back("participant", binary::Attrs{{"jid", p.to_non_ad().str()}});
+  return c;
+}
+
+}  // namespace
+
 binary::Node build_group_info_query(const binary::Jid& group, std::string_view iq_id) {
   binary::Children c;
   c.emplace_back("query", binary::Attrs{{"request", "interactive"}});
@@ -12,11 +31,7 @@ binary::Node build_group_info_query(const binary::Jid& group, std::string_view i
 }
 
 Result<GroupInfo> parse_group_info(const binary::Node& iq) {
-  if (iq.tag != "iq") return fail("bad_group", "not an iq");
-  if (iq.attr_or("type", "") == "error") {
-    const binary::Node* e = iq.child("error");
-    return fail("iq_error:" + std::string(e ? e->attr_or("code", "?") : "?"), "group query failed");
-  }
+  WA_TRY(check_iq(iq, "group query"));
   const binary::Node* g = iq.child("group");
   if (!g) return fail("bad_group", "group response without <group>");
   std::string id(g->attr_or("id", ""));
@@ -25,12 +40,59 @@ Result<GroupInfo> parse_group_info(const binary::Node& iq) {
   if (!gid || !gid->is_group()) return fail("bad_group", "group response with an invalid id");
   GroupInfo info;
   info.id = std::move(*gid);
+  info.subject = std::string(g->attr_or("subject", ""));
+  info.creator = std::string(g->attr_or("creator", ""));
   info.addressing_mode = std::string(g->attr_or("addressing_mode", ""));
   for (const binary::Node* p : g->children("participant")) {
     auto j = binary::Jid::parse(p->attr_or("jid", ""));
-    if (j && j->is_user()) info.participants.push_back(j->to_non_ad());
+    if (!j || !j->is_user()) continue;
+    info.participants.push_back(j->to_non_ad());
+    info.members.push_back({j->to_non_ad(), std::string(p->attr_or("type", ""))});
   }
   return info;
+}
+
+binary::Node build_group_create(std::string_view subject, std::span<const binary::Jid> participants,
+                                std::string_view key, std::string_view iq_id) {
+  binary::Children c;
+  c.emplace_back("create", binary::Attrs{{"subject", std::string(subject)}, {"key", std::string(key)}},
+                 participant_nodes(participants));
+  // "@g.us" alone addresses the group service.
+  return binary::Node("iq",
+                      binary::Attrs{{"type", "set"}, {"xmlns", "w:g2"}, {"to", "@g.us"}, {"id", std::string(iq_id)}},
+                      std::move(c));
+}
+
+const char* to_string(ParticipantAction a) noexcept { return a == ParticipantAction::add ? "add" : "remove"; }
+
+binary::Node build_participants_change(const binary::Jid& group, ParticipantAction action,
+                                       std::span<const binary::Jid> participants, std::string_view iq_id) {
+  binary::Children c;
+  c.emplace_back(to_string(action), binary::Attrs{}, participant_nodes(participants));
+  return binary::Node("iq",
+                      binary::Attrs{{"type", "set"}, {"xmlns", "w:g2"}, {"to", group.to_non_ad().str()},
+                                    {"id", std::string(iq_id)}},
+                      std::move(c));
+}
+
+Result<std::vector<ParticipantResult>> parse_participants_change(const binary::Node& iq, ParticipantAction action,
+                                                                 std::span<const binary::Jid> requested) {
+  WA_TRY(check_iq(iq, "participant change"));
+  const binary::Node* a = iq.child(to_string(action));
+  if (!a) return fail("bad_group", std::string("answer without <") + to_string(action) + ">");
+  std::vector<ParticipantResult> out;
+  for (const auto& r : requested) {
+    const std::string want = r.to_non_ad().str();
+    ParticipantResult pr{want, "404"};
+    for (const binary::Node* p : a->children("participant")) {
+      auto j = binary::Jid::parse(p->attr_or("jid", ""));
+      if (!j || j->to_non_ad().str() != want) continue;
+      pr.status = std::string(p->attr_or("error", "200"));
+      break;
+    }
+    out.push_back(std::move(pr));
+  }
+  return out;
 }
 
 }  // namespace wa::message

@@ -317,6 +317,12 @@ Result<RetryRequest> parse_retry_receipt(const binary::Node& receipt) {
   return r;
 }
 
+binary::Jid RetryRequest::chat() const {
+  if (from.is_group()) return from;
+  if (auto r = binary::Jid::parse(recipient); !recipient.empty() && r && r->is_user()) return r->to_non_ad();
+  return from.to_non_ad();
+}
+
 Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, const Self& self,
                                  const RetryRequest& req, const store::SentMessage& sent,
                                  const IdentityPolicy& policy) {

@@ -6,7 +6,7 @@
 
 namespace wa::store::schema {
 
-inline constexpr std::array<const char*, 2> kMigrations = {
+inline constexpr std::array<const char*, 3> kMigrations = {
     // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
     // ROWID): session and sender-key records are several KB each.
     R"sql(
@@ -70,6 +70,35 @@ CREATE TABLE sent_messages (
   ts        INTEGER NOT NULL,
   PRIMARY KEY (msg_id, chat));
 CREATE INDEX sent_messages_ts ON sent_messages (ts);
+)sql",
+    // 3: the inbox becomes the profile's whole event log, so every public
+    // event (lifecycle ones too) takes its seq from one durable sequence.
+    // Only entries with a message id are de-duplicated (partial unique
+    // index); ts is now when the entry was stored (ms), which retention
+    // prunes by. The AUTOINCREMENT high-water mark is carried over so a
+    // pruned seq is still never reused.
+    R"sql(
+CREATE TABLE inbox_v3 (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  msg_id  TEXT NOT NULL DEFAULT '',
+  chat    TEXT NOT NULL DEFAULT '',
+  sender  TEXT NOT NULL DEFAULT '',
+  ts      INTEGER NOT NULL,
+  type    TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  acked   INTEGER NOT NULL DEFAULT 0);
+INSERT INTO inbox_v3 (seq, msg_id, chat, sender, ts, type, payload, acked)
+  SELECT seq, msg_id, chat, sender, ts * 1000, type, payload, acked FROM inbox;
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'inbox_v3', seq FROM sqlite_sequence WHERE name = 'inbox'
+  AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox_v3');
+UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'inbox'))
+  WHERE name = 'inbox_v3';
+DROP TABLE inbox;
+ALTER TABLE inbox_v3 RENAME TO inbox;
+CREATE UNIQUE INDEX inbox_message ON inbox (msg_id, chat, sender) WHERE msg_id <> '';
+CREATE INDEX inbox_unacked ON inbox (seq) WHERE acked = 0;
+CREATE INDEX inbox_ts ON inbox (ts);
 )sql",
 };
 

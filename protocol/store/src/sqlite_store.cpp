@@ -74,21 +74,25 @@ std::optional<std::vector<uint32_t>> decode_devices(std::string_view text) {
 // use 0644 & ~umask, and changing the process umask is not thread-safe). WAL
 // and shm files inherit the main file's mode from SQLite.
 Status prepare_private_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail("db_access", "cannot open " + path + ": " + std::strerror(errno));
+  // Never open (and close) a descriptor on a database file that may already
+  // be open in this process: close() drops every POSIX lock the process
+  // holds on the file, including SQLite's, and then another process takes
+  // itself for the only user (it checkpoints and deletes the WAL under the
+  // open connections: their later commits become invisible). A worker opens
+  // several connections to one profile, so only a file that does not exist
+  // yet is created here; an existing one is checked and tightened by path.
   struct stat st {};
-  Status result;
-  if (::fstat(fd, &st) != 0) {
-    result = fail("db_access", "cannot stat " + path + ": " + std::strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    result = fail("db_access", path + " is not a regular file");
-  } else if (st.st_uid != ::geteuid()) {
-    result = fail("db_access", path + " is owned by another user");
-  } else if ((st.st_mode & 07777) != 0600 && ::fchmod(fd, 0600) != 0) {
-    result = fail("db_access", "cannot chmod " + path + ": " + std::strerror(errno));
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail("db_access", "cannot stat " + path + ": " + std::strerror(errno));
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno != EEXIST) return fail("db_access", "cannot create " + path + ": " + std::strerror(errno));
+    if (fd >= 0) ::close(fd);  // new and empty: nobody holds a lock on it yet
+    if (::lstat(path.c_str(), &st) != 0) return fail("db_access", "cannot stat " + path + ": " + std::strerror(errno));
   }
-  ::close(fd);
-  if (!result) return result;
+  if (!S_ISREG(st.st_mode)) return fail("db_access", path + " is not a regular file");
+  if (st.st_uid != ::geteuid()) return fail("db_access", path + " is owned by another user");
+  if ((st.st_mode & 07777) != 0600 && ::chmod(path.c_str(), 0600) != 0)
+    return fail("db_access", "cannot chmod " + path + ": " + std::strerror(errno));
   // Left over from an older run with looser permissions: tighten them too.
   for (const char* suffix : {"-wal", "-shm"}) {
     std::string side = path + suffix;
@@ -517,27 +521,30 @@ class SqliteStore final : public Store {
     // The ack to the server follows this write: full, or a power loss loses
     // a message the server will never send again.
     auto s = write(Durability::full, [&]() -> Status {
-      auto ins = with(
-          "INSERT INTO inbox (msg_id, chat, sender, ts, type, payload) VALUES (?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (msg_id, chat, sender) DO NOTHING RETURNING seq",
-          [&](sql::Query& q) -> Result<bool> {
-            q.bind(e.msg_id).bind(e.chat).bind(e.sender).bind(e.ts).bind(e.type).bind(e.payload);
-            auto row = q.step();
-            if (!row) return err(row);
-            if (*row) out.seq = q.col_int(0);
-            return *row;
-          });
-      if (!ins) return err(ins);
-      out.inserted = *ins;
-      if (out.inserted) return {};
-      return with("SELECT seq FROM inbox WHERE msg_id = ? AND chat = ? AND sender = ?", [&](sql::Query& q) -> Status {
-        q.bind(e.msg_id).bind(e.chat).bind(e.sender);
-        auto row = q.step();
-        if (!row) return err(row);
-        if (!*row) return fail("db_error", "inbox conflict without a row");
-        out.seq = q.col_int(0);
-        return {};
-      });
+      // Look first: a conflicting INSERT would still burn an AUTOINCREMENT
+      // number, leaving a gap in the seq for every redelivery.
+      if (!e.msg_id.empty()) {
+        auto found = with("SELECT seq FROM inbox WHERE msg_id = ? AND chat = ? AND sender = ? AND msg_id <> ''",
+                          [&](sql::Query& q) -> Result<bool> {
+                            q.bind(e.msg_id).bind(e.chat).bind(e.sender);
+                            auto row = q.step();
+                            if (!row) return err(row);
+                            if (*row) out.seq = q.col_int(0);
+                            return *row;
+                          });
+        if (!found) return err(found);
+        if (*found) return {};
+      }
+      return with("INSERT INTO inbox (msg_id, chat, sender, ts, type, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                  [&](sql::Query& q) -> Status {
+                    q.bind(e.msg_id).bind(e.chat).bind(e.sender).bind(e.ts).bind(e.type).bind(e.payload);
+                    auto row = q.step();
+                    if (!row) return err(row);
+                    if (!*row) return fail("db_error", "inbox insert without a seq");
+                    out.seq = q.col_int(0);
+                    out.inserted = true;
+                    return {};
+                  });
     });
     if (!s) return err(s);
     return out;
@@ -579,6 +586,40 @@ class SqliteStore final : public Store {
     });
     if (!s) return err(s);
     return n;
+  }
+
+  Result<size_t> inbox_retain(int64_t older_than_ts, int64_t keep_last) override {
+    size_t n = 0;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r = with(
+          "DELETE FROM inbox WHERE ts < ? OR seq <= (SELECT coalesce(max(seq), 0) FROM inbox) - ?",
+          [&](sql::Query& q) { return q.bind(older_than_ts).bind(std::max<int64_t>(keep_last, 0)).run(); });
+      if (!r) return r;
+      n = static_cast<size_t>(sqlite3_changes(db_.get()));
+      return {};
+    });
+    if (!s) return err(s);
+    return n;
+  }
+
+  Result<int64_t> inbox_last_seq() override {
+    return with("SELECT coalesce(max(seq), 0) FROM inbox", [&](sql::Query& q) -> Result<int64_t> {
+      auto row = q.step();
+      if (!row) return err(row);
+      return *row ? q.col_int(0) : int64_t{0};
+    });
+  }
+
+  Result<std::optional<int64_t>> inbox_find(std::string_view msg_id, std::string_view sender) override {
+    if (msg_id.empty()) return std::optional<int64_t>{};
+    return with("SELECT seq FROM inbox WHERE msg_id = ? AND sender = ? AND msg_id <> '' LIMIT 1",
+                [&](sql::Query& q) -> Result<std::optional<int64_t>> {
+                  q.bind(msg_id).bind(sender);
+                  auto row = q.step();
+                  if (!row) return err(row);
+                  if (!*row) return std::optional<int64_t>{};
+                  return std::optional<int64_t>{q.col_int(0)};
+                });
   }
 
   // ---------------------------------------------------------------- sent cache

@@ -49,7 +49,7 @@ TEST_CASE("send_text between two paired accounts is answered on the server's ack
   CHECK(msgs[0]["sender"].get<std::string>().rfind("15550000021:", 0) == 0);
   CHECK(msgs[0]["from_me"] == false);
   CHECK(msgs[1]["text"] == "again");
-  CHECK(msgs[1]["inbox_seq"].get<int64_t>() > msgs[0]["inbox_seq"].get<int64_t>());
+  CHECK(msgs[1]["seq"].get<int64_t>() > msgs[0]["seq"].get<int64_t>());
   // The sender hears the delivery receipts.
   CHECK(ev.wait_for([&](const std::vector<json>& all) {
     for (const auto& e : events_of(all, "snda", "receipt"))

@@ -209,6 +209,9 @@ class Supervisor {
              {"senders", {{"max_per_instance", 4}, {"idle_ms", 60000}}},
              {"instances", json::array({{{"profile", "alpha"}}, {{"profile", "beta"}}})}};
     cfg.merge_patch(extra);
+    // A test may place the directories itself (to restart over the same data).
+    run_dir_ = cfg["run_dir"].get<std::string>();
+    data_dir_ = cfg["data_dir"].get<std::string>();
     config_path_ = dir_.path() + "/config.json";
     std::ofstream(config_path_) << cfg.dump(2);
     log_ = dir_.path() + "/supervisor.log";

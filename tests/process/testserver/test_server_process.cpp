@@ -235,7 +235,69 @@ TEST_CASE("a restarted server keeps accounts, keys and offline queues") {
   CHECK(offline[1].attr_or("id", "") == "Q2");
   CHECK(offline[0].has_attr("offline"));
   CHECK(offline[0].attr_or("from", "") == a.jid);
-  // Delivered once: a second login finds the queue empty.
+  // Held until answered: a login that did not answer gets them again...
+  std::vector<Node> again;
+  auto cb2 = login(s.env(), b, &again);
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].attr_or("id", "") == "Q1");
+  // ...and once answered (a receipt, a message ack) they are gone.
+  cb2.send(Node("receipt", {{"id", "Q1"}, {"to", a.jid}}));
+  cb2.send(Node("ack", {{"class", "message"}, {"id", "Q2"}, {"to", a.jid}}));
+  cb2.send(Node("iq", {{"id", "sync"}, {"xmlns", "w:p"}, {"type", "get"}, {"to", "@s.whatsapp.net"}}));
+  cb2.recv_tag("iq", 10000);
+  std::vector<Node> third;
+  auto cb3 = login(s.env(), b, &third);
+  CHECK(third.empty());
+}
+
+TEST_CASE("the offline queue goes out in the batches the client asks for, each held until answered") {
+  test::TempDir dir;
+  Server s(dir.path());
+  auto a = pair_device(s.env(), "155651");
+  auto b = pair_device(s.env(), "155652");
+  {
+    auto ca = login(s.env(), a);
+    for (int i = 0; i < 5; ++i) {
+      ca.send(text_to(b, "B" + std::to_string(i), Bytes{1}));
+      ca.recv_tag("ack", 10000);
+    }
+  }
+  auto cb = login(s.env(), b, nullptr, 0);
+  cb.send(Node("ib", {}, binary::Children{Node("offline_batch", {{"count", "2"}})}));
+  auto next_message = [&] {
+    for (;;) {
+      Node n = cb.recv(10000);
+      if (n.tag == "message" || (n.tag == "ib" && n.child("offline"))) return n;
+    }
+  };
+  auto sync = [&](const std::string& id) {
+    // An iq round trip: everything the server had to send before it is here.
+    cb.send(Node("iq", {{"id", id}, {"xmlns", "w:p"}, {"type", "get"}, {"to", "@s.whatsapp.net"}}));
+    std::vector<Node> before;
+    for (;;) {
+      Node n = cb.recv(10000);
+      if (n.tag == "iq" && n.attr_or("id", "") == id) return before;
+      before.push_back(std::move(n));
+    }
+  };
+  for (int batch = 0; batch < 2; ++batch) {
+    Node m1 = next_message();
+    Node m2 = next_message();
+    CHECK(m1.attr_or("id", "") == "B" + std::to_string(2 * batch));
+    CHECK(m2.attr_or("id", "") == "B" + std::to_string(2 * batch + 1));
+    // Nothing more until this batch is answered.
+    CHECK(sync("s" + std::to_string(batch)).empty());
+    cb.send(Node("receipt", {{"id", std::string(m1.attr_or("id", ""))}, {"to", a.jid}}));
+    cb.send(Node("ack", {{"class", "message"}, {"id", std::string(m2.attr_or("id", ""))}, {"to", a.jid}}));
+  }
+  Node last = next_message();
+  CHECK(last.attr_or("id", "") == "B4");
+  Node end = next_message();
+  REQUIRE(end.tag == "ib");
+  CHECK(end.child("offline")->attr_or("count", "") == "5");
+  cb.send(Node("receipt", {{"id", "B4"}, {"to", a.jid}}));
+  (void)sync("s-end");
+  // All answered: a later login finds nothing queued.
   std::vector<Node> again;
   auto cb2 = login(s.env(), b, &again);
   CHECK(again.empty());

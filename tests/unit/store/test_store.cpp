@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -449,4 +452,134 @@ TEST_CASE("transaction: gives up with `busy` after the bounded number of retries
   CHECK(calls == 3);
   REQUIRE(holder.exec("ROLLBACK") == SQLITE_OK);
   REQUIRE(s->transaction(Durability::normal, [&] { return s->put_credential("x", as_bytes("1")); }));
+}
+
+TEST_CASE("event log: entries without a message id are never merged and share the seq") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  InboxEntry life{0, "", "", "", 1000, "instance_started", R"({"pid":1})", false};
+  auto a = *s->inbox_put(life);
+  auto b = *s->inbox_put(life);
+  CHECK(a.inserted);
+  CHECK(b.inserted);
+  CHECK(b.seq == a.seq + 1);
+  InboxEntry m{0, "ID", "chat", "alice", 1001, "message", "{}", false};
+  auto c = *s->inbox_put(m);
+  CHECK(c.seq == b.seq + 1);
+  CHECK_FALSE(s->inbox_put(m)->inserted);
+  CHECK(*s->inbox_last_seq() == c.seq);
+}
+
+TEST_CASE("event log: retention prunes by age and by count, never reusing a seq") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  CHECK(*s->inbox_last_seq() == 0);
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(s->inbox_put(InboxEntry{0, "", "", "", 1000 + i, "receipt", "{}", false}));
+  // Older than ts 1003: entries 0..2 go.
+  CHECK(*s->inbox_retain(1003, 1000) == 3);
+  // Keep the newest 4 of the 7 left.
+  CHECK(*s->inbox_retain(0, 4) == 3);
+  auto left = *s->inbox_since(0, 100);
+  REQUIRE(left.size() == 4);
+  CHECK(left.front().seq == 7);
+  CHECK(left.back().seq == 10);
+  CHECK(*s->inbox_retain(0, 0) == 4);
+  CHECK(*s->inbox_last_seq() == 0);
+  CHECK(s->inbox_put(InboxEntry{0, "", "", "", 2000, "receipt", "{}", false})->seq == 11);
+}
+
+TEST_CASE("schema: the version 2 inbox migrates into the event log keeping seqs and the high-water mark") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  {
+    SqliteOptions opt;
+    opt.migrate_to = 2;
+    auto s = open_ok(path, opt);
+    for (const char* id : {"A", "B", "C"})
+      REQUIRE(s->inbox_put(InboxEntry{0, id, "chat", "alice", 7, "message", "{}", false}));
+    REQUIRE(s->inbox_mark_acked(3));
+    REQUIRE(s->inbox_prune(3));  // seq 3 is gone, but must never come back
+  }
+  auto s = open_ok(path);
+  auto all = *s->inbox_since(0, 10);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].msg_id == "A");
+  CHECK(all[0].ts == 7000);  // seconds became milliseconds
+  CHECK_FALSE(s->inbox_put(InboxEntry{0, "B", "chat", "alice", 8, "message", "{}", false})->inserted);
+  CHECK(s->inbox_put(InboxEntry{0, "", "", "", 8, "instance_started", "{}", false})->seq == 4);
+}
+
+TEST_CASE("inbox: a stored message is found by its id and sender device") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  auto put = s->inbox_put(InboxEntry{0, "ID1", "chat@s.whatsapp.net", "155:1@s.whatsapp.net", 100, "message", "{}", false});
+  REQUIRE(put);
+  auto found = s->inbox_find("ID1", "155:1@s.whatsapp.net");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK(**found == put->seq);
+  CHECK_FALSE(s->inbox_find("ID1", "155:2@s.whatsapp.net")->has_value());  // another device's message
+  CHECK_FALSE(s->inbox_find("ID2", "155:1@s.whatsapp.net")->has_value());
+  CHECK_FALSE(s->inbox_find("", "")->has_value());  // entries without an id are not messages
+}
+
+namespace {
+
+// A separate process (this binary re-executed, so it inherits no SQLite state
+// from the test) that does one thing with a database and exits:
+//   touch: open, read, close (a close may checkpoint and delete the WAL when
+//          it believes it is the last user);  read: exit 0 if push_name is "b".
+const int g_store_helper = [] {
+  const char* h = std::getenv("WA_STORE_TEST_HELPER");
+  if (h == nullptr) return 0;
+  std::string arg(h);
+  auto colon = arg.find(':');
+  std::string what = arg.substr(0, colon), path = arg.substr(colon + 1);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) ::_exit(2);
+  sqlite3_stmt* st = nullptr;
+  int code = 3;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM credentials WHERE name = 'push_name'", -1, &st, nullptr) == SQLITE_OK) {
+    int rc = sqlite3_step(st);
+    if (what == "touch") {
+      code = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : 3;
+    } else if (rc == SQLITE_ROW) {
+      std::string v(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+      code = v == "b" ? 0 : 1;
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  ::_exit(code);
+}();
+
+int run_helper(const std::string& what, const std::string& path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("WA_STORE_TEST_HELPER", (what + ":" + path).c_str(), 1);
+    ::execl("/proc/self/exe", "unit_store", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("files: a second connection in one process keeps the first one's locks") {
+  // A worker holds several connections to its profile. Opening one must not
+  // drop the POSIX locks of the others: then another process closing the
+  // database believes it is the last user, checkpoints and deletes the WAL,
+  // and the first connection's later commits go to an unlinked file.
+  TempDir dir;
+  auto path = dir.file("p.db");
+  auto s1 = open_ok(path);
+  REQUIRE(s1->put_credential(cred::push_name, as_bytes("a")));
+  auto s2 = open_ok(path);
+  CHECK(run_helper("touch", path) == 0);
+  CHECK(::access((path + "-wal").c_str(), F_OK) == 0);
+  REQUIRE(s1->put_credential(cred::push_name, as_bytes("b")));
+  CHECK(run_helper("read", path) == 0);  // another process sees the commit
 }

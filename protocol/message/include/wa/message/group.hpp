@@ -1,7 +1,10 @@
-// Group metadata as far as sending needs it: who the participants are and
-// how the group is addressed (section 9).
+// Groups (section 9 and Baileys' groups.js): the metadata query sending
+// needs, and the w:g2 management IQs the control socket exposes (create,
+// add / remove participants). Pure builders and parsers: the caller moves
+// the nodes over the socket.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,14 +18,48 @@ namespace wa::message {
 // <iq type="get" xmlns="w:g2" to=GROUP id><query request="interactive"/></iq>
 binary::Node build_group_info_query(const binary::Jid& group, std::string_view iq_id);
 
+struct GroupMember {
+  binary::Jid jid;   // non-AD user jid
+  std::string type;  // "" (member), "admin", "superadmin"
+  bool admin() const noexcept { return type == "admin" || type == "superadmin"; }
+};
+
 struct GroupInfo {
   binary::Jid id;
-  std::string addressing_mode;  // "lid" | "pn" | "" (not given)
+  std::string subject;
+  std::string creator;            // as the server gave it; may be empty
+  std::string addressing_mode;    // "lid" | "pn" | "" (not given)
   std::vector<binary::Jid> participants;  // non-AD user jids
+  std::vector<GroupMember> members;       // the same, with their role
 };
 
 // Fails "iq_error:<code>" / "bad_group"; participants with invalid jids are
-// dropped.
+// dropped. Also parses the answer to a create (the same <group> child).
 Result<GroupInfo> parse_group_info(const binary::Node& iq);
+
+// <iq type="set" xmlns="w:g2" to="@g.us" id><create subject key>
+//   <participant jid=USER/>...</create></iq>. `key` is a fresh message id
+// (the server uses it to de-duplicate creates).
+binary::Node build_group_create(std::string_view subject, std::span<const binary::Jid> participants,
+                                std::string_view key, std::string_view iq_id);
+
+enum class ParticipantAction { add, remove };
+const char* to_string(ParticipantAction a) noexcept;
+
+// <iq type="set" xmlns="w:g2" to=GROUP id><add|remove><participant jid/>...
+binary::Node build_participants_change(const binary::Jid& group, ParticipantAction action,
+                                       std::span<const binary::Jid> participants, std::string_view iq_id);
+
+struct ParticipantResult {
+  std::string jid;     // as requested
+  std::string status;  // "200" on success, else the server's error code
+};
+
+// One result per requested participant, in request order: the server's
+// `error` attribute, "200" when it lists the participant without one, and
+// "404" when it does not list a requested participant at all. Fails
+// "iq_error:<code>" when the whole request was refused.
+Result<std::vector<ParticipantResult>> parse_participants_change(const binary::Node& iq, ParticipantAction action,
+                                                                 std::span<const binary::Jid> requested);
 
 }  // namespace wa::message

@@ -110,6 +110,9 @@ struct RetryRequest {
   std::optional<signal::PreKeyBundle> keys;  // new keys to start a fresh session with
   // The device that must get the re-send.
   const binary::Jid& device() const { return participant ? *participant : from; }
+  // The chat the message was sent in: the group, the peer named by
+  // `recipient` (a copy for one of our own devices), else the requester.
+  binary::Jid chat() const;
 };
 Result<RetryRequest> parse_retry_receipt(const binary::Node& receipt);
 

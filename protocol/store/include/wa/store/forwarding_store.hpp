@@ -75,6 +75,13 @@ class ForwardingStore : public Store {
   Status inbox_mark_acked(int64_t seq) override { return inner_.inbox_mark_acked(seq); }
   Result<std::vector<InboxEntry>> inbox_unacked(size_t limit) override { return inner_.inbox_unacked(limit); }
   Result<size_t> inbox_prune(int64_t up_to_seq) override { return inner_.inbox_prune(up_to_seq); }
+  Result<size_t> inbox_retain(int64_t older_than_ts, int64_t keep_last) override {
+    return inner_.inbox_retain(older_than_ts, keep_last);
+  }
+  Result<int64_t> inbox_last_seq() override { return inner_.inbox_last_seq(); }
+  Result<std::optional<int64_t>> inbox_find(std::string_view msg_id, std::string_view sender) override {
+    return inner_.inbox_find(msg_id, sender);
+  }
   Status sent_put(const SentMessage& msg) override { return inner_.sent_put(msg); }
   Result<std::optional<SentMessage>> sent_get(std::string_view msg_id, std::string_view chat) override {
     return inner_.sent_get(msg_id, chat);

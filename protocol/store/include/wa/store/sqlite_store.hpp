@@ -10,7 +10,7 @@
 
 namespace wa::store {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct SqliteOptions {
   // How long one statement waits for another process's write lock inside

@@ -61,15 +61,16 @@ struct DeviceList {
   int64_t fetched_at = 0;
 };
 
-// One durable inbound event. (msg_id, chat, sender) is unique: the server
-// re-delivers messages it has not seen acked, and those must not become a
-// second event.
+// One durable event of the profile's event log (the inbox). Messages carry
+// their id and (msg_id, chat, sender) is unique: the server re-delivers
+// messages it has not seen acked, and those must not become a second event.
+// Entries with an empty msg_id (lifecycle, receipts, ...) are never merged.
 struct InboxEntry {
   int64_t seq = 0;  // assigned by the store, strictly increasing per profile
   std::string msg_id;
   std::string chat;
   std::string sender;
-  int64_t ts = 0;
+  int64_t ts = 0;       // when stored, ms since the epoch (retention prunes by it)
   std::string type;     // event type ("message", "receipt", ...)
   std::string payload;  // JSON text of the event
   bool acked = false;   // acked to the server
@@ -182,6 +183,14 @@ class Store {
   virtual Status inbox_mark_acked(int64_t seq) = 0;
   virtual Result<std::vector<InboxEntry>> inbox_unacked(size_t limit) = 0;
   virtual Result<size_t> inbox_prune(int64_t up_to_seq) = 0;  // deletes acked entries with seq <= up_to_seq
+  // Retention: deletes entries stored before `older_than_ts` (ms) and all but
+  // the newest `keep_last`, acked or not.
+  virtual Result<size_t> inbox_retain(int64_t older_than_ts, int64_t keep_last) = 0;
+  virtual Result<int64_t> inbox_last_seq() = 0;  // 0 when empty
+  // The seq of a stored message with this id from this sender device, if any:
+  // a redelivered message is recognised without decrypting it again (its
+  // ratchet step is already taken).
+  virtual Result<std::optional<int64_t>> inbox_find(std::string_view msg_id, std::string_view sender) = 0;
 
   // --- sent-message cache for retry receipts
   virtual Status sent_put(const SentMessage& msg) = 0;

@@ -1,0 +1,404 @@
+// The receive side of one account, and what connected accounts cost, against
+// wa-testserver on this machine:
+//
+//   bench_receive BIN_DIR flood [senders] [messages_per_sender]
+//     One of our accounts (wa-supervisor + wa-connection) flooded by many
+//     sender devices. The senders are real paired companions (the test
+//     server's load client) that encrypt with real Signal sessions to our
+//     account BEFORE the clock starts (prekey bundle, pkmsg, then msg), so
+//     what is timed is only our side: decrypt + durable inbox commit +
+//     delivery receipt, until the server has counted every receipt.
+//
+//   bench_receive BIN_DIR idle [accounts]
+//     That many accounts paired and connected under one supervisor, left
+//     idle; PSS of the supervisor and every worker (smaps_rollup), summed and
+//     divided by the account count.
+//
+//   bench_receive BIN_DIR kill [cycles]
+//     kill -9 of a connected account's connection worker -> its
+//     `connection open` event again (supervisor notices, re-forks, the new
+//     worker opens its store and logs in), p50/p99.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "load_client.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/client.hpp"
+#include "wa/message/pipeline.hpp"
+#include "wa/proto/message.pb.h"
+#include "wa/signal/session.hpp"
+#include "wa/store/sqlite_store.hpp"
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace wa;
+
+namespace {
+
+std::string g_bin;
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int run(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t p = spawn(argv, log);
+  int st = 0;
+  if (p < 0 || waitpid(p, &st, 0) != p) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+bool wait_file(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    if (!slurp(path).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a file, not synchronising
+  }
+  return false;
+}
+
+// Thrown, so the rig's destructor still stops the server and the supervisor.
+[[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
+
+// PSS of one process in KiB (0 when it is gone).
+long pss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
+  return 0;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string s;
+    if (!std::getline(f, s)) continue;
+    auto rp = s.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(s.substr(rp + 2));
+    char st = 0;
+    pid_t pp = 0;
+    in >> st >> pp;
+    if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// A server and a supervisor in a temporary directory.
+struct Rig {
+  std::string dir, ts_state, data_dir;
+  pid_t ts = -1, sup = -1;
+  std::unique_ptr<ipc::EventClient> ev;
+
+  explicit Rig(const json& extra_config = json::object()) {
+    char tmpl[] = "/tmp/wab.XXXXXX";
+    dir = mkdtemp(tmpl);
+    ts_state = dir + "/ts";
+    ts = spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state}, dir + "/ts.log");
+    if (ts < 0 || !wait_file(ts_state + "/port") || !wait_file(ts_state + "/root.pub")) die("wa-testserver did not start");
+    // BENCH_DATA_DIR puts the profiles' databases elsewhere (e.g. on tmpfs,
+    // to see what the fsyncs cost).
+    const char* data_env = std::getenv("BENCH_DATA_DIR");
+    data_dir = data_env != nullptr ? std::string(data_env) + "/wab-data-" + std::to_string(::getpid()) : dir + "/data";
+    json cfg{{"run_dir", dir + "/run"},
+             {"data_dir", data_dir},
+             {"server", {{"url", "ws://127.0.0.1:" + slurp(ts_state + "/port") + "/ws/chat"},
+                         {"root_public_key", slurp(ts_state + "/root.pub").substr(0, 64)}}},
+             {"instances", json::array()}};
+    cfg.merge_patch(extra_config);
+    std::ofstream(dir + "/config.json") << cfg.dump();
+    sup = spawn({g_bin + "/wa-supervisor", "--config", dir + "/config.json"}, dir + "/sup.log");
+    json pong = control({{"cmd", "ping"}});
+    if (!pong.is_object() || !pong.value("ok", false)) die("supervisor did not start (see " + dir + "/sup.log)");
+    auto e = ipc::EventClient::connect(ipc::events_url(dir + "/run"), "");
+    if (!e) die("events: " + e.error().message);
+    ev = std::make_unique<ipc::EventClient>(std::move(*e));
+  }
+  ~Rig() {
+    control({{"cmd", "shutdown"}});
+    if (sup > 0) waitpid(sup, nullptr, 0);
+    if (ts > 0) {
+      kill(ts, SIGTERM);
+      waitpid(ts, nullptr, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::remove_all(data_dir, ec);
+  }
+
+  json control(const json& req) const {
+    for (int i = 0; i < 500; ++i) {
+      auto c = ipc::ControlClient::connect(ipc::control_url(dir + "/run"), 60000);
+      if (c) {
+        auto r = c->request(req);
+        if (r) return *r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // supervisor still starting
+    }
+    return json();
+  }
+  json server_status() const {
+    auto c = ipc::ControlClient::connect("ipc://" + ts_state + "/admin.sock", 10000);
+    if (!c) die("admin: " + c.error().message);
+    auto r = c->request({{"cmd", "status"}});
+    if (!r) die("admin: " + r.error().message);
+    return (*r)["result"];
+  }
+  // Next event of `type` (and state) for `profile` ("" = any) within 60 s.
+  std::optional<json> next_event(const std::string& profile, const std::string& type, const std::string& state = "") {
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < deadline) {
+      auto e = ev->next(200);
+      if (!e) return std::nullopt;
+      if (!*e) continue;
+      const json& j = **e;
+      if ((profile.empty() || j.value("profile", "") == profile) && j.value("type", "") == type &&
+          (state.empty() || j.value("state", "") == state))
+        return j;
+    }
+    return std::nullopt;
+  }
+  // Starts `profile` and pairs it by QR to `phone`; returns the open event.
+  json pair(const std::string& profile, const std::string& phone) {
+    control({{"cmd", "start"}, {"profile", profile}, {"create", true}});
+    auto qr = next_event(profile, "qr");
+    if (!qr) die("no QR for " + profile);
+    if (run({g_bin + "/wa-testserver", "scan", "--state", ts_state, "--phone", phone, "--qr", (*qr)["qr"]},
+            dir + "/scan.log") != 0)
+      die("scan failed for " + profile);
+    auto open = next_event(profile, "connection", "open");
+    if (!open) die("not open: " + profile);
+    return *open;
+  }
+};
+
+// ---------------------------------------------------------------- flood
+
+struct Sender {
+  loadclient::Creds creds;
+  std::unique_ptr<store::Store> st;
+  std::unique_ptr<signal::SignalSession> sig;
+  std::optional<loadclient::WaConn> conn;
+  std::vector<binary::Node> stanzas;
+};
+
+int flood(int senders, int per_sender) {
+  Rig rig;
+  const std::string target_phone = "15557770000";
+  rig.pair("target", target_phone);
+  binary::Jid target = *binary::Jid::parse(target_phone + "@s.whatsapp.net");
+  auto env = loadclient::Env::from_state_dir(rig.ts_state);
+
+  // Sender stores live in memory-backed files: encrypting ahead of the clock
+  // is not what is measured.
+  std::string shm = "/dev/shm/wab-" + std::to_string(::getpid());
+  std::filesystem::create_directories(shm);
+  std::vector<Sender> s(static_cast<size_t>(senders));
+  auto t_prep = Clock::now();
+  for (int k = 0; k < senders; ++k) {
+    Sender& x = s[static_cast<size_t>(k)];
+    x.creds = loadclient::pair_device(env, "1555888" + std::to_string(1000 + k));
+    auto st = store::open_sqlite(shm + "/s" + std::to_string(k) + ".db");
+    if (!st) die("store: " + st.error().message);
+    x.st = std::move(*st);
+    (void)x.st->put_credential(store::cred::identity_pub, x.creds.identity.pub);
+    (void)x.st->put_credential(store::cred::identity_priv, x.creds.identity.priv);
+    (void)x.st->put_credential(store::cred::registration_id, store::encode_u32(x.creds.registration_id));
+    (void)x.st->put_credential(store::cred::own_jid, as_bytes(x.creds.jid));
+    auto sig = signal::SignalSession::create(*x.st);
+    if (!sig) die("signal: " + sig.error().message);
+    x.sig = std::move(*sig);
+    x.conn.emplace(loadclient::login(env, x.creds));
+    message::Transport net;
+    int iq_n = 0;
+    net.iq = [&](const binary::Node& iq) -> Result<binary::Node> {
+      binary::Node q = iq;
+      std::string id = "b" + std::to_string(++iq_n);
+      q.set_attr("id", id);
+      x.conn->send(q);
+      for (;;) {
+        binary::Node n = x.conn->recv(10000);
+        if (n.tag == "iq" && n.attr_or("id", "") == id) return n;
+      }
+    };
+    // Captured instead of sent: the flood goes out later, all at once.
+    net.relay = [&](const binary::Node& stanza, const std::string& id) -> Result<binary::Node> {
+      x.stanzas.push_back(stanza);
+      return binary::Node("ack", {{"class", "message"}, {"id", id}});
+    };
+    for (int i = 0; i < per_sender; ++i) {
+      proto::Message m;
+      m.set_conversation("flood " + std::to_string(k) + "/" + std::to_string(i));
+      std::string body = m.SerializeAsString();
+      auto r = message::send_message(*x.st, *x.sig, net, target, as_bytes(body));
+      if (!r) die("encrypt: " + r.error().code + " " + r.error().message);
+    }
+  }
+  double prep_s = std::chrono::duration<double>(Clock::now() - t_prep).count();
+  const uint64_t total = static_cast<uint64_t>(senders) * static_cast<uint64_t>(per_sender);
+  const uint64_t base = rig.server_status()["counters"]["receipts"].get<uint64_t>();
+
+  // The flood: every sender's stanzas, interleaved, as fast as the sockets take them.
+  auto t0 = Clock::now();
+  for (int i = 0; i < per_sender; ++i)
+    for (auto& x : s) x.conn->send(x.stanzas[static_cast<size_t>(i)]);
+  auto t_sent = Clock::now();
+  uint64_t receipted = 0;
+  auto deadline = t0 + std::chrono::seconds(300);
+  while (Clock::now() < deadline) {
+    receipted = rig.server_status()["counters"]["receipts"].get<uint64_t>() - base;
+    if (receipted >= total) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a counter, not synchronising
+  }
+  auto t_end = Clock::now();
+  double secs = std::chrono::duration<double>(t_end - t0).count();
+  double send_s = std::chrono::duration<double>(t_sent - t0).count();
+
+  // What the account stored: its inbox, from its own database.
+  size_t stored = 0;
+  if (auto st = store::open_sqlite(rig.data_dir + "/target/store.db")) {
+    int64_t after = 0;
+    for (;;) {
+      auto rows = (*st)->inbox_since(after, 1000);
+      if (!rows || rows->empty()) break;
+      for (const auto& e : *rows) {
+        after = e.seq;
+        if (e.type == "message") ++stored;
+      }
+    }
+  }
+  std::printf("# inbound flood: %d senders x %d messages to one account (wa-testserver on 127.0.0.1, %u cpu)\n", senders,
+              per_sender, std::thread::hardware_concurrency());
+  std::printf("pre-encrypted in %.1f s (not timed)\n", prep_s);
+  std::printf("%-52s %llu / %llu in %.3f s (stanzas written in %.3f s)\n", "receipted by our account", static_cast<unsigned long long>(receipted),
+              static_cast<unsigned long long>(total), secs, send_s);
+  std::printf("%-52s %.0f /s\n", "decrypted + stored + receipted", static_cast<double>(receipted) / secs);
+  std::printf("%-52s %zu\n", "message entries in the account's inbox", stored);
+  for (auto& x : s) x.conn.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(shm, ec);
+  return receipted >= total && stored == total ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- idle PSS
+
+int idle(int accounts) {
+  Rig rig;
+  auto t0 = Clock::now();
+  for (int i = 0; i < accounts; ++i) rig.pair("a" + std::to_string(i), "1555666" + std::to_string(1000 + i));
+  double pair_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  json st = rig.server_status();
+  // Idle: nothing but keepalives for a while, so start-up garbage is gone
+  // from the picture and steady state is what is measured.
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // settling time before a measurement
+  long sup_kib = pss_kib(rig.sup);
+  long workers_kib = 0;
+  size_t workers = 0;
+  for (pid_t w : children_of(rig.sup)) {
+    workers_kib += pss_kib(w);
+    ++workers;
+  }
+  std::printf("# idle PSS: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
+              std::thread::hardware_concurrency());
+  std::printf("%-44s %.1f s\n", "pairing all (QR scan, 812 prekeys each)", pair_s);
+  std::printf("%-44s %d\n", "accounts online at the server", st["online"].get<int>());
+  std::printf("%-44s %zu\n", "worker processes", workers);
+  std::printf("%-44s %.1f MB\n", "PSS supervisor", static_cast<double>(sup_kib) / 1024);
+  std::printf("%-44s %.1f MB\n", "PSS all workers", static_cast<double>(workers_kib) / 1024);
+  std::printf("%-44s %.2f MB\n", "PSS per connected account (sup + workers)",
+              static_cast<double>(sup_kib + workers_kib) / 1024 / accounts);
+  return 0;
+}
+
+// ---------------------------------------------------------------- kill -9
+
+int kill_cycles(int cycles) {
+  // Restarts spaced by the bench loop, not by backoff: every restart of the
+  // window is immediate, so what is timed is the mechanics.
+  Rig rig(json{{"restart", {{"intensity", 1000}, {"period_s", 1}, {"backoff_min_ms", 0}, {"backoff_max_ms", 0}}}});
+  rig.pair("victim", "15554440000");
+  std::vector<double> ms;
+  for (int i = 0; i < cycles; ++i) {
+    pid_t pid = 0;
+    for (int tries = 0; tries < 500 && pid <= 0; ++tries) {
+      json r = rig.control({{"cmd", "status"}, {"profile", "victim"}});
+      const json& inst = r["result"]["instances"][0];
+      if (inst.is_object() && inst["connection_pid"].is_number()) pid = inst["connection_pid"].get<pid_t>();
+      if (pid <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // worker being re-forked
+    }
+    if (pid <= 0) die("no connection pid");
+    auto t0 = Clock::now();
+    ::kill(pid, SIGKILL);
+    auto open = rig.next_event("victim", "connection", "open");
+    if (!open) die("not open again after kill");
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  double sum = 0;
+  for (double x : ms) sum += x;
+  std::printf("# kill -9 of the connection worker -> `connection open` again (%u cpu)\n", std::thread::hardware_concurrency());
+  std::printf("%-44s n=%zu mean %.2f ms  p50 %.2f  p99 %.2f  max %.2f\n", "kill -9 -> open", ms.size(),
+              sum / static_cast<double>(ms.size()), pct(ms, 0.5), pct(ms, 0.99), pct(ms, 1.0));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_receive BIN_DIR flood [senders] [per_sender] | idle [accounts] | kill [cycles]\n");
+    return 64;
+  }
+  g_bin = argv[1];
+  std::string mode = argv[2];
+  int a = argc > 3 ? std::atoi(argv[3]) : 0;
+  int b = argc > 4 ? std::atoi(argv[4]) : 0;
+  try {
+    if (mode == "flood") return flood(a > 0 ? a : 20, b > 0 ? b : 500);
+    if (mode == "idle") return idle(a > 0 ? a : 200);
+    if (mode == "kill") return kill_cycles(a > 0 ? a : 100);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_receive: %s\n", e.what());
+    return 1;
+  }
+  return 64;
+}

@@ -1,0 +1,53 @@
+// The control commands that act on the account's chats through its socket
+// rather than through a sender: group management (groups.cpp) and read
+// receipts / chat state (chatstate.cpp). Each answers once: with the
+// server's answer, or at once with not_connected / bad_request.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "client.hpp"
+#include "wa/binary/node.hpp"
+
+namespace wa::connection {
+
+class ChatCommands {
+ public:
+  using Reply = std::function<void(nlohmann::json)>;
+  using Event = std::function<void(nlohmann::json)>;
+
+  // `store_path`: the profile's store, for the group sender-key memory.
+  // `event`: public events (chatstate).
+  ChatCommands(Client& client, std::string store_path, Event event);
+
+  static bool handles(std::string_view cmd) noexcept;
+  // `args` are the validated control fields (without cmd / profile).
+  void run(const std::string& cmd, const nlohmann::json& args, Reply reply);
+
+  // Receive-side hook, before the receive path: a <chatstate> becomes a
+  // `chatstate` event (returns true: consumed); a w:gp2 membership
+  // notification updates the sender-key memory (returns false: the receive
+  // path still acks it).
+  bool on_stanza(const binary::Node& stanza);
+
+ private:
+  // groups.cpp
+  void group_create(const nlohmann::json& args, Reply reply);
+  void group_info(const nlohmann::json& args, Reply reply);
+  void group_change(const nlohmann::json& args, bool add, Reply reply);
+  void membership_changed(const std::string& group, bool added);
+  // chatstate.cpp
+  void read(const nlohmann::json& args, Reply reply);
+  void typing(const nlohmann::json& args, Reply reply);
+  void on_chatstate(const binary::Node& stanza);
+
+  Client& client_;
+  std::string store_path_;
+  Event event_;
+};
+
+}  // namespace wa::connection

@@ -1,0 +1,61 @@
+// Notifications on the receive path, and recognising a redelivered message.
+//
+// <notification type="encrypt" from=USER><identity/></notification>: USER
+// re-registered (reinstalled WhatsApp), so every Signal session we hold with
+// any of its devices belongs to keys that no longer exist, and its cached
+// device list names devices that are gone. Both are dropped in one durable
+// transaction before the ack leaves; the next send fetches fresh devices and
+// bundles, the next message from USER starts a new session. The low-prekey
+// form (from the server, <count/>) is the client's business: it uploads.
+#include "receive.hpp"
+
+#include "wa/binary/jid.hpp"
+#include "wa/log.hpp"
+#include "wa/message/receipt.hpp"
+
+namespace wa::connection {
+
+using json = nlohmann::json;
+
+void Receiver::on_notification(const binary::Node& stanza) {
+  if (stanza.attr_or("type", "") == "encrypt" && stanza.child("identity") != nullptr) {
+    auto from = binary::Jid::parse(stanza.attr_or("from", ""));
+    auto self = message::load_self(*store_);
+    // Only a contact's identity: the server's own jid or ours are not contacts.
+    if (from && from->is_user() && self && !self->is_own_user(from->user)) {
+      binary::Jid user = from->to_non_ad();
+      size_t dropped = 0;
+      auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+        auto n = store_->delete_all_sessions(user.signal_address_name());
+        if (!n) return Unexpected<Error>{n.error()};
+        dropped = *n;
+        return store_->delete_device_list(user.str());
+      });
+      if (!st) {
+        // Not acked: the server delivers it again and we retry.
+        WA_WARN("cannot drop the sessions of a changed identity: %s", st.error().code.c_str());
+        return;
+      }
+      WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
+      hooks_.event({{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}});
+    }
+  }
+  ack(stanza);
+}
+
+bool Receiver::redelivered(const binary::Node& stanza, const message::Self& self) {
+  std::string id(stanza.attr_or("id", ""));
+  auto from = binary::Jid::parse(stanza.attr_or("from", ""));
+  if (id.empty() || !from) return false;
+  auto sender = from->is_group() || from->is_broadcast() ? binary::Jid::parse(stanza.attr_or("participant", "")) : from;
+  if (!sender) return false;
+  auto seq = store_->inbox_find(id, sender->str());
+  if (!seq || !*seq) return false;
+  retries_.erase(id);
+  WA_DEBUG("message redelivered, already in the inbox at seq %lld", static_cast<long long>(**seq));
+  auto receipt = message::build_delivery_receipt(stanza, self.is_own_user(sender->user));
+  if (receipt) (void)hooks_.send(*receipt);
+  return true;
+}
+
+}  // namespace wa::connection
