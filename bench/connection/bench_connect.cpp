@@ -22,6 +22,7 @@
 
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
+#include "rig.hpp"
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -30,41 +31,10 @@ namespace {
 
 std::string g_bin;
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
-int run(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t p = spawn(argv, log);
-  int st = 0;
-  if (p < 0 || waitpid(p, &st, 0) != p) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
-bool wait_file(const std::string& path) {
-  for (int i = 0; i < 1000; ++i) {
-    if (!slurp(path).empty()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a file, not synchronising
-  }
-  return false;
-}
+using rig::run;
+using rig::slurp;
+using rig::spawn;
+using rig::wait_file;
 
 // Next event of `type` (and state) within 30 s.
 std::optional<json> next_event(wa::ipc::EventClient& ev, const std::string& type, const std::string& state = "") {

@@ -1,5 +1,7 @@
 #include "receive.hpp"
 
+#include <utility>
+
 #include "wa/binary/jid.hpp"
 #include "wa/bytes.hpp"
 #include "wa/log.hpp"
@@ -13,21 +15,33 @@ namespace wa::connection {
 
 using json = nlohmann::json;
 
-Result<std::unique_ptr<Receiver>> Receiver::open(const std::string& store_path, Hooks hooks) {
+Result<std::unique_ptr<Receiver>> Receiver::open(uv_loop_t* loop, const std::string& store_path, Hooks hooks) {
   auto st = store::open_sqlite(store_path);
   if (!st) return Unexpected<Error>{st.error()};
   auto sig = signal::SignalSession::create(**st);
   if (!sig) return Unexpected<Error>{sig.error()};
-  return std::unique_ptr<Receiver>(new Receiver(std::move(*st), std::move(*sig), std::move(hooks)));
+  return std::unique_ptr<Receiver>(new Receiver(loop, std::move(*st), std::move(*sig), std::move(hooks)));
 }
 
-Receiver::Receiver(std::unique_ptr<store::Store> st, std::unique_ptr<signal::SignalSession> sig, Hooks hooks)
-    : store_(std::move(st)), sig_(std::move(sig)), hooks_(std::move(hooks)) {}
+Receiver::Receiver(uv_loop_t* loop, std::unique_ptr<store::Store> st, std::unique_ptr<signal::SignalSession> sig,
+                   Hooks hooks)
+    : store_(std::move(st)), sig_(std::move(sig)), hooks_(std::move(hooks)), flush_timer_(loop) {}
 
 void Receiver::handle(const binary::Node& stanza) {
   if (stanza.tag == "message") {
-    on_message(stanza);
-  } else if (stanza.tag == "receipt") {
+    pending_.push_back(stanza);
+    if (pending_.size() >= kMaxBatch) {
+      flush();
+    } else if (!flush_timer_.active()) {
+      // Due on the loop's next turn: every stanza of the current read (one
+      // socket read can carry hundreds) joins this batch first.
+      flush_timer_.start(0, [this] { flush(); });
+    }
+    return;
+  }
+  // Receipts and notifications may refer to the messages before them.
+  flush();
+  if (stanza.tag == "receipt") {
     on_receipt(stanza);
   } else if (stanza.tag == "notification") {
     on_notification(stanza);
@@ -40,73 +54,99 @@ void Receiver::ack(const binary::Node& stanza) {
   if (a) (void)hooks_.send(*a);
 }
 
-void Receiver::on_message(const binary::Node& stanza) {
+void Receiver::flush() {
+  flush_timer_.stop();
+  if (pending_.empty()) return;
+  std::vector<binary::Node> batch = std::exchange(pending_, {});
   auto self = message::load_self(*store_);
   if (!self) {
     WA_WARN("message before pairing: %s", self.error().code.c_str());
     return;
   }
-  message::Incoming in;
-  json ev;
-  bool fresh = false;
-  // Decrypt and store in one durable transaction: the ratchet never advances
-  // without the plaintext being kept, and nothing is kept twice.
-  auto st = store_->transaction(store::Durability::full, [&]() -> Status {
-    auto dec = message::decrypt_message(*sig_, *self, stanza);
-    if (!dec) return Unexpected<Error>{dec.error()};
-    in = std::move(*dec);
-    if (!in.has_content) return {};
-    ev = json{{"type", "message"},     {"id", in.id},           {"chat", in.chat},
-              {"sender", in.sender},   {"from_me", in.from_me}, {"timestamp", in.timestamp},
-              {"msg_type", in.msg_type}, {"text", in.text},     {"quoted_id", in.quoted_id}};
-    if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
-    // The message is the profile's next logged event: its seq is the one
-    // consumers replay by, assigned in this very transaction.
-    const int64_t ts = store::event_clock_ms();
-    auto put = store_->inbox_put(store::message_entry(ev, ts));
-    if (!put) return Unexpected<Error>{put.error()};
-    fresh = put->inserted;
-    ev["seq"] = put->seq;
-    ev["ts"] = ts;
+  std::vector<Outcome> outs(batch.size());
+  // One durable commit for the batch. Each message is a savepoint of its
+  // own: a failure undoes that message's ratchet step and nothing else.
+  auto tx = store_->transaction(store::Durability::full, [&]() -> Status {
+    for (size_t i = 0; i < batch.size(); ++i)
+      outs[i].status = store_->savepoint([&] { return decrypt_and_store(batch[i], *self, outs[i]); });
     return {};
   });
-  if (!st) {
-    if (redelivered(stanza, *self)) return;
-    const Error& err = st.error();
-    std::string id(stanza.attr_or("id", ""));
-    WA_WARN("undecryptable message: %s (%s)", err.code.c_str(), err.message.c_str());
-    hooks_.event({{"type", "undecryptable"},
-                  {"id", id},
-                  {"chat", std::string(stanza.attr_or("from", ""))},
-                  {"sender", std::string(stanza.attr_or("participant", stanza.attr_or("from", "")))},
-                  {"reason", err.code}});
-    if (auto nack = message::nack_code_for(err)) {
-      auto a = message::build_ack(stanza, &*self, *nack);
-      if (a) (void)hooks_.send(*a);
-      return;
+  if (!tx) {
+    // The batch was not committed (the write lock stayed busy, the commit
+    // failed, a step could not be undone): nothing of it is kept, so each
+    // message is tried again alone, as a transaction of its own.
+    WA_WARN("batch of %zu messages not committed: %s - storing them one by one", batch.size(),
+            tx.error().code.c_str());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      outs[i] = Outcome{};
+      outs[i].status = store_->transaction(store::Durability::full,
+                                           [&] { return decrypt_and_store(batch[i], *self, outs[i]); });
     }
-    uint32_t count = ++retries_[id];
-    if (count > message::kMaxRetryCount) {
-      auto a = message::build_ack(stanza, &*self);
-      if (a) (void)hooks_.send(*a);
-      return;
-    }
-    std::optional<message::RetryKeys> keys;
-    if (count > 1) {
-      auto k = message::make_retry_keys(*store_, *self);
-      if (k) keys = std::move(*k);
-    }
-    auto r = message::build_retry_receipt(stanza, count, self->registration_id, keys ? &*keys : nullptr);
-    if (r) (void)hooks_.send(*r);
-    return;
   }
+  for (size_t i = 0; i < batch.size(); ++i) finish(batch[i], *self, outs[i]);
+}
+
+Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {
+  auto dec = message::decrypt_message(*sig_, self, stanza);
+  if (!dec) return Unexpected<Error>{dec.error()};
+  out.in = std::move(*dec);
+  const message::Incoming& in = out.in;
+  if (!in.has_content) return {};
+  json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
+          {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
+          {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
+  if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
+  // The message is the profile's next logged event: its seq is the one
+  // consumers replay by, assigned in this very transaction.
+  const int64_t ts = store::event_clock_ms();
+  auto put = store_->inbox_put(store::message_entry(ev, ts));
+  if (!put) return Unexpected<Error>{put.error()};
+  out.fresh = put->inserted;
+  ev["seq"] = put->seq;
+  ev["ts"] = ts;
+  out.event = std::move(ev);
+  return {};
+}
+
+void Receiver::finish(const binary::Node& stanza, const message::Self& self, Outcome& out) {
+  if (!out.status) return on_failed(stanza, self, out.status.error());
+  const message::Incoming& in = out.in;
   for (const auto& a : in.identity_changed)
     hooks_.event({{"type", "identity_changed"}, {"jid", a.name}, {"device", a.device}});
-  if (fresh) hooks_.event(ev);
+  if (out.fresh) hooks_.event(std::move(out.event));
   retries_.erase(in.id);
   // Only now, with the message durable, does the server learn it arrived.
   auto receipt = message::build_delivery_receipt(stanza, in.from_me);
   if (receipt) (void)hooks_.send(*receipt);
+}
+
+void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, const Error& err) {
+  if (redelivered(stanza, self)) return;
+  std::string id(stanza.attr_or("id", ""));
+  WA_WARN("undecryptable message: %s (%s)", err.code.c_str(), err.message.c_str());
+  hooks_.event({{"type", "undecryptable"},
+                {"id", id},
+                {"chat", std::string(stanza.attr_or("from", ""))},
+                {"sender", std::string(stanza.attr_or("participant", stanza.attr_or("from", "")))},
+                {"reason", err.code}});
+  if (auto nack = message::nack_code_for(err)) {
+    auto a = message::build_ack(stanza, &self, *nack);
+    if (a) (void)hooks_.send(*a);
+    return;
+  }
+  uint32_t count = ++retries_[id];
+  if (count > message::kMaxRetryCount) {
+    auto a = message::build_ack(stanza, &self);
+    if (a) (void)hooks_.send(*a);
+    return;
+  }
+  std::optional<message::RetryKeys> keys;
+  if (count > 1) {
+    auto k = message::make_retry_keys(*store_, self);
+    if (k) keys = std::move(*k);
+  }
+  auto r = message::build_retry_receipt(stanza, count, self.registration_id, keys ? &*keys : nullptr);
+  if (r) (void)hooks_.send(*r);
 }
 
 void Receiver::on_receipt(const binary::Node& stanza) {

@@ -1,18 +1,31 @@
 // The receive path: every incoming message is decrypted and written to the
-// profile's durable inbox in ONE store transaction before its delivery
-// receipt leaves, so a crash at any point either loses nothing (the server
-// redelivers what was never receipted) or finds the message already stored
-// (a redelivered id is recognised and not stored or announced twice).
+// profile's durable inbox before its delivery receipt leaves, so a crash at
+// any point either loses nothing (the server redelivers what was never
+// receipted) or finds the message already stored (a redelivered id is
+// recognised and not stored or announced twice).
+//
+// Group commit: the messages that arrive in one turn of the event loop (up
+// to kMaxBatch) share ONE durable transaction - one fsync instead of one per
+// message. Each message runs in its own savepoint inside it, so one that
+// cannot be decrypted undoes only its own changes (the Signal ratchet never
+// advances without the plaintext being kept). Receipts, retry receipts and
+// events leave after the commit, in arrival order; any other stanza first
+// flushes the messages before it, so their relative order is kept.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <uv.h>
 
 #include <nlohmann/json.hpp>
 
 #include "wa/binary/node.hpp"
+#include "wa/ipc/timer.hpp"
+#include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
@@ -26,14 +39,40 @@ class Receiver {
     std::function<Status(const binary::Node&)> send;   // a receipt or an ack to the server
     std::function<void(nlohmann::json)> event;          // public event {"type": ...}
   };
-  static Result<std::unique_ptr<Receiver>> open(const std::string& store_path, Hooks hooks);
+  // Most messages committed together; a larger burst is split.
+  static constexpr size_t kMaxBatch = 64;
 
-  // message, receipt, notification (anything else is ignored here).
+  // Queued messages are flushed by a 0 ms timer on `loop`, i.e. on the
+  // loop's next turn: every message the current socket reads carried joins
+  // the batch first.
+  static Result<std::unique_ptr<Receiver>> open(uv_loop_t* loop, const std::string& store_path, Hooks hooks);
+
+  // message (queued for the batch), receipt, notification (anything else is
+  // ignored here, but still flushes the queued messages first).
   void handle(const binary::Node& stanza);
 
+  // Decrypts and stores the queued messages in one durable transaction, then
+  // sends their receipts and emits their events. Safe to call at any time.
+  // Messages still queued when the Receiver is destroyed were neither
+  // decrypted nor receipted: the server delivers them again.
+  void flush();
+
  private:
-  Receiver(std::unique_ptr<store::Store> st, std::unique_ptr<signal::SignalSession> sig, Hooks hooks);
-  void on_message(const binary::Node& stanza);
+  // What became of one message of a batch inside the transaction.
+  struct Outcome {
+    Status status;             // failed: its savepoint was undone
+    message::Incoming in;
+    nlohmann::json event;      // the message event (with seq/ts), if it has content
+    bool fresh = false;        // stored now, not a duplicate of an inbox entry
+  };
+
+  Receiver(uv_loop_t* loop, std::unique_ptr<store::Store> st, std::unique_ptr<signal::SignalSession> sig,
+           Hooks hooks);
+  // Decrypt + inbox put of one message, inside the caller's transaction.
+  Status decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out);
+  // After the commit: receipt and events, or the failure answer.
+  void finish(const binary::Node& stanza, const message::Self& self, Outcome& out);
+  void on_failed(const binary::Node& stanza, const message::Self& self, const Error& err);
   void on_receipt(const binary::Node& stanza);
   void ack(const binary::Node& stanza);
   // notification.cpp: encrypt notifications (a contact's identity changed);
@@ -48,6 +87,8 @@ class Receiver {
   std::unique_ptr<signal::SignalSession> sig_;
   Hooks hooks_;
   std::map<std::string, uint32_t> retries_;  // message id -> retry receipts sent
+  std::vector<binary::Node> pending_;         // messages of the batch being collected
+  ipc::Timer flush_timer_;
 };
 
 }  // namespace wa::connection

@@ -29,6 +29,9 @@ Status Worker::start() {
 }
 
 void Worker::shutdown() {
+  // Messages decrypted in this turn reach the inbox and get their receipts
+  // before the socket goes; otherwise the server would send them again.
+  if (receiver_) receiver_->flush();
   if (client_) client_->stop();
   if (senders_) senders_->fail_all("instance_down", "the connection worker is stopping");
   senders_.reset();
@@ -100,6 +103,8 @@ void Worker::on_init(const json& m) {
       [this](json ev) { emit(std::move(ev)); },
       [this](int code) {
         exit_code_ = code;
+        // Messages of the last turn are stored (and their events emitted) before the exit.
+        if (receiver_) receiver_->flush();
         // The account stays down: let its last events leave first.
         if (link_) {
           link_->flush([this] { shutdown(); });
@@ -118,7 +123,7 @@ void Worker::on_init(const json& m) {
   }
   // The receive path opens its own connection to the profile's store (the
   // client created it above), so decrypt + inbox commit independently.
-  auto rx = Receiver::open(store_path,
+  auto rx = Receiver::open(loop_, store_path,
                            {[this](const binary::Node& n) { return client_->send_node(n); },
                             [this](json ev) { emit(std::move(ev)); }});
   if (!rx) {
@@ -129,6 +134,9 @@ void Worker::on_init(const json& m) {
   chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
   client_->on_stanza = [this](const binary::Node& n) {
+    // Messages are batched by the receive path: whatever else arrives after
+    // them (chat state, group notes, receipts) is seen after they are.
+    if (n.tag != "message") receiver_->flush();
     if (chat_->on_stanza(n)) return;  // chat state; group membership notes
     // A device that could not decrypt a message we sent asks for it again:
     // the conversation's sender re-encrypts it for that device. The receive

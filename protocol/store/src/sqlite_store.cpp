@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <thread>
+#include <thread>
 #include <unordered_map>
 
 #include "schema.hpp"
@@ -142,6 +143,7 @@ class SqliteStore final : public Store {
     if (auto s = begin_immediate(); !s) return s;
 
     depth_ = 1;
+    savepoint_lost_ = false;
     Status result;
     try {
       result = fn();
@@ -151,6 +153,8 @@ class SqliteStore final : public Store {
       throw;
     }
     depth_ = 0;
+    if (result && savepoint_lost_)
+      result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
     if (!result) {
       rollback();
       return result;
@@ -160,6 +164,34 @@ class SqliteStore final : public Store {
       Error e = sql::sqlite_error(db_.get(), rc, "commit");
       rollback();
       return Unexpected<Error>{std::move(e)};
+    }
+    return {};
+  }
+
+  Status savepoint(const std::function<Status()>& fn) override {
+    if (depth_ == 0) return transaction(Durability::full, fn);
+    // Nested savepoints may share a name (ROLLBACK TO picks the newest);
+    // numbering them just makes a trace readable.
+    const std::string name = "wa_step" + std::to_string(++savepoints_);
+    struct Level {
+      int& n;
+      ~Level() { --n; }
+    } level{savepoints_};
+    if (auto s = exec(("SAVEPOINT " + name).c_str()); !s) return s;
+    Status result;
+    try {
+      result = fn();
+    } catch (...) {
+      undo_step(name);
+      throw;
+    }
+    if (!result) {
+      undo_step(name);
+      return result;
+    }
+    if (auto s = exec(("RELEASE " + name).c_str()); !s) {
+      undo_step(name);
+      return s;
     }
     return {};
   }
@@ -734,6 +766,16 @@ class SqliteStore final : public Store {
     std::this_thread::sleep_for(std::chrono::microseconds(jitter(rng)));
   }
 
+  // Undoes a failed savepoint's changes. Some SQLite errors (disk full, I/O)
+  // roll the whole transaction back on their own; then the savepoint is gone
+  // and the enclosing transaction must not commit.
+  void undo_step(const std::string& name) noexcept {
+    const std::string sql_text = "ROLLBACK TO " + name + "; RELEASE " + name;
+    if (sqlite3_get_autocommit(db_.get()) ||
+        sqlite3_exec(db_.get(), sql_text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      savepoint_lost_ = true;
+  }
+
   void rollback() noexcept {
     if (!sqlite3_get_autocommit(db_.get())) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
@@ -819,6 +861,8 @@ class SqliteStore final : public Store {
   SqliteOptions opt_;
   std::unordered_map<std::string_view, sql::Stmt> cache_;
   int depth_ = 0;
+  int savepoints_ = 0;           // open savepoints inside the current transaction
+  bool savepoint_lost_ = false;  // a savepoint could not be undone: no commit
   Durability sync_ = Durability::normal;
 };
 
@@ -827,15 +871,25 @@ class SqliteStore final : public Store {
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const SqliteOptions& options) {
   if (path.empty()) return fail("bad_path", "empty database path");
   if (auto s = prepare_private_file(path); !s) return Unexpected<Error>{s.error()};
-  sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
-  sql::Db db(raw);
-  if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
-  auto store = std::make_unique<SqliteStore>(std::move(db), options);
-  if (auto s = store->init(); !s) return Unexpected<Error>{s.error()};
-  return std::unique_ptr<Store>(std::move(store));
+  // Two processes opening one profile at once (the supervisor logging an
+  // event while the worker starts) can meet in the WAL switch or the WAL
+  // recovery, where SQLite answers BUSY without waiting. Opening is rare:
+  // retry with backoff for up to the busy timeout instead of failing a
+  // worker's start over a collision that lasts microseconds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, options.busy_timeout_ms));
+  for (int delay_ms = 1;; delay_ms = std::min(delay_ms * 2, 64)) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                             nullptr);
+    sql::Db db(raw);
+    if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
+    auto store = std::make_unique<SqliteStore>(std::move(db), options);
+    auto s = store->init();
+    if (s) return std::unique_ptr<Store>(std::move(store));
+    if (s.error().code != "busy" || std::chrono::steady_clock::now() >= deadline) return Unexpected<Error>{s.error()};
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  }
 }
 
 }  // namespace wa::store

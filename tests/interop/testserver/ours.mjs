@@ -2,8 +2,6 @@
 // test server, its events read with `wactl events` (JSON Lines) and its
 // control requests made with `wactl call`. Failures throw, so a caller's
 // `finally` can stop the supervisor (fail() would exit and orphan it).
-// (receive_from_baileys.mjs has its own copy of the start-up part; both can
-// move here.)
 import { spawn, execFile } from 'child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';

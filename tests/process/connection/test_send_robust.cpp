@@ -134,6 +134,7 @@ TEST_CASE("50 conversations sent to concurrently stay within max_per_instance 8"
   std::atomic<bool> done{false};
   std::atomic<size_t> max_status{0}, max_procs{0}, samples{0};
   std::atomic<bool> sampler_failed{false};
+  std::string sampler_error;  // written by the sampler only, read after join
   std::thread sampler([&] {
     try {
       while (!done) {
@@ -143,7 +144,8 @@ TEST_CASE("50 conversations sent to concurrently stay within max_per_instance 8"
         max_procs = std::max(max_procs.load(), p);
         ++samples;
       }
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      sampler_error = e.what();
       sampler_failed = true;  // reported below; a throw here would terminate the test binary
     }
   });
@@ -164,6 +166,7 @@ TEST_CASE("50 conversations sent to concurrently stay within max_per_instance 8"
   MESSAGE("senders alive at most: ", max_status.load(), " (status), ", max_procs.load(), " (processes), over ",
           samples.load(), " samples");
   CHECK(ids.size() == kConversations);
+  INFO("sampler: ", sampler_error);
   CHECK(!sampler_failed);
   CHECK(samples > 0);
   CHECK(max_status <= 8);

@@ -583,3 +583,72 @@ TEST_CASE("files: a second connection in one process keeps the first one's locks
   REQUIRE(s1->put_credential(cred::push_name, as_bytes("b")));
   CHECK(run_helper("read", path) == 0);  // another process sees the commit
 }
+
+TEST_CASE("savepoint: a failed step undoes only its own changes, nested ones included, the rest commits") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  auto put = [&](const char* name) { return s->put_credential(name, as_bytes("v")); };
+  auto has = [&](const char* name) { return s->get_credential(name)->has_value(); };
+  bool saw_inner = false;
+  auto st = s->transaction(Durability::full, [&]() -> Status {
+    if (auto r = put("before"); !r) return r;
+    // A step that succeeds keeps its work, including a nested step that succeeded.
+    if (auto r = s->savepoint([&]() -> Status {
+          if (auto q = put("ok-outer"); !q) return q;
+          return s->savepoint([&] { return put("ok-inner"); });
+        });
+        !r)
+      return r;
+    // A failing step loses everything it did, nested successes too.
+    auto failed = s->savepoint([&]() -> Status {
+      if (auto q = put("bad-outer"); !q) return q;
+      if (auto q = s->savepoint([&] { return put("bad-inner"); }); !q) return q;
+      saw_inner = has("bad-inner");  // visible inside the transaction until undone
+      return fail("undecryptable", "this step fails");
+    });
+    CHECK_FALSE(failed);
+    CHECK(failed.error().code == "undecryptable");
+    CHECK_FALSE(has("bad-outer"));
+    CHECK_FALSE(has("bad-inner"));
+    // A nested step that fails leaves its enclosing step's work in place.
+    if (auto r = s->savepoint([&]() -> Status {
+          if (auto q = put("kept-outer"); !q) return q;
+          auto inner = s->savepoint([&]() -> Status {
+            (void)put("lost-inner");
+            return fail("test_error", "inner fails");
+          });
+          CHECK_FALSE(inner);
+          return {};
+        });
+        !r)
+      return r;
+    // A step that throws is undone and the exception goes on.
+    CHECK_THROWS_AS((void)s->savepoint([&]() -> Status {
+                      (void)put("thrown");
+                      throw std::runtime_error("boom");
+                    }),
+                    std::runtime_error);
+    return put("after");
+  });
+  REQUIRE(st);
+  CHECK(saw_inner);
+  for (const char* name : {"before", "ok-outer", "ok-inner", "kept-outer", "after"}) CHECK_MESSAGE(has(name), name);
+  for (const char* name : {"bad-outer", "bad-inner", "lost-inner", "thrown"}) CHECK_MESSAGE(!has(name), name);
+
+  // The steps roll back with their transaction when it fails.
+  auto rolled = s->transaction(Durability::normal, [&]() -> Status {
+    if (auto r = s->savepoint([&] { return put("step-of-failed-tx"); }); !r) return r;
+    return fail("test_error", "the transaction fails");
+  });
+  CHECK_FALSE(rolled);
+  CHECK_FALSE(has("step-of-failed-tx"));
+
+  // Outside a transaction a savepoint is a transaction of its own.
+  REQUIRE(s->savepoint([&] { return put("alone"); }));
+  CHECK(has("alone"));
+  CHECK_FALSE(s->savepoint([&]() -> Status {
+    (void)put("alone-failed");
+    return fail("test_error", "fails");
+  }));
+  CHECK_FALSE(has("alone-failed"));
+}

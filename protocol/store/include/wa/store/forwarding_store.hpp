@@ -14,6 +14,7 @@ class ForwardingStore : public Store {
   Status transaction(Durability durability, const std::function<Status()>& fn) override {
     return inner_.transaction(durability, fn);
   }
+  Status savepoint(const std::function<Status()>& fn) override { return inner_.savepoint(fn); }
   Result<std::optional<Bytes>> get_credential(std::string_view name) override { return inner_.get_credential(name); }
   Status put_credential(std::string_view name, ByteView value) override { return inner_.put_credential(name, value); }
   Status delete_credential(std::string_view name) override { return inner_.delete_credential(name); }

@@ -123,6 +123,16 @@ class Store {
   // fails or throws. Nested calls join the outer transaction.
   virtual Status transaction(Durability durability, const std::function<Status()>& fn) = 0;
 
+  // Runs fn as one step of the current transaction that can fail on its own
+  // (SQLite: SAVEPOINT): when fn fails or throws, only fn's changes are
+  // undone and the enclosing transaction goes on; when fn succeeds its
+  // changes commit or roll back with the enclosing transaction. Savepoints
+  // nest. Outside any transaction it is a transaction of its own
+  // (Durability::full). Should undoing fn's changes itself fail, the
+  // enclosing transaction can no longer commit: it rolls back whole and
+  // reports `savepoint_lost`.
+  virtual Status savepoint(const std::function<Status()>& fn) = 0;
+
   // --- credentials: small named blobs
   virtual Result<std::optional<Bytes>> get_credential(std::string_view name) = 0;
   virtual Status put_credential(std::string_view name, ByteView value) = 0;

@@ -1,0 +1,58 @@
+// Process plumbing shared by the connection benchmarks: start the real
+// binaries with their output in a log file, wait for a file the server
+// writes when it is listening.
+#pragma once
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace rig {
+
+inline pid_t spawn(const std::vector<std::string>& argv, const std::string& log, bool append = false) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+// Runs to completion; the exit code, or -1.
+inline int run(const std::vector<std::string>& argv, const std::string& log, bool append = false) {
+  pid_t p = spawn(argv, log, append);
+  int st = 0;
+  if (p < 0 || waitpid(p, &st, 0) != p) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+inline bool wait_file(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    if (!slurp(path).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a file, not synchronising
+  }
+  return false;
+}
+
+}  // namespace rig
