@@ -78,6 +78,7 @@ void Worker::on_init(const json& m) {
   const json& s = settings_.value("senders", json::object());
   int max = s.value("max_per_instance", 8);
   int idle = s.value("idle_ms", 60000);
+  ack_timeout_ms_ = s.value("ack_timeout_ms", uint64_t{30000});
   std::string dir = m.value("instance_dir", "");
   SenderPool::Hooks hooks{
       [this](const std::string& conv) {
@@ -230,7 +231,8 @@ void Worker::answer_query(const json& q, std::function<void(json)> reply) {
     } else {
       std::string id = q.value("id", "");
       if (!id.empty()) node->set_attr("id", id);
-      client_->relay(std::move(*node), std::move(done), timeout);
+      // Ack-on-send: the configured deadline unless the sender asks for one.
+      client_->relay(std::move(*node), std::move(done), timeout > 0 ? timeout : ack_timeout_ms_);
     }
     return;
   }

@@ -51,6 +51,7 @@ class Worker {
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
   int exit_code_ = 0;
+  uint64_t ack_timeout_ms_ = 30000;  // senders.ack_timeout_ms
 };
 
 }  // namespace wa::connection

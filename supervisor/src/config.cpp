@@ -149,9 +149,10 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("senders")) {
     const json& s = root["senders"];
     if (!s.is_object()) return bad("senders", "must be an object");
-    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms"}));
+    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms", "ack_timeout_ms"}));
     WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
     WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
+    WA_TRY(read_int(s, "ack_timeout_ms", "senders.ack_timeout_ms", 100, 600000, c.senders.ack_timeout_ms));
   }
   if (root.contains("events")) {
     const json& e = root["events"];
@@ -203,7 +204,10 @@ json Config::worker_settings() const {
   return json{{"data_dir", data_dir},
               {"server", server_json(server)},
               {"instance_server", per_instance},
-              {"senders", {{"max_per_instance", senders.max_per_instance}, {"idle_ms", senders.idle_ms}}},
+              {"senders",
+               {{"max_per_instance", senders.max_per_instance},
+                {"idle_ms", senders.idle_ms},
+                {"ack_timeout_ms", senders.ack_timeout_ms}}},
               {"events", {{"retention_days", events.retention_days}, {"max_per_profile", events.max_per_profile}}},
               {"shutdown_timeout_ms", shutdown_timeout_ms}};
 }

@@ -33,6 +33,8 @@ struct EventRetention {
 struct SenderPolicy {
   int max_per_instance = 8;
   int idle_ms = 60000;
+  // A send without the server's ack by then fails `timeout`.
+  int ack_timeout_ms = 30000;
 };
 
 // Pinned like Baileys 7.0.0-rc14: a version the server still accepts. A too

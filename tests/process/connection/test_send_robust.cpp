@@ -350,3 +350,25 @@ TEST_CASE("retry receipts are answered at most 5 times per message and device") 
   CHECK(later_seen);
   CHECK(resends == static_cast<int>(kRetryRounds));
 }
+
+TEST_CASE("a send without the server's ack fails timeout after senders.ack_timeout_ms, and the next one is acked") {
+  TestServer ts;
+  Supervisor sup(config_for(ts, json::array({{{"profile", "toa"}}, {{"profile", "tob"}}}),
+                            {{"senders", {{"ack_timeout_ms", 400}}}}));
+  EventLog ev(sup.run_dir());
+  std::string a_dev = pair_by_qr(ts, ev, "toa", "15550000071")["jid"];
+  pair_by_qr(ts, ev, "tob", "15550000072");
+  const std::string to_b = "15550000072@s.whatsapp.net";
+  sent_ok(sup, "toa", to_b, "warm");
+  // The server takes the message but never acknowledges it.
+  REQUIRE(ts.fault_jid(a_dev, {"drop-acks", "1"}).first == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  json r = send_text(sup, "toa", to_b, "unacknowledged");
+  INFO(r.dump());
+  CHECK(error_code(r) == "timeout");
+  // Answered by our deadline, not the 60 s IQ default.
+  CHECK(std::chrono::steady_clock::now() - t0 < 20s);
+  // A failed send is never re-sent on its own, and the connection is still usable.
+  json again = sent_ok(sup, "toa", to_b, "acked");
+  CHECK(again["result"]["id"].get<std::string>() != "");
+}
