@@ -219,11 +219,9 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
 }
 
 TEST_CASE("reply, read receipts and typing between two accounts") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "rda"}}, {{"profile", "rdb"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "rda", kPhoneA);
-  pair_by_qr(ts, ev, "rdb", kPhoneB);
+  TwoAccounts accounts("rda", kPhoneA, "rdb", kPhoneB);
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
 
   const std::string q = send_text(sup, "rda", user(kPhoneB), "question?")["id"];
   json got = wait_message(ev, "rdb", q);

@@ -93,11 +93,10 @@ TEST_CASE("a low prekey notification makes the worker upload more") {
 }
 
 TEST_CASE("a contact's identity change drops its sessions and the next messages work") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "rcia"}}, {{"profile", "rcib"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "rcia", "15550000041");
-  pair_by_qr(ts, ev, "rcib", "15550000042");
+  TwoAccounts accounts("rcia", "15550000041", "rcib", "15550000042");
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
 
   // A starts sessions with B's devices (phone and companion).
   json b1 = send_text(sup, "rcia", "15550000042", "before-1");
@@ -152,11 +151,10 @@ TEST_CASE("a contact's identity change drops its sessions and the next messages 
 }
 
 TEST_CASE("kill -9 of the connection worker while 200 messages arrive - each is in the inbox exactly once") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "rcka"}}, {{"profile", "rckb"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "rcka", "15550000051");
-  pair_by_qr(ts, ev, "rckb", "15550000052");
+  TwoAccounts accounts("rcka", "15550000051", "rckb", "15550000052");
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
   pid_t victim = sup.conn_pid("rckb");
   REQUIRE(victim > 0);
 

@@ -8,11 +8,9 @@
 using namespace harness;
 
 TEST_CASE("send_text between two paired accounts is answered on the server's ack") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "snda"}}, {{"profile", "sndb"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "snda", "15550000021");
-  pair_by_qr(ts, ev, "sndb", "15550000022");
+  TwoAccounts accounts("snda", "15550000021", "sndb", "15550000022");
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
 
   json r = sup.call({{"cmd", "send_text"}, {"profile", "snda"}, {"to", "15550000022@s.whatsapp.net"},
                      {"text", "hello"}, {"client_id", "send-1"}},

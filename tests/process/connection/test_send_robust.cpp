@@ -61,11 +61,9 @@ size_t sender_processes(pid_t supervisor) {
 }  // namespace
 
 TEST_CASE("a recipient that lost its session gets the message through a retry receipt") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "rta"}}, {{"profile", "rtb"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "rta", "15550000031");
-  pair_by_qr(ts, ev, "rtb", "15550000032");
+  TwoAccounts accounts("rta", "15550000031", "rtb", "15550000032");
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
   const std::string to_b = "15550000032@s.whatsapp.net", chat_a = "15550000031@s.whatsapp.net";
 
   sent_ok(sup, "rta", to_b, "first");
@@ -175,11 +173,9 @@ TEST_CASE("50 conversations sent to concurrently stay within max_per_instance 8"
 }
 
 TEST_CASE("concurrent send and receive on one contact across processes keeps the ratchet whole") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "cra"}}, {{"profile", "crb"}}})));
-  EventLog ev(sup.run_dir());
-  pair_by_qr(ts, ev, "cra", "15550000051");
-  pair_by_qr(ts, ev, "crb", "15550000052");
+  TwoAccounts accounts("cra", "15550000051", "crb", "15550000052");
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
   const std::string a = "15550000051@s.whatsapp.net", b = "15550000052@s.whatsapp.net";
   constexpr int kRounds = 100;
 
@@ -212,11 +208,11 @@ TEST_CASE("concurrent send and receive on one contact across processes keeps the
 }
 
 TEST_CASE("kill -9 of a sender mid-pipeline fails that send with sender_crashed and a re-send succeeds") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "kla"}}, {{"profile", "klb"}}})));
-  EventLog ev(sup.run_dir());
-  std::string a_dev = pair_by_qr(ts, ev, "kla", "15550000061")["jid"];
-  pair_by_qr(ts, ev, "klb", "15550000062");
+  TwoAccounts accounts("kla", "15550000061", "klb", "15550000062");
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
+  const std::string& a_dev = accounts.a_dev;
   const std::string to_b = "15550000062@s.whatsapp.net";
   sent_ok(sup, "kla", to_b, "warm");
   auto pids = sup.sender_pids("kla");
@@ -245,11 +241,11 @@ TEST_CASE("kill -9 of a sender mid-pipeline fails that send with sender_crashed 
 }
 
 TEST_CASE("kill -9 of the connection worker with 20 sends in flight: every send answered, nothing delivered twice") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "kca"}}, {{"profile", "kcb"}}})));
-  EventLog ev(sup.run_dir());
-  std::string a_dev = pair_by_qr(ts, ev, "kca", "15550000071")["jid"];
-  pair_by_qr(ts, ev, "kcb", "15550000072");
+  TwoAccounts accounts("kca", "15550000071", "kcb", "15550000072");
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
+  const std::string& a_dev = accounts.a_dev;
   const std::string to_b = "15550000072@s.whatsapp.net", chat_a = "15550000071@s.whatsapp.net";
   sent_ok(sup, "kca", to_b, "warm");
 
@@ -352,12 +348,10 @@ TEST_CASE("retry receipts are answered at most 5 times per message and device") 
 }
 
 TEST_CASE("a send without the server's ack fails timeout after senders.ack_timeout_ms, and the next one is acked") {
-  TestServer ts;
-  Supervisor sup(config_for(ts, json::array({{{"profile", "toa"}}, {{"profile", "tob"}}}),
-                            {{"senders", {{"ack_timeout_ms", 400}}}}));
-  EventLog ev(sup.run_dir());
-  std::string a_dev = pair_by_qr(ts, ev, "toa", "15550000071")["jid"];
-  pair_by_qr(ts, ev, "tob", "15550000072");
+  TwoAccounts accounts("toa", "15550000071", "tob", "15550000072", {{"senders", {{"ack_timeout_ms", 400}}}});
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  const std::string& a_dev = accounts.a_dev;
   const std::string to_b = "15550000072@s.whatsapp.net";
   sent_ok(sup, "toa", to_b, "warm");
   // The server takes the message but never acknowledges it.

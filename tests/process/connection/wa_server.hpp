@@ -121,4 +121,20 @@ inline json pair_by_qr(const TestServer& ts, EventLog& ev, const std::string& pr
   return last_event(ev, profile, "connection", "open");
 }
 
+// Two of our accounts under one supervisor, both paired by QR: how most
+// end-to-end tests begin.
+struct TwoAccounts {
+  TestServer ts;
+  Supervisor sup;
+  EventLog ev;
+  std::string a_dev, b_dev;  // each account's own device JID
+
+  TwoAccounts(const std::string& a, const std::string& phone_a, const std::string& b, const std::string& phone_b,
+              json extra = json::object())
+      : sup(config_for(ts, json::array({{{"profile", a}}, {{"profile", b}}}), std::move(extra))), ev(sup.run_dir()) {
+    a_dev = pair_by_qr(ts, ev, a, phone_a)["jid"];
+    b_dev = pair_by_qr(ts, ev, b, phone_b)["jid"];
+  }
+};
+
 }  // namespace harness

@@ -14,18 +14,10 @@
 #include "wa/message/self.hpp"
 #include "wa/signal/keys.hpp"
 #include "wa/signal/session.hpp"
+#include "must.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::test {
-
-inline std::string err_text(const Error& e) { return e.code + ": " + e.message; }
-
-template <class T>
-T must(Result<T> r) {
-  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : err_text(r.error())));
-  return std::move(r).value();
-}
-inline void must_ok(const Status& s) { REQUIRE_MESSAGE(s.has_value(), (s ? std::string() : err_text(s.error()))); }
 
 // Encodes and decodes a node: what actually crosses the wire.
 inline binary::Node wire(const binary::Node& n) { return must(binary::decode(must(binary::encode(n)))); }

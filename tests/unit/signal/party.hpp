@@ -9,18 +9,10 @@
 
 #include "wa/signal/keys.hpp"
 #include "wa/signal/session.hpp"
+#include "must.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::test {
-
-inline std::string err_text(const Error& e) { return e.code + ": " + e.message; }
-
-template <class T>
-T must(Result<T> r) {
-  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : err_text(r.error())));
-  return std::move(r).value();
-}
-inline void must_ok(const Status& s) { REQUIRE_MESSAGE(s.has_value(), (s ? std::string() : err_text(s.error()))); }
 
 struct Party {
   std::unique_ptr<store::Store> db;
