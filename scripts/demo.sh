@@ -9,15 +9,24 @@ if [ "${DEMO_SKIP_SETUP:-}" != 1 ]; then
   mkdir -p build
   scripts/setup.sh > build/setup.log 2>&1 || { tail -30 build/setup.log; exit 1; }
 fi
-BIN="$PWD/build/bin"
+BIN="${DEMO_BIN:-$PWD/build/bin}"
 
-DEMO=$(mktemp -d /tmp/wa-demo.XXXXXX)
+# DEMO_DIR: where the demo keeps its server, accounts and logs (kept
+# afterwards when given; a fresh temporary directory otherwise).
+if [ -n "${DEMO_DIR:-}" ]; then DEMO=$DEMO_DIR; mkdir -p "$DEMO"; else DEMO=$(mktemp -d /tmp/wa-demo.XXXXXX); fi
 PIDS=()
 cleanup() {
+  local rc=$?
   "$BIN/wactl" --run-dir "$DEMO/run" shutdown >/dev/null 2>&1 || true
+  # Every background job is a binary started directly (never a shell
+  # function), so these are the real processes, not subshells around them.
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$DEMO"
+  if [ "$rc" -ne 0 ]; then
+    printf '\ndemo failed (exit %s); logs kept in %s (server.log, supervisor.log, events.jsonl)\n' "$rc" "$DEMO" >&2
+  elif [ -z "${DEMO_DIR:-}" ]; then
+    rm -rf "$DEMO"
+  fi
 }
 trap cleanup EXIT
 
@@ -54,7 +63,7 @@ say "starting wa-supervisor with two accounts (sales, support)"
 PIDS+=($!)
 supervisor_up() { wactl ping >/dev/null 2>&1; }
 wait_for 10 supervisor_up
-wactl events > "$DEMO/events.jsonl" &
+"$BIN/wactl" --run-dir "$DEMO/run" events > "$DEMO/events.jsonl" &
 PIDS+=($!)
 
 pair() {  # profile phone

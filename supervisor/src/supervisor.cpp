@@ -4,11 +4,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "control.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/child.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/timer.hpp"
 #include "wa/log.hpp"
 
 namespace wa::supervisor {
@@ -20,6 +23,7 @@ Supervisor::Supervisor(Config config) : config_(std::move(config)), bin_dir_(ipc
 Supervisor::~Supervisor() {
   instances_.clear();
   control_.reset();
+  watchdog_.reset();
   events_.reset();
   if (bridge_) bridge_->close();
   // Let libuv finish closing every handle, then release the loop.
@@ -96,8 +100,23 @@ int Supervisor::run() {
   }
   WA_INFO("serving %s with %zu instances", config_.run_dir.c_str(), instances_.size());
   sd_notify(0, "READY=1");
+  start_watchdog();
   uv_run(&loop_, UV_RUN_DEFAULT);
   return 0;
+}
+
+// systemd's watchdog (WatchdogSec= in the unit): WATCHDOG=1 is sent from a
+// timer on the supervisor's one loop, so it stops exactly when the loop stops
+// turning (a deadlock, an endless loop, a blocking call) and systemd restarts
+// the service. Sent at a third of the interval: two may be late.
+void Supervisor::start_watchdog() {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+  watchdog_ = std::make_unique<ipc::Timer>(&loop_);
+  const uint64_t every_ms = std::max<uint64_t>(usec / 3000, 1);
+  sd_notify(0, "WATCHDOG=1");
+  watchdog_->start_repeat(every_ms, [] { sd_notify(0, "WATCHDOG=1"); });
+  WA_INFO("systemd watchdog: WATCHDOG=1 every %llu ms", static_cast<unsigned long long>(every_ms));
 }
 
 Instance* Supervisor::find(const std::string& profile) {

@@ -14,6 +14,7 @@
 #include "instance.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
+#include "wa/ipc/timer.hpp"
 
 namespace wa::supervisor {
 
@@ -35,12 +36,14 @@ class Supervisor {
   Instance& add_instance(const std::string& profile, bool autostart);
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
+  void start_watchdog();
 
   Config config_;
   uv_loop_t loop_{};
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<ipc::RepServer> control_;
+  std::unique_ptr<ipc::Timer> watchdog_;
   std::vector<std::unique_ptr<Instance>> instances_;
   int lock_fd_ = -1;
   bool shutting_down_ = false;
