@@ -1,5 +1,5 @@
 // The ClientPayload sent (encrypted) in the Noise ClientFinish: registration
-// for a new companion, login for a paired one (protocol-facts §3, §5.3).
+// for a new companion, login for a paired one (docs/PROTOCOL.md §5.1 step 1, §5.3).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // What to do when the server ends a connection, and how long to wait before
-// a socket-level retry (protocol-facts §6.5). Pure functions: the decisions
+// a socket-level retry (docs/PROTOCOL.md §6.5). Pure functions: the decisions
 // are unit-tested one by one.
 #pragma once
 

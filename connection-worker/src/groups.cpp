@@ -138,8 +138,8 @@ void ChatCommands::group_change(const json& args, bool add, Reply reply) {
 // the removal and let the removed member keep reading.
 void ChatCommands::membership_changed(const std::string& group, bool added) {
   if (!added) return;
-  // Opened per use, like the supervisor's event log: membership changes are
-  // rare, not worth a connection (and its page cache) for the worker's life.
+  // Opened per use: membership changes are rare, not worth a connection (and
+  // its page cache) for the worker's life.
   auto st = store::open_sqlite(store_path_);
   if (!st) {
     WA_WARN("cannot open the store to reset a group's sender-key memory: %s", st.error().code.c_str());

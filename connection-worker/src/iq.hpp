@@ -1,4 +1,4 @@
-// IQ correlation (protocol-facts §7): request ids are a per-connection random
+// IQ correlation (docs/PROTOCOL.md §7): request ids are a per-connection random
 // prefix plus a counter, every request has its own deadline, and a lost
 // connection fails every waiter at once (never left to time out one by one).
 #pragma once

@@ -1,4 +1,4 @@
-// QR pairing of a new companion (protocol-facts §5.1): the QR string made
+// QR pairing of a new companion (docs/PROTOCOL.md §5.1): the QR string made
 // from each server ref, and the verification of <pair-success> (ADV HMAC
 // under our secret, the primary's account signature over our identity) with
 // the device signature and the <pair-device-sign> reply.

@@ -1,4 +1,4 @@
-// Pairing by phone-number code (protocol-facts §5.2): the 8-character code,
+// Pairing by phone-number code (docs/PROTOCOL.md §5.2): the 8-character code,
 // the companion_hello that registers it with the server, and the answer to
 // the server's link_code_companion_reg notification, which derives the new
 // ADV secret the following pair-success is authenticated with.

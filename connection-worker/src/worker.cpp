@@ -80,6 +80,13 @@ void Worker::on_init(const json& m) {
   int idle = s.value("idle_ms", 60000);
   ack_timeout_ms_ = s.value("ack_timeout_ms", uint64_t{30000});
   std::string dir = m.value("instance_dir", "");
+  // A start-up failure is a local fault: main() returns 1 and the
+  // supervisor's restart policy (backoff, intensity limit) handles it. The
+  // loop stops only after what is queued on the link (the last event) left.
+  auto fail_start = [this] {
+    exit_code_ = 1;
+    link_->flush([this] { shutdown(); });
+  };
   SenderPool::Hooks hooks{
       [this](const std::string& conv) {
         to_supervisor({{msg::kType, msg::kSpawnSender}, {"conversation", conv}});
@@ -89,14 +96,14 @@ void Worker::on_init(const json& m) {
   ::unlink((dir + "/senders.ipc").c_str());
   if (auto st = senders_->listen(ipc::senders_url(dir)); !st) {
     WA_ERROR("cannot serve senders: %s", st.error().message.c_str());
-    std::exit(1);
+    return fail_start();
   }
   to_supervisor({{msg::kType, msg::kReady}});
 
   auto cs = settings_from_json(settings_, profile_);
   if (!cs) {
     WA_ERROR("bad connection settings: %s", cs.error().message.c_str());
-    std::exit(1);
+    return fail_start();
   }
   events_ = std::make_unique<EventSink>(loop_, cs->data_dir + "/" + profile_ + "/store.db",
                                         retention_from_settings(settings_));
@@ -116,11 +123,10 @@ void Worker::on_init(const json& m) {
   std::string store_path = cs->data_dir + "/" + profile_ + "/store.db";
   client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
   if (auto st = client_->start(); !st) {
-    // A store that cannot be opened is a local fault: exiting lets the
-    // supervisor's restart policy (with its backoff and limit) handle it.
+    // E.g. a store that cannot be opened.
     WA_ERROR("cannot start the connection: %s", st.error().message.c_str());
     emit({{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}});
-    std::exit(1);
+    return fail_start();
   }
   // The receive path opens its own connection to the profile's store (the
   // client created it above), so decrypt + inbox commit independently.
@@ -129,7 +135,7 @@ void Worker::on_init(const json& m) {
                             [this](json ev) { emit(std::move(ev)); }});
   if (!rx) {
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
-    std::exit(1);
+    return fail_start();
   }
   receiver_ = std::move(*rx);
   chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });

@@ -27,7 +27,8 @@ class Worker {
   Status start();
   // SIGTERM: fail what is pending, close the link, leave the loop.
   void shutdown();
-  // What main() returns: 0, or kExitNoRestart when the account must stay down.
+  // What main() returns: 0; kExitNoRestart when the account must stay down;
+  // 1 when start-up failed (settings, store, sockets).
   int exit_code() const noexcept { return exit_code_; }
 
  private:

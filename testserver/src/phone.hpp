@@ -34,7 +34,7 @@ struct PairSuccess {
   uint32_t key_index = 0;
 };
 
-// Builds the signed identity for a companion (section 5.1 stand-in recipe).
+// Builds the signed identity for a companion (docs/PROTOCOL.md §5.1, the phone's side).
 PairSuccess make_pair_success(const crypto::KeyPair& account_identity, ByteView companion_identity_pub32,
                               ByteView adv_secret, uint32_t key_index, uint64_t now_unix);
 
@@ -45,7 +45,7 @@ PairSuccess make_pair_success(const crypto::KeyPair& account_identity, ByteView 
 Status verify_pair_device_sign(ByteView signed_identity, ByteView issued_details, ByteView companion_identity_pub32,
                                ByteView account_pub32);
 
-// ---- phone-number code pairing (section 5.2), the phone's side ----
+// ---- phone-number code pairing (docs/PROTOCOL.md §5.2), the phone's side ----
 
 // salt(32) || iv(16) || AES-CTR(PBKDF2(code, salt), iv, pub32).
 Result<Bytes> unwrap_link_code_key(std::string_view code, ByteView wrapped80);

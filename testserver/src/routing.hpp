@@ -1,4 +1,4 @@
-// Routing decisions (sections 8.5, 9, 10.3): which device gets which stanza.
+// Routing decisions (docs/PROTOCOL.md §8.5, §9.1, §10.3): which device gets which stanza.
 // Pure over State: the server turns each Delivery into a send on a live
 // connection or an entry in the device's offline queue.
 #pragma once

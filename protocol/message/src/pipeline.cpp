@@ -105,7 +105,7 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
     if (!info) return Unexpected<Error>{info.error()};
     users = info->participants;
     gopt.addressing_mode = info->addressing_mode.empty() ? "pn" : info->addressing_mode;
-    // We keep PN addressing for Signal sessions (see DESIGN notes in the report).
+    // We keep PN addressing for Signal sessions (LID sessions: docs/PROTOCOL.md §12.1).
     gopt.lid_addressing = false;
   } else {
     users.push_back(to.to_non_ad());

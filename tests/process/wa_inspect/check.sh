@@ -5,7 +5,7 @@ set -u
 BIN=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# Section 4.6 worked example: the iq ping, flag byte included.
+# docs/PROTOCOL.md §4.6 worked example: the iq ping, flag byte included.
 HEX=00f80a1908550429165711fa0003f801f80156
 JSON='{"tag":"iq","attrs":{"id":"1","type":"get","xmlns":"w:p","to":"@s.whatsapp.net"},"content":[{"tag":"ping","attrs":{},"content":null}]}'
 out=$(echo "$HEX" | "$BIN" decode) || fail "decode exited $?"

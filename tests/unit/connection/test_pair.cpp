@@ -1,5 +1,5 @@
 // QR strings and pair-success verification against a phone simulated here
-// from the documented byte layouts (protocol-facts §5.1).
+// from the documented byte layouts (docs/PROTOCOL.md §5.1).
 #include <doctest/doctest.h>
 
 #include "pair.hpp"

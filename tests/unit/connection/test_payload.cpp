@@ -1,4 +1,4 @@
-// Registration and login payloads decoded back field by field (§3, §5.3).
+// Registration and login payloads decoded back field by field (docs/PROTOCOL.md §5.1, §5.3).
 #include <doctest/doctest.h>
 
 #include "client_payload.hpp"

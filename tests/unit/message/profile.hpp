@@ -110,7 +110,7 @@ inline binary::Node usync_response(const std::vector<UsyncEntry>& entries) {
                       std::move(usync));
 }
 
-// What the server delivers to `device` out of a stanza we built (8.5 / 9):
+// What the server delivers to `device` out of a stanza we built (docs/PROTOCOL.md §8.5, §9.1):
 // the device's own <enc> (if any), then any shared skmsg, plus the
 // device-identity.
 inline binary::Node deliver(const binary::Node& sent, const binary::Jid& from_device, const binary::Jid& to_device,

@@ -1,3 +1,4 @@
+// Section numbers in case names refer to docs/PROTOCOL.md.
 #include <doctest/doctest.h>
 
 #include "profile.hpp"

@@ -1,4 +1,4 @@
-// Receipt, retry receipt and ack shapes against protocol-facts section 10,
+// Receipt, retry receipt and ack shapes against docs/PROTOCOL.md §10,
 // checked on the encoded bytes (what the server parses).
 #include <doctest/doctest.h>
 

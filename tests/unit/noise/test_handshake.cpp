@@ -48,7 +48,7 @@ struct Pair {
 TEST_CASE("initiator and responder complete the handshake and exchange frames") {
   Setup s;
   Pair p(s, s.ca.policy(), s.chain);
-  // ClientHello on the wire: 12 22 0a 20 <32-byte ephemeral> (protocol facts 2.2).
+  // ClientHello on the wire: 12 22 0a 20 <32-byte ephemeral> (docs/PROTOCOL.md §2.2).
   REQUIRE(p.hello.size() == 36);
   CHECK(to_hex(ByteView(p.hello).first(4)) == "12220a20");
   CHECK(to_hex(ByteView(p.server_hello).first(1)) == "1a");

@@ -1,5 +1,5 @@
 // The store-callback conventions libsignal-protocol-c relies on (measured,
-// see DESIGN.md), checked through the library's own store API.
+// one case per convention), checked through the library's own store API.
 #include <doctest/doctest.h>
 #include <session_pre_key.h>
 #include <session_record.h>

@@ -1,5 +1,5 @@
 // The emulated phone's pairing output, checked the way a companion checks it
-// (protocol-facts 5.1 step 7), written here independently with wa_crypto.
+// (docs/PROTOCOL.md §5.1 step 7), written here independently with wa_crypto.
 #include <doctest/doctest.h>
 
 #include "phone.hpp"
@@ -131,7 +131,7 @@ TEST_CASE("link-code pairing: both sides derive the same adv secret") {
   REQUIRE(wrong);
   CHECK(*wrong != *unwrapped);
 
-  // Companion side of 5.2 step 6.
+  // Companion side of docs/PROTOCOL.md §5.2 step 6.
   auto s1 = crypto::x25519(companion_eph.priv, primary_eph.pub);
   REQUIRE(s1);
   auto r = crypto::random_bytes(32);

@@ -3,7 +3,7 @@
 // The encoder matches the reference client's (Baileys) byte for byte for every
 // node whose strings survive its encoding; where Baileys would lose
 // information (malformed JID-like strings, msgr/interop device JIDs) we write a
-// lossless form instead, see DESIGN notes in codec.cpp.
+// lossless form instead, listed at the top of codec.cpp (docs/PROTOCOL.md §4).
 //
 // The decoder treats its input as hostile: every read is bounds-checked,
 // lengths are checked against the remaining input before anything is

@@ -1,4 +1,4 @@
-// What a user does in a chat besides sending: read receipts (10.2, Baileys
+// What a user does in a chat besides sending: read receipts (docs/PROTOCOL.md §10.2, Baileys
 // sendReceipt) and chat states ("typing", Baileys sendPresenceUpdate), out
 // and in. Pure builders and parsers.
 #pragma once

@@ -1,4 +1,4 @@
-// Groups (section 9 and Baileys' groups.js): the metadata query sending
+// Groups (docs/PROTOCOL.md §9, Baileys' groups.js): the metadata query sending
 // needs, and the w:g2 management IQs the control socket exposes (create,
 // add / remove participants). Pure builders and parsers: the caller moves
 // the nodes over the socket.

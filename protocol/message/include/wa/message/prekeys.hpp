@@ -1,5 +1,5 @@
 // Prekey bundle fetch: the keys a contact device published, needed once to
-// start a Signal session with it (8.2). Responses are hostile input: every
+// start a Signal session with it (docs/PROTOCOL.md §8.2). Responses are hostile input: every
 // key length is checked before it reaches the Signal library.
 #pragma once
 

@@ -1,4 +1,4 @@
-// What the client answers to what it receives (10.2-10.4): delivery
+// What the client answers to what it receives (docs/PROTOCOL.md §10.2-10.4): delivery
 // receipts, retry receipts and acks. Built from the incoming stanza so the
 // routing attributes (from/participant/recipient) are echoed exactly.
 #pragma once
