@@ -34,6 +34,13 @@ Status ensure_private_dir(const std::string& path) {
   return {};
 }
 
+Status share_dir_with_group(const std::string& path, unsigned gid) {
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0)
+    return fail("io_error", errno_text("cannot give the operator group", path));
+  if (::chmod(path.c_str(), 0750) != 0) return fail("io_error", errno_text("cannot chmod", path));
+  return {};
+}
+
 Result<int> lock_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return fail("io_error", errno_text("cannot open", path));

@@ -9,9 +9,11 @@
 #include "wa/log.hpp"
 #include "wa/profile.hpp"
 #include "worker.hpp"
+#include "wa/build_info.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wa-connection: one account's connection worker (started by wa-supervisor)"};
+  app.set_version_flag("--version", std::string("wa-connection ") + wa::kVersion);
   std::string link, profile;
   int parent = 0;
   app.add_option("--link", link, "supervisor link URL")->required();

@@ -6,9 +6,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/ipc/ipc.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace wa::ipc {
 
@@ -60,6 +66,56 @@ void reject_other_uids(nng_pipe p, nng_pipe_ev, void*) {
 Status require_same_uid(const Socket& s) {
   int rv = nng_pipe_notify(s.get(), NNG_PIPE_EV_ADD_PRE, reject_other_uids, nullptr);
   if (rv != 0) return fail("ipc_error", "cannot install peer check: " + nng_error_text(rv));
+  return {};
+}
+
+namespace {
+
+// Membership by the group database: the peer's credentials carry only its
+// primary group, so supplementary membership is read from /etc/group (NSS).
+bool user_in_group(uid_t uid, gid_t gid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return false;
+  if (pw.pw_gid == gid) return true;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  while (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) == -1) {
+    if (n <= static_cast<int>(groups.size()) || n > 65536) return false;
+    groups.resize(static_cast<size_t>(n));
+  }
+  return std::find(groups.begin(), groups.begin() + n, gid) != groups.begin() + n;
+}
+
+// The group travels in the callback's argument (gid + 1, so 0 stays "none").
+void reject_non_operators(nng_pipe p, nng_pipe_ev, void* arg) {
+  const auto gid = static_cast<gid_t>(reinterpret_cast<uintptr_t>(arg) - 1);
+  uint64_t uid = 0, pgid = 0;
+  if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
+    nng_pipe_close(p);
+    return;
+  }
+  if (uid == ::geteuid() || uid == 0) return;
+  if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &pgid) == 0 && pgid == gid) return;
+  if (user_in_group(static_cast<uid_t>(uid), gid)) return;
+  nng_pipe_close(p);
+}
+
+}  // namespace
+
+Status listen_restricted(const Socket& s, const std::string& url, const PeerAccess& access) {
+  if (!access.group) {
+    WA_TRY(require_same_uid(s));
+    return listen_private(s, url);
+  }
+  void* arg = reinterpret_cast<void*>(static_cast<uintptr_t>(*access.group) + 1);
+  int rv = nng_pipe_notify(s.get(), NNG_PIPE_EV_ADD_PRE, reject_non_operators, arg);
+  if (rv != 0) return fail("ipc_error", "cannot install peer check: " + nng_error_text(rv));
+  WA_TRY(listen_private(s, url, 0660));
+  const std::string path = url.rfind("ipc://", 0) == 0 ? url.substr(6) : url;
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), *access.group) != 0)
+    return fail("ipc_error", "cannot give " + path + " to the operator group: " + std::strerror(errno));
   return {};
 }
 

@@ -120,11 +120,10 @@ void PairLink::on_sent(void* arg) {
   self->send_next_locked();
 }
 
-Result<std::unique_ptr<Publisher>> Publisher::listen(const std::string& url) {
+Result<std::unique_ptr<Publisher>> Publisher::listen(const std::string& url, const PeerAccess& access) {
   auto s = open_socket(Protocol::pub);
   if (!s) return Unexpected<Error>{s.error()};
-  if (auto st = require_same_uid(*s); !st) return Unexpected<Error>{st.error()};
-  if (auto st = listen_private(*s, url); !st) return Unexpected<Error>{st.error()};
+  if (auto st = listen_restricted(*s, url, access); !st) return Unexpected<Error>{st.error()};
   return std::unique_ptr<Publisher>(new Publisher(std::move(*s)));
 }
 

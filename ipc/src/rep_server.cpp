@@ -35,10 +35,10 @@ RepServer::~RepServer() {
 }
 
 Result<std::unique_ptr<RepServer>> RepServer::listen(LoopBridge& bridge, Socket sock,
-                                                     const std::string& url, Handler handler) {
+                                                     const std::string& url, Handler handler,
+                                                     const PeerAccess& access) {
   std::unique_ptr<RepServer> s(new RepServer(bridge, std::move(sock), std::move(handler)));
-  if (auto st = require_same_uid(s->sock_); !st) return Unexpected<Error>{st.error()};
-  if (auto st = listen_private(s->sock_, url); !st) return Unexpected<Error>{st.error()};
+  if (auto st = listen_restricted(s->sock_, url, access); !st) return Unexpected<Error>{st.error()};
   for (int i = 0; i < kSpareReceivers + 2; ++i) {
     if (auto st = s->add_slot(); !st) return Unexpected<Error>{st.error()};
   }

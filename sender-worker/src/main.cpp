@@ -13,9 +13,11 @@
 #include "wa/ipc/worker_process.hpp"
 #include "wa/log.hpp"
 #include "wa/profile.hpp"
+#include "wa/build_info.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wa-sender: one conversation's sender (started by wa-supervisor)"};
+  app.set_version_flag("--version", std::string("wa-sender ") + wa::kVersion);
   std::string link, profile, conversation, data_dir;
   int parent = 0, pgid = 0;
   app.add_option("--link", link, "the connection worker's sender socket URL")->required();

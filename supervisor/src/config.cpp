@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -127,12 +128,23 @@ Result<Config> parse_config(std::string_view text) {
   if (root.is_discarded()) return fail("bad_config", "config is not valid JSON");
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
-                              "events", "shutdown_timeout_ms", "instances"}));
+                              "events", "shutdown_timeout_ms", "instances", "operator_group"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
   WA_TRY(read_path(root, "run_dir", c.run_dir));
   WA_TRY(read_path(root, "data_dir", c.data_dir));
+  if (root.contains("operator_group")) {
+    const json& g = root["operator_group"];
+    if (!g.is_string() || g.get_ref<const std::string&>().empty()) return bad("operator_group", "must be a group name");
+    c.operator_group = g.get<std::string>();
+    std::vector<char> buf(16384);
+    group gr{};
+    group* found = nullptr;
+    if (::getgrnam_r(c.operator_group.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+      return bad("operator_group", "no such group '" + c.operator_group + "'");
+    c.operator_gid = gr.gr_gid;
+  }
 
   if (root.contains("server")) WA_TRY(read_server(root["server"], "server", c.server));
   if (root.contains("restart")) {

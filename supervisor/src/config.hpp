@@ -69,6 +69,10 @@ struct InstanceConfig {
 struct Config {
   std::string run_dir;
   std::string data_dir;
+  // Members of this group may use the control and event sockets (the run
+  // dir becomes 0750 and the sockets 0660 in it). Empty: our uid only.
+  std::string operator_group;
+  unsigned operator_gid = 0;
   ServerConfig server;
   RestartPolicy restart;
   SenderPolicy senders;

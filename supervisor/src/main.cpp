@@ -9,9 +9,11 @@
 #include "config.hpp"
 #include "supervisor.hpp"
 #include "wa/log.hpp"
+#include "wa/build_info.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wa-supervisor: supervises WhatsApp Web multi-device accounts"};
+  app.set_version_flag("--version", std::string("wa-supervisor ") + wa::kVersion);
   std::string config_path;
   bool verbose = false;
   app.add_option("--config", config_path, "configuration file (JSON)")->required();

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "control.hpp"
+#include "wa/build_info.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/child.hpp"
@@ -16,7 +17,7 @@
 
 namespace wa::supervisor {
 
-Supervisor::Supervisor(Config config) : config_(std::move(config)), bin_dir_(ipc::self_dir()) {
+Supervisor::Supervisor(Config config) : config_(std::move(config)) {
   uv_loop_init(&loop_);
 }
 
@@ -35,13 +36,48 @@ Supervisor::~Supervisor() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+namespace {
+
+bool has_workers(const std::string& dir) {
+  for (const char* w : {"wa-connection", "wa-sender"})
+    if (::access((dir + "/" + w).c_str(), X_OK) != 0) return false;
+  return true;
+}
+
+// The workers sit beside wa-supervisor in the build tree, and under
+// libexec/ when installed. Checked once at start: a supervisor copied alone
+// must say so and stop, not restart-loop every account on `spawn error`.
+Result<std::string> find_worker_dir(const std::string& self) {
+  const std::string installed = self + "/" + kWorkerDirFromBin;
+  for (const auto& dir : {self, installed})
+    if (has_workers(dir)) return dir;
+  return fail("no_workers", "wa-connection and wa-sender not found (looked in " + self + " and " + installed +
+                                "): install them with wa-supervisor (cmake --install, or the package)");
+}
+
+}  // namespace
+
 int Supervisor::run() {
+  auto workers = find_worker_dir(ipc::self_dir());
+  if (!workers) {
+    WA_ERROR("%s", workers.error().message.c_str());
+    return 72;  // EX_OSFILE: a file the program needs is missing
+  }
+  bin_dir_ = std::move(*workers);
   if (auto st = ipc::check_run_dir(config_.run_dir); !st) {
     WA_ERROR("%s", st.error().message.c_str());
     return 78;
   }
   for (const auto* dir : {&config_.run_dir, &config_.data_dir}) {
     if (auto st = fs::ensure_private_dir(*dir); !st) {
+      WA_ERROR("%s", st.error().message.c_str());
+      return 73;
+    }
+  }
+  ipc::PeerAccess peer_access;
+  if (!config_.operator_group.empty()) {
+    peer_access.group = static_cast<gid_t>(config_.operator_gid);
+    if (auto st = fs::share_dir_with_group(config_.run_dir, config_.operator_gid); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       return 73;
     }
@@ -58,7 +94,7 @@ int Supervisor::run() {
   ::unlink((config_.run_dir + "/events.ipc").c_str());
 
   bridge_ = std::make_unique<ipc::LoopBridge>(&loop_);
-  auto pub = ipc::Publisher::listen(ipc::events_url(config_.run_dir));
+  auto pub = ipc::Publisher::listen(ipc::events_url(config_.run_dir), peer_access);
   if (!pub) {
     WA_ERROR("%s", pub.error().message.c_str());
     return 71;
@@ -74,7 +110,7 @@ int Supervisor::run() {
   // drops anything larger by closing that client's pipe.
   (void)ipc::set_size(*sock, NNG_OPT_RECVMAXSZ, 16u << 20);
   auto control = ipc::RepServer::listen(*bridge_, std::move(*sock), ipc::control_url(config_.run_dir),
-                                        [this](std::shared_ptr<ipc::PendingRequest> r) { on_request(std::move(r)); });
+                                        [this](std::shared_ptr<ipc::PendingRequest> r) { on_request(std::move(r)); }, peer_access);
   if (!control) {
     WA_ERROR("%s", control.error().message.c_str());
     return 71;

@@ -17,6 +17,7 @@
 #include "wa/ipc/client.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/log.hpp"
+#include "wa/build_info.hpp"
 
 using namespace wa;
 using namespace wa::testserver;
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wa-testserver: a local WhatsApp-compatible server (websocket + Noise + binary nodes).\n"
                "Serve with `serve`; drive it with the admin subcommands, which talk to the running\n"
                "server through DIR/admin.sock (NNG REQ/REP, JSON)."};
+  app.set_version_flag("--version", std::string("wa-testserver ") + wa::kVersion);
   app.require_subcommand(1);
   std::string dir, listen = "127.0.0.1:0", phone, qr, code, jid;
   bool as_json = false;

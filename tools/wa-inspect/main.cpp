@@ -14,6 +14,7 @@
 #include "wa/binary/frame.hpp"
 #include "wa/binary/jid.hpp"
 #include "wa/binary/json.hpp"
+#include "wa/build_info.hpp"
 
 namespace {
 
@@ -103,6 +104,7 @@ int show_jid(const std::string& text) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Inspect WhatsApp binary nodes and JIDs"};
+  app.set_version_flag("--version", std::string("wa-inspect ") + wa::kVersion);
   app.require_subcommand(1);
 
   bool lines = false;

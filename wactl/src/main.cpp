@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "wa/crypto_random.hpp"
@@ -14,13 +16,37 @@
 #include "wa/ipc/client.hpp"
 #include "events_cli.hpp"
 #include "pair_cli.hpp"
+#include "wa/build_info.hpp"
 
 namespace {
 
 using wa::ipc::json;
 
+// Where the supervisor's sockets are, when --run-dir/--socket are not given:
+// $WA_RUN_DIR; else our own default run dir if a supervisor serves there;
+// else the system service's (run_dir of /etc/wa-supervisor/config.json, or
+// of $WA_CONFIG); else our default. `source` says which, for error messages.
+struct RunDir {
+  std::string path;
+  std::string source;
+};
+RunDir find_run_dir() {
+  if (const char* e = std::getenv("WA_RUN_DIR"); e != nullptr && e[0] == '/') return {e, "$WA_RUN_DIR"};
+  const std::string mine = wa::ipc::default_run_dir();
+  if (::access((mine + "/control.ipc").c_str(), F_OK) == 0) return {mine, "the default run dir"};
+  const char* cfg = std::getenv("WA_CONFIG");
+  const std::string cfg_path = cfg != nullptr && cfg[0] != 0 ? cfg : "/etc/wa-supervisor/config.json";
+  if (std::ifstream f(cfg_path); f) {
+    json c = json::parse(f, nullptr, false);
+    if (c.is_object() && c.contains("run_dir") && c["run_dir"].is_string())
+      return {c["run_dir"].get<std::string>(), "run_dir of " + cfg_path};
+  }
+  return {mine, "the default run dir"};
+}
+
 struct Options {
-  std::string run_dir = wa::ipc::default_run_dir();
+  std::string run_dir;
+  std::string run_dir_source = "--run-dir";
   std::string socket;
   int timeout_ms = 180000;
   bool json_out = false;
@@ -37,9 +63,15 @@ std::string control_url(const Options& o) {
 }
 
 // Sends one request and prints the outcome. Exit code 0 only on ok.
+std::string unreachable(const Options& o, const std::string& why) {
+  const std::string where = o.socket.empty() ? o.run_dir + " (" + o.run_dir_source + ")" : control_url(o) + " (--socket)";
+  return "cannot reach the supervisor: " + why + "\n  tried " + where +
+         "\n  is wa-supervisor running? point wactl at it with --run-dir DIR or WA_RUN_DIR=DIR";
+}
+
 int call(const Options& o, const json& req, const std::function<void(const json&)>& print) {
   auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
-  if (!c) return die("cannot reach the supervisor at " + control_url(o) + ": " + c.error().message);
+  if (!c) return die(unreachable(o, c.error().message));
   auto r = c->request(req);
   if (!r) {
     if (r.error().code == "timeout") return die("no reply from the supervisor (timeout)");
@@ -53,6 +85,16 @@ int call(const Options& o, const json& req, const std::function<void(const json&
   }
   if (!o.json_out && print) print(reply["result"]);
   return 0;
+}
+
+// A bare phone number (digits, an optional leading '+') is the user's phone
+// JID; anything else goes to the supervisor as given (it checks JIDs).
+std::string recipient_jid(const std::string& to) {
+  std::string_view d = to;
+  if (!d.empty() && d[0] == '+') d.remove_prefix(1);
+  if (d.size() < 5 || d.size() > 20 || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return to;
+  return std::string(d) + "@s.whatsapp.net";
 }
 
 std::string exit_text(const json& e) {
@@ -86,8 +128,12 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   Options o;
   CLI::App app{"wactl: control wa-supervisor"};
+  app.set_version_flag("--version", std::string("wactl ") + wa::kVersion);
   app.require_subcommand(1);
-  app.add_option("--run-dir", o.run_dir, "the supervisor's run directory");
+  // Global flags are accepted after the subcommand too (`wactl status --json`).
+  app.fallthrough();
+  app.add_option("--run-dir", o.run_dir, "the supervisor's run directory (default: $WA_RUN_DIR, a running "
+                                          "supervisor's default, or the run_dir of /etc/wa-supervisor/config.json)");
   app.add_option("--socket", o.socket, "control socket (path or ipc:// URL); overrides --run-dir");
   app.add_option("--timeout-ms", o.timeout_ms, "how long to wait for a reply");
   app.add_flag("--json", o.json_out, "print the supervisor's reply as JSON");
@@ -108,7 +154,8 @@ int main(int argc, char** argv) {
   auto* send = app.add_subcommand("send", "send a text message; waits for the server's answer");
   std::string to, text, client_id, quoted;
   send->add_option("profile", profile)->required();
-  send->add_option("jid", to, "recipient, e.g. 15551234567@s.whatsapp.net")->required();
+  send->add_option("to", to, "recipient: a JID (15551234567@s.whatsapp.net, …@lid, …@g.us) or a bare phone number")
+      ->required();
   send->add_option("text", text)->required();
   send->add_option("--client-id", client_id, "de-duplication id (default: random)");
   send->add_option("--reply-to,--reply", quoted, "reply to (quote) this message id");
@@ -167,7 +214,37 @@ int main(int argc, char** argv) {
   typing->add_option("chat", chat)->required();
   typing->add_option("state", typing_state)->required()->check(CLI::IsMember({"on", "off"}));
 
-  CLI11_PARSE(app, argc, argv);
+  // The first word that is not a global option must name a command: say so
+  // plainly instead of CLI11's "A subcommand is required".
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--run-dir" || a == "--socket" || a == "--timeout-ms") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    bool known = false;
+    for (const auto* sc : app.get_subcommands({})) known = known || sc->get_name() == a;
+    if (!known) {
+      std::fprintf(stderr, "wactl: unknown command '%.*s' (wactl --help lists them)\n", static_cast<int>(a.size()),
+                   a.data());
+      return 2;
+    }
+    break;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, like the
+    // tools operators know (CLI11's own codes are 100+).
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (o.run_dir.empty()) {
+    RunDir found = find_run_dir();
+    o.run_dir = std::move(found.path);
+    o.run_dir_source = std::move(found.source);
+  }
 
   if (*status) {
     json req{{"cmd", "status"}};
@@ -187,6 +264,7 @@ int main(int argc, char** argv) {
   if (*restart) return call(o, {{"cmd", "restart"}, {"profile", profile}}, state_line);
   if (*send) {
     if (client_id.empty()) client_id = wa::random_hex(16);
+    to = recipient_jid(to);
     json req{{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}, {"client_id", client_id}};
     if (!quoted.empty()) req["quoted_id"] = quoted;
     if (!quoted_sender.empty()) {
@@ -248,7 +326,7 @@ int main(int argc, char** argv) {
   }
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
-    if (!c) return die(c.error().message);
+    if (!c) return die(unreachable(o, c.error().message));
     auto r = c->request_raw(raw_req);
     if (!r) return die(r.error().message);
     std::cout << *r << std::endl;

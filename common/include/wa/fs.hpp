@@ -11,6 +11,9 @@ namespace wa::fs {
 // hold keys and sockets). Fails if the path exists and is not a directory or
 // is owned by another user.
 Status ensure_private_dir(const std::string& path);
+// Opens a directory of ours to one group: 0750, owned by `gid` (the run dir,
+// for the operator group; everything below it stays private).
+Status share_dir_with_group(const std::string& path, unsigned gid);
 
 // Exclusive, non-blocking advisory lock on `path` (created 0600), held until
 // the returned fd is closed or the process dies.

@@ -300,6 +300,35 @@ class Supervisor {
   pid_t pid_ = 0;
 };
 
+// Sets environment variables for the processes a test starts (spawn passes
+// ours on), and removes them again.
+struct ScopedEnv {
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+    for (auto& [k, v] : vars_) ::setenv(k.c_str(), v.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (auto& [k, v] : vars_) ::unsetenv(k.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+// Runs a program to its end; returns its exit code (-1: killed or timed out)
+// and what it printed (stdout and stderr).
+inline std::pair<int, std::string> run_program(const std::vector<std::string>& argv, const std::string& out,
+                                               std::chrono::milliseconds timeout = 20s) {
+  std::filesystem::remove(out);
+  pid_t pid = spawn(argv, out);
+  int st = wait_exit(pid, timeout);
+  if (st == -1) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, 5s);
+  }
+  std::ifstream f(out);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return {st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
+}
+
 inline std::string error_code(const json& reply) {
   if (reply.value("ok", false)) return "";
   return reply["error"].value("code", "");

@@ -46,18 +46,6 @@ class NotifySocket {
   int fd_ = -1;
 };
 
-// Sets environment variables for the supervisor this test starts, and
-// removes them again.
-struct ScopedEnv {
-  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
-    for (auto& [k, v] : vars_) ::setenv(k.c_str(), v.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    for (auto& [k, v] : vars_) ::unsetenv(k.c_str());
-  }
-  std::vector<std::pair<std::string, std::string>> vars_;
-};
-
 }  // namespace
 
 TEST_CASE("systemd - READY=1 once serving, then WATCHDOG=1 from the loop at a third of WatchdogSec") {

@@ -4,6 +4,9 @@
 
 #include <nng/nng.h>
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -88,6 +91,16 @@ Status listen_private(const Socket& s, const std::string& url, int mode = 0600);
 // Reject every pipe whose peer runs under another uid (checked before the
 // pipe is added, so no message from it is ever read).
 Status require_same_uid(const Socket& s);
+
+// Who may use a public socket (control, events). By default only our own
+// uid (socket file 0600). With an operator group, the file is 0660 in that
+// group, and a peer is accepted when it is our uid, root, or a member of
+// the group (its primary group or the group database) — so operators in
+// the group use wactl without root, and nobody else.
+struct PeerAccess {
+  std::optional<gid_t> group;
+};
+Status listen_restricted(const Socket& s, const std::string& url, const PeerAccess& access);
 Status dial(const Socket& s, const std::string& url, bool blocking);
 Status set_ms(const Socket& s, const char* opt, int ms);
 Status set_size(const Socket& s, const char* opt, size_t v);

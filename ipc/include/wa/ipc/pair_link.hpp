@@ -62,7 +62,7 @@ class PairLink {
 // never the only copy of anything that must not be lost.
 class Publisher {
  public:
-  static Result<std::unique_ptr<Publisher>> listen(const std::string& url);
+  static Result<std::unique_ptr<Publisher>> listen(const std::string& url, const PeerAccess& access = {});
   void publish(ByteView body);  // thread-safe
 
  private:

@@ -43,7 +43,8 @@ class RepServer {
   // max_msg: larger requests are dropped by NNG with the pipe closed
   // (callers enforce their own, smaller, limit with a clear error).
   static Result<std::unique_ptr<RepServer>> listen(LoopBridge& bridge, Socket sock,
-                                                   const std::string& url, Handler handler);
+                                                   const std::string& url, Handler handler,
+                                                   const PeerAccess& access = {});
   ~RepServer();
   RepServer(const RepServer&) = delete;
   RepServer& operator=(const RepServer&) = delete;
