@@ -138,3 +138,54 @@ TEST_CASE("liveness - a stopped sender told to exit is killed and its slot moves
   CHECK(events.of("alpha", "sender_unresponsive").size() == 1);
   CHECK_FALSE(exists(senders[0]));
 }
+
+TEST_CASE("liveness - a connection worker that never gets ready is killed at the ready deadline") {
+  // The supervisor runs wa-connection from its own directory: a copy of it
+  // next to a "worker" that hangs before it ever dials the link.
+  become_subreaper();
+  TempDir dir;
+  const std::string bindir = dir.path() + "/bin", run = dir.path() + "/run", data = dir.path() + "/data";
+  std::filesystem::create_directory(bindir);
+  std::filesystem::copy_file(bin("wa-supervisor"), bindir + "/wa-supervisor");
+  {
+    std::ofstream w(bindir + "/wa-connection");
+    w << "#!/bin/sh\nexec sleep 600\n";
+  }
+  std::filesystem::permissions(bindir + "/wa-connection", std::filesystem::perms::owner_all);
+  json cfg{{"run_dir", run},
+           {"data_dir", data},
+           {"shutdown_timeout_ms", 2000},
+           {"restart", {{"intensity", 5}, {"period_s", 30}, {"backoff_min_ms", 50}, {"backoff_max_ms", 500}}},
+           {"liveness", {{"interval_ms", 100}, {"timeout_ms", 1000}, {"ready_timeout_ms", 800}}},
+           {"instances", json::array({{{"profile", "alpha"}}})}};
+  std::ofstream(dir.path() + "/config.json") << cfg.dump();
+  pid_t sup = spawn({bindir + "/wa-supervisor", "--config", dir.path() + "/config.json"}, dir.path() + "/sup.log");
+  auto status = [&] {
+    auto c = wa::ipc::ControlClient::connect(wa::ipc::control_url(run), 1000);
+    if (!c) return json();
+    auto r = c->request({{"cmd", "status"}, {"profile", "alpha"}});
+    return r && r->value("ok", false) ? (*r)["result"]["instances"][0] : json();
+  };
+  REQUIRE(wait_until([&] { return !status().is_null(); }));
+  {
+    EventLog events(run);
+    // Stuck in `starting`: killed at the ready deadline, then restarted like a crash.
+    CHECK(events.wait_for([&](auto&) {
+      auto u = events.of("alpha", "instance_unresponsive");
+      return !u.empty() && u[0]["phase"] == "starting" && u[0]["silent_ms"].get<int>() >= 800;
+    }, 10s));
+    CHECK(events.wait_for([&](auto&) {
+      for (auto& e : events.of("alpha", "instance_exited"))
+        if (e["signal"] == SIGKILL && e["reason"] == "unresponsive") return !events.of("alpha", "instance_restarting").empty();
+      return false;
+    }, 10s));
+    CHECK(status()["last_exit"]["reason"] == "unresponsive");
+    CHECK(status()["restarts"].get<int>() >= 1);
+  }
+  ::kill(sup, SIGTERM);
+  if (wait_exit(sup, 10s) == -1) {
+    ::kill(sup, SIGKILL);
+    wait_exit(sup, 5s);
+  }
+  reap_adopted();
+}
