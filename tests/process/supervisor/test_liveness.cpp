@@ -12,7 +12,7 @@ using namespace harness;
 namespace {
 // Short deadlines so the tests run fast; the defaults are seconds.
 constexpr int kIntervalMs = 250;
-constexpr int kTimeoutMs = 1500;
+constexpr int kTimeoutMs = 2000;
 json fast_liveness() {
   return json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}, {"ready_timeout_ms", 10000}}}};
 }
@@ -38,7 +38,7 @@ TEST_CASE("liveness - a stopped connection worker is killed as unresponsive and 
   // Healthy workers answer their pings: over several deadlines nobody is judged dead.
   REQUIRE_FALSE(wait_until([&] {
     return !events.of("alpha", "instance_unresponsive").empty() || sup.conn_pid("alpha") != a;
-  }, std::chrono::milliseconds(3 * kTimeoutMs)));
+  }, std::chrono::milliseconds(2 * kTimeoutMs)));
   const auto beta_lifecycle = lifecycle_of(events, "beta").size();
 
   REQUIRE(::kill(a, SIGSTOP) == 0);
