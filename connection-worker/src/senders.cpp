@@ -32,7 +32,7 @@ void SenderPool::tell(const std::shared_ptr<ipc::PendingRequest>& req, const jso
 }
 
 void SenderPool::await_sender(const std::string& name, Conversation& c) {
-  if (silence_ms_ == 0) return;
+  if (silence_ms_ == 0 || !hooks_.kill_sender) return;
   if (!c.silence) c.silence = std::make_unique<ipc::Timer>(loop_);
   c.silence->start(silence_ms_, [this, name] {
     auto it = convs_.find(name);
