@@ -31,6 +31,20 @@ void SenderPool::tell(const std::shared_ptr<ipc::PendingRequest>& req, const jso
   req->reply(bytes);
 }
 
+void SenderPool::await_sender(const std::string& name, Conversation& c) {
+  if (silence_ms_ == 0 || !hooks_.kill_sender) return;
+  if (!c.silence) c.silence = std::make_unique<ipc::Timer>(loop_);
+  c.silence->start(silence_ms_, [this, name] {
+    auto it = convs_.find(name);
+    if (it == convs_.end() || it->second.pid == 0) return;
+    // Stopped, deadlocked or spinning: it holds a slot and maybe a job
+    // forever. Killed, it is a crashed sender (sender_crashed, slot freed).
+    WA_WARN("a sender (pid %d) did not come back for %llu ms: asking for its kill", it->second.pid,
+            static_cast<unsigned long long>(silence_ms_));
+    hooks_.kill_sender(name, it->second.pid);
+  });
+}
+
 void SenderPool::submit(std::string conversation, json payload, std::function<void(json)> done) {
   Job job{next_job_++, conversation, std::move(payload), std::move(done)};
   convs_[conversation].queue.push_back(std::move(job));
@@ -80,6 +94,7 @@ void SenderPool::want_sender(const std::string& name, Conversation& c) {
       oc.state = SenderState::exiting;
       if (oc.idle) oc.idle->stop();
       tell(std::exchange(oc.waiting, nullptr), {{msg::kOp, msg::kExit}});
+      await_sender(other, oc);
       break;
     }
   }
@@ -100,6 +115,7 @@ void SenderPool::pump(const std::string& name) {
     if (c.idle) c.idle->stop();
     tell(std::exchange(c.waiting, nullptr),
          {{msg::kOp, msg::kJob}, {"job", c.in_flight->id}, {"payload", c.in_flight->payload}});
+    await_sender(name, c);
     return;
   }
   if (c.in_flight) return;
@@ -107,6 +123,7 @@ void SenderPool::pump(const std::string& name) {
   if (!waiting_for_slot_.empty()) {
     c.state = SenderState::exiting;
     tell(std::exchange(c.waiting, nullptr), {{msg::kOp, msg::kExit}});
+    await_sender(name, c);
     return;
   }
   if (!c.idle) c.idle = std::make_unique<ipc::Timer>(loop_);
@@ -117,6 +134,7 @@ void SenderPool::pump(const std::string& name) {
     if (cc.state == SenderState::alive && cc.waiting && cc.queue.empty() && !cc.in_flight) {
       cc.state = SenderState::exiting;
       tell(std::exchange(cc.waiting, nullptr), {{msg::kOp, msg::kExit}});
+      await_sender(name, cc);
     }
   });
 }
@@ -136,8 +154,16 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
     return;
   }
   Conversation& c = it->second;
+  // Its sender came back: the ball is on our side until we answer.
+  c.heard = true;
+  if (c.silence) c.silence->stop();
   if (op == msg::kQuery) {
-    hooks_.query(*m, [this, req](json answer) { tell(req, answer); });
+    hooks_.query(*m, [this, req, name, pid = c.pid](json answer) {
+      tell(req, answer);
+      auto i = convs_.find(name);
+      if (i != convs_.end() && i->second.pid == pid && i->second.state != SenderState::none)
+        await_sender(name, i->second);
+    });
     return;
   }
   if (op == msg::kDone) {
@@ -162,6 +188,7 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
   }
   if (c.state != SenderState::alive) {
     tell(req, {{msg::kOp, msg::kExit}});
+    await_sender(name, c);
     return;
   }
   c.waiting = std::move(req);
@@ -173,6 +200,8 @@ void SenderPool::on_sender_started(const std::string& conversation, pid_t pid) {
   if (it == convs_.end()) return;
   if (it->second.state == SenderState::requested) it->second.state = SenderState::alive;
   it->second.pid = pid;
+  // Forked: it owes us its first `next` (unless that raced ahead of this notice).
+  if (!it->second.heard) await_sender(conversation, it->second);
 }
 
 void SenderPool::release_slot() {
@@ -222,8 +251,10 @@ void SenderPool::on_sender_exited(const std::string& conversation, pid_t pid, bo
   if (c.pid != 0 && pid != 0 && c.pid != pid) return;  // an older sender of this conversation
   c.state = SenderState::none;
   c.pid = 0;
+  c.heard = false;
   c.waiting.reset();
   if (c.idle) c.idle->stop();
+  if (c.silence) c.silence->stop();
   if (c.in_flight || abnormal) {
     // The sender died mid-pipeline (or crashed): nothing it held can be
     // trusted, so every send of this conversation fails now, not later.

@@ -35,11 +35,18 @@ class SenderPool {
     std::function<void(const std::string& conversation)> request_sender;  // ask the supervisor
     // Answers a sender's query (devices, bundles, relay). `reply` may run later.
     std::function<void(const json& query, std::function<void(json)> reply)> query;
+    // A sender that stopped answering: ask the supervisor to kill it (its
+    // exit then comes back as on_sender_exited).
+    std::function<void(const std::string& conversation, pid_t pid)> kill_sender;
   };
 
   SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks);
   ~SenderPool();
   Status listen(const std::string& url);
+  // Liveness: whenever it is a sender's turn (it was handed a job, a query's
+  // answer or an exit order, or was just forked), it must come back within
+  // `ms` or it is reported through Hooks::kill_sender. 0 disables.
+  void set_silence_timeout(uint64_t ms) { silence_ms_ = ms; }
 
   void submit(std::string conversation, json payload, std::function<void(json)> done);
 
@@ -71,6 +78,8 @@ class SenderPool {
     pid_t pid = 0;
     std::shared_ptr<ipc::PendingRequest> waiting;  // the sender's parked "next"
     std::unique_ptr<ipc::Timer> idle;
+    std::unique_ptr<ipc::Timer> silence;  // armed while it is the sender's turn
+    bool heard = false;                   // its sender has made a request
   };
 
   void on_request(std::shared_ptr<ipc::PendingRequest> req);
@@ -79,6 +88,8 @@ class SenderPool {
   void release_slot();
   void tell(const std::shared_ptr<ipc::PendingRequest>& req, const json& m);
   void fail_queue(Conversation& c, const std::string& code, const std::string& message);
+  // The sender of `name` owes us its next request: start its silence deadline.
+  void await_sender(const std::string& name, Conversation& c);
 
   uv_loop_t* loop_;
   ipc::LoopBridge& bridge_;
@@ -94,6 +105,7 @@ class SenderPool {
   std::map<std::string, int> retry_rounds_;
   std::deque<std::string> retry_order_;
   uint64_t next_job_ = 1;
+  uint64_t silence_ms_ = 0;
 };
 
 }  // namespace wa::connection

@@ -15,6 +15,16 @@ namespace wa::connection {
 
 namespace msg = ipc::msg;
 
+namespace {
+// liveness.timeout_ms from the supervisor's settings (0: never give up on a sender).
+uint64_t sender_silence_ms(const json& settings) {
+  auto l = settings.find("liveness");
+  if (l == settings.end() || !l->is_object()) return 0;
+  auto t = l->find("timeout_ms");
+  return t != l->end() && t->is_number_unsigned() ? t->get<uint64_t>() : 0;
+}
+}  // namespace
+
 Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url)
     : loop_(loop), profile_(std::move(profile)), link_url_(std::move(link_url)), bridge_(loop) {}
 
@@ -56,7 +66,12 @@ void Worker::on_link(Bytes body) {
     return;
   }
   const std::string t = (*m)[msg::kType].get<std::string>();
-  if (t == msg::kInit) {
+  if (t == msg::kPing) {
+    // Liveness: answered here, on the loop thread (the link posts every
+    // message to the loop), so the pong proves the loop turns — a pong from
+    // an NNG thread would also come from a deadlocked worker.
+    to_supervisor({{msg::kType, msg::kPong}});
+  } else if (t == msg::kInit) {
     on_init(*m);
   } else if (t == msg::kRequest) {
     on_request(*m);
@@ -91,8 +106,12 @@ void Worker::on_init(const json& m) {
       [this](const std::string& conv) {
         to_supervisor({{msg::kType, msg::kSpawnSender}, {"conversation", conv}});
       },
-      [this](const json& q, std::function<void(json)> reply) { answer_query(q, std::move(reply)); }};
+      [this](const json& q, std::function<void(json)> reply) { answer_query(q, std::move(reply)); },
+      [this](const std::string& conv, pid_t pid) {
+        to_supervisor({{msg::kType, msg::kKillSender}, {"conversation", conv}, {"pid", pid}});
+      }};
   senders_ = std::make_unique<SenderPool>(loop_, bridge_, max, idle, std::move(hooks));
+  senders_->set_silence_timeout(sender_silence_ms(settings_));
   ::unlink((dir + "/senders.ipc").c_str());
   if (auto st = senders_->listen(ipc::senders_url(dir)); !st) {
     WA_ERROR("cannot serve senders: %s", st.error().message.c_str());

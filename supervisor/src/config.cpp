@@ -128,7 +128,7 @@ Result<Config> parse_config(std::string_view text) {
   if (root.is_discarded()) return fail("bad_config", "config is not valid JSON");
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
-                              "events", "shutdown_timeout_ms", "instances", "operator_group"}));
+                              "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
@@ -165,6 +165,17 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
     WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
     WA_TRY(read_int(s, "ack_timeout_ms", "senders.ack_timeout_ms", 100, 600000, c.senders.ack_timeout_ms));
+  }
+  if (root.contains("liveness")) {
+    const json& l = root["liveness"];
+    if (!l.is_object()) return bad("liveness", "must be an object");
+    WA_TRY(only_keys(l, "liveness", {"interval_ms", "timeout_ms", "ready_timeout_ms"}));
+    WA_TRY(read_int(l, "interval_ms", "liveness.interval_ms", 10, 600000, c.liveness.interval_ms));
+    WA_TRY(read_int(l, "timeout_ms", "liveness.timeout_ms", 20, 3600000, c.liveness.timeout_ms));
+    WA_TRY(read_int(l, "ready_timeout_ms", "liveness.ready_timeout_ms", 20, 3600000, c.liveness.ready_timeout_ms));
+    // A healthy worker's last pong is up to one interval old when it is judged.
+    if (c.liveness.timeout_ms < 2 * c.liveness.interval_ms)
+      return bad("liveness.timeout_ms", "must be at least twice liveness.interval_ms");
   }
   if (root.contains("events")) {
     const json& e = root["events"];
@@ -220,6 +231,7 @@ json Config::worker_settings() const {
                {{"max_per_instance", senders.max_per_instance},
                 {"idle_ms", senders.idle_ms},
                 {"ack_timeout_ms", senders.ack_timeout_ms}}},
+              {"liveness", {{"timeout_ms", liveness.timeout_ms}}},
               {"events", {{"retention_days", events.retention_days}, {"max_per_profile", events.max_per_profile}}},
               {"shutdown_timeout_ms", shutdown_timeout_ms}};
 }

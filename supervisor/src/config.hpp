@@ -37,6 +37,16 @@ struct SenderPolicy {
   int ack_timeout_ms = 30000;
 };
 
+// Liveness on every link: a worker that stops answering is killed and
+// restarted as if it had crashed. The timeouts sit above the store's
+// worst-case busy wait (5 retries x 2 s), which blocks a worker's loop
+// legitimately.
+struct LivenessPolicy {
+  int interval_ms = 5000;        // supervisor -> connection worker ping
+  int timeout_ms = 20000;        // no pong (or, for a sender, no request back) for this long
+  int ready_timeout_ms = 30000;  // fork -> `ready`
+};
+
 // Pinned like Baileys 7.0.0-rc14: a version the server still accepts. A too
 // old one is refused with <failure reason="405"> (event client_outdated), so
 // it is configurable without a rebuild.
@@ -76,6 +86,7 @@ struct Config {
   ServerConfig server;
   RestartPolicy restart;
   SenderPolicy senders;
+  LivenessPolicy liveness;
   EventRetention events;
   int shutdown_timeout_ms = 5000;
   std::vector<InstanceConfig> instances;

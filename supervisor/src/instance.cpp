@@ -51,7 +51,7 @@ Instance::Instance(Environment env, std::string profile, bool autostart)
     : env_(env), profile_(std::move(profile)), autostart_(autostart),
       dir_(ipc::instance_dir(env.config->run_dir, profile_)),
       restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
-      sweep_timer_(env.loop) {
+      sweep_timer_(env.loop), liveness_timer_(env.loop) {
   sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
 }
 
@@ -117,6 +117,11 @@ void Instance::spawn_connection() {
   if (!child) return fail_spawn(child.error().message);
   conn_ = std::move(*child);
   spawned_at_ = Clock::now();
+  // Liveness: the ready deadline runs from here, pings from `ready` on.
+  unresponsive_ = false;
+  last_tick_ = spawned_at_;
+  liveness_timer_.start_repeat(static_cast<uint64_t>(env_.config->liveness.interval_ms),
+                               [this, inc] { liveness_tick(inc); });
   WA_INFO("[%s] connection worker started, pid %d", profile_.c_str(), conn_->pid());
 }
 
@@ -141,6 +146,7 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     if (state_ != State::starting) return;
     worker_ready_ = true;
     state_ = State::running;
+    last_pong_ = Clock::now();
     env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
   } else if (t == msg::kReply) {
     if (m->contains("rid") && (*m)["rid"].is_number_unsigned() && m->contains("reply"))
@@ -148,6 +154,11 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
   } else if (t == msg::kEvent) {
     if (m->contains("event") && (*m)["event"].is_object() && (*m)["event"].contains("type"))
       env_.events->emit(profile_, (*m)["event"]);
+  } else if (t == msg::kPong) {
+    // Sent from the worker's loop thread: its loop turned after our ping.
+    if (worker_ready_) last_pong_ = Clock::now();
+  } else if (t == msg::kKillSender) {
+    kill_sender(*m);
   } else if (t == msg::kSpawnSender) {
     if (m->contains("conversation") && (*m)["conversation"].is_string())
       spawn_sender((*m)["conversation"].get<std::string>());
@@ -162,11 +173,17 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   conn_.reset();
   link_.reset();
   worker_ready_ = false;
+  liveness_timer_.stop();
   last_exit_ = exit_json(pid, st);
   last_exit_["ts"] = now_ms();
   WA_INFO("[%s] connection worker %d exited (%s)", profile_.c_str(), pid, st.describe().c_str());
   json ev = exit_json(pid, st);
   ev["type"] = "instance_exited";
+  if (unresponsive_) {
+    // Our SIGKILL: say why, so it is not mistaken for an outside kill.
+    ev["reason"] = "unresponsive";
+    last_exit_["reason"] = "unresponsive";
+  }
   env_.events->emit(profile_, ev);
   fail_parked("instance_down", "the connection worker exited");
 
@@ -222,6 +239,64 @@ void Instance::schedule_restart() {
   });
 }
 
+void Instance::liveness_tick(uint64_t inc) {
+  if (inc != incarnation_ || !conn_ || unresponsive_ ||
+      (state_ != State::starting && state_ != State::running)) {
+    liveness_timer_.stop();
+    return;
+  }
+  const auto& pol = env_.config->liveness;
+  auto now = Clock::now();
+  auto since_tick = now - std::exchange(last_tick_, now);
+  // A late tick means our own loop was stalled: a pong may be waiting behind
+  // this timer in the same loop turn. Judge nobody on it; the next tick will.
+  bool stalled = since_tick > std::chrono::milliseconds(2 * static_cast<int64_t>(pol.interval_ms));
+  if (!worker_ready_) {
+    auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - spawned_at_);
+    if (!stalled && silent.count() >= pol.ready_timeout_ms) declare_unresponsive("starting", silent);
+    return;
+  }
+  auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_pong_);
+  if (!stalled && silent.count() >= pol.timeout_ms) return declare_unresponsive("running", silent);
+  send_to_worker({{msg::kType, msg::kPing}});
+}
+
+void Instance::declare_unresponsive(const char* phase, std::chrono::milliseconds silent) {
+  // Stopped (SIGSTOP), deadlocked or spinning: the same as a crash, except
+  // that the crash is ours to cause. SIGKILL works on a stopped process too.
+  pid_t pid = conn_->pid();
+  WA_ERROR("[%s] connection worker %d unresponsive (%s, silent for %lld ms): SIGKILL", profile_.c_str(), pid,
+           phase, static_cast<long long>(silent.count()));
+  unresponsive_ = true;
+  liveness_timer_.stop();
+  env_.events->emit(profile_, {{"type", "instance_unresponsive"},
+                               {"pid", pid},
+                               {"phase", phase},
+                               {"silent_ms", silent.count()}});
+  // From now on the worker counts as dead: routed commands are answered
+  // instance_down at once (not when the reap comes), and nothing more is
+  // sent to or taken from it. on_connection_exit does rest_for_one.
+  worker_ready_ = false;
+  link_.reset();
+  fail_parked("instance_down", "the connection worker stopped answering");
+  conn_->kill(SIGKILL);
+}
+
+void Instance::kill_sender(const json& m) {
+  // The connection worker hands out the jobs, so it sees a sender that took
+  // one (or was told to exit) and never came back; only we can kill it.
+  if (!m.contains("conversation") || !m["conversation"].is_string() || !m.contains("pid") ||
+      !m["pid"].is_number_integer())
+    return;
+  auto it = senders_.find(m["conversation"].get<std::string>());
+  if (it == senders_.end() || it->second.child->pid() != m["pid"].get<pid_t>()) return;  // already gone
+  pid_t pid = it->second.child->pid();
+  WA_ERROR("[%s] sender %d unresponsive: SIGKILL", profile_.c_str(), pid);
+  env_.events->emit(profile_, {{"type", "sender_unresponsive"}, {"conversation", it->first}, {"pid", pid}});
+  // Its exit is reported as sender_exited: the worker fails the job and frees the slot.
+  it->second.child->kill(SIGKILL);
+}
+
 void Instance::stop(std::function<void()> done) {
   switch (state_) {
     case State::stopped:
@@ -241,6 +316,7 @@ void Instance::stop(std::function<void()> done) {
       break;
   }
   restart_timer_.stop();
+  liveness_timer_.stop();  // a worker that hangs now is SIGKILLed by stop_connection's timeout
   state_ = State::stopping;
   if (done) stop_waiters_.push_back(std::move(done));
   // Reverse start order: senders first, then the connection worker.

@@ -5,6 +5,11 @@
 //     restart intensity and backoff); senders come back on demand;
 //   - a sender dies -> only that sender is gone; the connection worker is
 //     told (pid, conversation, status) and fails that conversation's sends.
+//   - a worker that stops answering is killed and then handled as above:
+//     the connection worker must say `ready` within liveness.ready_timeout_ms
+//     of its fork and then answer a ping every liveness.interval_ms within
+//     liveness.timeout_ms; a sender is killed when its connection worker
+//     reports it silent (kill_sender).
 // Every method runs on the supervisor's loop thread.
 #pragma once
 
@@ -92,6 +97,9 @@ class Instance {
   void stop_connection(std::function<void()> done);
   void schedule_restart();
   void sweep_parked();
+  void liveness_tick(uint64_t incarnation);
+  void declare_unresponsive(const char* phase, std::chrono::milliseconds silent);
+  void kill_sender(const json& m);
 
   Environment env_;
   std::string profile_;
@@ -113,6 +121,10 @@ class Instance {
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
   std::chrono::steady_clock::time_point spawned_at_{};
+  // Liveness of the current connection worker (see liveness_tick).
+  std::chrono::steady_clock::time_point last_pong_{};
+  std::chrono::steady_clock::time_point last_tick_{};
+  bool unresponsive_ = false;  // this incarnation was killed by us for silence
 
   // Teardown bookkeeping: what to run once the awaited children are reaped.
   std::function<void()> on_senders_gone_;
@@ -123,6 +135,7 @@ class Instance {
   ipc::Timer kill_senders_timer_;
   ipc::Timer kill_conn_timer_;
   ipc::Timer sweep_timer_;
+  ipc::Timer liveness_timer_;
 };
 
 }  // namespace wa::supervisor

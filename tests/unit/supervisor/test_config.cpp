@@ -43,6 +43,25 @@ TEST_CASE("config errors name the field") {
   CHECK(error_of("not json").find("JSON") != std::string::npos);
 }
 
+TEST_CASE("liveness settings: defaults, validation, and the sender deadline reaches the worker") {
+  auto c = parse_config(R"({"instances": []})");
+  REQUIRE(c.has_value());
+  CHECK(c->liveness.interval_ms == 5000);
+  CHECK(c->liveness.timeout_ms == 20000);
+  CHECK(c->liveness.ready_timeout_ms == 30000);
+  CHECK(c->worker_settings()["liveness"]["timeout_ms"] == 20000);
+  auto l = parse_config(R"({"instances": [], "liveness": {"interval_ms": 100, "timeout_ms": 500, "ready_timeout_ms": 900}})");
+  REQUIRE(l.has_value());
+  CHECK(l->liveness.interval_ms == 100);
+  CHECK(l->liveness.timeout_ms == 500);
+  CHECK(l->liveness.ready_timeout_ms == 900);
+  CHECK(error_of(R"({"instances": [], "liveness": {"interval_ms": 1000, "timeout_ms": 1500}})").find("liveness.timeout_ms") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "liveness": {"interval_ms": 0}})").find("liveness.interval_ms") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "liveness": {"deadline": 5}})").find("liveness.deadline") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "liveness": 5})").find("liveness") != std::string::npos);
+}
+
 TEST_CASE("control requests are validated field by field") {
   using nlohmann::json;
   CHECK(validate_request(json{{"cmd", "ping"}}).value() == "ping");

@@ -12,6 +12,13 @@
 //   sup -> worker   sender_started{conversation, pid}
 //   sup -> worker   sender_refused{conversation, code, message}
 //   sup -> worker   sender_exited{conversation, pid, code, signal}
+//   sup -> worker   ping{}                     liveness: every liveness.interval_ms once ready
+//   worker -> sup   pong{}                     sent from the worker's loop thread: proves the
+//                                              loop turns (no pong for liveness.timeout_ms ->
+//                                              the worker is killed as unresponsive)
+//   worker -> sup   kill_sender{conversation, pid}  that sender holds a job or an exit
+//                                              order and has not come back for
+//                                              liveness.timeout_ms: SIGKILL it
 //
 // sender -> connection worker (REQ/REP, field "op"; the sender is REQ):
 //   next{conversation, pid}           -> job{job} | exit{}   (held until work or idle)
@@ -41,6 +48,9 @@ inline constexpr const char* kSpawnSender = "spawn_sender";
 inline constexpr const char* kSenderStarted = "sender_started";
 inline constexpr const char* kSenderRefused = "sender_refused";
 inline constexpr const char* kSenderExited = "sender_exited";
+inline constexpr const char* kPing = "ping";
+inline constexpr const char* kPong = "pong";
+inline constexpr const char* kKillSender = "kill_sender";
 
 inline constexpr const char* kOp = "op";
 inline constexpr const char* kNext = "next";

@@ -1,0 +1,78 @@
+// Liveness end to end: a paired, open account whose connection worker stops
+// answering (SIGSTOP) is killed as unresponsive, restarted and open again on
+// the server, while another account on the same supervisor sees nothing.
+#include <doctest/doctest.h>
+
+#include <future>
+
+#include "wa_server.hpp"
+
+using namespace harness;
+
+namespace {
+constexpr int kIntervalMs = 500;
+// Generous: pairing and login (812 prekeys) block the loop briefly, more so under sanitizers.
+constexpr int kTimeoutMs = 4000;
+// Detection comes between timeout and timeout + interval after the last pong.
+constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + kIntervalMs + 3000);
+
+json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
+               int timeout_ms = 30000) {
+  return sup.call({{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}}, timeout_ms);
+}
+
+size_t lifecycle_count(EventLog& ev, const std::string& profile) {
+  size_t n = 0;
+  for (auto& e : ev.of(profile)) {
+    const std::string t = e.value("type", "");
+    n += t.rfind("instance_", 0) == 0 || t == "connection";
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("liveness - a stopped connection worker of an open account is restarted and open again, B untouched") {
+  TwoAccounts acc("lva", "15550000091", "lvb", "15550000092",
+                  json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}}}});
+  auto& sup = acc.sup;
+  auto& ev = acc.ev;
+  const std::string to_b = "15550000092@s.whatsapp.net";
+  {
+    json r = send_text(sup, "lva", to_b, "before");
+    INFO(r.dump());
+    REQUIRE(r.value("ok", false));
+  }
+  pid_t a = sup.conn_pid("lva");
+  pid_t b = sup.conn_pid("lvb");
+  const size_t opens = count_of(ev, "lva", "connection", "open");
+  const size_t b_events = lifecycle_count(ev, "lvb");
+
+  REQUIRE(::kill(a, SIGSTOP) == 0);
+  // Parked on the stopped worker: fails instance_down once it is declared
+  // dead, long before the route's own 120 s timeout.
+  auto pending = std::async(std::launch::async, [&] { return send_text(sup, "lva", to_b, "while stopped", 20000); });
+  REQUIRE(pending.wait_for(kNoticeWithin) == std::future_status::ready);
+  {
+    json r = pending.get();
+    INFO(r.dump());
+    CHECK(error_code(r) == "instance_down");
+  }
+  REQUIRE(ev.wait_for([&](auto&) { return !ev.of("lva", "instance_unresponsive").empty(); }, kNoticeWithin));
+  CHECK(ev.of("lva", "instance_unresponsive")[0]["pid"] == a);
+
+  // Restarted as after a crash, and the account logs in again.
+  REQUIRE(sup.wait_running("lva", a, kNoticeWithin));
+  CHECK_FALSE(exists(a));
+  CHECK(sup.instance("lva")["last_exit"]["reason"] == "unresponsive");
+  REQUIRE(wait_event(ev, "lva", "connection", "open", opens));
+  {
+    json r = send_text(sup, "lva", to_b, "after");
+    INFO(r.dump());
+    CHECK(r.value("ok", false));
+  }
+
+  // B: same process, no restart, no lifecycle or connection event.
+  CHECK(sup.conn_pid("lvb") == b);
+  CHECK(sup.instance("lvb")["restarts"] == 0);
+  CHECK(lifecycle_count(ev, "lvb") == b_events);
+}
