@@ -91,6 +91,9 @@ class Instance {
   void stop_senders(std::function<void()> done);
   void stop_connection(std::function<void()> done);
   void schedule_restart();
+  // -> failed (no more restarts until `start`), with the reason in status
+  // and in the instance_failed event.
+  void enter_failed(const std::string& reason, json detail);
   void sweep_parked();
 
   Environment env_;
@@ -112,6 +115,7 @@ class Instance {
   uint64_t sends_routed_ = 0;
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
+  std::string failed_reason_;  // restart_intensity | store_corrupt, while failed
   std::chrono::steady_clock::time_point spawned_at_{};
 
   // Teardown bookkeeping: what to run once the awaited children are reaped.
