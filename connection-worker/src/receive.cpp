@@ -81,7 +81,7 @@ void Receiver::flush() {
   // nothing of it may be answered - not even a retry receipt, which the
   // server takes as an answer too.
   if (!tx) return halt(tx.error());
-  if (hooks_.store_ok) hooks_.store_ok();
+  if (store_hooks_.ok) store_hooks_.ok();
   for (size_t i = 0; i < batch.size(); ++i) finish(batch[i], *self, outs[i]);
   if (store_error_) halt(*std::exchange(store_error_, std::nullopt));
 }
@@ -91,7 +91,7 @@ void Receiver::halt(const Error& e) {
   const size_t dropped = std::exchange(pending_, {}).size();
   WA_WARN("the store failed on the receive path: %s (%s) - no receipts, receiving stops (%zu queued dropped)",
           e.code.c_str(), e.message.c_str(), dropped);
-  if (hooks_.store_failed) hooks_.store_failed(e);
+  if (store_hooks_.failed) store_hooks_.failed(e);
 }
 
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {

@@ -46,11 +46,13 @@ class Receiver {
   struct Hooks {
     std::function<Status(const binary::Node&)> send;   // a receipt or an ack to the server
     std::function<void(nlohmann::json)> event;          // public event {"type": ...}
+  };
+  struct StoreHooks {
     // The store failed: the connection must end before anything else is
     // answered (the batch in hand was dropped unanswered).
-    std::function<void(const Error&)> store_failed;
+    std::function<void(const Error&)> failed;
     // A batch was committed: the store works.
-    std::function<void()> store_ok;
+    std::function<void()> ok;
   };
   // Most messages committed together; a larger burst is split.
   static constexpr size_t kMaxBatch = 64;
@@ -59,6 +61,8 @@ class Receiver {
   // loop's next turn: every message the current socket reads carried joins
   // the batch first.
   static Result<std::unique_ptr<Receiver>> open(uv_loop_t* loop, const std::string& store_path, Hooks hooks);
+
+  void set_store_hooks(StoreHooks hooks) { store_hooks_ = std::move(hooks); }
 
   // message (queued for the batch), receipt, notification (anything else is
   // ignored here, but still flushes the queued messages first).
@@ -103,6 +107,7 @@ class Receiver {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<signal::SignalSession> sig_;
   Hooks hooks_;
+  StoreHooks store_hooks_;
   std::map<std::string, uint32_t> retries_;  // message id -> retry receipts sent
   std::vector<binary::Node> pending_;         // messages of the batch being collected
   std::optional<Error> store_error_;          // a store failure met while answering a batch

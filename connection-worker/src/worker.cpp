@@ -136,15 +136,14 @@ void Worker::on_init(const json& m) {
   // client created it above), so decrypt + inbox commit independently.
   auto rx = Receiver::open(loop_, store_path,
                            {[this](const binary::Node& n) { return client_->send_node(n); },
-                            [this](json ev) { emit(std::move(ev)); },
-                            [this](const Error& e) { on_store_failed(e); },
-                            [this] { client_->store_ok(); }});
+                            [this](json ev) { emit(std::move(ev)); }});
   if (!rx) {
     if (store::is_store_corrupt(rx.error())) return on_store_corrupt(rx.error());
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
     std::exit(1);
   }
   receiver_ = std::move(*rx);
+  receiver_->set_store_hooks({[this](const Error& e) { on_store_failed(e); }, [this] { client_->store_ok(); }});
   chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
   client_->on_stanza = [this](const binary::Node& n) {

@@ -156,7 +156,7 @@ void store_outage(TwoAccounts& accounts, const std::string& a, const std::string
   // what became of the messages instead.)
   CHECK(wait_event(ev, b, "store_unavailable", "", 1, 30s));
   json su = last_event(ev, b, "store_unavailable");
-  CHECK(su.value("reason", "") == reason);
+  CHECK((su.is_object() && su.value("reason", "") == reason));
   CHECK(server_counter(ts, "receipts") == receipts_before);
   CHECK(server_counter(ts, "retry_receipts") == retries_before);
   CHECK(events_of(ev.all(), b, "undecryptable").empty());
