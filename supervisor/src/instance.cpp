@@ -95,6 +95,7 @@ Status Instance::start() {
 void Instance::spawn_connection() {
   ++incarnation_;
   worker_ready_ = false;
+  store_corrupt_ = false;
   state_ = State::starting;
   uint64_t inc = incarnation_;
   auto fail_spawn = [this](const std::string& why) {
@@ -179,7 +180,7 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   // rest_for_one: everything started after the connection worker goes too.
   state_ = State::restarting;
   bool no_restart = st.signal == 0 && st.code == msg::kExitNoRestart;
-  bool corrupt = st.signal == 0 && st.code == msg::kExitStoreCorrupt;
+  bool corrupt = (st.signal == 0 && st.code == msg::kExitStoreCorrupt) || std::exchange(store_corrupt_, false);
   stop_senders([this, no_restart, corrupt] {
     if (state_ != State::restarting) return;
     if (corrupt) {
@@ -335,6 +336,14 @@ void Instance::spawn_sender(const std::string& conversation) {
 
 void Instance::on_sender_exit(const std::string& conversation, pid_t pid, ipc::ExitStatus st) {
   senders_.erase(conversation);
+  if (st.signal == 0 && st.code == msg::kExitStoreCorrupt && conn_ &&
+      (state_ == State::running || state_ == State::starting)) {
+    // A sender found the database damaged: the whole account stops (its
+    // connection worker first; on its exit the instance goes to failed).
+    WA_ERROR("[%s] sender %d found the database damaged: stopping the account", profile_.c_str(), pid);
+    store_corrupt_ = true;
+    conn_->kill(SIGTERM);
+  }
   json ev = exit_json(pid, st);
   ev["type"] = "sender_exited";
   ev["conversation"] = conversation;

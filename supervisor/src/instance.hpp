@@ -116,6 +116,7 @@ class Instance {
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
   std::string failed_reason_;  // restart_intensity | store_corrupt, while failed
+  bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
   std::chrono::steady_clock::time_point spawned_at_{};
 
   // Teardown bookkeeping: what to run once the awaited children are reaped.

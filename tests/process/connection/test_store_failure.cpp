@@ -76,6 +76,31 @@ std::pair<int, std::string> sqlite_shell(const std::string& dir, const std::stri
   return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
 }
 
+// Overwrites a leaf page in the middle of `table` of a database nobody has
+// open for writing (its WAL checkpointed into it first) with garbage.
+void damage_table_page(const std::string& db, const std::string& table) {
+  TempDir scratch;
+  {
+    auto [rc, out] = sqlite_shell(scratch.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
+    REQUIRE_MESSAGE(rc == 0, out);
+  }
+  auto [rc, pages] = sqlite_shell(scratch.path(), db,
+                                  "SELECT pageno FROM dbstat WHERE name = '" + table +
+                                      "' AND pagetype = 'leaf' ORDER BY pageno;");
+  REQUIRE_MESSAGE(rc == 0, pages);
+  std::vector<long> leaves;
+  std::istringstream in(pages);
+  for (long p; in >> p;) leaves.push_back(p);
+  REQUIRE(!leaves.empty());
+  const long page = leaves[leaves.size() / 2];
+  std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  f.seekp((page - 1) * 4096);
+  std::string garbage(4096, '\xA5');
+  f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  REQUIRE(f.good());
+}
+
 // Fills the file system holding `path` to the last byte.
 void fill_disk(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -247,27 +272,7 @@ TEST_CASE("a damaged store.db puts the account in failed store_corrupt - check f
 
   // Damage one page in the middle of the prekeys table (the worker reads
   // all of it after every login).
-  TempDir scratch;
-  {
-    auto [rc, out] = sqlite_shell(scratch.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
-    REQUIRE_MESSAGE(rc == 0, out);
-  }
-  auto [rc, pages] = sqlite_shell(scratch.path(), db,
-                                  "SELECT pageno FROM dbstat WHERE name = 'prekeys' AND pagetype = 'leaf' ORDER BY pageno;");
-  REQUIRE_MESSAGE(rc == 0, pages);
-  std::vector<long> leaves;
-  std::istringstream in(pages);
-  for (long p; in >> p;) leaves.push_back(p);
-  REQUIRE(leaves.size() >= 3);
-  const long page = leaves[leaves.size() / 2];
-  {
-    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
-    REQUIRE(f.good());
-    f.seekp((page - 1) * 4096);
-    std::string garbage(4096, '\xA5');
-    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
-    REQUIRE(f.good());
-  }
+  damage_table_page(db, "prekeys");
 
   size_t failed_before = count_of(ev, "sfcb", "instance_failed");
   REQUIRE(sup.call({{"cmd", "start"}, {"profile", "sfcb"}}).value("ok", false));
@@ -307,4 +312,28 @@ TEST_CASE("a damaged store.db puts the account in failed store_corrupt - check f
   CHECK(sup.state("sfcb") == "running");
   json busy = sup.call({{"cmd", "check"}, {"profile", "sfcb"}});
   CHECK(error_code(busy) == "instance_running");
+}
+
+TEST_CASE("a damaged page only a sender reads also puts the account in failed store_corrupt") {
+  TwoAccounts accounts("sfsa", "15550000101", "sfsb", "15550000102");
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
+  // A holds sessions with B's devices, then its sessions table is damaged
+  // while A is stopped: only a sender reads that table.
+  json first = send_text(sup, "sfsa", "15550000102", "before");
+  REQUIRE_MESSAGE(first.value("ok", false), first.dump());
+  REQUIRE(sup.call({{"cmd", "stop"}, {"profile", "sfsa"}}).value("ok", false));
+  damage_table_page(sup.data_dir() + "/sfsa/store.db", "sessions");
+  size_t opens = count_of(ev, "sfsa", "connection", "open");
+  REQUIRE(sup.call({{"cmd", "start"}, {"profile", "sfsa"}}).value("ok", false));
+  REQUIRE(wait_event(ev, "sfsa", "connection", "open", opens, 30s));
+
+  size_t failed_before = count_of(ev, "sfsa", "instance_failed");
+  json r = send_text(sup, "sfsa", "15550000102", "after");
+  CHECK_FALSE(r.value("ok", false));
+  REQUIRE(wait_event(ev, "sfsa", "instance_failed", "", failed_before, 30s));
+  CHECK(last_event(ev, "sfsa", "instance_failed").value("reason", "") == "store_corrupt");
+  REQUIRE(wait_until([&] { return sup.state("sfsa") == "failed"; }));
+  CHECK(sup.instance("sfsa")["reason"] == "store_corrupt");
+  CHECK_FALSE(has_message(ev, "sfsb", "after"));
 }
