@@ -81,13 +81,14 @@ std::pair<int, std::string> sqlite_shell(const std::string& dir, const std::stri
 void damage_table_page(const std::string& db, const std::string& table) {
   TempDir scratch;
   {
-    auto [rc, out] = sqlite_shell(scratch.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
-    REQUIRE_MESSAGE(rc == 0, out);
+    const auto ck = sqlite_shell(scratch.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
+    REQUIRE_MESSAGE(ck.first == 0, ck.second);
   }
-  auto [rc, pages] = sqlite_shell(scratch.path(), db,
-                                  "SELECT pageno FROM dbstat WHERE name = '" + table +
-                                      "' AND pagetype = 'leaf' ORDER BY pageno;");
-  REQUIRE_MESSAGE(rc == 0, pages);
+  const auto listed = sqlite_shell(scratch.path(), db,
+                                   "SELECT pageno FROM dbstat WHERE name = '" + table +
+                                       "' AND pagetype = 'leaf' ORDER BY pageno;");
+  REQUIRE_MESSAGE(listed.first == 0, listed.second);
+  const std::string pages = listed.second;
   std::vector<long> leaves;
   std::istringstream in(pages);
   for (long p; in >> p;) leaves.push_back(p);
@@ -235,9 +236,9 @@ TEST_CASE("a full disk stops receiving without receipts - after space is freed a
       [&] {
         // Everything in the main file and a WAL of length 0: the next write
         // must grow the WAL, and the disk has no byte left for it.
-        auto [rc, out] = sqlite_shell(base.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
-        REQUIRE_MESSAGE(rc == 0, out);
-        REQUIRE_MESSAGE(out.rfind("0|", 0) == 0, out);
+        const auto ck = sqlite_shell(base.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
+        REQUIRE_MESSAGE(ck.first == 0, ck.second);
+        REQUIRE_MESSAGE(ck.second.rfind("0|", 0) == 0, ck.second);
         fill_disk(filler);
       },
       [&] { REQUIRE(::unlink(filler.c_str()) == 0); });
@@ -294,6 +295,17 @@ TEST_CASE("a damaged store.db puts the account in failed store_corrupt - check f
   REQUIRE_MESSAGE(c1.value("ok", false), c1.dump());
   CHECK(c1["result"]["intact"] == false);
   CHECK(!c1["result"]["problems"].empty());
+  {
+    // The operator's view: wactl check says so and exits 2.
+    TempDir scratch;
+    const std::string out = scratch.path() + "/wactl.out";
+    int st = wait_exit(spawn({bin("wactl"), "--run-dir", sup.run_dir(), "check", "sfcb"}, out), 60s);
+    CHECK((st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2));
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    CHECK_MESSAGE(ss.str().find("DAMAGED") != std::string::npos, ss.str());
+  }
   // Running instances are not touched.
   json r = sup.call({{"cmd", "recover"}, {"profile", "sfcb"}}, 60000);
   REQUIRE_MESSAGE(r.value("ok", false), r.dump());
