@@ -162,6 +162,15 @@ void store_outage(TwoAccounts& accounts, const std::string& a, const std::string
   json warm = send_text(sup, a, b_phone, "warm-up");
   REQUIRE_MESSAGE(warm.value("ok", false), warm.dump());
   REQUIRE(ev.wait_for([&](const auto&) { return has_message(ev, b, "warm-up"); }, 20s));
+  // ... and B's delivery receipt for it has been through the server (A
+  // heard of it), so the receipt count below starts from a settled value.
+  const std::string warm_id = warm["result"].value("id", "");
+  REQUIRE(ev.wait_for([&](const auto&) {
+    for (const auto& e : events_of(ev.all(), a, "receipt"))
+      for (const auto& id : e["ids"])
+        if (id == warm_id) return true;
+    return false;
+  }, 20s));
   const pid_t b_pid = sup.conn_pid(b);
 
   break_store();
