@@ -299,6 +299,9 @@ void Supervisor::maintain(const std::string& cmd, Instance& inst, ReplyFn reply)
   }
   run_off_loop(&loop_, std::move(work), [this, cmd, profile, reply](json r) {
     maintenance_.erase(profile);
+    // A replay during the recovery may have opened the file that was moved
+    // aside: the next event must open the new one.
+    if (cmd == "recover" && events_) events_->release(profile);
     if (cmd == "recover" && r.value("ok", false) && events_) {
       const json& res = r["result"];
       WA_INFO("[%s] store recovered: %zu rows, damaged file kept as %s", profile.c_str(),
