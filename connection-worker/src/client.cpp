@@ -580,6 +580,18 @@ void Client::drop(CloseDecision d) {
   });
 }
 
+uint64_t Client::store_failed(const std::string& code) {
+  if (phase_ == Phase::stopped) return 0;
+  bury_connection();
+  iq_.fail_all(Error{"not_connected", "the connection was closed: the store failed (" + code + ")"});
+  uint64_t delay = store_backoff_.next_ms();
+  WA_WARN("store failed (%s): connection closed, reconnecting in %llu ms", code.c_str(),
+          static_cast<unsigned long long>(delay));
+  emit_closed("store_unavailable", delay);
+  schedule_reconnect(delay, "store_unavailable");
+  return delay;
+}
+
 void Client::schedule_reconnect(uint64_t delay_ms, const std::string& reason) {
   phase_ = Phase::idle;
   retrying_ = true;

@@ -79,6 +79,14 @@ class Client {
   // the server's redelivery.
   std::function<void(const binary::Node&)> on_stanza;
 
+  // The profile's store failed while receiving: this connection must not
+  // answer anything more. It is closed (the server keeps every unreceipted
+  // message queued) and reconnected after the store backoff (about 1, 2, 5,
+  // 10, 20 s; reset by store_ok(), not by a login - a login works without
+  // the store, the next message would fail again). Returns the delay.
+  uint64_t store_failed(const std::string& code);
+  void store_ok() noexcept { store_backoff_.reset(); }
+
   // Observability for tests and benchmarks.
   unsigned reconnects() const noexcept { return reconnects_; }
 
@@ -130,6 +138,7 @@ class Client {
   IqTracker iq_;
   Keepalive keepalive_;
   Backoff backoff_;
+  Backoff store_backoff_;
   ipc::Timer reconnect_timer_;
   ipc::Timer connect_timer_;
   ipc::Timer qr_timer_;

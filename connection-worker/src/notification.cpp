@@ -34,6 +34,7 @@ void Receiver::on_notification(const binary::Node& stanza) {
       if (!st) {
         // Not acked: the server delivers it again and we retry.
         WA_WARN("cannot drop the sessions of a changed identity: %s", st.error().code.c_str());
+        if (store::is_store_failure(st.error())) halt(st.error());
         return;
       }
       WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
@@ -50,6 +51,12 @@ bool Receiver::redelivered(const binary::Node& stanza, const message::Self& self
   auto sender = from->is_group() || from->is_broadcast() ? binary::Jid::parse(stanza.attr_or("participant", "")) : from;
   if (!sender) return false;
   auto seq = store_->inbox_find(id, sender->str());
+  if (!seq && store::is_store_failure(seq.error())) {
+    // Unknown whether it is stored: no answer of any kind (the batch ends
+    // by stopping the receive path; the server delivers it again).
+    if (!store_error_) store_error_ = seq.error();
+    return true;
+  }
   if (!seq || !*seq) return false;
   retries_.erase(id);
   WA_DEBUG("message redelivered, already in the inbox at seq %lld", static_cast<long long>(**seq));

@@ -10,6 +10,7 @@
 #include "wa/message/self.hpp"
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/store.hpp"
 
 namespace wa::connection {
 
@@ -60,30 +61,37 @@ void Receiver::flush() {
   std::vector<binary::Node> batch = std::exchange(pending_, {});
   auto self = message::load_self(*store_);
   if (!self) {
+    if (store::is_store_failure(self.error())) return halt(self.error());
     WA_WARN("message before pairing: %s", self.error().code.c_str());
     return;
   }
   std::vector<Outcome> outs(batch.size());
   // One durable commit for the batch. Each message is a savepoint of its
-  // own: a failure undoes that message's ratchet step and nothing else.
+  // own: a decrypt failure undoes that message's ratchet step and nothing
+  // else. A store failure is nobody's message's: it ends the transaction.
   auto tx = store_->transaction(store::Durability::full, [&]() -> Status {
-    for (size_t i = 0; i < batch.size(); ++i)
+    for (size_t i = 0; i < batch.size(); ++i) {
       outs[i].status = store_->savepoint([&] { return decrypt_and_store(batch[i], *self, outs[i]); });
+      if (!outs[i].status && store::is_store_failure(outs[i].status.error())) return outs[i].status;
+    }
     return {};
   });
-  if (!tx) {
-    // The batch was not committed (the write lock stayed busy, the commit
-    // failed, a step could not be undone): nothing of it is kept, so each
-    // message is tried again alone, as a transaction of its own.
-    WA_WARN("batch of %zu messages not committed: %s - storing them one by one", batch.size(),
-            tx.error().code.c_str());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      outs[i] = Outcome{};
-      outs[i].status = store_->transaction(store::Durability::full,
-                                           [&] { return decrypt_and_store(batch[i], *self, outs[i]); });
-    }
-  }
+  // Not committed (the disk is full, the write lock stayed busy, the commit
+  // failed, a step could not be undone): nothing of the batch is stored, so
+  // nothing of it may be answered - not even a retry receipt, which the
+  // server takes as an answer too.
+  if (!tx) return halt(tx.error());
+  if (store_hooks_.ok) store_hooks_.ok();
   for (size_t i = 0; i < batch.size(); ++i) finish(batch[i], *self, outs[i]);
+  if (store_error_) halt(*std::exchange(store_error_, std::nullopt));
+}
+
+void Receiver::halt(const Error& e) {
+  flush_timer_.stop();
+  const size_t dropped = std::exchange(pending_, {}).size();
+  WA_WARN("the store failed on the receive path: %s (%s) - no receipts, receiving stops (%zu queued dropped)",
+          e.code.c_str(), e.message.c_str(), dropped);
+  if (store_hooks_.failed) store_hooks_.failed(e);
 }
 
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {

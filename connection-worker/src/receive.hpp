@@ -11,11 +11,19 @@
 // advances without the plaintext being kept). Receipts, retry receipts and
 // events leave after the commit, in arrival order; any other stanza first
 // flushes the messages before it, so their relative order is kept.
+//
+// A failure of the STORE (store::is_store_failure: disk full, I/O error,
+// corruption, busy past the deadline, a commit or savepoint that failed) is
+// not any message's failure: the batch is rolled back whole, nothing of it
+// gets a receipt of any kind, and the `store_failed` hook stops receiving
+// (the worker closes the socket, so the server keeps every unreceipted
+// message queued and delivers it again after the next login).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +47,13 @@ class Receiver {
     std::function<Status(const binary::Node&)> send;   // a receipt or an ack to the server
     std::function<void(nlohmann::json)> event;          // public event {"type": ...}
   };
+  struct StoreHooks {
+    // The store failed: the connection must end before anything else is
+    // answered (the batch in hand was dropped unanswered).
+    std::function<void(const Error&)> failed;
+    // A batch was committed: the store works.
+    std::function<void()> ok;
+  };
   // Most messages committed together; a larger burst is split.
   static constexpr size_t kMaxBatch = 64;
 
@@ -46,6 +61,8 @@ class Receiver {
   // loop's next turn: every message the current socket reads carried joins
   // the batch first.
   static Result<std::unique_ptr<Receiver>> open(uv_loop_t* loop, const std::string& store_path, Hooks hooks);
+
+  void set_store_hooks(StoreHooks hooks) { store_hooks_ = std::move(hooks); }
 
   // message (queued for the batch), receipt, notification (anything else is
   // ignored here, but still flushes the queued messages first).
@@ -81,13 +98,19 @@ class Receiver {
   // A message the server delivers again (no receipt reached it before a
   // crash) whose plaintext is already in the inbox: its receipt is sent
   // again and true returned; it is not decrypted (its ratchet step is taken).
+  // Also true, without an answer, when the lookup itself failed with a store
+  // failure (remembered in store_error_ and handled after the batch).
   bool redelivered(const binary::Node& stanza, const message::Self& self);
+  // Drops everything unanswered and reports the store failure.
+  void halt(const Error& e);
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<signal::SignalSession> sig_;
   Hooks hooks_;
+  StoreHooks store_hooks_;
   std::map<std::string, uint32_t> retries_;  // message id -> retry receipts sent
   std::vector<binary::Node> pending_;         // messages of the batch being collected
+  std::optional<Error> store_error_;          // a store failure met while answering a batch
   ipc::Timer flush_timer_;
 };
 

@@ -10,6 +10,7 @@
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/send.hpp"
+#include "wa/store/sqlite_store.hpp"
 
 namespace wa::connection {
 
@@ -26,9 +27,17 @@ uint64_t sender_silence_ms(const json& settings) {
 }  // namespace
 
 Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url)
-    : loop_(loop), profile_(std::move(profile)), link_url_(std::move(link_url)), bridge_(loop) {}
+    : loop_(loop), profile_(std::move(profile)), link_url_(std::move(link_url)), bridge_(loop), corrupt_timer_(loop) {
+  // SQLITE_CORRUPT / NOTADB in any of this worker's stores: the account
+  // stops as a whole (see on_store_corrupt), wherever the damage was met.
+  store::set_corruption_observer([this](const Error& e) {
+    if (corrupt_) return;
+    Error copy = e;
+    corrupt_timer_.start(0, [this, copy] { on_store_corrupt(copy); });
+  });
+}
 
-Worker::~Worker() = default;
+Worker::~Worker() { store::set_corruption_observer(nullptr); }
 
 Status Worker::start() {
   auto link = ipc::PairLink::dial(bridge_, link_url_, [this](Bytes b) { on_link(std::move(b)); });
@@ -41,7 +50,7 @@ Status Worker::start() {
 void Worker::shutdown() {
   // Messages decrypted in this turn reach the inbox and get their receipts
   // before the socket goes; otherwise the server would send them again.
-  if (receiver_) receiver_->flush();
+  if (receiver_ && !corrupt_) receiver_->flush();
   if (client_) client_->stop();
   if (senders_) senders_->fail_all("instance_down", "the connection worker is stopping");
   senders_.reset();
@@ -142,7 +151,9 @@ void Worker::on_init(const json& m) {
   std::string store_path = cs->data_dir + "/" + profile_ + "/store.db";
   client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
   if (auto st = client_->start(); !st) {
-    // E.g. a store that cannot be opened.
+    if (store::is_store_corrupt(st.error())) return on_store_corrupt(st.error());
+    // A store that cannot be opened is a local fault: exiting lets the
+    // supervisor's restart policy (with its backoff and limit) handle it.
     WA_ERROR("cannot start the connection: %s", st.error().message.c_str());
     emit({{"type", "connection"}, {"state", "closed"}, {"reason", st.error().code}, {"retry", false}});
     return fail_start();
@@ -153,10 +164,12 @@ void Worker::on_init(const json& m) {
                            {[this](const binary::Node& n) { return client_->send_node(n); },
                             [this](json ev) { emit(std::move(ev)); }});
   if (!rx) {
+    if (store::is_store_corrupt(rx.error())) return on_store_corrupt(rx.error());
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
     return fail_start();
   }
   receiver_ = std::move(*rx);
+  receiver_->set_store_hooks({[this](const Error& e) { on_store_failed(e); }, [this] { client_->store_ok(); }});
   chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
   client_->on_stanza = [this](const binary::Node& n) {
@@ -180,12 +193,42 @@ void Worker::on_init(const json& m) {
   };
 }
 
+void Worker::on_store_failed(const Error& e) {
+  if (store::is_store_corrupt(e)) return on_store_corrupt(e);
+  if (!client_ || corrupt_) return;
+  uint64_t retry = client_->store_failed(e.code);
+  // Logged if the store takes it (it may not: then it goes out live, seq 0).
+  emit({{"type", "store_unavailable"}, {"reason", e.code}, {"retry_in_ms", retry}});
+}
+
+void Worker::on_store_corrupt(const Error& e) {
+  if (corrupt_) return;
+  corrupt_ = true;
+  corrupt_timer_.stop();
+  WA_ERROR("the profile's database is damaged (%s): the account stops until it is checked and recovered",
+           e.message.c_str());
+  // Nothing more leaves on the account's socket: no sends, no receipts.
+  if (client_) client_->stop();
+  if (senders_) senders_->fail_all("store_corrupt", "the profile's database is damaged");
+  emit({{"type", "store_unavailable"}, {"reason", "db_corrupt"}});
+  exit_code_ = msg::kExitStoreCorrupt;
+  if (link_) {
+    link_->flush([this] { shutdown(); });
+  } else {
+    shutdown();
+  }
+}
+
 void Worker::on_request(const json& m) {
   uint64_t rid = m.value("rid", uint64_t{0});
   auto reply = [this, rid](json r) { to_supervisor({{msg::kType, msg::kReply}, {"rid", rid}, {"reply", r}}); };
   std::string cmd = m.value("cmd", "");
   if (!senders_) {
     reply(ipc::error_reply("instance_down", "the connection worker is not initialised"));
+    return;
+  }
+  if (corrupt_) {
+    reply(ipc::error_reply("store_corrupt", "the profile's database is damaged"));
     return;
   }
   if (cmd == "send_text") {

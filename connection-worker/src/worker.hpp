@@ -17,6 +17,7 @@
 #include "senders.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
+#include "wa/ipc/timer.hpp"
 
 namespace wa::connection {
 
@@ -38,6 +39,13 @@ class Worker {
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
   void answer_query(const json& q, std::function<void(json)> reply);
+  // The receive path's store failed: no receipts, the socket closed and
+  // reconnected with backoff, a store_unavailable event.
+  void on_store_failed(const Error& e);
+  // The profile's database is damaged: stop sending and receiving at once
+  // and exit with kExitStoreCorrupt (the supervisor marks the instance
+  // failed, reason store_corrupt, and does not restart it).
+  void on_store_corrupt(const Error& e);
 
   uv_loop_t* loop_;
   std::string profile_;
@@ -52,6 +60,8 @@ class Worker {
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
   int exit_code_ = 0;
+  bool corrupt_ = false;
+  ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
   uint64_t ack_timeout_ms_ = 30000;  // senders.ack_timeout_ms
 };
 

@@ -95,6 +95,14 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
 }
 
 int Pipeline::run() {
+  // SQLITE_CORRUPT / NOTADB met by this sender stops the whole account: it
+  // exits with kExitStoreCorrupt (the job in hand fails as sender_crashed)
+  // and the supervisor takes the instance to failed, reason store_corrupt.
+  bool corrupt = false;
+  store::set_corruption_observer([&corrupt](const Error&) { corrupt = true; });
+  struct Reset {
+    ~Reset() { store::set_corruption_observer(nullptr); }
+  } reset;
   auto r = call({{msg::kOp, msg::kNext}});
   while (r) {
     const std::string op = (*r)[msg::kOp].get<std::string>();
@@ -105,6 +113,10 @@ int Pipeline::run() {
     }
     uint64_t job = r->value("job", uint64_t{0});
     json done = send_job(job, r->value("payload", json::object()));
+    if (corrupt) {
+      WA_ERROR("the profile's database is damaged: stopping the account");
+      return msg::kExitStoreCorrupt;
+    }
     r = call(done);
   }
   WA_ERROR("link to the connection worker failed: %s", r.error().message.c_str());

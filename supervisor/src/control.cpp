@@ -58,6 +58,9 @@ const std::map<std::string, std::vector<Field>>& commands() {
        {{"profile", Kind::profile, true}, {"chat", Kind::string, true, kMaxJid}, {"state", Kind::string, true, 16}}},
       {"pair_code", {{"profile", Kind::profile, true}, {"phone", Kind::string, true, 20}}},
       {"shutdown", {}},
+      // Store maintenance of a stopped or failed profile (integrity check; salvage into a new file).
+      {"check", {{"profile", Kind::profile, true}}},
+      {"recover", {{"profile", Kind::profile, true}}},
       // Replay of the profile's event log: events with seq > since.
       {"events",
        {{"profile", Kind::profile, true},

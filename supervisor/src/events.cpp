@@ -40,6 +40,10 @@ Result<store::Store*> EventBus::log_of(const std::string& profile) {
   return open_.front().second.get();
 }
 
+void EventBus::release(const std::string& profile) {
+  open_.remove_if([&](const auto& entry) { return entry.first == profile; });
+}
+
 void EventBus::emit(const std::string& profile, json event) {
   int64_t seq = event.value("seq", int64_t{0});
   int64_t ts = event.value("ts", int64_t{0});

@@ -34,6 +34,9 @@ class EventBus {
   void emit(const std::string& profile, nlohmann::json event);
   // Up to `limit` logged events with seq > `since`, oldest first.
   Result<nlohmann::json> replay(const std::string& profile, int64_t since, size_t limit);
+  // Closes this process's connection to the profile's store (before the
+  // file is replaced); the next event opens it again.
+  void release(const std::string& profile);
 
  private:
   Result<store::Store*> log_of(const std::string& profile);

@@ -69,6 +69,7 @@ json Instance::status() const {
               {"connection_pid", conn_ ? json(conn_->pid()) : json(nullptr)},
               {"restarts", restarts_},
               {"last_exit", last_exit_},
+              {"reason", state_ == State::failed ? json(failed_reason_) : json(nullptr)},
               {"senders", senders},
               {"sends_routed", sends_routed_}};
 }
@@ -94,6 +95,7 @@ Status Instance::start() {
 void Instance::spawn_connection() {
   ++incarnation_;
   worker_ready_ = false;
+  store_corrupt_ = false;
   state_ = State::starting;
   uint64_t inc = incarnation_;
   auto fail_spawn = [this](const std::string& why) {
@@ -195,8 +197,15 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   // rest_for_one: everything started after the connection worker goes too.
   state_ = State::restarting;
   bool no_restart = st.signal == 0 && st.code == msg::kExitNoRestart;
-  stop_senders([this, no_restart] {
+  bool corrupt = (st.signal == 0 && st.code == msg::kExitStoreCorrupt) || std::exchange(store_corrupt_, false);
+  stop_senders([this, no_restart, corrupt] {
     if (state_ != State::restarting) return;
+    if (corrupt) {
+      // A damaged database stays damaged: restarting would only loop. The
+      // operator checks and recovers it (`check`, `recover`), then starts.
+      enter_failed("store_corrupt", json::object());
+      return;
+    }
     if (no_restart) {
       state_ = State::stopped;
       env_.events->emit(profile_, {{"type", "instance_stopped"}, {"reason", "worker_requested"}});
@@ -212,13 +221,10 @@ void Instance::schedule_restart() {
   while (!restart_window_.empty() && now - restart_window_.front() > std::chrono::seconds(pol.period_s))
     restart_window_.pop_front();
   if (restart_window_.size() >= static_cast<size_t>(pol.intensity)) {
-    state_ = State::failed;
     WA_ERROR("[%s] more than %d restarts in %d s: giving up until started again", profile_.c_str(),
              pol.intensity, pol.period_s);
-    env_.events->emit(profile_, {{"type", "instance_failed"},
-                                 {"restarts", restart_window_.size()},
-                                 {"intensity", pol.intensity},
-                                 {"period_s", pol.period_s}});
+    enter_failed("restart_intensity",
+                 {{"restarts", restart_window_.size()}, {"intensity", pol.intensity}, {"period_s", pol.period_s}});
     return;
   }
   // First restart in the window is immediate; then exponential backoff with
@@ -295,6 +301,17 @@ void Instance::kill_sender(const json& m) {
   env_.events->emit(profile_, {{"type", "sender_unresponsive"}, {"conversation", it->first}, {"pid", pid}});
   // Its exit is reported as sender_exited: the worker fails the job and frees the slot.
   it->second.child->kill(SIGKILL);
+}
+
+void Instance::enter_failed(const std::string& reason, json detail) {
+  state_ = State::failed;
+  failed_reason_ = reason;
+  if (reason == "store_corrupt")
+    WA_ERROR("[%s] the profile's database is damaged: failed until checked, recovered and started", profile_.c_str());
+  json ev = std::move(detail);
+  ev["type"] = "instance_failed";
+  ev["reason"] = reason;
+  env_.events->emit(profile_, ev);
 }
 
 void Instance::stop(std::function<void()> done) {
@@ -395,6 +412,14 @@ void Instance::spawn_sender(const std::string& conversation) {
 
 void Instance::on_sender_exit(const std::string& conversation, pid_t pid, ipc::ExitStatus st) {
   senders_.erase(conversation);
+  if (st.signal == 0 && st.code == msg::kExitStoreCorrupt && conn_ &&
+      (state_ == State::running || state_ == State::starting)) {
+    // A sender found the database damaged: the whole account stops (its
+    // connection worker first; on its exit the instance goes to failed).
+    WA_ERROR("[%s] sender %d found the database damaged: stopping the account", profile_.c_str(), pid);
+    store_corrupt_ = true;
+    conn_->kill(SIGTERM);
+  }
   json ev = exit_json(pid, st);
   ev["type"] = "sender_exited";
   ev["conversation"] = conversation;

@@ -96,6 +96,9 @@ class Instance {
   void stop_senders(std::function<void()> done);
   void stop_connection(std::function<void()> done);
   void schedule_restart();
+  // -> failed (no more restarts until `start`), with the reason in status
+  // and in the instance_failed event.
+  void enter_failed(const std::string& reason, json detail);
   void sweep_parked();
   void liveness_tick(uint64_t incarnation);
   void declare_unresponsive(const char* phase, std::chrono::milliseconds silent);
@@ -120,6 +123,8 @@ class Instance {
   uint64_t sends_routed_ = 0;
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
+  std::string failed_reason_;  // restart_intensity | store_corrupt, while failed
+  bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
   std::chrono::steady_clock::time_point spawned_at_{};
   // Liveness of the current connection worker (see liveness_tick).
   std::chrono::steady_clock::time_point last_pong_{};

@@ -14,8 +14,46 @@
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/timer.hpp"
 #include "wa/log.hpp"
+#include "wa/store/sqlite_store.hpp"
 
 namespace wa::supervisor {
+
+namespace {
+
+// One piece of blocking work on libuv's thread pool; `done` runs on the loop.
+struct OffLoop {
+  uv_work_t req{};
+  std::function<json()> work;
+  std::function<void(json)> done;
+  json result;
+};
+
+void run_off_loop(uv_loop_t* loop, std::function<json()> work, std::function<void(json)> done) {
+  auto* job = new OffLoop;
+  job->work = std::move(work);
+  job->done = std::move(done);
+  job->req.data = job;
+  int rc = uv_queue_work(
+      loop, &job->req,
+      [](uv_work_t* r) {
+        auto* j = static_cast<OffLoop*>(r->data);
+        try {
+          j->result = j->work();
+        } catch (const std::exception& e) {
+          j->result = ipc::error_reply("internal", e.what());
+        }
+      },
+      [](uv_work_t* r, int) {
+        std::unique_ptr<OffLoop> j(static_cast<OffLoop*>(r->data));
+        j->done(std::move(j->result));
+      });
+  if (rc != 0) {
+    std::unique_ptr<OffLoop> j(job);
+    j->done(ipc::error_reply("internal", "cannot queue the work"));
+  }
+}
+
+}  // namespace
 
 Supervisor::Supervisor(Config config) : config_(std::move(config)) {
   uv_loop_init(&loop_);
@@ -235,6 +273,14 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
     }
     return;
   }
+  if (c == "check" || c == "recover") {
+    maintain(c, *inst, reply);
+    return;
+  }
+  if (maintenance_.count(profile) != 0 && (c == "start" || c == "restart")) {
+    reply(ipc::error_reply("maintenance", "profile '" + profile + "' is being checked or recovered"));
+    return;
+  }
   if (c == "start") {
     if (auto st = inst->start(); !st) {
       reply(ipc::error_reply(st.error().code, st.error().message));
@@ -272,6 +318,56 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
     args.erase("profile");
     inst->route(c, std::move(args), "", reply);
   }
+}
+
+void Supervisor::maintain(const std::string& cmd, Instance& inst, ReplyFn reply) {
+  const std::string profile = inst.profile();
+  if (inst.state() != State::stopped && inst.state() != State::failed) {
+    reply(ipc::error_reply("instance_running", "profile '" + profile + "' is " + to_string(inst.state()) +
+                                                   "; stop it first"));
+    return;
+  }
+  if (!maintenance_.insert(profile).second) {
+    reply(ipc::error_reply("maintenance", "profile '" + profile + "' is already being checked or recovered"));
+    return;
+  }
+  const std::string path = config_.data_dir + "/" + profile + "/store.db";
+  std::function<json()> work;
+  if (cmd == "check") {
+    work = [path, profile] {
+      auto r = store::check_integrity(path);
+      if (!r) return ipc::error_reply(r.error().code, r.error().message);
+      return ipc::ok_reply({{"profile", profile}, {"intact", r->ok}, {"problems", r->problems}});
+    };
+  } else {
+    // The supervisor's own connection (the event log) must not hold the
+    // file that is replaced.
+    events_->release(profile);
+    work = [path, profile] {
+      auto r = store::recover_database(path);
+      if (!r) return ipc::error_reply(r.error().code, r.error().message);
+      return ipc::ok_reply({{"profile", profile},
+                            {"damaged_copy", r->damaged_copy},
+                            {"rows", r->rows},
+                            {"damaged_tables", r->damaged_tables}});
+    };
+  }
+  run_off_loop(&loop_, std::move(work), [this, cmd, profile, reply](json r) {
+    maintenance_.erase(profile);
+    // A replay during the recovery may have opened the file that was moved
+    // aside: the next event must open the new one.
+    if (cmd == "recover" && events_) events_->release(profile);
+    if (cmd == "recover" && r.value("ok", false) && events_) {
+      const json& res = r["result"];
+      WA_INFO("[%s] store recovered: %zu rows, damaged file kept as %s", profile.c_str(),
+              res["rows"].get<size_t>(), res["damaged_copy"].get<std::string>().c_str());
+      events_->emit(profile, {{"type", "store_recovered"},
+                              {"rows", res["rows"]},
+                              {"damaged_tables", res["damaged_tables"]},
+                              {"damaged_copy", res["damaged_copy"]}});
+    }
+    reply(std::move(r));
+  });
 }
 
 void Supervisor::begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending) {

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ class Supervisor {
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();
+  // `check` / `recover`: the profile's database, while its instance is
+  // stopped or failed, on libuv's thread pool (the loop never waits on disk).
+  void maintain(const std::string& cmd, Instance& inst, ReplyFn reply);
 
   Config config_;
   uv_loop_t loop_{};
@@ -51,6 +55,7 @@ class Supervisor {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   std::string bin_dir_;
+  std::set<std::string> maintenance_;  // profiles whose store is being checked or recovered
 };
 
 }  // namespace wa::supervisor

@@ -109,8 +109,10 @@ void print_status(const json& r) {
   std::printf("%-20s %-11s %8s %8s %7s %s\n", "PROFILE", "STATE", "PID", "RESTARTS", "SENDERS", "LAST EXIT");
   for (const auto& i : r["instances"]) {
     std::string pid = i["connection_pid"].is_null() ? "-" : std::to_string(i["connection_pid"].get<int>());
+    std::string state = i["state"].get<std::string>();
+    if (i.contains("reason") && i["reason"].is_string()) state += "(" + i["reason"].get<std::string>() + ")";
     std::printf("%-20s %-11s %8s %8llu %7zu %s\n", i["profile"].get<std::string>().c_str(),
-                i["state"].get<std::string>().c_str(), pid.c_str(),
+                state.c_str(), pid.c_str(),
                 static_cast<unsigned long long>(i["restarts"].get<uint64_t>()), i["senders"].size(),
                 exit_text(i["last_exit"]).c_str());
   }
@@ -177,6 +179,11 @@ int main(int argc, char** argv) {
   pair->add_option("--png", po.png_path, "write the QR code to this PNG file (mode 0600) instead of the terminal");
   pair->add_flag("--invert", po.invert, "draw dark modules as blocks (light terminal background)");
   pair->add_option("--wait-s", po.timeout_s, "give up after this many seconds")->capture_default_str();
+  auto* check = app.add_subcommand("check", "integrity check of a stopped or failed profile's database (exit 2 if damaged)");
+  check->add_option("profile", profile)->required();
+  auto* recover = app.add_subcommand(
+      "recover", "salvage a damaged profile database into a new file (the damaged one is kept); then start it");
+  recover->add_option("profile", profile)->required();
   auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
@@ -291,6 +298,28 @@ int main(int argc, char** argv) {
     po.events_url = wa::ipc::events_url(o.run_dir);
     po.request_timeout_ms = std::min(o.timeout_ms, 30000);
     return wactl::run_pair(po);
+  }
+  if (*check) {
+    bool intact = true;
+    int rc = call(o, {{"cmd", "check"}, {"profile", profile}}, [&intact](const json& r) {
+      intact = r.value("intact", false);
+      if (intact) {
+        std::printf("%s: database intact\n", r.value("profile", std::string()).c_str());
+        return;
+      }
+      std::printf("%s: database DAMAGED\n", r.value("profile", std::string()).c_str());
+      for (const auto& p : r.value("problems", json::array())) std::printf("  %s\n", p.get<std::string>().c_str());
+    });
+    if (rc == 0 && !intact && !o.json_out) return 2;
+    return rc;
+  }
+  if (*recover) {
+    return call(o, {{"cmd", "recover"}, {"profile", profile}}, [](const json& r) {
+      std::printf("%s: recovered %zu rows; damaged file kept as %s\n", r.value("profile", std::string()).c_str(),
+                  r.value("rows", size_t{0}), r.value("damaged_copy", std::string()).c_str());
+      for (const auto& t : r.value("damaged_tables", json::array()))
+        std::printf("  rows may be missing from %s\n", t.get<std::string>().c_str());
+    });
   }
   if (*shutdown) return call(o, {{"cmd", "shutdown"}}, [](const json&) { std::puts("stopped"); });
   if (*g_create) {

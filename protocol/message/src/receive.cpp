@@ -5,6 +5,7 @@
 #include "wa/message/id.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/proto/signal_wire.pb.h"
+#include "wa/store/store.hpp"
 
 namespace wa::message {
 
@@ -45,8 +46,6 @@ Result<Route> classify(const Self& self, const binary::Node& stanza) {
   }
   return r;
 }
-
-bool fatal_store_error(const Error& e) { return e.code == "busy" || e.code.rfind("db_", 0) == 0; }
 
 // The identity key a pkmsg announces (after its version byte).
 std::optional<Bytes> pkmsg_identity(ByteView data) {
@@ -160,7 +159,7 @@ Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, c
           (!sk.has_groupid() || sk.groupid() == group)) {
         const std::string& d = sk.axolotlsenderkeydistributionmessage();
         auto st = sig.process_sender_key_distribution(group, addr, as_bytes(d));
-        if (!st && fatal_store_error(st.error())) return Unexpected<Error>{st.error()};
+        if (!st && store::is_store_failure(st.error())) return Unexpected<Error>{st.error()};
       }
     }
     std::string serialized = m.SerializeAsString();

@@ -5,6 +5,7 @@
 
 #include "wa/message/id.hpp"
 #include "wa/proto/message.pb.h"
+#include "wa/store/store.hpp"
 
 namespace wa::message {
 
@@ -53,8 +54,7 @@ Status encrypt_all(signal::SignalSession& sig, std::span<const binary::Jid> devi
   for (const auto& d : devices) {
     auto ct = sig.encrypt(address_of(d), plain);
     if (!ct) {
-      const auto& c = ct.error().code;
-      if (c == "busy" || c.rfind("db_", 0) == 0) return Unexpected<Error>{ct.error()};
+      if (store::is_store_failure(ct.error())) return Unexpected<Error>{ct.error()};
       out.failed.emplace_back(d, ct.error());
       continue;
     }
@@ -114,8 +114,7 @@ Result<SessionReport> install_bundles(signal::SignalSession& sig, std::span<cons
       r = sig.process_bundle(addr, *fb.bundle);
     }
     if (!r) {
-      const auto& c = r.error().code;
-      if (c == "busy" || c.rfind("db_", 0) == 0) return Unexpected<Error>{r.error()};
+      if (store::is_store_failure(r.error())) return Unexpected<Error>{r.error()};
       rep.failed.emplace_back(fb.jid, r.error());
       continue;
     }

@@ -24,6 +24,10 @@ struct StmtFinalize {
 };
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
+// sqlite_store.cpp: tells the process's corruption observer (see
+// set_corruption_observer) that SQLite found a damaged database.
+void report_corruption(const Error& e) noexcept;
+
 // Maps an SQLite result code to a stable error code. The message comes from
 // sqlite3_errmsg, which names tables/constraints but never bound values.
 inline Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
@@ -43,6 +47,9 @@ inline Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       code = "db_corrupt";
       break;
+    case SQLITE_IOERR:
+      code = "io_error";
+      break;
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN:
@@ -55,7 +62,9 @@ inline Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string msg(what);
   msg += ": ";
   msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return Error{std::move(code), std::move(msg)};
+  Error e{std::move(code), std::move(msg)};
+  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) report_corruption(e);
+  return e;
 }
 
 // A cached statement in use. Resets and clears bindings when it goes out of

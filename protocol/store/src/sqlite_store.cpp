@@ -11,13 +11,42 @@
 #include <cstring>
 #include <random>
 #include <thread>
-#include <thread>
 #include <unordered_map>
 
+#include "fault_vfs.hpp"
 #include "schema.hpp"
 #include "sqlite_handle.hpp"
 
 namespace wa::store {
+
+bool is_store_failure(const Error& e) {
+  const std::string& c = e.code;
+  return c == "disk_full" || c == "io_error" || c == "db_corrupt" || c == "db_access" || c == "db_error" ||
+         c == "busy" || c == "savepoint_lost";
+}
+
+bool is_store_corrupt(const Error& e) { return e.code == "db_corrupt"; }
+
+namespace {
+std::function<void(const Error&)>& corruption_observer() {
+  static std::function<void(const Error&)> fn;
+  return fn;
+}
+}  // namespace
+
+void set_corruption_observer(std::function<void(const Error&)> observer) {
+  corruption_observer() = std::move(observer);
+}
+
+namespace sql {
+void report_corruption(const Error& e) noexcept {
+  try {
+    if (auto& fn = corruption_observer()) fn(e);
+  } catch (...) {
+    // An observer must not turn a returned error into an exception.
+  }
+}
+}  // namespace sql
 
 Bytes encode_u32(uint32_t v) {
   return Bytes{static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
@@ -881,7 +910,7 @@ Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const Sqlite
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-                             nullptr);
+                             fault::vfs_name());
     sql::Db db(raw);
     if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
     auto store = std::make_unique<SqliteStore>(std::move(db), options);

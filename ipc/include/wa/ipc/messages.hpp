@@ -64,5 +64,8 @@ inline constexpr const char* kDone = "done";
 // Worker exit codes the supervisor understands.
 inline constexpr int kExitUsage = 64;      // started wrongly (never restarted in a loop: counts)
 inline constexpr int kExitNoRestart = 75;  // the account must stay down (logged out, replaced)
+// The profile's database is damaged (SQLITE_CORRUPT / NOTADB): the instance
+// goes to `failed` with reason store_corrupt and is not restarted.
+inline constexpr int kExitStoreCorrupt = 74;
 
 }  // namespace wa::ipc::msg

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "wa/store/store.hpp"
 
@@ -30,5 +31,36 @@ struct SqliteOptions {
 // The parent directory must exist; callers keep it 0700 (wa::fs).
 // A Store object is not thread-safe: use one per thread or lock around it.
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const SqliteOptions& options = {});
+
+// Called whenever SQLite reports SQLITE_CORRUPT or SQLITE_NOTADB on any
+// store of this process, on the thread that hit it, before the error is
+// returned: a damaged database is a state of the account (it must stop
+// sending and receipting), not one failed call among many that callers may
+// log and move on from. Set it once, before stores are used; it must not use
+// a store. Empty: nobody is told.
+void set_corruption_observer(std::function<void(const Error&)> observer);
+
+// PRAGMA integrity_check of the database at `path` (opened without creating
+// it; nothing is written). `problems` is empty when the file is sound.
+struct IntegrityReport {
+  bool ok = false;
+  std::vector<std::string> problems;  // at most `max_problems`
+};
+Result<IntegrityReport> check_integrity(const std::string& path, size_t max_problems = 20);
+
+// Salvages a damaged database into a new file and puts it in place. Every
+// process must have closed `path`. The damaged file (with its -wal) is kept
+// as `<path>.corrupt-<unix seconds>`; the new file gets the current schema
+// and every row that can still be read (each table is read forwards and,
+// past a damaged page, backwards, like the sqlite3 shell's .dump; the
+// shell's .recover needs SQLITE_ENABLE_DBPAGE_VTAB, which Debian's build
+// lacks). The event log's sequence keeps its high-water mark, so no seq is
+// handed out twice.
+struct Recovery {
+  std::string damaged_copy;  // where the damaged file was moved
+  size_t rows = 0;           // rows copied into the new file
+  std::vector<std::string> damaged_tables;  // tables where a read failed
+};
+Result<Recovery> recover_database(const std::string& path);
 
 }  // namespace wa::store
