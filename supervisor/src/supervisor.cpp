@@ -29,10 +29,10 @@ struct OffLoop {
 };
 
 void run_off_loop(uv_loop_t* loop, std::function<json()> work, std::function<void(json)> done) {
-  auto* job = new OffLoop;
+  auto job = std::make_unique<OffLoop>();
   job->work = std::move(work);
   job->done = std::move(done);
-  job->req.data = job;
+  job->req.data = job.get();
   int rc = uv_queue_work(
       loop, &job->req,
       [](uv_work_t* r) {
@@ -47,10 +47,8 @@ void run_off_loop(uv_loop_t* loop, std::function<json()> work, std::function<voi
         std::unique_ptr<OffLoop> j(static_cast<OffLoop*>(r->data));
         j->done(std::move(j->result));
       });
-  if (rc != 0) {
-    std::unique_ptr<OffLoop> j(job);
-    j->done(ipc::error_reply("internal", "cannot queue the work"));
-  }
+  if (rc != 0) return job->done(ipc::error_reply("internal", "cannot queue the work"));
+  (void)job.release();  // owned by the request until its after-work callback
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ void damage_page(const std::string& path, int page) {
 
 }  // namespace
 
-TEST_CASE("store failures are the store's; everything else is the item's") {
+TEST_CASE("store failures are the store's, everything else is the item's") {
   for (const char* c : {"disk_full", "io_error", "db_corrupt", "db_access", "db_error", "busy", "savepoint_lost"})
     CHECK_MESSAGE(is_store_failure(Error{c, ""}), c);
   for (const char* c : {"constraint", "bad_mac", "no_session", "invalid_message", "bad_key", "not_paired", ""})
