@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
 #include "wa/ipc/timer.hpp"
@@ -34,7 +35,7 @@ class SenderPool {
   struct Hooks {
     std::function<void(const std::string& conversation)> request_sender;  // ask the supervisor
     // Answers a sender's query (devices, bundles, relay). `reply` may run later.
-    std::function<void(const json& query, std::function<void(json)> reply)> query;
+    std::function<void(const ipc::link::FromSender& query, std::function<void(json)> reply)> query;
   };
 
   SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks);
