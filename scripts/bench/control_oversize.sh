@@ -29,7 +29,8 @@ request() { printf '{"cmd":"ping","pad":"%s"}' "$(head -c "$1" /dev/zero | tr '\
 batch() {  # name, request file, expected error code
   local ok=0
   for _ in $(seq "$N"); do
-    "${wactl[@]}" call - <"$2" 2>/dev/null | grep -q "\"code\":\"$3\"" && ok=$((ok + 1))
+    out="$("${wactl[@]}" call - <"$2" 2>/dev/null || true)"  # exit 2: an error reply
+    [[ "$out" == *"\"code\":\"$3\""* ]] && ok=$((ok + 1))
   done
   echo "after $N $1: RSS $(rss) ($ok answered $3)"
 }
