@@ -2,6 +2,7 @@
 // peer's wrong type is an error value, never an exception in the handler.
 #include <doctest/doctest.h>
 
+#include "wa/ipc/client.hpp"
 #include "wa/ipc/links.hpp"
 #include "wa/ipc/messages.hpp"
 
@@ -127,5 +128,17 @@ TEST_CASE("worker to sender: decode and refuse wrong types") {
                         json{{"op", "job"}, {"job", 2}, {"payload", "x"}}, json{{"op", "job"}, {"job", 2}},
                         json{{"op", "error"}, {"code", 5}}, json{{"op", "result"}, {"node", "x"}}}) {
     CHECK_FALSE(wl::decode_from_connection(enc(m)).has_value());
+  }
+}
+
+TEST_CASE("control replies: the client accepts only a reply envelope") {
+  CHECK(wa::ipc::check_reply(json{{"ok", true}, {"result", {{"pong", true}}}}).has_value());
+  CHECK(wa::ipc::check_reply(json{{"ok", false}, {"error", {{"code", "x"}, {"message", "y"}}}}).has_value());
+  for (const json& r : {json::array(), json{{"ok", "true"}}, json{{"ok", true}}, json{{"ok", false}},
+                        json{{"ok", false}, {"error", "x"}}, json{{"ok", false}, {"error", {{"code", 1}, {"message", "y"}}}},
+                        json{{"ok", false}, {"error", {{"code", "x"}}}}}) {
+    auto st = wa::ipc::check_reply(r);
+    CHECK_FALSE(st.has_value());
+    if (!st.has_value()) CHECK(st.error().code == "bad_reply");
   }
 }
