@@ -1,5 +1,8 @@
 #include "wa/ipc/links.hpp"
 
+#include <utility>
+#include <vector>
+
 #include "wa/ipc/fields.hpp"
 #include "wa/ipc/messages.hpp"
 
@@ -40,14 +43,17 @@ Result<std::optional<json::binary_t>> optional_binary(const json& m, const char*
   return std::optional<json::binary_t>{std::move(*b)};
 }
 
-// Worker settings sub-objects whose integer fields the worker reads (the
-// config allows only values that fit 32 bits).
+// The worker settings the worker reads as integers (the config allows only
+// values that fit 32 bits); other keys are the worker's to check.
 Status check_settings(const json& s) {
-  for (const char* section : {"senders", "events"}) {
+  static const std::pair<const char*, std::vector<const char*>> kIntegers[] = {
+      {"senders", {"max_per_instance", "idle_ms", "ack_timeout_ms"}},
+      {"events", {"retention_days", "max_per_profile"}}};
+  for (const auto& [section, keys] : kIntegers) {
     auto sub = object_field(s, section, false);
     if (!sub) return Unexpected<Error>{sub.error()};
-    for (auto it = sub->begin(); it != sub->end(); ++it)
-      if (auto n = detail::integer_of<int32_t>(it.value(), it.key()); !n) return Unexpected<Error>{n.error()};
+    for (const char* key : keys)
+      if (auto n = field_or<int32_t>(*sub, key, 0); !n) return Unexpected<Error>{n.error()};
   }
   return {};
 }
