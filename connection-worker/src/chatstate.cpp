@@ -7,6 +7,7 @@
 
 #include "chat_commands.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/fields.hpp"
 #include "wa/message/chat.hpp"
 
 namespace wa::connection {
@@ -55,7 +56,8 @@ void ChatCommands::read(const json& args, Reply reply) {
 void ChatCommands::typing(const json& args, Reply reply) {
   auto chat = chat_field(args);
   if (!chat) return reply(ipc::error_reply(chat.error().code, chat.error().message));
-  const std::string state = args.value("state", "");
+  auto state_r = ipc::field_or<std::string>(args, "state", "");
+  const std::string state = state_r ? *state_r : "";
   if (state != "on" && state != "off") return reply(ipc::error_reply("bad_request", "field 'state' must be on or off"));
   auto own = binary::Jid::parse(client_.credentials().jid);
   if (!own) return reply(ipc::error_reply("not_connected", "the account is not paired"));

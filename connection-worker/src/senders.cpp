@@ -140,13 +140,13 @@ void SenderPool::pump(const std::string& name) {
 }
 
 void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
-  auto m = ipc::from_cbor(req->body());
-  if (!m || !m->is_object() || !(*m)[msg::kOp].is_string() || !(*m)["conversation"].is_string()) {
-    tell(req, {{msg::kOp, msg::kError}, {"code", "bad_message"}, {"message", "malformed sender request"}});
+  auto m = ipc::link::decode_from_sender(req->body());
+  if (!m) {
+    tell(req, {{msg::kOp, msg::kError}, {"code", "bad_message"}, {"message", m.error().message}});
     return;
   }
-  const std::string op = (*m)[msg::kOp].get<std::string>();
-  const std::string name = (*m)["conversation"].get<std::string>();
+  const std::string& op = m->op;
+  const std::string name = m->conversation;
   auto it = convs_.find(name);
   if (it == convs_.end() || it->second.state == SenderState::none) {
     // A sender we did not ask for (or already written off): send it away.
@@ -167,14 +167,10 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
     return;
   }
   if (op == msg::kDone) {
-    uint64_t job = m->value("job", uint64_t{0});
-    if (c.in_flight && c.in_flight->id == job) {
+    if (c.in_flight && c.in_flight->id == m->job) {
       Job j = std::move(*c.in_flight);
       c.in_flight.reset();
-      json reply = (*m).value("ok", false)
-                       ? ipc::ok_reply(m->value("result", json::object()))
-                       : ipc::error_reply(m->value("code", std::string("send_failed")),
-                                          m->value("message", std::string("the send failed")));
+      json reply = m->ok ? ipc::ok_reply(m->result) : ipc::error_reply(m->code, m->message);
       j.done(reply);
     }
   } else if (op != msg::kNext) {
@@ -184,7 +180,7 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
   // "next" and "done" both park the sender until there is work for it.
   if (c.state == SenderState::requested) {
     c.state = SenderState::alive;  // its hello raced the supervisor's notice
-    c.pid = m->value("pid", 0);
+    c.pid = static_cast<pid_t>(m->pid);
   }
   if (c.state != SenderState::alive) {
     tell(req, {{msg::kOp, msg::kExit}});

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
 #include "wa/ipc/timer.hpp"
@@ -34,7 +35,7 @@ class SenderPool {
   struct Hooks {
     std::function<void(const std::string& conversation)> request_sender;  // ask the supervisor
     // Answers a sender's query (devices, bundles, relay). `reply` may run later.
-    std::function<void(const json& query, std::function<void(json)> reply)> query;
+    std::function<void(const ipc::link::FromSender& query, std::function<void(json)> reply)> query;
     // A sender that stopped answering: ask the supervisor to kill it (its
     // exit then comes back as on_sender_exited).
     std::function<void(const std::string& conversation, pid_t pid)> kill_sender;

@@ -7,6 +7,7 @@
 #include "wa/binary/codec.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/fields.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/send.hpp"
@@ -69,12 +70,12 @@ void Worker::emit(json event) {
 }
 
 void Worker::on_link(Bytes body) {
-  auto m = ipc::from_cbor(body);
-  if (!m || !m->is_object() || !(*m)[msg::kType].is_string()) {
-    WA_WARN("malformed message from the supervisor");
+  auto m = ipc::link::decode_from_supervisor(body);
+  if (!m) {
+    WA_WARN("malformed message from the supervisor: %s", m.error().message.c_str());
     return;
   }
-  const std::string t = (*m)[msg::kType].get<std::string>();
+  const std::string& t = m->type;
   if (t == msg::kPing) {
     // Liveness: answered here, on the loop thread (the link posts every
     // message to the loop), so the pong proves the loop turns — a pong from
@@ -87,23 +88,29 @@ void Worker::on_link(Bytes body) {
   } else if (!senders_) {
     return;
   } else if (t == msg::kSenderStarted) {
-    senders_->on_sender_started(m->value("conversation", ""), m->value("pid", 0));
+    senders_->on_sender_started(m->conversation, static_cast<pid_t>(m->pid));
   } else if (t == msg::kSenderRefused) {
-    senders_->on_sender_refused(m->value("conversation", ""), m->value("code", ""), m->value("message", ""));
+    senders_->on_sender_refused(m->conversation, m->code, m->message);
   } else if (t == msg::kSenderExited) {
-    bool abnormal = m->value("signal", 0) != 0 || m->value("exit_code", 0) != 0;
-    senders_->on_sender_exited(m->value("conversation", ""), m->value("pid", 0), abnormal);
+    bool abnormal = m->signal != 0 || m->exit_code != 0;
+    senders_->on_sender_exited(m->conversation, static_cast<pid_t>(m->pid), abnormal);
   }
 }
 
-void Worker::on_init(const json& m) {
+void Worker::on_init(const ipc::link::FromSupervisor& m) {
   if (senders_) return;
-  settings_ = m.value("settings", json::object());
-  const json& s = settings_.value("senders", json::object());
-  int max = s.value("max_per_instance", 8);
-  int idle = s.value("idle_ms", 60000);
-  ack_timeout_ms_ = s.value("ack_timeout_ms", uint64_t{30000});
-  std::string dir = m.value("instance_dir", "");
+  settings_ = m.settings;
+  // The decoder checked these are 32-bit integers when present; a value
+  // out of range here still falls back to the default instead of throwing.
+  auto sub = ipc::object_field(settings_, "senders", false);
+  const json s = sub ? *sub : json::object();
+  auto max_r = ipc::field_or<int>(s, "max_per_instance", 8);
+  auto idle_r = ipc::field_or<int>(s, "idle_ms", 60000);
+  auto ack_r = ipc::field_or<uint64_t>(s, "ack_timeout_ms", 30000);
+  int max = max_r && *max_r > 0 ? *max_r : 8;
+  int idle = idle_r && *idle_r > 0 ? *idle_r : 60000;
+  ack_timeout_ms_ = ack_r ? *ack_r : 30000;
+  const std::string& dir = m.instance_dir;
   // A start-up failure is a local fault: main() returns 1 and the
   // supervisor's restart policy (backoff, intensity limit) handles it. The
   // loop stops only after what is queued on the link (the last event) left.
@@ -115,7 +122,7 @@ void Worker::on_init(const json& m) {
       [this](const std::string& conv) {
         to_supervisor({{msg::kType, msg::kSpawnSender}, {"conversation", conv}});
       },
-      [this](const json& q, std::function<void(json)> reply) { answer_query(q, std::move(reply)); },
+      [this](const ipc::link::FromSender& q, std::function<void(json)> reply) { answer_query(q, std::move(reply)); },
       [this](const std::string& conv, pid_t pid) {
         to_supervisor({{msg::kType, msg::kKillSender}, {"conversation", conv}, {"pid", pid}});
       }};
@@ -219,10 +226,11 @@ void Worker::on_store_corrupt(const Error& e) {
   }
 }
 
-void Worker::on_request(const json& m) {
-  uint64_t rid = m.value("rid", uint64_t{0});
+void Worker::on_request(const ipc::link::FromSupervisor& req) {
+  uint64_t rid = req.rid;
   auto reply = [this, rid](json r) { to_supervisor({{msg::kType, msg::kReply}, {"rid", rid}, {"reply", r}}); };
-  std::string cmd = m.value("cmd", "");
+  const std::string& cmd = req.cmd;
+  const json& m = req.raw;
   if (!senders_) {
     reply(ipc::error_reply("instance_down", "the connection worker is not initialised"));
     return;
@@ -231,12 +239,16 @@ void Worker::on_request(const json& m) {
     reply(ipc::error_reply("store_corrupt", "the profile's database is damaged"));
     return;
   }
+  // The supervisor validated the arguments; read them without trusting that.
+  auto bad = [&reply](const Error& e) { reply(ipc::error_reply("bad_request", e.message)); };
   if (cmd == "send_text") {
-    json payload{{"kind", "text"}, {"to", m.value("to", "")}, {"text", m.value("text", "")}};
+    auto to = ipc::field<std::string>(m, "to");
+    auto text = ipc::field<std::string>(m, "text");
+    if (!to || !text) return bad(!to ? to.error() : text.error());
+    json payload{{"kind", "text"}, {"to", *to}, {"text", *text}};
     if (m.contains("quoted_id")) payload["quoted_id"] = m["quoted_id"];
     if (m.contains("quoted_sender")) payload["quoted_sender"] = m["quoted_sender"];
-    std::string conv = payload["to"].get<std::string>();
-    senders_->submit(conv, std::move(payload), reply);
+    senders_->submit(*to, std::move(payload), reply);
     return;
   }
   if (cmd == "pair_code") {
@@ -244,7 +256,9 @@ void Worker::on_request(const json& m) {
       reply(ipc::error_reply("instance_down", "the connection is not running"));
       return;
     }
-    client_->request_pair_code(m.value("phone", ""), [reply](Result<std::string> code) {
+    auto phone = ipc::field<std::string>(m, "phone");
+    if (!phone) return bad(phone.error());
+    client_->request_pair_code(*phone, [reply](Result<std::string> code) {
       if (!code) {
         reply(ipc::error_reply(code.error().code, code.error().message));
       } else {
@@ -266,7 +280,7 @@ void Worker::on_request(const json& m) {
   reply(ipc::error_reply("unknown_command", "the connection worker does not know '" + cmd + "'"));
 }
 
-void Worker::answer_query(const json& q, std::function<void(json)> reply) {
+void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply) {
   auto error = [&reply](const std::string& code, const std::string& message) {
     reply({{msg::kOp, msg::kError}, {"code", code}, {"message", message}});
   };
@@ -274,12 +288,12 @@ void Worker::answer_query(const json& q, std::function<void(json)> reply) {
   // Sender queries (protocol in ipc/messages.hpp): the node travels as an
   // encoded binary node and runs through the IQ layer, so it gets a
   // deadline and is failed at once if the connection drops.
-  const std::string what = q.value("what", "");
-  if ((what == "iq" || what == "relay") && q.contains("node") && q["node"].is_binary()) {
-    const auto& raw = q["node"].get_binary();
+  const std::string& what = q.what;
+  if ((what == "iq" || what == "relay") && q.node) {
+    const auto& raw = *q.node;
     auto node = binary::decode(ByteView(raw.data(), raw.size()));
     if (!node) return error("bad_request", "query node does not decode: " + node.error().code);
-    uint64_t timeout = std::min<uint64_t>(q.value("timeout_ms", uint64_t{0}), 120000);
+    uint64_t timeout = std::min<uint64_t>(q.timeout_ms, 120000);
     const char* key = what == "iq" ? "node" : "ack";
     auto done = [reply, key](Result<binary::Node> r) {
       if (!r) {
@@ -297,8 +311,7 @@ void Worker::answer_query(const json& q, std::function<void(json)> reply) {
       if (node->tag != "iq") return error("bad_request", "an iq query must carry an <iq>");
       client_->query(std::move(*node), std::move(done), timeout, true);
     } else {
-      std::string id = q.value("id", "");
-      if (!id.empty()) node->set_attr("id", id);
+      if (!q.id.empty()) node->set_attr("id", q.id);
       // Ack-on-send: the configured deadline unless the sender asks for one.
       client_->relay(std::move(*node), std::move(done), timeout > 0 ? timeout : ack_timeout_ms_);
     }

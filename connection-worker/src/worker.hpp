@@ -15,6 +15,7 @@
 #include "events.hpp"
 #include "receive.hpp"
 #include "senders.hpp"
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
 #include "wa/ipc/timer.hpp"
@@ -34,11 +35,11 @@ class Worker {
 
  private:
   void on_link(Bytes body);
-  void on_init(const json& m);
-  void on_request(const json& m);
+  void on_init(const ipc::link::FromSupervisor& m);
+  void on_request(const ipc::link::FromSupervisor& req);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
-  void answer_query(const json& q, std::function<void(json)> reply);
+  void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
   // The receive path's store failed: no receipts, the socket closed and
   // reconnected with backoff, a store_unavailable event.
   void on_store_failed(const Error& e);

@@ -3,7 +3,20 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/fields.hpp"
+
 namespace wa::ipc {
+
+Status check_reply(const json& reply) {
+  auto bad = [] { return fail("bad_reply", "the supervisor sent a reply that is not a reply envelope"); };
+  auto ok = field<bool>(reply, "ok");
+  if (!ok) return bad();
+  if (*ok) return reply.contains("result") ? Status{} : bad();
+  auto err = object_field(reply, "error");
+  if (!err || !field<std::string>(*err, "code") || !field<std::string>(*err, "message")) return bad();
+  return {};
+}
 
 Result<ControlClient> ControlClient::connect(const std::string& url, int timeout_ms) {
   auto s = open_socket(Protocol::req);
@@ -16,6 +29,11 @@ Result<ControlClient> ControlClient::connect(const std::string& url, int timeout
 }
 
 Result<std::string> ControlClient::request_raw(std::string_view text) {
+  // NNG would drop it with the connection, and we would wait for an answer
+  // that cannot come.
+  if (text.size() > kControlTransportMax)
+    return fail("too_large", "request is larger than " + std::to_string(kControlRequestMax) +
+                                 " bytes (not sent)");
   WA_TRY(send_bytes(sock_, as_bytes(text)));
   auto r = recv_bytes(sock_);
   if (!r) return Unexpected<Error>{r.error()};
@@ -27,6 +45,7 @@ Result<json> ControlClient::request(const json& req) {
   if (!r) return Unexpected<Error>{r.error()};
   auto j = parse_json_text(as_bytes(*r));
   if (!j) return fail("bad_reply", "the supervisor sent a reply that is not JSON");
+  WA_TRY(check_reply(*j));
   return j;
 }
 

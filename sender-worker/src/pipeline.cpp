@@ -10,6 +10,7 @@
 #include "job.hpp"
 #include "retry.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/fields.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/store/sqlite_store.hpp"
@@ -58,16 +59,16 @@ Status Pipeline::open_store(const std::string& data_dir) {
   return {};
 }
 
-Result<json> Pipeline::call(const json& request) {
+Result<ipc::link::FromConnection> Pipeline::call(const json& request) {
   json r = request;
   r["conversation"] = conversation_;
   r["pid"] = ::getpid();
   WA_TRY(ipc::send_bytes(sock_, ipc::to_cbor(r)));
   auto body = ipc::recv_bytes(sock_);
   if (!body) return Unexpected<Error>{body.error()};
-  auto m = ipc::from_cbor(*body);
-  if (!m || !m->is_object() || !(*m)[msg::kOp].is_string()) return fail("bad_message", "malformed reply from the connection worker");
-  return *m;
+  auto m = ipc::link::decode_from_connection(*body);
+  if (!m) return fail("bad_message", "malformed reply from the connection worker: " + m.error().message);
+  return m;
 }
 
 Result<json> Pipeline::query(uint64_t job, const json& what) {
@@ -75,10 +76,9 @@ Result<json> Pipeline::query(uint64_t job, const json& what) {
   q[msg::kOp] = msg::kQuery;
   q["job"] = job;
   auto r = call(q);
-  if (!r) return r;
-  if ((*r)[msg::kOp] == msg::kError)
-    return fail(r->value("code", std::string("query_failed")), r->value("message", std::string()));
-  return r;
+  if (!r) return Unexpected<Error>{r.error()};
+  if (r->op == msg::kError) return fail(r->code, r->message);
+  return std::move(r->raw);
 }
 
 json Pipeline::send_job(uint64_t job, const json& payload) {
@@ -89,7 +89,7 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
     return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", st.error().code},
                 {"message", st.error().message}};
   QueryFn q = [this, job](const json& what) { return query(job, what); };
-  if (payload.is_object() && payload.value("kind", "") == "retry")
+  if (auto kind = ipc::field_or<std::string>(payload, "kind", ""); kind && *kind == "retry")
     return run_retry_job(*store_, *signal_, q, conversation_, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
@@ -105,14 +105,13 @@ int Pipeline::run() {
   } reset;
   auto r = call({{msg::kOp, msg::kNext}});
   while (r) {
-    const std::string op = (*r)[msg::kOp].get<std::string>();
+    const std::string& op = r->op;
     if (op == msg::kExit) return 0;
     if (op != msg::kJob) {
-      WA_ERROR("unexpected '%s' from the connection worker", op.c_str());
+      WA_ERROR("unexpected '%s' from the connection worker", op.substr(0, 64).c_str());
       return 1;
     }
-    uint64_t job = r->value("job", uint64_t{0});
-    json done = send_job(job, r->value("payload", json::object()));
+    json done = send_job(r->job, r->payload);
     if (corrupt) {
       WA_ERROR("the profile's database is damaged: stopping the account");
       return msg::kExitStoreCorrupt;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wa/binary/node.hpp"
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/nng.hpp"
 #include "wa/signal/session.hpp"
 #include "wa/store/store.hpp"
@@ -27,7 +28,7 @@ class Pipeline {
   int run();  // until the worker says exit; returns the exit code
 
  private:
-  Result<json> call(const json& request);
+  Result<ipc::link::FromConnection> call(const json& request);
   // Runs one job; returns the "done" message to report.
   json send_job(uint64_t job, const json& payload);
   Result<json> query(uint64_t job, const json& what);

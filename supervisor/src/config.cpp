@@ -8,6 +8,7 @@
 
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
+#include "wa/ipc/codec.hpp"
 #include "wa/profile.hpp"
 
 namespace wa::supervisor {
@@ -124,8 +125,11 @@ std::string default_data_dir() {
 }
 
 Result<Config> parse_config(std::string_view text) {
-  json root = json::parse(text, nullptr, false);
-  if (root.is_discarded()) return fail("bad_config", "config is not valid JSON");
+  // The shared parser: a NUL byte, a number out of range or deep nesting is
+  // a clear error, not an exception or silently ignored bytes.
+  auto parsed = ipc::parse_json_text(as_bytes(text), "config");
+  if (!parsed) return fail("bad_config", parsed.error().message);
+  const json& root = *parsed;
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group"}));

@@ -7,11 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/ipc/addresses.hpp"
 #include "wa/result.hpp"
 
 namespace wa::supervisor {
 
-inline constexpr size_t kMaxRequestBytes = 256 * 1024;
+inline constexpr size_t kMaxRequestBytes = ipc::kControlRequestMax;
 inline constexpr size_t kMaxTextBytes = 65536;
 inline constexpr size_t kMaxClientId = 128;
 inline constexpr size_t kMaxJid = 128;

@@ -8,6 +8,7 @@
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 
@@ -133,12 +134,12 @@ void Instance::send_to_worker(const json& m) {
 
 void Instance::on_link_message(uint64_t inc, Bytes body) {
   if (inc != incarnation_ || !conn_) return;
-  auto m = ipc::from_cbor(body);
-  if (!m || !m->is_object() || !(*m)[msg::kType].is_string()) {
-    WA_WARN("[%s] malformed message from the connection worker", profile_.c_str());
+  auto m = ipc::link::decode_from_worker(body);
+  if (!m) {
+    WA_WARN("[%s] malformed message from the connection worker: %s", profile_.c_str(), m.error().message.c_str());
     return;
   }
-  const std::string t = (*m)[msg::kType].get<std::string>();
+  const std::string& t = m->type;
   if (t == msg::kHello) {
     send_to_worker({{msg::kType, msg::kInit},
                     {"profile", profile_},
@@ -151,21 +152,18 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     last_pong_ = Clock::now();
     env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
   } else if (t == msg::kReply) {
-    if (m->contains("rid") && (*m)["rid"].is_number_unsigned() && m->contains("reply"))
-      finish_request((*m)["rid"].get<uint64_t>(), (*m)["reply"]);
+    finish_request(m->rid, std::move(m->reply));
   } else if (t == msg::kEvent) {
-    if (m->contains("event") && (*m)["event"].is_object() && (*m)["event"].contains("type"))
-      env_.events->emit(profile_, (*m)["event"]);
+    env_.events->emit(profile_, std::move(m->event));
   } else if (t == msg::kPong) {
     // Sent from the worker's loop thread: its loop turned after our ping.
     if (worker_ready_) last_pong_ = Clock::now();
   } else if (t == msg::kKillSender) {
-    kill_sender(*m);
+    kill_sender(m->raw);
   } else if (t == msg::kSpawnSender) {
-    if (m->contains("conversation") && (*m)["conversation"].is_string())
-      spawn_sender((*m)["conversation"].get<std::string>());
+    spawn_sender(m->conversation);
   } else {
-    WA_WARN("[%s] unknown message '%s' from the connection worker", profile_.c_str(), t.c_str());
+    WA_WARN("[%s] unknown message '%s' from the connection worker", profile_.c_str(), t.substr(0, 64).c_str());
   }
 }
 

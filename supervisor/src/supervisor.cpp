@@ -142,9 +142,11 @@ int Supervisor::run() {
     WA_ERROR("%s", sock.error().message.c_str());
     return 71;
   }
-  // Requests up to 16 MiB reach us and get a clear too_large error; NNG
-  // drops anything larger by closing that client's pipe.
-  (void)ipc::set_size(*sock, NNG_OPT_RECVMAXSZ, 16u << 20);
+  // Requests a little over the application limit still reach us and get a
+  // clear too_large; NNG drops anything larger with that client's pipe
+  // (wactl refuses those before sending). A small limit keeps what one
+  // oversized request can make us allocate small.
+  (void)ipc::set_size(*sock, NNG_OPT_RECVMAXSZ, ipc::kControlTransportMax);
   auto control = ipc::RepServer::listen(*bridge_, std::move(*sock), ipc::control_url(config_.run_dir),
                                         [this](std::shared_ptr<ipc::PendingRequest> r) { on_request(std::move(r)); }, peer_access);
   if (!control) {

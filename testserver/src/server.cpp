@@ -1180,13 +1180,19 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
     const json& r = *parsed;
     std::string cmd = r["cmd"];
     std::shared_ptr<ipc::PendingRequest> keep = req;
-    if (cmd == "scan") reply = admin_scan(r, keep);
-    else if (cmd == "link-code") reply = admin_link_code(r, keep);
-    else if (cmd == "status") reply = admin_status();
-    else if (cmd == "fault") reply = admin_fault(r);
-    else if (cmd == "drain-prekeys") reply = admin_drain_prekeys(r);
-    else if (cmd == "reset-identity") reply = admin_reset_identity(r);
-    else reply = ipc::error_reply("bad_request", "unknown cmd");
+    try {
+      if (cmd == "scan") reply = admin_scan(r, keep);
+      else if (cmd == "link-code") reply = admin_link_code(r, keep);
+      else if (cmd == "status") reply = admin_status();
+      else if (cmd == "fault") reply = admin_fault(r);
+      else if (cmd == "drain-prekeys") reply = admin_drain_prekeys(r);
+      else if (cmd == "reset-identity") reply = admin_reset_identity(r);
+      else reply = ipc::error_reply("bad_request", "unknown cmd");
+    } catch (const json::exception&) {
+      // A field of the wrong type (the handlers read with value()/get<>).
+      if (!keep) return;
+      reply = ipc::error_reply("bad_request", "a field has the wrong type or is missing");
+    }
     if (!keep) return;  // answered later (pairing in flight)
   }
   req->reply(as_bytes(ipc::dump_json(reply)));

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "wa/ipc/client.hpp"
+#include "wa/ipc/fields.hpp"
 
 namespace wactl {
 
@@ -62,9 +63,14 @@ int run_events(const EventsOptions& o) {
         const json& err = r->value("error", json::object());
         return fail_with(err.value("code", std::string("error")) + ": " + err.value("message", std::string()), 2);
       }
-      const json& page = (*r)["result"]["events"];
+      auto result = wa::ipc::object_field(*r, "result");
+      auto events = result ? wa::ipc::field<json>(*result, "events") : wa::Result<json>(wa::Unexpected<wa::Error>{result.error()});
+      if (!events || !events->is_array()) return fail_with("replay: the reply has no list of events");
+      const json& page = *events;
       for (const auto& e : page) {
-        last = e.value("seq", last);
+        auto seq = wa::ipc::field<int64_t>(e, "seq");
+        if (!seq) return fail_with("replay: " + seq.error().message);
+        last = *seq;
         if (!out.print(e)) return 0;
       }
       if (page.size() < static_cast<size_t>(kReplayPage)) return std::nullopt;
@@ -78,7 +84,9 @@ int run_events(const EventsOptions& o) {
     if (!e) return fail_with(e.error().message);
     if (!*e) continue;
     const json& ev = **e;
-    const int64_t seq = ev.value("seq", int64_t{0});
+    auto seq_r = wa::ipc::field_or<int64_t>(ev, "seq", 0);
+    if (!seq_r) continue;  // not an event we can place: skip it, never abort
+    const int64_t seq = *seq_r;
     if (seq == 0) {  // could not be logged: live only
       if (!out.print(ev)) return 0;
       continue;

@@ -10,10 +10,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "wa/crypto_random.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
+#include "wa/ipc/fields.hpp"
 #include "events_cli.hpp"
 #include "pair_cli.hpp"
 #include "wa/build_info.hpp"
@@ -75,6 +77,7 @@ int call(const Options& o, const json& req, const std::function<void(const json&
   auto r = c->request(req);
   if (!r) {
     if (r.error().code == "timeout") return die("no reply from the supervisor (timeout)");
+    if (r.error().code == "too_large") return die("too_large: " + r.error().message, 2);
     return die(r.error().message);
   }
   const json& reply = *r;
@@ -124,9 +127,23 @@ void print_group(const json& r) {
     std::printf("  %s%s\n", p.value("jid", std::string()).c_str(), p.value("admin", false) ? " (admin)" : "");
 }
 
+int run(int argc, char** argv);
+
 }  // namespace
 
+// A reply of an unexpected shape (an older or newer supervisor) must give a
+// clear error, not an abort from a JSON accessor while printing it.
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const nlohmann::json::exception&) {
+    return die("bad_reply: the supervisor's reply does not have the expected shape");
+  }
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   Options o;
   CLI::App app{"wactl: control wa-supervisor"};
@@ -187,7 +204,8 @@ int main(int argc, char** argv) {
   auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
-  raw->add_option("request", raw_req)->required();
+  raw->add_option("request", raw_req, "the request; - reads it from stdin (for requests longer than an argument)")
+      ->required();
 
   // Groups, read receipts, chat state: each one control request.
   auto* group = app.add_subcommand("group", "create and manage groups");
@@ -356,11 +374,16 @@ int main(int argc, char** argv) {
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
     if (!c) return die(unreachable(o, c.error().message));
+    if (raw_req == "-") raw_req.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     auto r = c->request_raw(raw_req);
-    if (!r) return die(r.error().message);
+    if (!r) return die(r.error().code + ": " + r.error().message, r.error().code == "too_large" ? 2 : 1);
     std::cout << *r << std::endl;
-    auto j = json::parse(*r, nullptr, false);
-    return (!j.is_discarded() && j.value("ok", false)) ? 0 : 2;
+    auto j = wa::ipc::parse_json_text(wa::as_bytes(*r));
+    if (!j || !wa::ipc::check_reply(*j)) return 2;
+    auto ok = wa::ipc::field<bool>(*j, "ok");
+    return ok && *ok ? 0 : 2;
   }
   return 0;
 }
+
+}  // namespace

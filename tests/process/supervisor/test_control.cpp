@@ -31,13 +31,84 @@ TEST_CASE("bad input gets a clear error and the supervisor keeps answering") {
   CHECK(code_of(R"({"cmd":"send_text","profile":"alpha","to":"12@s.whatsapp.net","text":""})") == "bad_request");
   json big{{"cmd", "send_text"}, {"profile", "alpha"}, {"to", "12@s.whatsapp.net"}, {"text", std::string(70000, 'x')}};
   CHECK(code_of(big.dump()) == "too_large");
-  std::string ten_mb = R"({"cmd":"ping","pad":")" + std::string(10u << 20, 'a') + "\"}";
-  CHECK(code_of(ten_mb) == "too_large");
+  // Over the application limit, under the transport limit: the supervisor answers.
+  std::string over = R"({"cmd":"ping","pad":")" + std::string(wa::ipc::kControlRequestMax, 'a') + "\"}";
+  REQUIRE(over.size() < wa::ipc::kControlTransportMax);
+  CHECK(code_of(over) == "too_large");
   CHECK(sup.ping());
   CHECK(sup.state("alpha") == "running");
   // Nothing was created for the rejected profile names.
   CHECK_FALSE(std::filesystem::exists(sup.run_dir() + "/x"));
   CHECK_FALSE(std::filesystem::exists(sup.run_dir() + "/i/nobody"));
+}
+
+// Issue 10: five bytes (`1e400`) used to abort the supervisor (nlohmann's
+// out_of_range escaped the parse), taking every account down with it.
+TEST_CASE("hostile requests get a clear error and never take the supervisor down") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  REQUIRE(sup.wait_running("beta"));
+  const pid_t alpha = sup.conn_pid("alpha");
+  const pid_t beta = sup.conn_pid("beta");
+  auto error_of = [&](std::string_view raw) {
+    json r = json::parse(sup.call_raw(raw), nullptr, false);
+    REQUIRE_FALSE(r.is_discarded());
+    CHECK(r["ok"] == false);
+    CHECK_FALSE(r["error"]["message"].get<std::string>().empty());
+    return r["error"]["code"].get<std::string>();
+  };
+  CHECK(error_of("1e400") == "bad_request");
+  CHECK(error_of("-1e400") == "bad_request");
+  CHECK(error_of("[1e309]") == "bad_request");
+  CHECK(error_of(R"({"cmd":"events","profile":"alpha","since":)" + std::string(400, '9') + "}") == "bad_request");
+  CHECK(error_of(R"({"cmd":"events","profile":"alpha","since":1e400})") == "bad_request");
+  // nlohmann stops reading at a NUL: the trailing bytes must not be ignored.
+  using namespace std::string_view_literals;
+  CHECK(error_of("{\"cmd\":\"ping\"}\0xyz"sv) == "bad_request");
+  CHECK(error_of("{\"cmd\":\"ping\"}\0"sv) == "bad_request");
+  CHECK(error_of(std::string(100000, '[') + std::string(100000, ']')) == "bad_request");
+  CHECK(error_of(R"({"cmd":"ping","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}") == "bad_request");
+  CHECK(error_of(R"({"cmd":"ping","pad":")" + std::string(300u << 10, 'a') + "\"}") == "too_large");
+
+  // wactl: the raw request from the issue gets an error reply (exit 2).
+  std::string out = sup.run_dir() + "/../wactl.out";
+  int st = wait_exit(spawn({bin("wactl"), "--run-dir", sup.run_dir(), "call", "1e400"}, out));
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 2);
+  {
+    std::ifstream f(out);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    CHECK(text.find("bad_request") != std::string::npos);
+  }
+
+  // Over the transport limit a client refuses before sending: NNG would drop
+  // the message with the connection and no answer could come.
+  {
+    auto c = wa::ipc::ControlClient::connect(wa::ipc::control_url(sup.run_dir()), 5000);
+    REQUIRE(c.has_value());
+    auto r = c->request_raw(R"({"cmd":"ping","pad":")" + std::string(10u << 20, 'a') + "\"}");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == "too_large");
+  }
+  // A client that sends it anyway loses its connection, nobody else anything.
+  {
+    auto s = wa::ipc::open_socket(wa::ipc::Protocol::req);
+    REQUIRE(s.has_value());
+    REQUIRE(wa::ipc::set_ms(*s, NNG_OPT_RECVTIMEO, 500).has_value());
+    REQUIRE(wa::ipc::dial(*s, wa::ipc::control_url(sup.run_dir()), true).has_value());
+    std::string huge = R"({"cmd":"ping","pad":")" + std::string(1u << 20, 'a') + "\"}";
+    REQUIRE(wa::ipc::send_bytes(*s, wa::as_bytes(huge)).has_value());
+    CHECK_FALSE(wa::ipc::recv_bytes(*s).has_value());
+  }
+
+  // The supervisor and both accounts are untouched.
+  CHECK(sup.ping());
+  CHECK(exists(sup.pid()));
+  CHECK(sup.state("alpha") == "running");
+  CHECK(sup.state("beta") == "running");
+  CHECK(sup.conn_pid("alpha") == alpha);
+  CHECK(sup.conn_pid("beta") == beta);
+  CHECK(sup.instance("alpha")["restarts"] == 0);
 }
 
 TEST_CASE("sockets are 0600 and directories 0700") {

@@ -304,3 +304,23 @@ TEST_CASE("the offline queue goes out in the batches the client asks for, each h
   auto cb2 = login(s.env(), b, &again);
   CHECK(again.empty());
 }
+
+TEST_CASE("the admin socket answers mistyped fields and hostile JSON with bad_request and keeps serving") {
+  test::TempDir dir;
+  Server s(dir.path());
+  for (const nlohmann::json& req : {nlohmann::json{{"cmd", "scan"}, {"phone", 5}, {"qr", "x"}},
+                                    nlohmann::json{{"cmd", "link-code"}, {"phone", true}},
+                                    nlohmann::json{{"cmd", "drain-prekeys"}, {"jid", 7}, {"leave", 1}}}) {
+    auto r = s.admin(req);
+    CHECK(r.value("ok", true) == false);
+    CHECK(r["error"]["code"] == "bad_request");
+  }
+  auto cl = ipc::ControlClient::connect("ipc://" + dir.path() + "/admin.sock", 10000);
+  REQUIRE(cl.has_value());
+  for (std::string_view raw : {std::string_view("1e400"), std::string_view("{\"cmd\":\"status\"}\0x", 18)}) {
+    auto r = cl->request_raw(raw);
+    REQUIRE(r.has_value());
+    CHECK(r->find("bad_request") != std::string::npos);
+  }
+  CHECK(s.admin({{"cmd", "status"}}).value("ok", false));
+}

@@ -83,3 +83,26 @@ TEST_CASE("control requests are validated field by field") {
   send["text"] = std::string(kMaxTextBytes + 1, 'x');
   CHECK(validate_request(send).error().code == "too_large");
 }
+
+TEST_CASE("config text: NUL bytes, numbers out of range and deep nesting are clear errors") {
+  using namespace std::string_view_literals;
+  // nlohmann alone would stop at the NUL and accept the config before it.
+  CHECK(error_of("{\"instances\": []}\0{\"run_dir\": 5}"sv).find("NUL") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "shutdown_timeout_ms": 1e400})").find("out of range") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "shutdown_timeout_ms": 1e300})").find("shutdown_timeout_ms") != std::string::npos);
+  CHECK(error_of(std::string(10000, '[') + std::string(10000, ']')).find("nested") != std::string::npos);
+}
+
+TEST_CASE("control validation: numbers of every shape get bad_request") {
+  auto code = [](const char* text) {
+    auto r = validate_request(nlohmann::json::parse(text));
+    return r ? std::string("ok") : r.error().code;
+  };
+  CHECK(code(R"({"cmd":"events","profile":"a","since":0})") == "ok");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":-1})") == "bad_request");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":1e300})") == "bad_request");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":18446744073709551615})") == "bad_request");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":-9223372036854775808})") == "bad_request");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":"3"})") == "bad_request");
+  CHECK(code(R"({"cmd":"events","profile":"a","since":1,"limit":1001})") == "bad_request");
+}

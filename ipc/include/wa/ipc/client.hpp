@@ -10,11 +10,17 @@
 
 namespace wa::ipc {
 
+// A control reply envelope: {"ok": true, "result": ...} or {"ok": false,
+// "error": {"code": string, "message": string}}; anything else is bad_reply.
+Status check_reply(const json& reply);
+
 class ControlClient {
  public:
   static Result<ControlClient> connect(const std::string& url, int timeout_ms);
-  // Sends one request and waits for its reply (JSON text both ways).
+  // Sends one request and waits for its reply (JSON text both ways); the
+  // reply is a checked envelope (check_reply).
   Result<json> request(const json& req);
+  // too_large without sending when over kControlTransportMax.
   Result<std::string> request_raw(std::string_view text);
 
  private:

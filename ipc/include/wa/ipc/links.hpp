@@ -1,0 +1,81 @@
+// Decoders of the internal links' messages (names and fields in
+// messages.hpp). Each takes the bytes as they came off the socket and
+// returns a typed message or an error value (bad_message): CBOR, nesting,
+// the type field and every field its handler reads are checked here, so a
+// handler never meets a missing field or a wrong type. A type a decoder does
+// not know is not an error (the peer may be newer): it comes back with only
+// `type` and `raw` set, and the handler decides.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "wa/ipc/codec.hpp"
+
+namespace wa::ipc::link {
+
+// Conversation names travel in argv and as map keys.
+inline constexpr size_t kMaxConversation = 256;
+
+// connection worker -> supervisor (PAIR1, field "t").
+struct FromWorker {
+  std::string type;
+  int64_t pid = 0;           // hello
+  uint64_t rid = 0;          // reply
+  json reply;                // reply: a control reply envelope (object with a boolean "ok")
+  json event;                // event: an object with a string "type" (integer seq/ts if present)
+  std::string conversation;  // spawn_sender: non-empty, <= kMaxConversation, no NUL
+  json raw;                  // the whole message
+};
+Result<FromWorker> decode_from_worker(ByteView bytes);
+
+// supervisor -> connection worker (PAIR1, field "t").
+struct FromSupervisor {
+  std::string type;
+  std::string instance_dir;  // init
+  json settings;             // init: an object (senders/events sub-objects with integer fields)
+  uint64_t rid = 0;          // request
+  std::string cmd;           // request; its arguments are read from `raw` with field<>()
+  std::string conversation;  // sender_started / sender_refused / sender_exited
+  int64_t pid = 0;           // sender_started / sender_exited
+  std::string code;          // sender_refused
+  std::string message;       // sender_refused
+  int64_t exit_code = 0;     // sender_exited
+  int64_t signal = 0;        // sender_exited
+  json raw;
+};
+Result<FromSupervisor> decode_from_supervisor(ByteView bytes);
+
+// sender -> connection worker (REQ/REP, field "op").
+struct FromSender {
+  std::string op;
+  std::string conversation;  // every op
+  int64_t pid = 0;           // optional on every op
+  uint64_t job = 0;          // done, query
+  bool ok = false;           // done
+  json result;               // done with ok: an object
+  std::string code;          // done without ok (default send_failed)
+  std::string message;       // done without ok
+  std::string what;          // query: iq | relay | ...
+  std::optional<json::binary_t> node;  // query: the encoded node
+  uint64_t timeout_ms = 0;   // query
+  std::string id;            // query (relay): the message id
+  json raw;
+};
+Result<FromSender> decode_from_sender(ByteView bytes);
+
+// connection worker -> sender (REP replies, field "op").
+struct FromConnection {
+  std::string op;
+  uint64_t job = 0;          // job
+  json payload;              // job: an object
+  std::string code;          // error
+  std::string message;       // error
+  std::optional<json::binary_t> node;  // result of an iq query
+  std::optional<json::binary_t> ack;   // result of a relay query
+  json raw;
+};
+Result<FromConnection> decode_from_connection(ByteView bytes);
+
+}  // namespace wa::ipc::link

@@ -1,0 +1,160 @@
+#include "wa/ipc/links.hpp"
+
+#include <utility>
+#include <vector>
+
+#include "wa/ipc/fields.hpp"
+#include "wa/ipc/messages.hpp"
+
+namespace wa::ipc::link {
+
+namespace {
+
+// Assigns a required field, or returns its error from the decoder.
+#define WA_FIELD(out, expr)                          \
+  do {                                               \
+    auto wa_field_ = (expr);                         \
+    if (!wa_field_) return Unexpected<Error>{wa_field_.error()}; \
+    (out) = std::move(*wa_field_);                   \
+  } while (0)
+
+Result<json> decode_object(ByteView bytes, const char* type_key, std::string& type) {
+  auto m = from_cbor(bytes);
+  if (!m) return m;
+  if (!m->is_object()) return fail("bad_message", "message is not an object");
+  auto t = field<std::string>(*m, type_key);
+  if (!t) return Unexpected<Error>{t.error()};
+  type = std::move(*t);
+  return m;
+}
+
+Result<std::string> conversation_of(const json& m) {
+  auto c = field<std::string>(m, "conversation");
+  if (!c) return c;
+  if (c->empty() || c->size() > kMaxConversation || c->find('\0') != std::string::npos)
+    return fail("bad_message", "field 'conversation' is empty, too long or holds a NUL");
+  return c;
+}
+
+Result<std::optional<json::binary_t>> optional_binary(const json& m, const char* key) {
+  if (!m.contains(key) || m[key].is_null()) return std::optional<json::binary_t>{};
+  auto b = field<json::binary_t>(m, key);
+  if (!b) return Unexpected<Error>{b.error()};
+  return std::optional<json::binary_t>{std::move(*b)};
+}
+
+// The worker settings the worker reads as integers (the config allows only
+// values that fit 32 bits); other keys are the worker's to check.
+Status check_settings(const json& s) {
+  static const std::pair<const char*, std::vector<const char*>> kIntegers[] = {
+      {"senders", {"max_per_instance", "idle_ms", "ack_timeout_ms"}},
+      {"events", {"retention_days", "max_per_profile"}}};
+  for (const auto& [section, keys] : kIntegers) {
+    auto sub = object_field(s, section, false);
+    if (!sub) return Unexpected<Error>{sub.error()};
+    for (const char* key : keys)
+      if (auto n = field_or<int32_t>(*sub, key, 0); !n) return Unexpected<Error>{n.error()};
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<FromWorker> decode_from_worker(ByteView bytes) {
+  FromWorker out;
+  auto m = decode_object(bytes, msg::kType, out.type);
+  if (!m) return Unexpected<Error>{m.error()};
+  const json& j = *m;
+  if (out.type == msg::kHello) {
+    WA_FIELD(out.pid, field_or<int64_t>(j, "pid", 0));
+  } else if (out.type == msg::kReply) {
+    WA_FIELD(out.rid, field<uint64_t>(j, "rid"));
+    WA_FIELD(out.reply, object_field(j, "reply"));
+    if (auto ok = field<bool>(out.reply, "ok"); !ok) return fail("bad_message", "reply without a boolean 'ok'");
+  } else if (out.type == msg::kEvent) {
+    WA_FIELD(out.event, object_field(j, "event"));
+    if (auto t = field<std::string>(out.event, "type"); !t) return fail("bad_message", "event without a string 'type'");
+    if (auto s = field_or<int64_t>(out.event, "seq", 0); !s) return Unexpected<Error>{s.error()};
+    if (auto s = field_or<int64_t>(out.event, "ts", 0); !s) return Unexpected<Error>{s.error()};
+  } else if (out.type == msg::kSpawnSender) {
+    WA_FIELD(out.conversation, conversation_of(j));
+  }
+  out.raw = std::move(*m);
+  return out;
+}
+
+Result<FromSupervisor> decode_from_supervisor(ByteView bytes) {
+  FromSupervisor out;
+  auto m = decode_object(bytes, msg::kType, out.type);
+  if (!m) return Unexpected<Error>{m.error()};
+  const json& j = *m;
+  if (out.type == msg::kInit) {
+    WA_FIELD(out.instance_dir, field<std::string>(j, "instance_dir"));
+    WA_FIELD(out.settings, object_field(j, "settings", false));
+    WA_TRY(check_settings(out.settings));
+  } else if (out.type == msg::kRequest) {
+    WA_FIELD(out.rid, field<uint64_t>(j, "rid"));
+    WA_FIELD(out.cmd, field<std::string>(j, "cmd"));
+  } else if (out.type == msg::kSenderStarted) {
+    WA_FIELD(out.conversation, conversation_of(j));
+    WA_FIELD(out.pid, field<int64_t>(j, "pid"));
+  } else if (out.type == msg::kSenderRefused) {
+    WA_FIELD(out.conversation, conversation_of(j));
+    WA_FIELD(out.code, field_or<std::string>(j, "code", "sender_failed"));
+    WA_FIELD(out.message, field_or<std::string>(j, "message", ""));
+  } else if (out.type == msg::kSenderExited) {
+    WA_FIELD(out.conversation, conversation_of(j));
+    WA_FIELD(out.pid, field_or<int64_t>(j, "pid", 0));
+    WA_FIELD(out.exit_code, field_or<int64_t>(j, "exit_code", 0));
+    WA_FIELD(out.signal, field_or<int64_t>(j, "signal", 0));
+  }
+  out.raw = std::move(*m);
+  return out;
+}
+
+Result<FromSender> decode_from_sender(ByteView bytes) {
+  FromSender out;
+  auto m = decode_object(bytes, msg::kOp, out.op);
+  if (!m) return Unexpected<Error>{m.error()};
+  const json& j = *m;
+  WA_FIELD(out.conversation, conversation_of(j));
+  WA_FIELD(out.pid, field_or<int64_t>(j, "pid", 0));
+  if (out.op == msg::kDone) {
+    WA_FIELD(out.job, field<uint64_t>(j, "job"));
+    WA_FIELD(out.ok, field_or<bool>(j, "ok", false));
+    WA_FIELD(out.result, object_field(j, "result", false));
+    WA_FIELD(out.code, field_or<std::string>(j, "code", "send_failed"));
+    WA_FIELD(out.message, field_or<std::string>(j, "message", "the send failed"));
+  } else if (out.op == msg::kQuery) {
+    WA_FIELD(out.job, field_or<uint64_t>(j, "job", 0));
+    WA_FIELD(out.what, field<std::string>(j, "what"));
+    WA_FIELD(out.node, optional_binary(j, "node"));
+    WA_FIELD(out.timeout_ms, field_or<uint64_t>(j, "timeout_ms", 0));
+    WA_FIELD(out.id, field_or<std::string>(j, "id", ""));
+  }
+  out.raw = std::move(*m);
+  return out;
+}
+
+Result<FromConnection> decode_from_connection(ByteView bytes) {
+  FromConnection out;
+  auto m = decode_object(bytes, msg::kOp, out.op);
+  if (!m) return Unexpected<Error>{m.error()};
+  const json& j = *m;
+  if (out.op == msg::kJob) {
+    WA_FIELD(out.job, field<uint64_t>(j, "job"));
+    WA_FIELD(out.payload, object_field(j, "payload"));
+  } else if (out.op == msg::kError) {
+    WA_FIELD(out.code, field_or<std::string>(j, "code", "query_failed"));
+    WA_FIELD(out.message, field_or<std::string>(j, "message", ""));
+  } else if (out.op == msg::kResult) {
+    WA_FIELD(out.node, optional_binary(j, "node"));
+    WA_FIELD(out.ack, optional_binary(j, "ack"));
+  }
+  out.raw = std::move(*m);
+  return out;
+}
+
+#undef WA_FIELD
+
+}  // namespace wa::ipc::link

@@ -1,0 +1,144 @@
+// Link message decoders: every field a handler reads is checked here, so a
+// peer's wrong type is an error value, never an exception in the handler.
+#include <doctest/doctest.h>
+
+#include "wa/ipc/client.hpp"
+#include "wa/ipc/links.hpp"
+#include "wa/ipc/messages.hpp"
+
+using wa::ipc::json;
+namespace wl = wa::ipc::link;
+
+namespace {
+wa::Bytes enc(const json& j) { return wa::ipc::to_cbor(j); }
+}  // namespace
+
+TEST_CASE("worker to supervisor: well-formed messages decode") {
+  auto hello = wl::decode_from_worker(enc({{"t", "hello"}, {"pid", 42}}));
+  REQUIRE(hello.has_value());
+  CHECK(hello->type == "hello");
+  CHECK(hello->pid == 42);
+  auto reply = wl::decode_from_worker(enc({{"t", "reply"}, {"rid", 7}, {"reply", {{"ok", true}, {"result", 1}}}}));
+  REQUIRE(reply.has_value());
+  CHECK(reply->rid == 7);
+  CHECK(reply->reply["result"] == 1);
+  auto ev = wl::decode_from_worker(enc({{"t", "event"}, {"event", {{"type", "qr"}, {"seq", 3}}}}));
+  REQUIRE(ev.has_value());
+  CHECK(ev->event["type"] == "qr");
+  auto spawn = wl::decode_from_worker(enc({{"t", "spawn_sender"}, {"conversation", "1@s.whatsapp.net"}}));
+  REQUIRE(spawn.has_value());
+  CHECK(spawn->conversation == "1@s.whatsapp.net");
+  // A type this side does not know is the handler's decision (a newer peer).
+  auto other = wl::decode_from_worker(enc({{"t", "heartbeat"}, {"n", 1}}));
+  REQUIRE(other.has_value());
+  CHECK(other->type == "heartbeat");
+  CHECK(other->raw["n"] == 1);
+}
+
+TEST_CASE("worker to supervisor: wrong types are bad_message") {
+  for (const json& m : {json{{"t", 5}}, json::array({1}), json{{"x", "hello"}}, json{{"t", "hello"}, {"pid", "1"}},
+                        json{{"t", "reply"}, {"rid", -1}, {"reply", {{"ok", true}}}},
+                        json{{"t", "reply"}, {"rid", 1}, {"reply", "ok"}},
+                        json{{"t", "reply"}, {"rid", 1}, {"reply", {{"ok", "yes"}}}},
+                        json{{"t", "reply"}, {"reply", {{"ok", true}}}},
+                        json{{"t", "event"}, {"event", {{"type", 5}}}},
+                        json{{"t", "event"}, {"event", {{"type", "x"}, {"seq", "3"}}}},
+                        json{{"t", "event"}, {"event", {{"type", "x"}, {"ts", 1.5}}}},
+                        json{{"t", "event"}, {"event", "x"}},
+                        json{{"t", "spawn_sender"}, {"conversation", 1}},
+                        json{{"t", "spawn_sender"}, {"conversation", ""}},
+                        json{{"t", "spawn_sender"}, {"conversation", std::string("a\0b", 3)}},
+                        json{{"t", "spawn_sender"}, {"conversation", std::string(300, 'a')}}}) {
+    auto r = wl::decode_from_worker(enc(m));
+    CHECK_FALSE(r.has_value());
+    if (!r.has_value()) CHECK(r.error().code == "bad_message");
+  }
+  CHECK_FALSE(wl::decode_from_worker(wa::Bytes{0xff}).has_value());
+}
+
+TEST_CASE("supervisor to worker: decode and refuse wrong types") {
+  auto init = wl::decode_from_supervisor(
+      enc({{"t", "init"}, {"instance_dir", "/r/i/a"}, {"settings", {{"senders", {{"max_per_instance", 3}}}}}}));
+  REQUIRE(init.has_value());
+  CHECK(init->instance_dir == "/r/i/a");
+  CHECK(init->settings["senders"]["max_per_instance"] == 3);
+  auto req = wl::decode_from_supervisor(enc({{"t", "request"}, {"rid", 9}, {"cmd", "send_text"}, {"to", "x"}}));
+  REQUIRE(req.has_value());
+  CHECK(req->rid == 9);
+  CHECK(req->cmd == "send_text");
+  CHECK(req->raw["to"] == "x");
+  auto exited = wl::decode_from_supervisor(
+      enc({{"t", "sender_exited"}, {"conversation", "c"}, {"pid", 12}, {"signal", 9}}));
+  REQUIRE(exited.has_value());
+  CHECK(exited->signal == 9);
+  CHECK(exited->exit_code == 0);
+  for (const json& m :
+       {json{{"t", "init"}, {"instance_dir", 1}},
+        json{{"t", "init"}, {"instance_dir", "/x"}, {"settings", 1}},
+        json{{"t", "init"}, {"instance_dir", "/x"}, {"settings", {{"senders", {{"idle_ms", "1"}}}}}},
+        json{{"t", "init"}, {"instance_dir", "/x"}, {"settings", {{"events", 1}}}},
+        json{{"t", "init"}, {"instance_dir", "/x"}, {"settings", {{"senders", {{"idle_ms", 1ll << 40}}}}}},
+        json{{"t", "request"}, {"rid", "1"}, {"cmd", "x"}}, json{{"t", "request"}, {"rid", 1}},
+        json{{"t", "sender_started"}, {"conversation", "c"}, {"pid", "1"}},
+        json{{"t", "sender_refused"}, {"conversation", "c"}, {"code", 1}},
+        json{{"t", "sender_exited"}, {"conversation", "c"}, {"exit_code", "1"}}}) {
+    CHECK_FALSE(wl::decode_from_supervisor(enc(m)).has_value());
+  }
+}
+
+TEST_CASE("sender to worker: decode and refuse wrong types") {
+  auto done = wl::decode_from_sender(
+      enc({{"op", "done"}, {"conversation", "c"}, {"job", 4}, {"ok", false}, {"code", "timeout"}}));
+  REQUIRE(done.has_value());
+  CHECK(done->job == 4);
+  CHECK_FALSE(done->ok);
+  CHECK(done->code == "timeout");
+  CHECK(done->message == "the send failed");
+  auto q = wl::decode_from_sender(enc({{"op", "query"}, {"conversation", "c"}, {"job", 4}, {"what", "relay"},
+                                         {"node", json::binary({1, 2})}, {"id", "ABC"}}));
+  REQUIRE(q.has_value());
+  REQUIRE(q->node.has_value());
+  CHECK(q->node->size() == 2);
+  CHECK(q->id == "ABC");
+  for (const json& m : {json{{"op", "next"}}, json{{"op", "next"}, {"conversation", 1}},
+                        json{{"op", "next"}, {"conversation", "c"}, {"pid", "1"}},
+                        json{{"op", "done"}, {"conversation", "c"}},
+                        json{{"op", "done"}, {"conversation", "c"}, {"job", 1}, {"ok", 1}},
+                        json{{"op", "done"}, {"conversation", "c"}, {"job", 1}, {"result", "x"}},
+                        json{{"op", "query"}, {"conversation", "c"}, {"what", 1}},
+                        json{{"op", "query"}, {"conversation", "c"}, {"what", "iq"}, {"node", "x"}},
+                        json{{"op", "query"}, {"conversation", "c"}, {"what", "iq"}, {"timeout_ms", -1}}}) {
+    CHECK_FALSE(wl::decode_from_sender(enc(m)).has_value());
+  }
+}
+
+TEST_CASE("worker to sender: decode and refuse wrong types") {
+  auto job = wl::decode_from_connection(enc({{"op", "job"}, {"job", 2}, {"payload", {{"kind", "text"}}}}));
+  REQUIRE(job.has_value());
+  CHECK(job->job == 2);
+  CHECK(job->payload["kind"] == "text");
+  auto err = wl::decode_from_connection(enc({{"op", "error"}, {"code", "timeout"}}));
+  REQUIRE(err.has_value());
+  CHECK(err->code == "timeout");
+  auto res = wl::decode_from_connection(enc({{"op", "result"}, {"ack", json::binary({9})}}));
+  REQUIRE(res.has_value());
+  CHECK(res->ack.has_value());
+  CHECK_FALSE(res->node.has_value());
+  for (const json& m : {json{{"op", 1}}, json{{"op", "job"}, {"job", "2"}, {"payload", json::object()}},
+                        json{{"op", "job"}, {"job", 2}, {"payload", "x"}}, json{{"op", "job"}, {"job", 2}},
+                        json{{"op", "error"}, {"code", 5}}, json{{"op", "result"}, {"node", "x"}}}) {
+    CHECK_FALSE(wl::decode_from_connection(enc(m)).has_value());
+  }
+}
+
+TEST_CASE("control replies: the client accepts only a reply envelope") {
+  CHECK(wa::ipc::check_reply(json{{"ok", true}, {"result", {{"pong", true}}}}).has_value());
+  CHECK(wa::ipc::check_reply(json{{"ok", false}, {"error", {{"code", "x"}, {"message", "y"}}}}).has_value());
+  for (const json& r : {json::array(), json{{"ok", "true"}}, json{{"ok", true}}, json{{"ok", false}},
+                        json{{"ok", false}, {"error", "x"}}, json{{"ok", false}, {"error", {{"code", 1}, {"message", "y"}}}},
+                        json{{"ok", false}, {"error", {{"code", "x"}}}}}) {
+    auto st = wa::ipc::check_reply(r);
+    CHECK_FALSE(st.has_value());
+    if (!st.has_value()) CHECK(st.error().code == "bad_reply");
+  }
+}
