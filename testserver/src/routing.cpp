@@ -251,6 +251,11 @@ Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const Node& 
   for (const auto& t : targets) {
     if (t.device == 0 || !device_exists(st, t) || t == sender) continue;
     Node out("receipt");
+    // As the real server: 1:1 receipts (retry ones too) come `from` the
+    // sending DEVICE, group ones `from` the group with that device as
+    // `participant`. whatsmeow takes the device it re-encrypts for from
+    // there; Baileys looks its recent-message cache up by `from`, so a
+    // companion's retry reaches it through its getMessage, by id.
     if (to->is_group()) {
       out.set_attr("from", to->str());
       out.set_attr("participant", sender_jid(st, sender, lid));

@@ -46,6 +46,16 @@ Result<Route> classify(const Self& self, const binary::Node& stanza) {
   return r;
 }
 
+}  // namespace
+
+Result<Source> message_source(const Self& self, const binary::Node& stanza) {
+  auto r = classify(self, stanza);
+  if (!r) return Unexpected<Error>{r.error()};
+  return Source{r->chat.str(), r->sender.str()};
+}
+
+namespace {
+
 bool fatal_store_error(const Error& e) { return e.code == "busy" || e.code.rfind("db_", 0) == 0; }
 
 // The identity key a pkmsg announces (after its version byte).

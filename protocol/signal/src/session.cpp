@@ -125,6 +125,44 @@ Result<bool> SignalSession::has_session(const Address& addr) {
   return impl_->store.contains_session(addr);
 }
 
+namespace {
+
+// Builds a session from `b` over whatever record `sa` has: libsignal's
+// session_builder_process_pre_key_bundle archives a record's current state
+// into its previous states (decrypt still tries those) before the new state
+// takes its place, and refuses an identity that is not trusted.
+Status build_from_bundle(SignalSession::Impl& im, const signal_protocol_address& sa, const PreKeyBundle& b) {
+  signal_context* ctx = im.ctx->raw();
+  auto identity = decode_public(ctx, b.identity_key, "identity key");
+  if (!identity) return Unexpected<Error>{identity.error()};
+  auto spk = decode_public(ctx, b.signed_prekey_pub, "signed prekey");
+  if (!spk) return Unexpected<Error>{spk.error()};
+  if (b.signed_prekey_signature.size() != 64) return fail("invalid_key", "signed prekey signature must be 64 bytes");
+  Ref<ec_public_key> prekey;
+  if (b.prekey_id) {
+    auto pk = decode_public(ctx, b.prekey_pub, "prekey");
+    if (!pk) return Unexpected<Error>{pk.error()};
+    prekey = std::move(*pk);
+  }
+  if (b.device_id > static_cast<uint32_t>(INT32_MAX)) return fail("invalid_argument", "device id out of range");
+
+  Ref<session_pre_key_bundle> bundle;
+  int rc = session_pre_key_bundle_create(out(bundle), b.registration_id, static_cast<int>(b.device_id),
+                                         b.prekey_id.value_or(0), prekey.get(), b.signed_prekey_id, spk->get(),
+                                         b.signed_prekey_signature.data(), b.signed_prekey_signature.size(),
+                                         identity->get());
+  if (rc != SG_SUCCESS) return im.failure(rc, "bundle");
+  Builder builder;
+  rc = session_builder_create(out(builder), im.bridge->raw(), &sa, ctx);
+  if (rc != SG_SUCCESS) return im.failure(rc, "session_builder_create");
+  // Verifies the signed prekey's signature and trusts the identity (TOFU).
+  rc = session_builder_process_pre_key_bundle(builder.get(), bundle.get());
+  if (rc != SG_SUCCESS) return im.failure(rc, "process bundle");
+  return {};
+}
+
+}  // namespace
+
 Result<bool> SignalSession::process_bundle(const Address& to, const PreKeyBundle& b) {
   auto sa = to_signal_address(to);
   if (!sa) return Unexpected<Error>{sa.error()};
@@ -134,35 +172,21 @@ Result<bool> SignalSession::process_bundle(const Address& to, const PreKeyBundle
     auto exists = im.store.contains_session(to);
     if (!exists) return Unexpected<Error>{exists.error()};
     if (*exists) return false;
-
-    signal_context* ctx = im.ctx->raw();
-    auto identity = decode_public(ctx, b.identity_key, "identity key");
-    if (!identity) return Unexpected<Error>{identity.error()};
-    auto spk = decode_public(ctx, b.signed_prekey_pub, "signed prekey");
-    if (!spk) return Unexpected<Error>{spk.error()};
-    if (b.signed_prekey_signature.size() != 64) return fail("invalid_key", "signed prekey signature must be 64 bytes");
-    Ref<ec_public_key> prekey;
-    if (b.prekey_id) {
-      auto pk = decode_public(ctx, b.prekey_pub, "prekey");
-      if (!pk) return Unexpected<Error>{pk.error()};
-      prekey = std::move(*pk);
-    }
-    if (b.device_id > static_cast<uint32_t>(INT32_MAX)) return fail("invalid_argument", "device id out of range");
-
-    Ref<session_pre_key_bundle> bundle;
-    int rc = session_pre_key_bundle_create(out(bundle), b.registration_id, static_cast<int>(b.device_id),
-                                           b.prekey_id.value_or(0), prekey.get(), b.signed_prekey_id, spk->get(),
-                                           b.signed_prekey_signature.data(), b.signed_prekey_signature.size(),
-                                           identity->get());
-    if (rc != SG_SUCCESS) return im.failure(rc, "bundle");
-    Builder builder;
-    rc = session_builder_create(out(builder), im.bridge->raw(), &*sa, ctx);
-    if (rc != SG_SUCCESS) return im.failure(rc, "session_builder_create");
-    // Verifies the signed prekey's signature and trusts the identity (TOFU).
-    rc = session_builder_process_pre_key_bundle(builder.get(), bundle.get());
-    if (rc != SG_SUCCESS) return im.failure(rc, "process bundle");
+    WA_TRY(build_from_bundle(im, *sa, b));
     return true;
   });
+}
+
+Status SignalSession::replace_session(const Address& to, const PreKeyBundle& b) {
+  auto sa = to_signal_address(to);
+  if (!sa) return Unexpected<Error>{sa.error()};
+  // normal, as process_bundle: the caller's encrypt that follows commits durably.
+  auto r = impl_->run<Unit>(store::Durability::normal, [&]() -> Result<Unit> {
+    WA_TRY(build_from_bundle(*impl_, *sa, b));
+    return Unit{};
+  });
+  if (!r) return Unexpected<Error>{r.error()};
+  return {};
 }
 
 Result<Ciphertext> SignalSession::encrypt(const Address& to, ByteView plaintext) {
