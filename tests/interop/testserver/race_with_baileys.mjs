@@ -13,7 +13,7 @@ import { startOurs } from './ours.mjs';
 const binDir = process.argv[4];
 if (!binDir) fail('usage: race_with_baileys.mjs <interop dir> <wa-testserver> <bin dir>');
 const ROUNDS = 100;
-const LANES = 4;  // rounds in flight at once
+const LANES = Number(process.env.RACE_LANES || 1);  // rounds in flight at once
 
 await runScenario(['alice'], async ({ server, clients }) => {
   const [alice] = clients;
