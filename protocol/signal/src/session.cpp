@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "session_impl.hpp"
 #include "wa/log.hpp"
@@ -90,6 +91,62 @@ Status check_session_identity(SignalSession::Impl& im, const Address& addr, cons
       break;
   }
   return fail("identity_changed", "the identity key of " + addr.name + " changed (not trusted until accepted)");
+}
+
+// The alice base key identifies a session state within a record.
+Bytes base_key_of(const session_state* state) {
+  ec_public_key* key = state ? session_state_get_alice_base_key(state) : nullptr;
+  if (!key) return {};
+  Buffer buf;
+  if (ec_public_key_serialize(out(buf), key) != SG_SUCCESS) return {};
+  return detail::to_bytes(buf.get());
+}
+
+struct StateKeys {
+  Bytes current;
+  std::vector<Bytes> previous;
+};
+
+Result<StateKeys> state_keys(SignalSession::Impl& im, const signal_protocol_address& sa) {
+  Ref<session_record> record;
+  int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
+  if (rc < 0) return im.failure(rc, "load session");
+  StateKeys k;
+  if (!record) return k;
+  if (!session_record_is_fresh(record.get())) k.current = base_key_of(session_record_get_state(record.get()));
+  for (auto* n = session_record_get_previous_states_head(record.get()); n; n = session_record_get_previous_states_next(n))
+    k.previous.push_back(base_key_of(session_record_get_previous_states_element(n)));
+  return k;
+}
+
+// libsignal makes an archived state that decrypted a message current again,
+// so the replies would go out on the old session. The peer has moved on to
+// the newest one (Baileys encrypts only on its open session and may have
+// deleted the old one when it asked us to re-send): an archived state stays
+// archived - it only reads what was in flight on it. A state built by this
+// very message (a new pkmsg) is the new current one, as libsignal made it.
+Status keep_current_state(SignalSession::Impl& im, const signal_protocol_address& sa, const StateKeys& before) {
+  if (before.current.empty()) return {};
+  Ref<session_record> record;
+  int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
+  if (rc < 0) return im.failure(rc, "load session");
+  if (!record || session_record_is_fresh(record.get())) return {};
+  Bytes now = base_key_of(session_record_get_state(record.get()));
+  if (now == before.current) return {};
+  if (std::find(before.previous.begin(), before.previous.end(), now) == before.previous.end()) return {};
+  for (auto* n = session_record_get_previous_states_head(record.get()); n; n = session_record_get_previous_states_next(n)) {
+    session_state* state = session_record_get_previous_states_element(n);
+    if (base_key_of(state) != before.current) continue;
+    signal_type_ref(reinterpret_cast<signal_type_base*>(state));
+    Ref<session_state> hold(state);  // the list's reference goes with its node
+    session_record_get_previous_states_remove(record.get(), n);
+    rc = session_record_promote_state(record.get(), state);
+    if (rc < 0) return im.failure(rc, "keep the current session state");
+    rc = signal_protocol_session_store_session(im.bridge->raw(), &sa, record.get());
+    if (rc < 0) return im.failure(rc, "store session");
+    return {};
+  }
+  return {};
 }
 
 Result<Bytes> plaintext_of(const Buffer& plain) { return detail::to_bytes(plain.get()); }
@@ -231,12 +288,15 @@ Result<Bytes> SignalSession::decrypt_pkmsg(const Address& from, ByteView message
     Ref<pre_key_signal_message> msg;
     int rc = pre_key_signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse pkmsg");
+    auto before = state_keys(im, *sa);
+    if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};
     Buffer plain;
     // Checks the sender's identity (TOFU), consumes the one-time prekey.
     rc = session_cipher_decrypt_pre_key_signal_message(cipher->get(), msg.get(), nullptr, out(plain));
     if (rc != SG_SUCCESS) return im.failure(rc, "decrypt pkmsg");
+    WA_TRY(keep_current_state(im, *sa, *before));
     return plaintext_of(plain);
   });
 }
@@ -251,11 +311,14 @@ Result<Bytes> SignalSession::decrypt_msg(const Address& from, ByteView message) 
     int rc = signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse msg");
     if (auto s = check_session_identity(im, from, *sa); !s) return Unexpected<Error>{s.error()};
+    auto before = state_keys(im, *sa);
+    if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};
     Buffer plain;
     rc = session_cipher_decrypt_signal_message(cipher->get(), msg.get(), nullptr, out(plain));
     if (rc != SG_SUCCESS) return im.failure(rc, "decrypt msg");
+    WA_TRY(keep_current_state(im, *sa, *before));
     return plaintext_of(plain);
   });
 }

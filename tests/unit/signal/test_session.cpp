@@ -199,7 +199,14 @@ TEST_CASE("replace_session: a new session over a live one keeps the old state fo
   auto fresh = must(alice.sig->encrypt(bob.addr, text("on the new session")));
   CHECK(fresh.type == MessageType::pkmsg);
   CHECK(str(must(alice.sig->decrypt_msg(bob.addr, in_flight.data))) == "sent before the retry");
+  // Reading on the archived state does not make it current again: Alice
+  // still sends on the new session (Bob has not answered on it yet).
+  auto next = must(alice.sig->encrypt(bob.addr, text("still the new session")));
+  CHECK(next.type == MessageType::pkmsg);
   CHECK(str(must(bob.sig->decrypt_pkmsg(alice.addr, fresh.data))) == "on the new session");
+  CHECK(str(must(bob.sig->decrypt_pkmsg(alice.addr, next.data))) == "still the new session");
+  auto answer = must(bob.sig->encrypt(alice.addr, text("answer on the new session")));
+  CHECK(str(must(alice.sig->decrypt_msg(bob.addr, answer.data))) == "answer on the new session");
 
   // Another identity at that address is refused, and nothing changes.
   Party bob2(dir.file("b2.db"), "bob", 3);
