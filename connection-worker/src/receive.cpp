@@ -123,7 +123,7 @@ void Receiver::finish(const binary::Node& stanza, const message::Self& self, Out
 void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, const Error& err) {
   if (redelivered(stanza, self)) return;
   std::string id(stanza.attr_or("id", ""));
-  WA_WARN("undecryptable message: %s (%s)", err.code.c_str(), err.message.c_str());
+  WA_WARN("undecryptable message %s: %s (%s)", id.c_str(), err.code.c_str(), err.message.c_str());
   // The same chat (user or group JID) and sender (device) as a message event.
   auto src = message::message_source(self, stanza);
   std::string chat = src ? src->chat : std::string(stanza.attr_or("from", ""));

@@ -158,6 +158,13 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   };
 
   std::set<DeviceAddr> done;
+  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
+  // Baileys also lists that device under <participants> with a second
+  // encryption of the same message: the device gets ONE copy (the direct
+  // one), as from the real server - two would make it decrypt, or fail and
+  // ask again, twice for one re-send.
+  const bool direct_resend = direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender);
+  if (direct_resend) done.insert(*peer);
   for (const auto& [addr, enc] : pairwise) {
     if (addr == sender || addr.device == 0 || !device_exists(st, addr) || done.count(addr)) continue;
     done.insert(addr);
@@ -169,8 +176,7 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
       plan.deliveries.push_back(make(addr, *enc, std::nullopt));
     }
   }
-  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
-  if (direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender)) {
+  if (direct_resend) {
     std::optional<std::string> recipient;
     if (auto r = msg.attr("recipient")) recipient = std::string(*r);
     plan.deliveries.push_back(make(*peer, *direct_enc, recipient));
