@@ -131,12 +131,14 @@ void Receiver::finish(const binary::Node& stanza, const message::Self& self, Out
 void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, const Error& err) {
   if (redelivered(stanza, self)) return;
   std::string id(stanza.attr_or("id", ""));
-  WA_WARN("undecryptable message: %s (%s)", err.code.c_str(), err.message.c_str());
-  hooks_.event({{"type", "undecryptable"},
-                {"id", id},
-                {"chat", std::string(stanza.attr_or("from", ""))},
-                {"sender", std::string(stanza.attr_or("participant", stanza.attr_or("from", "")))},
-                {"reason", err.code}});
+  WA_WARN("undecryptable message %s: %s (%s)", id.c_str(), err.code.c_str(), err.message.c_str());
+  // The same chat (user or group JID) and sender (device) as a message event.
+  auto src = message::message_source(self, stanza);
+  std::string chat = src ? src->chat : std::string(stanza.attr_or("from", ""));
+  std::string sender = src ? src->sender : std::string(stanza.attr_or("participant", stanza.attr_or("from", "")));
+  hooks_.event({{"type", "undecryptable"}, {"id", id}, {"chat", chat}, {"sender", sender}, {"reason", err.code}});
+  // Not in the inbox (redelivered() answered that): every decryption failure,
+  // a reused message key under this new id included, gets a retry receipt.
   if (auto nack = message::nack_code_for(err)) {
     auto a = message::build_ack(stanza, &self, *nack);
     if (a) (void)hooks_.send(*a);

@@ -158,6 +158,13 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   };
 
   std::set<DeviceAddr> done;
+  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
+  // Baileys also lists that device under <participants> with a second
+  // encryption of the same message: the device gets ONE copy (the direct
+  // one), as from the real server - two would make it decrypt, or fail and
+  // ask again, twice for one re-send.
+  const bool direct_resend = direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender);
+  if (direct_resend) done.insert(*peer);
   for (const auto& [addr, enc] : pairwise) {
     if (addr == sender || addr.device == 0 || !device_exists(st, addr) || done.count(addr)) continue;
     done.insert(addr);
@@ -169,8 +176,7 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
       plan.deliveries.push_back(make(addr, *enc, std::nullopt));
     }
   }
-  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
-  if (direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender)) {
+  if (direct_resend) {
     std::optional<std::string> recipient;
     if (auto r = msg.attr("recipient")) recipient = std::string(*r);
     plan.deliveries.push_back(make(*peer, *direct_enc, recipient));
@@ -251,6 +257,11 @@ Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const Node& 
   for (const auto& t : targets) {
     if (t.device == 0 || !device_exists(st, t) || t == sender) continue;
     Node out("receipt");
+    // As the real server: 1:1 receipts (retry ones too) come `from` the
+    // sending DEVICE, group ones `from` the group with that device as
+    // `participant`. whatsmeow takes the device it re-encrypts for from
+    // there; Baileys looks its recent-message cache up by `from`, so a
+    // companion's retry reaches it through its getMessage, by id.
     if (to->is_group()) {
       out.set_attr("from", to->str());
       out.set_attr("participant", sender_jid(st, sender, lid));

@@ -113,7 +113,10 @@ std::optional<int> nack_code_for(const Error& e) {
   if (e.code == "unsupported") return 488;
   if (e.code == "bad_stanza" || e.code == "no_enc") return 487;
   if (e.code == "bad_protobuf") return 491;
-  if (e.code == "duplicate_message") return 496;
+  // duplicate_message is not here: a message key used again under a NEW id
+  // (a peer whose ratchet forked under concurrency) is recoverable - the
+  // retry receipt makes the sender re-encrypt. A true redelivery (the id is
+  // already in the inbox) is recognised before this and receipted again.
   return std::nullopt;
 }
 

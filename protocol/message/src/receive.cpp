@@ -47,6 +47,16 @@ Result<Route> classify(const Self& self, const binary::Node& stanza) {
   return r;
 }
 
+}  // namespace
+
+Result<Source> message_source(const Self& self, const binary::Node& stanza) {
+  auto r = classify(self, stanza);
+  if (!r) return Unexpected<Error>{r.error()};
+  return Source{r->chat.str(), r->sender.str()};
+}
+
+namespace {
+
 // The identity key a pkmsg announces (after its version byte).
 std::optional<Bytes> pkmsg_identity(ByteView data) {
   if (data.size() < 2) return std::nullopt;

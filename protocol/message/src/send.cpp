@@ -335,8 +335,10 @@ Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, c
   auto addr = address_of(device);
   if (req.keys) {
     // The requester lost our session (or we lost theirs): start over from
-    // its keys. accept_identity drops the old session; with an unchanged
-    // key it trusts nothing new.
+    // its keys. The new session is built over the record, which keeps the
+    // old state as a previous one: the requester's messages still in flight
+    // on it must stay decryptable. Only a changed identity (accepted by the
+    // policy, and reported) drops the sessions built on the old one.
     Bytes key = req.keys->identity_key;
     if (key.size() == 33) key.erase(key.begin());
     auto status = st.check_identity(addr, key);
@@ -344,11 +346,11 @@ Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, c
     if (*status == store::IdentityStatus::changed) {
       if (policy(addr) != IdentityDecision::accept)
         return fail("identity_changed", "the identity key of " + addr.name + " changed");
+      WA_TRY(sig.accept_identity(addr, key));
+      identity_changed.push_back(device);
     }
-    WA_TRY(sig.accept_identity(addr, key));
-    auto installed = sig.process_bundle(addr, *req.keys);
+    auto installed = sig.replace_session(addr, *req.keys);
     if (!installed) return fail("session_failed", installed.error().code + ": " + installed.error().message);
-    if (*status == store::IdentityStatus::changed) identity_changed.push_back(device);
   }
   proto::Message payload = *original;
   if (chat->is_group()) {

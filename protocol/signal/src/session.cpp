@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "session_impl.hpp"
 #include "wa/log.hpp"
@@ -92,6 +93,62 @@ Status check_session_identity(SignalSession::Impl& im, const Address& addr, cons
   return fail("identity_changed", "the identity key of " + addr.name + " changed (not trusted until accepted)");
 }
 
+// The alice base key identifies a session state within a record.
+Bytes base_key_of(const session_state* state) {
+  ec_public_key* key = state ? session_state_get_alice_base_key(state) : nullptr;
+  if (!key) return {};
+  Buffer buf;
+  if (ec_public_key_serialize(out(buf), key) != SG_SUCCESS) return {};
+  return detail::to_bytes(buf.get());
+}
+
+struct StateKeys {
+  Bytes current;
+  std::vector<Bytes> previous;
+};
+
+Result<StateKeys> state_keys(SignalSession::Impl& im, const signal_protocol_address& sa) {
+  Ref<session_record> record;
+  int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
+  if (rc < 0) return im.failure(rc, "load session");
+  StateKeys k;
+  if (!record) return k;
+  if (!session_record_is_fresh(record.get())) k.current = base_key_of(session_record_get_state(record.get()));
+  for (auto* n = session_record_get_previous_states_head(record.get()); n; n = session_record_get_previous_states_next(n))
+    k.previous.push_back(base_key_of(session_record_get_previous_states_element(n)));
+  return k;
+}
+
+// libsignal makes an archived state that decrypted a message current again,
+// so the replies would go out on the old session. The peer has moved on to
+// the newest one (Baileys encrypts only on its open session and may have
+// deleted the old one when it asked us to re-send): an archived state stays
+// archived - it only reads what was in flight on it. A state built by this
+// very message (a new pkmsg) is the new current one, as libsignal made it.
+Status keep_current_state(SignalSession::Impl& im, const signal_protocol_address& sa, const StateKeys& before) {
+  if (before.current.empty()) return {};
+  Ref<session_record> record;
+  int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
+  if (rc < 0) return im.failure(rc, "load session");
+  if (!record || session_record_is_fresh(record.get())) return {};
+  Bytes now = base_key_of(session_record_get_state(record.get()));
+  if (now == before.current) return {};
+  if (std::find(before.previous.begin(), before.previous.end(), now) == before.previous.end()) return {};
+  for (auto* n = session_record_get_previous_states_head(record.get()); n; n = session_record_get_previous_states_next(n)) {
+    session_state* state = session_record_get_previous_states_element(n);
+    if (base_key_of(state) != before.current) continue;
+    signal_type_ref(reinterpret_cast<signal_type_base*>(state));
+    Ref<session_state> hold(state);  // the list's reference goes with its node
+    session_record_get_previous_states_remove(record.get(), n);
+    rc = session_record_promote_state(record.get(), state);
+    if (rc < 0) return im.failure(rc, "keep the current session state");
+    rc = signal_protocol_session_store_session(im.bridge->raw(), &sa, record.get());
+    if (rc < 0) return im.failure(rc, "store session");
+    return {};
+  }
+  return {};
+}
+
 Result<Bytes> plaintext_of(const Buffer& plain) { return detail::to_bytes(plain.get()); }
 
 }  // namespace
@@ -125,6 +182,44 @@ Result<bool> SignalSession::has_session(const Address& addr) {
   return impl_->store.contains_session(addr);
 }
 
+namespace {
+
+// Builds a session from `b` over whatever record `sa` has: libsignal's
+// session_builder_process_pre_key_bundle archives a record's current state
+// into its previous states (decrypt still tries those) before the new state
+// takes its place, and refuses an identity that is not trusted.
+Status build_from_bundle(SignalSession::Impl& im, const signal_protocol_address& sa, const PreKeyBundle& b) {
+  signal_context* ctx = im.ctx->raw();
+  auto identity = decode_public(ctx, b.identity_key, "identity key");
+  if (!identity) return Unexpected<Error>{identity.error()};
+  auto spk = decode_public(ctx, b.signed_prekey_pub, "signed prekey");
+  if (!spk) return Unexpected<Error>{spk.error()};
+  if (b.signed_prekey_signature.size() != 64) return fail("invalid_key", "signed prekey signature must be 64 bytes");
+  Ref<ec_public_key> prekey;
+  if (b.prekey_id) {
+    auto pk = decode_public(ctx, b.prekey_pub, "prekey");
+    if (!pk) return Unexpected<Error>{pk.error()};
+    prekey = std::move(*pk);
+  }
+  if (b.device_id > static_cast<uint32_t>(INT32_MAX)) return fail("invalid_argument", "device id out of range");
+
+  Ref<session_pre_key_bundle> bundle;
+  int rc = session_pre_key_bundle_create(out(bundle), b.registration_id, static_cast<int>(b.device_id),
+                                         b.prekey_id.value_or(0), prekey.get(), b.signed_prekey_id, spk->get(),
+                                         b.signed_prekey_signature.data(), b.signed_prekey_signature.size(),
+                                         identity->get());
+  if (rc != SG_SUCCESS) return im.failure(rc, "bundle");
+  Builder builder;
+  rc = session_builder_create(out(builder), im.bridge->raw(), &sa, ctx);
+  if (rc != SG_SUCCESS) return im.failure(rc, "session_builder_create");
+  // Verifies the signed prekey's signature and trusts the identity (TOFU).
+  rc = session_builder_process_pre_key_bundle(builder.get(), bundle.get());
+  if (rc != SG_SUCCESS) return im.failure(rc, "process bundle");
+  return {};
+}
+
+}  // namespace
+
 Result<bool> SignalSession::process_bundle(const Address& to, const PreKeyBundle& b) {
   auto sa = to_signal_address(to);
   if (!sa) return Unexpected<Error>{sa.error()};
@@ -134,35 +229,21 @@ Result<bool> SignalSession::process_bundle(const Address& to, const PreKeyBundle
     auto exists = im.store.contains_session(to);
     if (!exists) return Unexpected<Error>{exists.error()};
     if (*exists) return false;
-
-    signal_context* ctx = im.ctx->raw();
-    auto identity = decode_public(ctx, b.identity_key, "identity key");
-    if (!identity) return Unexpected<Error>{identity.error()};
-    auto spk = decode_public(ctx, b.signed_prekey_pub, "signed prekey");
-    if (!spk) return Unexpected<Error>{spk.error()};
-    if (b.signed_prekey_signature.size() != 64) return fail("invalid_key", "signed prekey signature must be 64 bytes");
-    Ref<ec_public_key> prekey;
-    if (b.prekey_id) {
-      auto pk = decode_public(ctx, b.prekey_pub, "prekey");
-      if (!pk) return Unexpected<Error>{pk.error()};
-      prekey = std::move(*pk);
-    }
-    if (b.device_id > static_cast<uint32_t>(INT32_MAX)) return fail("invalid_argument", "device id out of range");
-
-    Ref<session_pre_key_bundle> bundle;
-    int rc = session_pre_key_bundle_create(out(bundle), b.registration_id, static_cast<int>(b.device_id),
-                                           b.prekey_id.value_or(0), prekey.get(), b.signed_prekey_id, spk->get(),
-                                           b.signed_prekey_signature.data(), b.signed_prekey_signature.size(),
-                                           identity->get());
-    if (rc != SG_SUCCESS) return im.failure(rc, "bundle");
-    Builder builder;
-    rc = session_builder_create(out(builder), im.bridge->raw(), &*sa, ctx);
-    if (rc != SG_SUCCESS) return im.failure(rc, "session_builder_create");
-    // Verifies the signed prekey's signature and trusts the identity (TOFU).
-    rc = session_builder_process_pre_key_bundle(builder.get(), bundle.get());
-    if (rc != SG_SUCCESS) return im.failure(rc, "process bundle");
+    WA_TRY(build_from_bundle(im, *sa, b));
     return true;
   });
+}
+
+Status SignalSession::replace_session(const Address& to, const PreKeyBundle& b) {
+  auto sa = to_signal_address(to);
+  if (!sa) return Unexpected<Error>{sa.error()};
+  // normal, as process_bundle: the caller's encrypt that follows commits durably.
+  auto r = impl_->run<Unit>(store::Durability::normal, [&]() -> Result<Unit> {
+    WA_TRY(build_from_bundle(*impl_, *sa, b));
+    return Unit{};
+  });
+  if (!r) return Unexpected<Error>{r.error()};
+  return {};
 }
 
 Result<Ciphertext> SignalSession::encrypt(const Address& to, ByteView plaintext) {
@@ -207,12 +288,15 @@ Result<Bytes> SignalSession::decrypt_pkmsg(const Address& from, ByteView message
     Ref<pre_key_signal_message> msg;
     int rc = pre_key_signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse pkmsg");
+    auto before = state_keys(im, *sa);
+    if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};
     Buffer plain;
     // Checks the sender's identity (TOFU), consumes the one-time prekey.
     rc = session_cipher_decrypt_pre_key_signal_message(cipher->get(), msg.get(), nullptr, out(plain));
     if (rc != SG_SUCCESS) return im.failure(rc, "decrypt pkmsg");
+    WA_TRY(keep_current_state(im, *sa, *before));
     return plaintext_of(plain);
   });
 }
@@ -227,11 +311,14 @@ Result<Bytes> SignalSession::decrypt_msg(const Address& from, ByteView message) 
     int rc = signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse msg");
     if (auto s = check_session_identity(im, from, *sa); !s) return Unexpected<Error>{s.error()};
+    auto before = state_keys(im, *sa);
+    if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};
     Buffer plain;
     rc = session_cipher_decrypt_signal_message(cipher->get(), msg.get(), nullptr, out(plain));
     if (rc != SG_SUCCESS) return im.failure(rc, "decrypt msg");
+    WA_TRY(keep_current_state(im, *sa, *before));
     return plaintext_of(plain);
   });
 }

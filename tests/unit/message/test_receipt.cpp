@@ -137,4 +137,6 @@ TEST_CASE("acks (10.4)") {
   CHECK(nack_code_for(Error{"unsupported", ""}) == 488);
   CHECK(nack_code_for(Error{"bad_protobuf", ""}) == 491);
   CHECK_FALSE(nack_code_for(Error{"bad_mac", ""}).has_value());
+  // A message key reused under a new id: the sender can re-encrypt, so retry.
+  CHECK_FALSE(nack_code_for(Error{"duplicate_message", ""}).has_value());
 }

@@ -245,6 +245,56 @@ TEST_CASE("retry: B3 cannot decrypt, asks with keys, A re-sends for B3 alone") {
   CHECK(in.id == out.id);
 }
 
+TEST_CASE("retry with keys: the old session state is archived, not deleted - B3's message in flight still decrypts") {
+  World w;
+  install(w.a1, {&w.b3});
+  auto self = w.a1.self();
+  auto b3self = w.b3.self();
+  const binary::Jid a = must(binary::Jid::parse("111@s.whatsapp.net"));
+  std::vector<binary::Jid> b3only{w.b3.jid}, a1only{w.a1.jid};
+  auto a_to_b3 = [&](const binary::Node& stanza) { return test::wire(test::deliver(stanza, w.a1.jid, w.b3.jid, false)); };
+  auto b3_to_a = [&](const binary::Node& stanza) { return test::wire(test::deliver(stanza, w.b3.jid, w.a1.jid, false)); };
+
+  // A session both ways: A opens it, B3 answers on it.
+  Outgoing hello{generate_message_id("111", 40), w.b, text_message("hello")};
+  CHECK(must(decrypt_message(*w.b3.sig, b3self, a_to_b3(must(build_direct_message(*w.a1.sig, self, hello, b3only, {})).stanza))).text == "hello");
+  Outgoing reply{generate_message_id("222", 41), a, text_message("reply")};
+  CHECK(must(decrypt_message(*w.a1.sig, self, b3_to_a(must(build_direct_message(*w.b3.sig, b3self, reply, a1only, {})).stanza))).text == "reply");
+  // B3 sends again on that session; the server has not delivered it yet.
+  Outgoing flying{generate_message_id("222", 42), a, text_message("in flight")};
+  auto in_flight = b3_to_a(must(build_direct_message(*w.b3.sig, b3self, flying, a1only, {})).stanza);
+
+  // Meanwhile B3 asks A to re-send a message, with its keys.
+  Outgoing out{generate_message_id("111", 43), w.b, text_message("retry me")};
+  auto built = must(build_direct_message(*w.a1.sig, self, out, b3only, {}));
+  must_ok(w.a1.db->sent_put(store::SentMessage{out.id, out.to.str(), out.message, 20}));
+  auto keys = must(make_retry_keys(*w.b3.db, b3self));
+  binary::Node incoming = test::wire(must(build_retry_receipt(a_to_b3(built.stanza), 2, b3self.registration_id, &keys)));
+  incoming.attrs = {{"from", w.b3.jid.str()}, {"id", out.id}, {"type", "retry"}, {"t", "1700000005"}};
+  auto req = must(parse_retry_receipt(incoming));
+  REQUIRE(req.keys);
+  auto sent = must(w.a1.db->sent_get(out.id, out.to.str()));
+  REQUIRE(sent);
+  auto resend = must(build_retry_resend(*w.a1.sig, *w.a1.db, self, req, *sent));
+  CHECK(resend.identity_changed.empty());  // the same identity: nothing to report
+  CHECK(resend.has_pkmsg);
+  CHECK(must(w.a1.sig->has_session(address_of(w.b3.jid))));
+
+  // What B3 had in flight on the old session is still readable (it was
+  // lost when answering the retry deleted the session record)...
+  auto late = decrypt_message(*w.a1.sig, self, in_flight);
+  REQUIRE_MESSAGE(late.has_value(), (late ? std::string() : test::err_text(late.error())));
+  CHECK(late->text == "in flight");
+  // ...and B3 reads the re-send on the new session.
+  auto rs = test::wire(test::deliver(resend.stanza, w.a1.jid, w.b3.jid, false));
+  CHECK(must(decrypt_message(*w.b3.sig, b3self, rs)).text == "retry me");
+  // Both ways keep working afterwards.
+  Outgoing after{generate_message_id("111", 44), w.b, text_message("after")};
+  CHECK(must(decrypt_message(*w.b3.sig, b3self, a_to_b3(must(build_direct_message(*w.a1.sig, self, after, b3only, {})).stanza))).text == "after");
+  Outgoing back{generate_message_id("222", 45), a, text_message("back")};
+  CHECK(must(decrypt_message(*w.a1.sig, self, b3_to_a(must(build_direct_message(*w.b3.sig, b3self, back, a1only, {})).stanza))).text == "back");
+}
+
 TEST_CASE("identity change: B0 reinstalls - the default policy accepts and reports it") {
   World w;
   install(w.a1, {&w.b0});

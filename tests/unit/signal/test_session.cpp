@@ -186,6 +186,38 @@ TEST_CASE("identity: a reinstalled contact is detected on pkmsg, bundle and encr
   CHECK(str(must(bob2.sig->decrypt_msg(alice.addr, back.data))) == "welcome back");
 }
 
+TEST_CASE("replace_session: a new session over a live one keeps the old state for what is in flight") {
+  TempDir dir;
+  Party alice(dir.file("a.db"), "alice"), bob(dir.file("b.db"), "bob", 3);
+  establish(alice, bob);
+  auto in_flight = must(bob.sig->encrypt(alice.addr, text("sent before the retry")));
+  REQUIRE(in_flight.type == MessageType::msg);
+
+  // Bob's keys (as in a retry receipt): a new session replaces the current
+  // state, the old one is archived in the record.
+  must_ok(alice.sig->replace_session(bob.addr, bob.bundle()));
+  auto fresh = must(alice.sig->encrypt(bob.addr, text("on the new session")));
+  CHECK(fresh.type == MessageType::pkmsg);
+  CHECK(str(must(alice.sig->decrypt_msg(bob.addr, in_flight.data))) == "sent before the retry");
+  // Reading on the archived state does not make it current again: Alice
+  // still sends on the new session (Bob has not answered on it yet).
+  auto next = must(alice.sig->encrypt(bob.addr, text("still the new session")));
+  CHECK(next.type == MessageType::pkmsg);
+  CHECK(str(must(bob.sig->decrypt_pkmsg(alice.addr, fresh.data))) == "on the new session");
+  CHECK(str(must(bob.sig->decrypt_pkmsg(alice.addr, next.data))) == "still the new session");
+  auto answer = must(bob.sig->encrypt(alice.addr, text("answer on the new session")));
+  CHECK(str(must(alice.sig->decrypt_msg(bob.addr, answer.data))) == "answer on the new session");
+
+  // Another identity at that address is refused, and nothing changes.
+  Party bob2(dir.file("b2.db"), "bob", 3);
+  auto other = alice.sig->replace_session(bob.addr, bob2.bundle());
+  REQUIRE_FALSE(other);
+  CHECK(other.error().code == "identity_changed");
+  CHECK(*must(alice.db->load_identity(bob.addr)) == bob.identity_pub());
+  auto still = must(alice.sig->encrypt(bob.addr, text("still bob")));
+  CHECK(str(must(bob.sig->decrypt_msg(alice.addr, still.data))) == "still bob");
+}
+
 TEST_CASE("identity: a session whose contact identity no longer matches the trusted one fails both ways") {
   TempDir dir;
   Party alice(dir.file("a.db"), "alice"), bob(dir.file("b.db"), "bob");

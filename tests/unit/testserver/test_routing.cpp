@@ -95,6 +95,19 @@ TEST_CASE("retry resend addressed to one device reaches only that device") {
   CHECK(plan->deliveries[0].to == DeviceAddr{"155502", 3});
 }
 
+TEST_CASE("a Baileys retry resend (direct enc AND the device under participants) reaches the device once") {
+  Fixture f;
+  Node msg("message", {{"id", "M4"}, {"to", "155502:3@s.whatsapp.net"}, {"type", "text"}, {"device_fanout", "false"}});
+  msg.content = binary::Children{Node("enc", {{"v", "2"}, {"type", "msg"}, {"count", "1"}}, Bytes{9}),
+                                 Node("participants", {}, binary::Children{to("155502:3@s.whatsapp.net", enc("msg", 0x52))})};
+  auto plan = plan_message(f.st, {"155501", 1}, msg, 1);
+  REQUIRE(plan);
+  REQUIRE(plan->deliveries.size() == 1);
+  CHECK(plan->deliveries[0].to == DeviceAddr{"155502", 3});
+  REQUIRE(plan->deliveries[0].node.children().size() == 1);
+  CHECK(plan->deliveries[0].node.children()[0].attr_or("count", "") == "1");  // the direct one
+}
+
 TEST_CASE("group fan-out: pairwise enc before the skmsg, members only") {
   Fixture f;
   Group g;

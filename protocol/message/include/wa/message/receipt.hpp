@@ -53,7 +53,8 @@ Result<binary::Node> build_ack(const binary::Node& stanza, const Self* self = nu
 
 // NACK code for an error from decrypt_message that retrying cannot fix
 // (unsupported content, malformed stanza), nullopt when a retry receipt is
-// the right answer.
+// the right answer (every decryption failure, duplicate_message included:
+// a reused key under a new id is recovered by the sender's re-send).
 std::optional<int> nack_code_for(const Error& e);
 
 }  // namespace wa::message

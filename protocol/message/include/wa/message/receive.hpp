@@ -42,6 +42,15 @@ struct Incoming {
 Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, const binary::Node& stanza,
                                  const IdentityPolicy& policy = accept_identity_changes());
 
+// The chat and sender a <message> stanza names, as decrypt_message would
+// report them (chat: the user or group JID; sender: the device). For
+// events about a message that could not be decrypted.
+struct Source {
+  std::string chat;
+  std::string sender;
+};
+Result<Source> message_source(const Self& self, const binary::Node& stanza);
+
 // The text/quoted id/type summary of a Message protobuf (used by
 // decrypt_message; exposed for the history and tests).
 struct Summary {

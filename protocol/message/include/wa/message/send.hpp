@@ -117,8 +117,10 @@ struct RetryRequest {
 Result<RetryRequest> parse_retry_receipt(const binary::Node& receipt);
 
 // Re-encrypts a cached message (SentMessage.plaintext, unpadded) for the
-// one requesting device. With keys in the request the old session is
-// dropped and rebuilt from them; otherwise the caller must have installed
+// one requesting device. With keys in the request a new session is built
+// from them and the old state is archived in the record (still used to
+// decrypt what was in flight); a changed identity is reported in
+// identity_changed (or refused by the policy). Otherwise the caller must have installed
 // a session (fetch a bundle for `device()` first when none exists).
 // Groups: the pairwise payload carries our current SKDM with the message.
 Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, const Self& self,

@@ -73,6 +73,12 @@ class SignalSession {
   // Installs a session from a bundle only if none exists yet (two senders
   // racing to start one must not replace each other's). true = installed.
   Result<bool> process_bundle(const Address& to, const PreKeyBundle& bundle);
+  // Builds a new session from a bundle even when one exists (answering a
+  // retry receipt that carries the requester's keys): libsignal archives
+  // the current state into the record's previous states, so messages still
+  // in flight on it keep decrypting. identity_changed when the bundle's
+  // identity is not the trusted one (nothing changes then).
+  Status replace_session(const Address& to, const PreKeyBundle& bundle);
   Result<bool> has_session(const Address& addr);
 
   Result<Ciphertext> encrypt(const Address& to, ByteView plaintext);
