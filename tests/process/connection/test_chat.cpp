@@ -31,8 +31,9 @@ json wait_message(EventLog& ev, const std::string& profile, const std::string& i
   return found;
 }
 
-json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
-               const json& extra = json::object()) {
+// A send that must succeed; its result.
+json send_ok(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
+             const json& extra = json::object()) {
   json req{{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}};
   req.merge_patch(extra);
   json r = sup.call(req, 60000);
@@ -88,13 +89,13 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   pair_by_qr(ts, ev, "grc", kPhoneC);
 
   // 1:1 both ways first: the peer and the sender's other device read each message.
-  const std::string d1 = send_text(sup, "gra", user(kPhoneB), "direct A to B")["id"];
+  const std::string d1 = send_ok(sup, "gra", user(kPhoneB), "direct A to B")["id"];
   CHECK(wait_message(ev, "grb", d1)["text"] == "direct A to B");
   json own_copy = wait_message(ev, "gra2", d1);
   CHECK(own_copy["text"] == "direct A to B");
   CHECK(own_copy["from_me"] == true);
   CHECK(own_copy["chat"] == user(kPhoneB));
-  const std::string d2 = send_text(sup, "grb", user(kPhoneA), "direct B to A")["id"];
+  const std::string d2 = send_ok(sup, "grb", user(kPhoneA), "direct B to A")["id"];
   for (const char* p : {"gra", "gra2"}) CHECK(wait_message(ev, p, d2)["text"] == "direct B to A");
 
   json created = sup.call({{"cmd", "group_create"}, {"profile", "gra"}, {"subject", "team"},
@@ -120,7 +121,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   CHECK(error_code(outsider) == "iq_error:403");
 
   // A -> group: B and A's other device decrypt it (the sender key went to both).
-  const std::string m1 = send_text(sup, "gra", gid, "hello team")["id"];
+  const std::string m1 = send_ok(sup, "gra", gid, "hello team")["id"];
   for (const char* p : {"grb", "gra2"}) {
     json m = wait_message(ev, p, m1);
     INFO(p, " ", m.dump());
@@ -131,7 +132,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
     CHECK(m["from_me"] == (std::string(p) == "gra2"));
   }
   // B -> group: both of A's devices decrypt it.
-  const std::string m2 = send_text(sup, "grb", gid, "hi A")["id"];
+  const std::string m2 = send_ok(sup, "grb", gid, "hi A")["id"];
   for (const char* p : {"gra", "gra2"}) {
     json m = wait_message(ev, p, m2);
     INFO(p, " ", m.dump());
@@ -160,7 +161,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   CHECK(member_jids(info2["result"]) == std::set<std::string>{user(kPhoneA), user(kPhoneB), user(kPhoneC)});
 
   // The next message reaches the newcomer too, and still everyone else.
-  const std::string m3 = send_text(sup, "gra", gid, "welcome C")["id"];
+  const std::string m3 = send_ok(sup, "gra", gid, "welcome C")["id"];
   for (const char* p : {"grb", "grc", "gra2"}) {
     json m = wait_message(ev, p, m3);
     INFO(p, " ", m.dump());
@@ -168,7 +169,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
     CHECK(m["text"] == "welcome C");
   }
   // C answers the group: A (both devices) and B decrypt C's sender key.
-  const std::string m4 = send_text(sup, "grc", gid, "thanks")["id"];
+  const std::string m4 = send_ok(sup, "grc", gid, "thanks")["id"];
   for (const char* p : {"gra", "gra2", "grb"}) CHECK(wait_message(ev, p, m4)["text"] == "thanks");
 
   // Remove B: the next message is re-keyed and still decrypts at C and A's device.
@@ -178,7 +179,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   INFO(removed.dump());
   REQUIRE(removed.value("ok", false));
   CHECK(removed["result"]["participants"][0]["status"] == "200");
-  const std::string m5 = send_text(sup, "gra", gid, "after B left")["id"];
+  const std::string m5 = send_ok(sup, "gra", gid, "after B left")["id"];
   for (const char* p : {"grc", "gra2"}) CHECK(wait_message(ev, p, m5)["text"] == "after B left");
   CHECK(events_of(ev.all(), "grb", "undecryptable").empty());
   // B is no longer a member: it is not sent the message, and cannot send to the group.
@@ -223,7 +224,7 @@ TEST_CASE("reply, read receipts and typing between two accounts") {
   auto& sup = accounts.sup;
   auto& ev = accounts.ev;
 
-  const std::string q = send_text(sup, "rda", user(kPhoneB), "question?")["id"];
+  const std::string q = send_ok(sup, "rda", user(kPhoneB), "question?")["id"];
   json got = wait_message(ev, "rdb", q);
   REQUIRE(got.is_object());
   CHECK(got["quoted_id"] == "");
@@ -240,7 +241,7 @@ TEST_CASE("reply, read receipts and typing between two accounts") {
   CHECK(reply["text"] == "answer");
   CHECK(reply["quoted_id"] == q);
   // A quotes its own message (found in its sent cache, so the quote carries its text).
-  const std::string a2 = send_text(sup, "rda", user(kPhoneB), "to myself", {{"quoted_id", q}})["id"];
+  const std::string a2 = send_ok(sup, "rda", user(kPhoneB), "to myself", {{"quoted_id", q}})["id"];
   CHECK(wait_message(ev, "rdb", a2)["quoted_id"] == q);
 
   // B marks both of A's messages read: A gets one read receipt naming both.

@@ -16,11 +16,6 @@ constexpr int kTimeoutMs = 4000;
 // Detection comes between timeout and timeout + interval after the last pong.
 constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + kIntervalMs + 3000);
 
-json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
-               int timeout_ms = 30000) {
-  return sup.call({{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}}, timeout_ms);
-}
-
 size_t lifecycle_count(EventLog& ev, const std::string& profile) {
   size_t n = 0;
   for (auto& e : ev.of(profile)) {

@@ -59,17 +59,6 @@ Inbox read_inbox(wa::store::Store& st) {
   return in;
 }
 
-json send_text(const Supervisor& sup, const std::string& from, const std::string& to_phone, const std::string& text) {
-  return sup.call({{"cmd", "send_text"}, {"profile", from}, {"to", to_phone + "@s.whatsapp.net"}, {"text", text}},
-                  60000);
-}
-
-bool has_message(EventLog& ev, const std::string& profile, const std::string& text) {
-  for (const auto& e : events_of(ev.all(), profile, "message"))
-    if (e.value("text", "") == text) return true;
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("a low prekey notification makes the worker upload more") {
@@ -99,7 +88,7 @@ TEST_CASE("a contact's identity change drops its sessions and the next messages 
   auto& ev = accounts.ev;
 
   // A starts sessions with B's devices (phone and companion).
-  json b1 = send_text(sup, "rcia", "15550000042", "before-1");
+  json b1 = send_text(sup, "rcia", user_jid("15550000042"), "before-1");
   REQUIRE_MESSAGE(b1.value("ok", false), b1.dump());
   REQUIRE(ev.wait_for([&](const auto&) { return has_message(ev, "rcib", "before-1"); }));
   {
@@ -143,7 +132,7 @@ TEST_CASE("a contact's identity change drops its sessions and the next messages 
   REQUIRE(sup.call({{"cmd", "start"}, {"profile", "rcib"}}).value("ok", false));
   REQUIRE(wait_event(ev, "rcib", "qr", "", qrs));
   pair_by_qr(ts, ev, "rcib", "15550000042");
-  json r1 = send_text(sup, "rcia", "15550000042", "after-1");
+  json r1 = send_text(sup, "rcia", user_jid("15550000042"), "after-1");
   REQUIRE_MESSAGE(r1.value("ok", false), r1.dump());
   CHECK(r1["result"]["devices"].get<int>() >= 2);
   CHECK(ev.wait_for([&](const auto&) { return has_message(ev, "rcib", "after-1"); }));
@@ -163,7 +152,7 @@ TEST_CASE("kill -9 of the connection worker while 200 messages arrive - each is 
   std::thread sender([&] {
     for (int i = 0; i < kMessages; ++i) {
       try {
-        json r = send_text(sup, "rcka", "15550000052", "m" + std::to_string(i));
+        json r = send_text(sup, "rcka", user_jid("15550000052"), "m" + std::to_string(i));
         r.value("ok", false) ? ++sent : ++failed;
       } catch (const std::exception&) {
         ++failed;

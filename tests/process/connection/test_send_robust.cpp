@@ -21,11 +21,6 @@ namespace {
 // Rounds a sender answers per (message, device), as the reference clients.
 constexpr size_t kRetryRounds = 5;
 
-json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
-               int timeout_ms = 60000) {
-  return sup.call({{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}}, timeout_ms);
-}
-
 // A send that must succeed; the reply is shown when it does not.
 json sent_ok(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text) {
   json r = send_text(sup, profile, to, text);

@@ -53,17 +53,6 @@ std::map<std::string, int> logged_texts(const std::string& db_path) {
   return out;
 }
 
-json send_text(const Supervisor& sup, const std::string& from, const std::string& to_phone, const std::string& text) {
-  return sup.call({{"cmd", "send_text"}, {"profile", from}, {"to", to_phone + "@s.whatsapp.net"}, {"text", text}},
-                  60000);
-}
-
-bool has_message(EventLog& ev, const std::string& profile, const std::string& text) {
-  for (const auto& e : events_of(ev.all(), profile, "message"))
-    if (e.value("text", "") == text) return true;
-  return false;
-}
-
 // Runs the sqlite3 shell on a database; returns its exit code and output.
 std::pair<int, std::string> sqlite_shell(const std::string& dir, const std::string& db, const std::string& sql) {
   std::string out = dir + "/sqlite3.out";
@@ -159,7 +148,7 @@ void store_outage(TwoAccounts& accounts, const std::string& a, const std::string
   auto& sup = accounts.sup;
   auto& ev = accounts.ev;
   // Sessions in place first, so the outage meets ordinary messages.
-  json warm = send_text(sup, a, b_phone, "warm-up");
+  json warm = send_text(sup, a, user_jid(b_phone), "warm-up");
   REQUIRE_MESSAGE(warm.value("ok", false), warm.dump());
   REQUIRE(ev.wait_for([&](const auto&) { return has_message(ev, b, "warm-up"); }, 20s));
   // ... and B's delivery receipt for it has been through the server (A
@@ -182,7 +171,7 @@ void store_outage(TwoAccounts& accounts, const std::string& a, const std::string
 
   constexpr int kMessages = 30;
   for (int i = 0; i < kMessages; ++i) {
-    json r = send_text(sup, a, b_phone, "outage-" + std::to_string(i));
+    json r = send_text(sup, a, user_jid(b_phone), "outage-" + std::to_string(i));
     REQUIRE_MESSAGE(r.value("ok", false), r.dump());
   }
   // B met the failure, said so, and - after its backoff - met it again on
@@ -341,7 +330,7 @@ TEST_CASE("a damaged page only a sender reads also puts the account in failed st
   auto& ev = accounts.ev;
   // A holds sessions with B's devices, then its sessions table is damaged
   // while A is stopped: only a sender reads that table.
-  json first = send_text(sup, "sfsa", "15550000102", "before");
+  json first = send_text(sup, "sfsa", user_jid("15550000102"), "before");
   REQUIRE_MESSAGE(first.value("ok", false), first.dump());
   REQUIRE(sup.call({{"cmd", "stop"}, {"profile", "sfsa"}}).value("ok", false));
   damage_table_page(sup.data_dir() + "/sfsa/store.db", "sessions");
@@ -350,7 +339,7 @@ TEST_CASE("a damaged page only a sender reads also puts the account in failed st
   REQUIRE(wait_event(ev, "sfsa", "connection", "open", opens, 30s));
 
   size_t failed_before = count_of(ev, "sfsa", "instance_failed");
-  json r = send_text(sup, "sfsa", "15550000102", "after");
+  json r = send_text(sup, "sfsa", user_jid("15550000102"), "after");
   CHECK_FALSE(r.value("ok", false));
   REQUIRE(wait_event(ev, "sfsa", "instance_failed", "", failed_before, 30s));
   CHECK(last_event(ev, "sfsa", "instance_failed").value("reason", "") == "store_corrupt");

@@ -102,6 +102,22 @@ inline json last_event(EventLog& ev, const std::string& profile, const std::stri
 }
 
 // Supervisor config for the server; `instances` autostart.
+// A user's phone JID.
+inline std::string user_jid(const std::string& phone) { return phone + "@s.whatsapp.net"; }
+
+// One send_text request; the supervisor's reply as it came.
+inline json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
+                      int timeout_ms = 60000) {
+  return sup.call({{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}}, timeout_ms);
+}
+
+// Whether `profile` announced a message with this text.
+inline bool has_message(EventLog& ev, const std::string& profile, const std::string& text) {
+  for (const auto& e : events_of(ev.all(), profile, "message"))
+    if (e.value("text", "") == text) return true;
+  return false;
+}
+
 inline json config_for(const TestServer& ts, json instances, json extra = json::object()) {
   json cfg{{"server", ts.server_config()}, {"instances", std::move(instances)}};
   cfg.merge_patch(extra);
