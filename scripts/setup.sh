@@ -12,7 +12,7 @@ PKGS=(
   libprotobuf-dev protobuf-compiler libqrencode-dev
   libcli11-dev libsystemd-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  nodejs npm sqlite3 procps help2man
+  nodejs npm sqlite3 procps help2man adduser
 )
 
 missing=()

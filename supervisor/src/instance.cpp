@@ -62,6 +62,20 @@ Instance::~Instance() {
   fail_parked("shutting_down", "the supervisor is shutting down");
 }
 
+void Instance::note_account_event(const json& ev) {
+  const std::string type = ev.value("type", "");
+  auto str = [&ev](const char* k) { return ev.contains(k) && ev[k].is_string() ? ev[k].get<std::string>() : ""; };
+  if (type == "connection") {
+    connection_ = {{"state", str("state")}, {"since", now_ms()}};
+    if (!str("reason").empty()) connection_["reason"] = str("reason");
+    if (str("state") == "open" && !str("jid").empty()) linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
+  } else if (type == "paired") {
+    linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
+  } else if (type == "qr" || type == "pairing_code" || type == "logged_out") {
+    linked_ = false;
+  }
+}
+
 json Instance::status() const {
   json senders = json::array();
   for (const auto& [conv, s] : senders_) senders.push_back({{"conversation", conv}, {"pid", s.child->pid()}});
@@ -71,6 +85,11 @@ json Instance::status() const {
               {"restarts", restarts_},
               {"last_exit", last_exit_},
               {"reason", state_ == State::failed ? json(failed_reason_) : json(nullptr)},
+              {"linked", linked_},
+              {"connection", conn_ ? connection_ : json(nullptr)},
+              {"uptime_ms", conn_ && worker_ready_ ? json(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                             Clock::now() - spawned_at_).count())
+                                                   : json(nullptr)},
               {"senders", senders},
               {"sends_routed", sends_routed_}};
 }
@@ -120,6 +139,7 @@ void Instance::spawn_connection() {
   if (!child) return fail_spawn(child.error().message);
   conn_ = std::move(*child);
   spawned_at_ = Clock::now();
+  connection_ = nullptr;  // the new worker has not said anything yet
   // Liveness: the ready deadline runs from here, pings from `ready` on.
   unresponsive_ = false;
   last_tick_ = spawned_at_;
@@ -154,6 +174,7 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
   } else if (t == msg::kReply) {
     finish_request(m->rid, std::move(m->reply));
   } else if (t == msg::kEvent) {
+    note_account_event(m->event);
     env_.events->emit(profile_, std::move(m->event));
   } else if (t == msg::kPong) {
     // Sent from the worker's loop thread: its loop turned after our ping.

@@ -124,6 +124,12 @@ class Instance {
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
   std::string failed_reason_;  // restart_intensity | store_corrupt, while failed
+  // What the operator asks first — linked? connected? — learnt from the
+  // worker's own events as they pass (see note_account_event), so `status`
+  // never has to ask a worker that may be busy or down.
+  json linked_ = nullptr;        // {"jid","lid"}; false: waiting to be paired; null: not known yet
+  json connection_ = nullptr;    // {"state", "reason"?, "since"}: the socket's last state
+  void note_account_event(const json& ev);
   bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
   std::chrono::steady_clock::time_point spawned_at_{};
   // Liveness of the current connection worker (see liveness_tick).

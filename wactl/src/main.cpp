@@ -102,20 +102,50 @@ std::string recipient_jid(const std::string& to) {
 
 std::string exit_text(const json& e) {
   if (!e.is_object()) return "-";
+  if (e.contains("reason") && e["reason"].is_string()) {
+    json plain = e;
+    plain.erase("reason");
+    return exit_text(plain) + " (" + e["reason"].get<std::string>() + ")";
+  }
   if (e.contains("signal")) return "signal " + std::to_string(e["signal"].get<int>());
   if (e.contains("exit_code")) return "code " + std::to_string(e["exit_code"].get<int>());
   if (e.contains("error")) return "spawn error";
   return "-";
 }
 
+std::string linked_text(const json& l) {
+  if (l.is_object()) return l.value("jid", std::string("?"));
+  if (l.is_boolean()) return "not linked";
+  return "-";  // not known yet (the worker has not reported)
+}
+
+std::string connection_text(const json& c) {
+  if (!c.is_object()) return "-";
+  std::string s = c.value("state", std::string("?"));
+  if (c.contains("reason") && c["reason"].is_string()) s += " (" + c["reason"].get<std::string>() + ")";
+  return s;
+}
+
+std::string duration_text(const json& ms) {
+  if (!ms.is_number()) return "-";
+  long long s = ms.get<long long>() / 1000;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
 void print_status(const json& r) {
-  std::printf("%-20s %-11s %8s %8s %7s %s\n", "PROFILE", "STATE", "PID", "RESTARTS", "SENDERS", "LAST EXIT");
+  std::printf("%-16s %-13s %-28s %-22s %7s %8s %8s %7s %s\n", "PROFILE", "STATE", "LINKED AS", "CONNECTION", "PID",
+              "UPTIME", "RESTARTS", "SENDERS", "LAST EXIT");
   for (const auto& i : r["instances"]) {
     std::string pid = i["connection_pid"].is_null() ? "-" : std::to_string(i["connection_pid"].get<int>());
     std::string state = i["state"].get<std::string>();
     if (i.contains("reason") && i["reason"].is_string()) state += "(" + i["reason"].get<std::string>() + ")";
-    std::printf("%-20s %-11s %8s %8llu %7zu %s\n", i["profile"].get<std::string>().c_str(),
-                state.c_str(), pid.c_str(),
+    std::printf("%-16s %-13s %-28s %-22s %7s %8s %8llu %7zu %s\n", i["profile"].get<std::string>().c_str(),
+                state.c_str(), linked_text(i.value("linked", json())).c_str(),
+                connection_text(i.value("connection", json())).c_str(), pid.c_str(),
+                duration_text(i.value("uptime_ms", json())).c_str(),
                 static_cast<unsigned long long>(i["restarts"].get<uint64_t>()), i["senders"].size(),
                 exit_text(i["last_exit"]).c_str());
   }

@@ -23,7 +23,21 @@ TEST_CASE("pair by QR, then a restarted supervisor logs in again without re-pair
     // QR contents never reach the logs.
     CHECK(sup.log_text().find(text.substr(38, 20)) == std::string::npos);
 
+    // Status tells an operator what they ask first: not linked yet.
+    json before = sup.instance("qr1");
+    CHECK(before["linked"] == false);
+    CHECK(before["uptime_ms"].is_number());
+
     open = pair_by_qr(ts, ev, "qr1", "15550000001");
+    // ... and now linked, as which account, and connected.
+    CHECK(wait_until([&] { return sup.instance("qr1")["connection"].value("state", "") == "open"; }));
+    json after = sup.instance("qr1");
+    CHECK(after["linked"]["jid"] == open["jid"]);
+    CHECK(after["linked"]["lid"] == open["lid"]);
+    auto [wrc, table] = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "status"}, ts.state() + "/../wactl.out");
+    CHECK(wrc == 0);
+    CHECK_MESSAGE(table.find(open["jid"].get<std::string>()) != std::string::npos, table);
+    CHECK(table.find("open") != std::string::npos);
     CHECK(open["jid"].get<std::string>().rfind("15550000001:", 0) == 0);
     CHECK(open["lid"].get<std::string>().find("@lid") != std::string::npos);
     // After pair-success the server restarts the stream (515) and we log in.
