@@ -34,7 +34,9 @@ TEST_CASE("pair by QR, then a restarted supervisor logs in again without re-pair
     json after = sup.instance("qr1");
     CHECK(after["linked"]["jid"] == open["jid"]);
     CHECK(after["linked"]["lid"] == open["lid"]);
-    auto [wrc, table] = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "status"}, ts.state() + "/../wactl.out");
+    int wrc = 0;
+    std::string table;
+    std::tie(wrc, table) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "status"}, ts.state() + "/../wactl.out");
     CHECK(wrc == 0);
     CHECK_MESSAGE(table.find(open["jid"].get<std::string>()) != std::string::npos, table);
     CHECK(table.find("open") != std::string::npos);

@@ -51,7 +51,9 @@ TEST_CASE("wactl - global flags anywhere, usage errors exit 2, unknown commands 
     argv.insert(argv.end(), args.begin(), args.end());
     return run_program(argv, out);
   };
-  auto [rc, text] = wactl({"status", "--json"});
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = wactl({"status", "--json"});
   CHECK(rc == 0);
   CHECK(json::parse(text, nullptr, false).is_object());
   std::tie(rc, text) = run_program({bin("wactl"), "status", "--run-dir", sup.run_dir(), "--json"}, out);
@@ -80,7 +82,9 @@ TEST_CASE("wactl - an unreachable supervisor: the run dir tried, where it came f
   const std::string out = tmp.path() + "/out";
   {
     ScopedEnv env({{"WA_RUN_DIR", tmp.path() + "/nowhere"}});
-    auto [rc, text] = run_program({bin("wactl"), "ping"}, out);
+    int rc = 0;
+    std::string text;
+    std::tie(rc, text) = run_program({bin("wactl"), "ping"}, out);
     CHECK(rc == 1);
     CHECK(contains(text, tmp.path() + "/nowhere ($WA_RUN_DIR)"));
     CHECK(contains(text, "--run-dir"));
@@ -90,7 +94,9 @@ TEST_CASE("wactl - an unreachable supervisor: the run dir tried, where it came f
   Supervisor sup;
   std::ofstream(tmp.path() + "/config.json") << json{{"run_dir", sup.run_dir()}}.dump();
   ScopedEnv env({{"WA_CONFIG", tmp.path() + "/config.json"}, {"XDG_RUNTIME_DIR", tmp.path() + "/xdg"}});
-  auto [rc, text] = run_program({bin("wactl"), "ping"}, out);
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = run_program({bin("wactl"), "ping"}, out);
   CHECK_MESSAGE(rc == 0, text);
   CHECK(contains(text, "pong"));
 }
@@ -102,7 +108,9 @@ TEST_CASE("wa-supervisor without its workers stops at once with exit 72 and says
   ::chmod(alone.c_str(), 0755);
   std::ofstream(tmp.path() + "/config.json")
       << json{{"run_dir", tmp.path() + "/run"}, {"data_dir", tmp.path() + "/data"}, {"instances", json::array()}}.dump();
-  auto [rc, text] = run_program({alone, "--config", tmp.path() + "/config.json"}, tmp.path() + "/out");
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = run_program({alone, "--config", tmp.path() + "/config.json"}, tmp.path() + "/out");
   CHECK(rc == 72);
   CHECK_MESSAGE(contains(text, "wa-connection and wa-sender not found"), text);
   CHECK(contains(text, tmp.path() + "/../libexec/wa-supervisor"));
@@ -136,7 +144,9 @@ TEST_CASE("operators - members of operator_group use the sockets without root, o
   CHECK(file_mode(sup.run_dir() + "/i/alpha") == 0700);
 
   const std::string out = pub.path() + "/out";
-  auto [rc, text] = run_as(nobody, gid, {bin("wactl"), "--run-dir", sup.run_dir(), "--json", "status"}, out);
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = run_as(nobody, gid, {bin("wactl"), "--run-dir", sup.run_dir(), "--json", "status"}, out);
   if (rc == 126) {
     MESSAGE("skipped: wactl is not executable for other users here (" << bin("wactl") << ")");
     return;
@@ -155,7 +165,9 @@ TEST_CASE("operator_group names a group that exists") {
       << json{{"run_dir", tmp.path() + "/run"}, {"data_dir", tmp.path() + "/data"}, {"operator_group", "no-such-group-x"},
               {"instances", json::array()}}
              .dump();
-  auto [rc, text] = run_program({bin("wa-supervisor"), "--config", tmp.path() + "/config.json"}, tmp.path() + "/out");
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = run_program({bin("wa-supervisor"), "--config", tmp.path() + "/config.json"}, tmp.path() + "/out");
   CHECK(rc == 78);
   CHECK(contains(text, "no such group 'no-such-group-x'"));
 }
