@@ -225,6 +225,7 @@ int run(int argc, char** argv) {
   pair->add_option("--phone", po.phone, "pair by phone-number code instead: the account's number, digits only");
   pair->add_option("--png", po.png_path, "write the QR code to this PNG file (mode 0600) instead of the terminal");
   pair->add_flag("--invert", po.invert, "draw dark modules as blocks (light terminal background)");
+  pair->add_flag("--create", po.create, "create the profile if the config does not list it");
   pair->add_option("--wait-s", po.timeout_s, "give up after this many seconds")->capture_default_str();
   auto* check = app.add_subcommand("check", "integrity check of a stopped or failed profile's database (exit 2 if damaged)");
   check->add_option("profile", profile)->required();

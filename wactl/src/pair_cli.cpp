@@ -58,10 +58,29 @@ int run_pair(const PairOptions& o) {
   auto events = wa::ipc::EventClient::connect(o.events_url, o.profile);
   if (!events) return die("cannot reach the event socket: " + events.error().message, 1);
 
-  auto started = request(o, {{"cmd", "start"}, {"profile", o.profile}, {"create", true}});
+  json start{{"cmd", "start"}, {"profile", o.profile}};
+  if (o.create) start["create"] = true;
+  auto started = request(o, start);
   if (!started) return die("cannot reach the supervisor: " + started.error().message, 1);
-  if (!started->value("ok", false) && error_code(*started) != "already_running")
-    return die(error_text(*started), 2);
+  if (!started->value("ok", false)) {
+    if (error_code(*started) == "unknown_profile")
+      return die(error_text(*started) + " (a typo? pass --create to add a new account)", 2);
+    if (error_code(*started) != "already_running") return die(error_text(*started), 2);
+    // Running already: linked, or showing QR codes nobody sees.
+    auto st = request(o, {{"cmd", "status"}, {"profile", o.profile}});
+    if (!st) return die("cannot reach the supervisor: " + st.error().message, 1);
+    json inst = st->value("ok", false) ? (*st)["result"]["instances"][0] : json::object();
+    const json linked = inst.value("linked", json());
+    if (linked.is_object())
+      return die("already_paired: " + o.profile + " is linked as " + linked.value("jid", std::string("?")), 2);
+    if (linked == false && o.phone.empty()) {
+      // Its current QR went out before we subscribed: a restart shows a
+      // fresh one now instead of at the next rotation (up to a minute).
+      auto r = request(o, {{"cmd", "restart"}, {"profile", o.profile}});
+      if (!r) return die("cannot reach the supervisor: " + r.error().message, 1);
+      if (!r->value("ok", false)) return die(error_text(*r), 2);
+    }
+  }
 
   const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
   bool code_requested = o.phone.empty();

@@ -109,7 +109,18 @@ TEST_CASE("wactl pair shows the QR and returns once linked") {
   EventLog ev(sup.run_dir());
   std::string png = sup.data_dir() + "-qr.png";
   std::string out = sup.data_dir() + "-wactl.out";
-  pid_t wactl = spawn({bin("wactl"), "--run-dir", sup.run_dir(), "pair", "w1", "--png", png, "--wait-s", "40"}, out);
+  // A typo never creates an account: without --create an unknown profile is refused at once.
+  int trc = 0;
+  std::string ttext;
+  std::tie(trc, ttext) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "pair", "w1typo"}, out + ".typo");
+  CHECK(trc == 2);
+  CHECK_MESSAGE(ttext.find("unknown_profile") != std::string::npos, ttext);
+  CHECK(ttext.find("--create") != std::string::npos);
+  CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "w1typo"}})) == "unknown_profile");
+
+  pid_t wactl = spawn({bin("wactl"), "--run-dir", sup.run_dir(), "pair", "w1", "--create", "--png", png, "--wait-s",
+                       "40"},
+                      out);
   REQUIRE(wait_event(ev, "w1", "qr", "", 0));
   REQUIRE(wait_until([&] { return file_mode(png) == 0600; }));
   pair_by_qr(ts, ev, "w1", "15550000003");
@@ -125,4 +136,24 @@ TEST_CASE("wactl pair shows the QR and returns once linked") {
   char sig[8] = {};
   p.read(sig, 8);
   CHECK(std::string(sig + 1, 3) == "PNG");
+
+  // Linked already: answered at once, not after the whole wait.
+  std::tie(trc, ttext) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "pair", "w1"}, out + ".again", 10s);
+  CHECK(trc == 2);
+  CHECK_MESSAGE(ttext.find("already_paired") != std::string::npos, ttext);
+}
+
+TEST_CASE("wactl pair on an account already running unlinked shows a fresh QR at once") {
+  TestServer ts;
+  Supervisor sup(config_for(ts, json::array({{{"profile", "w2"}}})));
+  EventLog ev(sup.run_dir());
+  // Autostart showed its first QR to nobody; the next rotation is a minute away.
+  REQUIRE(wait_event(ev, "w2", "qr", "", 0));
+  REQUIRE(wait_until([&] { return sup.instance("w2")["linked"] == false; }));
+  std::string png = sup.data_dir() + "-qr2.png";
+  pid_t wactl = spawn({bin("wactl"), "--run-dir", sup.run_dir(), "pair", "w2", "--png", png, "--wait-s", "40"},
+                      sup.data_dir() + "-w2.out");
+  CHECK(wait_until([&] { return file_mode(png) == 0600; }, 15s));
+  ::kill(wactl, SIGTERM);
+  wait_exit(wactl, 5s);
 }
