@@ -15,12 +15,6 @@ using namespace harness;
 
 namespace {
 
-json server_status(const TestServer& ts) {
-  auto [rc, out] = ts.admin({"status", "--state", ts.state(), "--json"});
-  if (rc != 0) throw std::runtime_error("status failed: " + out);
-  return json::parse(out)["result"];
-}
-
 // One-time prekeys the server holds for a device (-1: unknown device).
 long server_prekeys(const TestServer& ts, const std::string& device_jid) {
   json st = server_status(ts);

@@ -18,12 +18,6 @@ using namespace harness;
 
 namespace {
 
-json server_status(const TestServer& ts) {
-  auto [rc, out] = ts.admin({"status", "--state", ts.state(), "--json"});
-  if (rc != 0) throw std::runtime_error("status failed: " + out);
-  return json::parse(out)["result"];
-}
-
 int64_t server_counter(const TestServer& ts, const std::string& name) {
   return server_status(ts)["counters"][name].get<int64_t>();
 }

@@ -102,6 +102,14 @@ inline json last_event(EventLog& ev, const std::string& profile, const std::stri
 }
 
 // Supervisor config for the server; `instances` autostart.
+// The local server's state as its admin `status` reports it (accounts,
+// devices, queues, counters).
+inline json server_status(const TestServer& ts) {
+  auto res = ts.admin({"status", "--state", ts.state(), "--json"});
+  if (res.first != 0) throw std::runtime_error("status failed: " + res.second);
+  return json::parse(res.second)["result"];
+}
+
 // A user's phone JID.
 inline std::string user_jid(const std::string& phone) { return phone + "@s.whatsapp.net"; }
 
