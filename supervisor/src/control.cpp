@@ -60,6 +60,8 @@ const std::map<std::string, std::vector<Field>>& commands() {
       {"shutdown", {}},
       // Store maintenance of a stopped or failed profile (integrity check; salvage into a new file).
       {"check", {{"profile", Kind::profile, true}}},
+      // Forget a profile created at run time (purge: delete its data too).
+      {"remove", {{"profile", Kind::profile, true}, {"purge", Kind::boolean, false}}},
       {"recover", {{"profile", Kind::profile, true}}},
       // Replay of the profile's event log: events with seq > since.
       {"events",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "control.hpp"
 #include "wa/build_info.hpp"
@@ -53,7 +54,8 @@ void run_off_loop(uv_loop_t* loop, std::function<json()> work, std::function<voi
 
 }  // namespace
 
-Supervisor::Supervisor(Config config) : config_(std::move(config)) {
+Supervisor::Supervisor(Config config)
+    : config_(std::move(config)), runtime_profiles_(config_.data_dir + "/profiles.json") {
   uv_loop_init(&loop_);
 }
 
@@ -172,6 +174,13 @@ int Supervisor::run() {
       if (auto st = inst.start(); !st) WA_ERROR("[%s] %s", ic.profile.c_str(), st.error().message.c_str());
     }
   }
+  // Accounts created at run time (`start --create`) come back after a
+  // restart: their data is on disk, so forgetting them would strand it.
+  for (const auto& profile : runtime_profiles_.load()) {
+    if (find(profile) != nullptr) continue;  // the config lists it now
+    Instance& inst = add_instance(profile, true);
+    if (auto st = inst.start(); !st) WA_ERROR("[%s] %s", profile.c_str(), st.error().message.c_str());
+  }
   WA_INFO("serving %s with %zu instances", config_.run_dir.c_str(), instances_.size());
   sd_notify(0, "READY=1");
   start_watchdog();
@@ -257,7 +266,11 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
   Instance* inst = find(profile);
   if (inst == nullptr) {
     if (c == "start" && req.value("create", false)) {
-      inst = &add_instance(profile, false);
+      if (auto st = runtime_profiles_.add(profile); !st) {
+        reply(ipc::error_reply(st.error().code, "cannot record the new profile: " + st.error().message));
+        return;
+      }
+      inst = &add_instance(profile, true);
     } else {
       reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
       return;
@@ -275,6 +288,10 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
   }
   if (c == "check" || c == "recover") {
     maintain(c, *inst, reply);
+    return;
+  }
+  if (c == "remove") {
+    remove(*inst, req.value("purge", false), reply);
     return;
   }
   if (maintenance_.count(profile) != 0 && (c == "start" || c == "restart")) {
@@ -318,6 +335,39 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
     args.erase("profile");
     inst->route(c, std::move(args), "", reply);
   }
+}
+
+void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
+  const std::string profile = inst.profile();
+  for (const auto& ic : config_.instances)
+    if (ic.profile == profile) {
+      reply(ipc::error_reply("in_config", "profile '" + profile + "' is listed in the config file; remove it there"));
+      return;
+    }
+  if (maintenance_.count(profile) != 0) {
+    reply(ipc::error_reply("maintenance", "profile '" + profile + "' is being checked or recovered"));
+    return;
+  }
+  // Senders first, then the connection worker, as always; the instance is
+  // dropped on a later loop turn (this callback runs inside it).
+  inst.stop([this, profile, purge, reply] {
+    bridge_->post([this, profile, purge, reply] {
+      std::erase_if(instances_, [&](const auto& i) { return i->profile() == profile; });
+      if (auto st = runtime_profiles_.remove(profile); !st) WA_ERROR("[%s] %s", profile.c_str(), st.error().message.c_str());
+      bool purged = false;
+      if (purge) {
+        // The event log goes with the data: release the supervisor's handle on it first.
+        events_->release(profile);
+        std::error_code ec;
+        std::filesystem::remove_all(config_.data_dir + "/" + profile, ec);
+        std::filesystem::remove_all(ipc::instance_dir(config_.run_dir, profile), ec);
+        purged = !ec;
+        if (ec) WA_ERROR("[%s] cannot delete its data: %s", profile.c_str(), ec.message().c_str());
+      }
+      WA_INFO("[%s] removed%s", profile.c_str(), purged ? ", data deleted" : "");
+      reply(ipc::ok_reply({{"profile", profile}, {"removed", true}, {"purged", purged}}));
+    });
+  });
 }
 
 void Supervisor::maintain(const std::string& cmd, Instance& inst, ReplyFn reply) {

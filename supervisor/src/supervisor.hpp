@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "events.hpp"
+#include "runtime_profiles.hpp"
 #include "instance.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
@@ -38,11 +39,14 @@ class Supervisor {
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();
+  // `remove`: stop the instance, forget it (and with `purge` delete its data).
+  void remove(Instance& inst, bool purge, ReplyFn reply);
   // `check` / `recover`: the profile's database, while its instance is
   // stopped or failed, on libuv's thread pool (the loop never waits on disk).
   void maintain(const std::string& cmd, Instance& inst, ReplyFn reply);
 
   Config config_;
+  RuntimeProfiles runtime_profiles_;
   uv_loop_t loop_{};
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<EventBus> events_;

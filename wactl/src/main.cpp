@@ -200,6 +200,11 @@ int run(int argc, char** argv) {
   stop->add_option("profile", profile)->required();
   auto* restart = app.add_subcommand("restart", "stop and start an instance");
   restart->add_option("profile", profile)->required();
+  auto* remove = app.add_subcommand("remove", "stop and forget a profile created at run time");
+  remove->add_option("profile", profile)->required();
+  bool purge = false, yes = false;
+  remove->add_flag("--purge", purge, "also delete its data: credentials, Signal state, event log (needs --yes)");
+  remove->add_flag("--yes", yes, "confirm --purge");
   auto* send = app.add_subcommand("send", "send a text message; waits for the server's answer");
   std::string to, text, client_id, quoted;
   send->add_option("profile", profile)->required();
@@ -315,6 +320,15 @@ int run(int argc, char** argv) {
     json req{{"cmd", "start"}, {"profile", profile}};
     if (create) req["create"] = true;
     return call(o, req, state_line);
+  }
+  if (*remove) {
+    if (purge && !yes) return die("--purge deletes " + profile + "'s data for good: add --yes to confirm", 2);
+    json req{{"cmd", "remove"}, {"profile", profile}};
+    if (purge) req["purge"] = true;
+    return call(o, req, [](const json& r) {
+      std::printf("removed %s%s\n", r.value("profile", std::string()).c_str(),
+                  r.value("purged", false) ? " (data deleted)" : " (data kept)");
+    });
   }
   if (*stop) return call(o, {{"cmd", "stop"}, {"profile", profile}}, state_line);
   if (*restart) return call(o, {{"cmd", "restart"}, {"profile", profile}}, state_line);

@@ -171,3 +171,43 @@ TEST_CASE("operator_group names a group that exists") {
   CHECK(rc == 78);
   CHECK(contains(text, "no such group 'no-such-group-x'"));
 }
+
+TEST_CASE("profiles created at run time come back after a restart, and remove forgets them") {
+  TempDir dirs;
+  const json placed{{"run_dir", dirs.path() + "/run"}, {"data_dir", dirs.path() + "/data"}};
+  {
+    Supervisor sup(placed);
+    REQUIRE(sup.call({{"cmd", "start"}, {"profile", "gamma"}, {"create", true}}).value("ok", false));
+    REQUIRE(sup.call({{"cmd", "start"}, {"profile", "delta"}, {"create", true}}).value("ok", false));
+    REQUIRE(sup.wait_running("gamma"));
+    // A profile of the config file is the config's to remove.
+    CHECK(error_code(sup.call({{"cmd", "remove"}, {"profile", "alpha"}})) == "in_config");
+  }
+  {
+    Supervisor sup(placed);
+    CHECK(sup.wait_running("gamma"));
+    CHECK(sup.wait_running("delta"));
+    json r = sup.call({{"cmd", "remove"}, {"profile", "gamma"}});
+    REQUIRE(r.value("ok", false));
+    CHECK(r["result"]["purged"] == false);
+    CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "gamma"}})) == "unknown_profile");
+    CHECK(std::filesystem::exists(sup.data_dir() + "/gamma"));  // kept without purge
+    // wactl asks for confirmation before deleting data.
+    int rc = 0;
+    std::string text;
+    std::tie(rc, text) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "remove", "delta", "--purge"},
+                                     dirs.path() + "/out");
+    CHECK(rc == 2);
+    CHECK(contains(text, "--yes"));
+    CHECK(sup.state("delta") == "running");
+    std::tie(rc, text) = run_program(
+        {bin("wactl"), "--run-dir", sup.run_dir(), "remove", "delta", "--purge", "--yes"}, dirs.path() + "/out");
+    CHECK_MESSAGE(rc == 0, text);
+    CHECK(contains(text, "data deleted"));
+    CHECK_FALSE(std::filesystem::exists(sup.data_dir() + "/delta"));
+  }
+  Supervisor sup(placed);
+  CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "gamma"}})) == "unknown_profile");
+  CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "delta"}})) == "unknown_profile");
+  CHECK(sup.wait_running("alpha"));
+}
