@@ -1,10 +1,12 @@
 #include "wa/log.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace wa::log {
@@ -12,6 +14,23 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 char g_tag[96] = "wa";
 constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+// syslog priorities as journald reads them from a "<N>" line prefix.
+constexpr const char* kPriorities[] = {"<7>", "<6>", "<4>", "<3>"};
+
+// Is stderr systemd's journal stream? systemd sets JOURNAL_STREAM to the
+// "device:inode" of the stream it connected; a stderr redirected elsewhere
+// (a file, a terminal) no longer matches, and gets no prefixes. Workers
+// inherit both the variable and the stream.
+bool stderr_is_journal() noexcept {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  if (js == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+}
+const bool g_journal = stderr_is_journal();
 }  // namespace
 
 void set_level(Level level) noexcept { g_level = static_cast<int>(level); }
@@ -23,7 +42,10 @@ void set_tag(const char* tag) noexcept {
 void write(Level level, const char* fmt, ...) noexcept {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   char line[1024];
-  int n = std::snprintf(line, sizeof line, "%s %s: ", g_tag, kNames[static_cast<int>(level)]);
+  // Under systemd the priority travels as a prefix, so `journalctl -p err`
+  // finds errors; the level name stays in the text for everyone else.
+  int n = std::snprintf(line, sizeof line, "%s%s %s: ", g_journal ? kPriorities[static_cast<int>(level)] : "", g_tag,
+                        kNames[static_cast<int>(level)]);
   if (n < 0) return;
   va_list ap;
   va_start(ap, fmt);

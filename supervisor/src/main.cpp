@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
 
   auto config = wa::supervisor::load_config(config_path);
   if (!config) {
-    std::fprintf(stderr, "wa-supervisor: %s\n", config.error().message.c_str());
+    WA_ERROR("%s", config.error().message.c_str());
     return 78;  // EX_CONFIG: systemd should not restart into the same error
   }
   wa::supervisor::Supervisor sup(std::move(*config));

@@ -74,3 +74,31 @@ TEST_CASE("systemd - no watchdog asked for, none sent") {
   notify.drain();
   CHECK(notify.watchdog == 0);
 }
+
+TEST_CASE("systemd - under journald every log line carries its syslog priority, elsewhere none") {
+  TempDir dir;
+  const std::string cfg = dir.path() + "/config.json";
+  // A config error: one error line (priority 3).
+  std::ofstream(cfg) << json{{"run_dir", dir.path() + "/run"}, {"data_dir", dir.path() + "/data"},
+                             {"restart", {{"bogus", 1}}}, {"instances", json::array()}}
+                            .dump();
+  auto run_logged = [&](const std::string& log, bool as_journal) {
+    std::ofstream(log).flush();  // the stream exists before the program starts
+    struct stat st {};
+    REQUIRE(::stat(log.c_str(), &st) == 0);
+    std::vector<std::pair<std::string, std::string>> vars;
+    if (as_journal) vars.emplace_back("JOURNAL_STREAM", std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino));
+    ScopedEnv env(vars);
+    int status = wait_exit(spawn({bin("wa-supervisor"), "--config", cfg}, log));  // appends: same inode
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 78);
+    std::ifstream f(log);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  std::string journal = run_logged(dir.path() + "/journal", true);
+  CHECK_MESSAGE(journal.rfind("<3>wa-supervisor error: ", 0) == 0, journal);
+  CHECK(journal.find("restart.bogus") != std::string::npos);
+  // Not the journal's stream: plain lines.
+  std::string plain = run_logged(dir.path() + "/plain", false);
+  CHECK_MESSAGE(plain.rfind("wa-supervisor error: ", 0) == 0, plain);
+}
