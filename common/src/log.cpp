@@ -34,6 +34,16 @@ const bool g_journal = stderr_is_journal();
 }  // namespace
 
 void set_level(Level level) noexcept { g_level = static_cast<int>(level); }
+Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+const char* level_name(Level level) noexcept { return kNames[static_cast<int>(level)]; }
+bool parse_level(std::string_view name, Level& out) noexcept {
+  for (int i = 0; i < 4; ++i)
+    if (name == kNames[i]) {
+      out = static_cast<Level>(i);
+      return true;
+    }
+  return false;
+}
 
 void set_tag(const char* tag) noexcept {
   std::snprintf(g_tag, sizeof g_tag, "%s", tag);

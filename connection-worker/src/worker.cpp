@@ -81,6 +81,8 @@ void Worker::on_link(Bytes body) {
     // message to the loop), so the pong proves the loop turns — a pong from
     // an NNG thread would also come from a deadlocked worker.
     to_supervisor({{msg::kType, msg::kPong}});
+  } else if (t == msg::kLogLevel) {
+    set_log_level(m->raw);
   } else if (t == msg::kInit) {
     on_init(*m);
   } else if (t == msg::kRequest) {
@@ -100,6 +102,7 @@ void Worker::on_link(Bytes body) {
 void Worker::on_init(const ipc::link::FromSupervisor& m) {
   if (senders_) return;
   settings_ = m.settings;
+  set_log_level(settings_);
   // The decoder checked these are 32-bit integers when present; a value
   // out of range here still falls back to the default instead of throwing.
   auto sub = ipc::object_field(settings_, "senders", false);
@@ -198,6 +201,19 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     }
     receiver_->handle(n);
   };
+}
+
+// {"log_level"/"level": NAME} from the supervisor: at init, and when an
+// operator changes it at run time. Anything else leaves the level as it is.
+void Worker::set_log_level(const json& m) {
+  for (const char* key : {"log_level", "level"}) {
+    auto name = ipc::field<std::string>(m, key);
+    log::Level level{};
+    if (name && log::parse_level(*name, level)) {
+      log::set_level(level);
+      return;
+    }
+  }
 }
 
 void Worker::on_store_failed(const Error& e) {

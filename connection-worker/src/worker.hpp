@@ -42,6 +42,7 @@ class Worker {
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
   // The receive path's store failed: no receipts, the socket closed and
   // reconnected with backoff, a store_unavailable event.
+  void set_log_level(const json& m);
   void on_store_failed(const Error& e);
   // The profile's database is damaged: stop sending and receiving at once
   // and exit with kExitStoreCorrupt (the supervisor marks the instance

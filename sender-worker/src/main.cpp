@@ -26,12 +26,15 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "the data directory (the profile's store is <data-dir>/<profile>/store.db)");
   app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
   app.add_option("--pgid", pgid, "the instance's process group")->required();
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "debug | info | warn | error (the supervisor's level)");
   CLI11_PARSE(app, argc, argv);
 
   if (auto st = wa::validate_profile_name(profile); !st) {
     std::fprintf(stderr, "wa-sender: %s\n", st.error().message.c_str());
     return 64;
   }
+  if (wa::log::Level level{}; wa::log::parse_level(log_level, level)) wa::log::set_level(level);
   std::string tag = "wa-sender[" + profile + "]";
   wa::log::set_tag(tag.c_str());
   if (auto st = wa::ipc::become_worker(parent, pgid); !st) {

@@ -9,6 +9,7 @@
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/log.hpp"
 #include "wa/profile.hpp"
 
 namespace wa::supervisor {
@@ -132,12 +133,20 @@ Result<Config> parse_config(std::string_view text) {
   const json& root = *parsed;
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
-                              "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group"}));
+                              "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
+                              "log_level"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
   WA_TRY(read_path(root, "run_dir", c.run_dir));
   WA_TRY(read_path(root, "data_dir", c.data_dir));
+  if (root.contains("log_level")) {
+    const json& l = root["log_level"];
+    log::Level level{};
+    if (!l.is_string() || !log::parse_level(l.get<std::string>(), level))
+      return bad("log_level", "must be \"debug\", \"info\", \"warn\" or \"error\"");
+    c.log_level = l.get<std::string>();
+  }
   if (root.contains("operator_group")) {
     const json& g = root["operator_group"];
     if (!g.is_string() || g.get_ref<const std::string&>().empty()) return bad("operator_group", "must be a group name");

@@ -82,6 +82,9 @@ struct Config {
   // Members of this group may use the control and event sockets (the run
   // dir becomes 0750 and the sockets 0660 in it). Empty: our uid only.
   std::string operator_group;
+  // The level every process of the tree logs at (changed at run time with
+  // the `log_level` command; -v on the command line means debug).
+  std::string log_level = "info";
   unsigned operator_gid = 0;
   ServerConfig server;
   RestartPolicy restart;

@@ -58,6 +58,8 @@ const std::map<std::string, std::vector<Field>>& commands() {
        {{"profile", Kind::profile, true}, {"chat", Kind::string, true, kMaxJid}, {"state", Kind::string, true, 16}}},
       {"pair_code", {{"profile", Kind::profile, true}, {"phone", Kind::string, true, 20}}},
       {"shutdown", {}},
+      // The log level of the whole tree, now (supervisor, workers, new senders).
+      {"log_level", {{"level", Kind::string, true, 8}}},
       // Store maintenance of a stopped or failed profile (integrity check; salvage into a new file).
       {"check", {{"profile", Kind::profile, true}}},
       // Forget a profile created at run time (purge: delete its data too).

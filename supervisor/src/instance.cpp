@@ -76,6 +76,18 @@ void Instance::note_account_event(const json& ev) {
   }
 }
 
+// The config's worker settings with the level in force now (it may have been
+// changed at run time since the config was read).
+json Instance::worker_settings() const {
+  json s = env_.config->worker_settings();
+  s["log_level"] = log::level_name(log::level());
+  return s;
+}
+
+void Instance::set_log_level(log::Level level) {
+  if (link_) send_to_worker({{msg::kType, msg::kLogLevel}, {"level", log::level_name(level)}});
+}
+
 json Instance::status() const {
   json senders = json::array();
   for (const auto& [conv, s] : senders_) senders.push_back({{"conversation", conv}, {"pid", s.child->pid()}});
@@ -164,7 +176,7 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     send_to_worker({{msg::kType, msg::kInit},
                     {"profile", profile_},
                     {"instance_dir", dir_},
-                    {"settings", env_.config->worker_settings()}});
+                    {"settings", worker_settings()}});
   } else if (t == msg::kReady) {
     if (state_ != State::starting) return;
     worker_ready_ = true;
@@ -415,6 +427,7 @@ void Instance::spawn_sender(const std::string& conversation) {
   std::vector<std::string> argv{env_.bin_dir + "/wa-sender", "--link", ipc::senders_url(dir_),
                                 "--profile", profile_, "--conversation", conversation,
                                 "--parent-pid", std::to_string(::getpid()),
+                                "--log-level", log::level_name(log::level()),
                                 "--pgid", std::to_string(conn_->pid()),
                                 "--data-dir", env_.config->data_dir};
   auto child = ipc::Child::spawn(env_.loop, argv, [this, conversation](ipc::ExitStatus st) {

@@ -31,6 +31,7 @@
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
 #include "wa/ipc/timer.hpp"
+#include "wa/log.hpp"
 
 namespace wa::supervisor {
 
@@ -59,6 +60,9 @@ class Instance {
   bool autostart() const { return autostart_; }
   State state() const { return state_; }
   json status() const;
+  // Tells the running worker the new log level (senders started from now on
+  // get it on their command line; running ones keep theirs until they exit).
+  void set_log_level(log::Level level);
 
   Status start();  // stopped/failed -> starting
   // Orderly stop: senders, then the connection worker; `done` runs once
@@ -130,6 +134,7 @@ class Instance {
   json linked_ = nullptr;        // {"jid","lid"}; false: waiting to be paired; null: not known yet
   json connection_ = nullptr;    // {"state", "reason"?, "since"}: the socket's last state
   void note_account_event(const json& ev);
+  json worker_settings() const;
   bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
   std::chrono::steady_clock::time_point spawned_at_{};
   // Liveness of the current connection worker (see liveness_tick).

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
     WA_ERROR("%s", config.error().message.c_str());
     return 78;  // EX_CONFIG: systemd should not restart into the same error
   }
+  if (!verbose) {
+    wa::log::Level level{};
+    if (wa::log::parse_level(config->log_level, level)) wa::log::set_level(level);
+  }
   wa::supervisor::Supervisor sup(std::move(*config));
   return sup.run();
 }

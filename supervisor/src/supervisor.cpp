@@ -254,6 +254,18 @@ void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::P
     reply(ipc::ok_reply({{"instances", list}}));
     return;
   }
+  if (c == "log_level") {
+    log::Level level{};
+    if (!log::parse_level(req["level"].get<std::string>(), level)) {
+      reply(ipc::error_reply("bad_request", "field 'level' must be \"debug\", \"info\", \"warn\" or \"error\""));
+      return;
+    }
+    log::set_level(level);
+    for (auto& i : instances_) i->set_log_level(level);
+    WA_WARN("log level set to %s", log::level_name(level));  // warn: visible at every level but error
+    reply(ipc::ok_reply({{"level", log::level_name(level)}}));
+    return;
+  }
   if (c == "shutdown") {
     begin_shutdown(std::move(pending));
     return;

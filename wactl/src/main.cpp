@@ -237,6 +237,9 @@ int run(int argc, char** argv) {
   auto* recover = app.add_subcommand(
       "recover", "salvage a damaged profile database into a new file (the damaged one is kept); then start it");
   recover->add_option("profile", profile)->required();
+  auto* log_level_cmd = app.add_subcommand("log-level", "set the log level of the supervisor and every worker, now");
+  std::string level;
+  log_level_cmd->add_option("level", level)->required()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
@@ -329,6 +332,10 @@ int run(int argc, char** argv) {
       std::printf("removed %s%s\n", r.value("profile", std::string()).c_str(),
                   r.value("purged", false) ? " (data deleted)" : " (data kept)");
     });
+  }
+  if (*log_level_cmd) {
+    return call(o, {{"cmd", "log_level"}, {"level", level}},
+                [](const json& r) { std::printf("log level %s\n", r.value("level", std::string()).c_str()); });
   }
   if (*stop) return call(o, {{"cmd", "stop"}, {"profile", profile}}, state_line);
   if (*restart) return call(o, {{"cmd", "restart"}, {"profile", profile}}, state_line);

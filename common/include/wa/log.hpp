@@ -2,11 +2,17 @@
 // must never pass keys, message bodies or QR contents.
 #pragma once
 
+#include <string_view>
+
 namespace wa::log {
 
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
 void set_level(Level level) noexcept;
+Level level() noexcept;
+const char* level_name(Level level) noexcept;  // "debug" | "info" | "warn" | "error"
+// The level named by `name`; false for anything else.
+bool parse_level(std::string_view name, Level& out) noexcept;
 void set_tag(const char* tag) noexcept;  // e.g. "wa-connection[sales]"; copied
 void write(Level level, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 

@@ -102,3 +102,29 @@ TEST_CASE("systemd - under journald every log line carries its syslog priority, 
   std::string plain = run_logged(dir.path() + "/plain", false);
   CHECK_MESSAGE(plain.rfind("wa-supervisor error: ", 0) == 0, plain);
 }
+
+TEST_CASE("log level - from the config, changed at run time for the supervisor, its workers and new senders") {
+  Supervisor sup(json{{"log_level", "warn"}});
+  REQUIRE(sup.wait_running("alpha"));
+  // At warn, the supervisor's info lines are not written.
+  CHECK(sup.log_text().find("connection worker started") == std::string::npos);
+  TempDir tmp;
+  int rc = 0;
+  std::string text;
+  std::tie(rc, text) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "log-level", "info"}, tmp.path() + "/o");
+  CHECK_MESSAGE(rc == 0, text);
+  CHECK(text.find("log level info") != std::string::npos);
+  pid_t before = sup.conn_pid("alpha");
+  REQUIRE(sup.call({{"cmd", "restart"}, {"profile", "alpha"}}).value("ok", false));
+  REQUIRE(sup.wait_running("alpha", before));
+  CHECK(wait_until([&] { return sup.log_text().find("connection worker started") != std::string::npos; }));
+  // A sender started now runs at the new level.
+  (void)sup.send("alpha", "15550009@s.whatsapp.net");
+  std::vector<pid_t> senders;
+  if (wait_until([&] { return !(senders = sup.sender_pids("alpha")).empty(); }, 5s))
+    CHECK(proc_cmdline(senders[0]).find("--log-level info") != std::string::npos);
+  // Bad levels are refused by wactl and by the supervisor.
+  std::tie(rc, text) = run_program({bin("wactl"), "--run-dir", sup.run_dir(), "log-level", "loud"}, tmp.path() + "/o");
+  CHECK(rc == 2);
+  CHECK(error_code(sup.call({{"cmd", "log_level"}, {"level", "loud"}})) == "bad_request");
+}

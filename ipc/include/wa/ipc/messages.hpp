@@ -51,6 +51,7 @@ inline constexpr const char* kSenderExited = "sender_exited";
 inline constexpr const char* kPing = "ping";
 inline constexpr const char* kPong = "pong";
 inline constexpr const char* kKillSender = "kill_sender";
+inline constexpr const char* kLogLevel = "log_level";  // supervisor -> worker: {"level"}
 
 inline constexpr const char* kOp = "op";
 inline constexpr const char* kNext = "next";
