@@ -7,15 +7,23 @@
 
 using namespace harness;
 
+namespace {
+
+// A raw request that must be refused: its error code (the reply must be a
+// well-formed error with a message).
+std::string refusal_code(const Supervisor& sup, std::string_view raw) {
+  json r = json::parse(sup.call_raw(raw), nullptr, false);
+  REQUIRE_FALSE(r.is_discarded());
+  CHECK(r["ok"] == false);
+  CHECK_FALSE(r["error"]["message"].get<std::string>().empty());
+  return r["error"]["code"].get<std::string>();
+}
+
+}  // namespace
+
 TEST_CASE("bad input gets a clear error and the supervisor keeps answering") {
   Supervisor sup;
-  auto code_of = [&](std::string_view raw) {
-    json r = json::parse(sup.call_raw(raw), nullptr, false);
-    REQUIRE_FALSE(r.is_discarded());
-    CHECK(r["ok"] == false);
-    CHECK_FALSE(r["error"]["message"].get<std::string>().empty());
-    return r["error"]["code"].get<std::string>();
-  };
+  auto code_of = [&](std::string_view raw) { return refusal_code(sup, raw); };
   CHECK(code_of("not json at all") == "bad_request");
   CHECK(code_of("[1,2,3]") == "bad_request");
   CHECK(code_of(R"({"nocmd":1})") == "bad_request");
@@ -50,13 +58,7 @@ TEST_CASE("hostile requests get a clear error and never take the supervisor down
   REQUIRE(sup.wait_running("beta"));
   const pid_t alpha = sup.conn_pid("alpha");
   const pid_t beta = sup.conn_pid("beta");
-  auto error_of = [&](std::string_view raw) {
-    json r = json::parse(sup.call_raw(raw), nullptr, false);
-    REQUIRE_FALSE(r.is_discarded());
-    CHECK(r["ok"] == false);
-    CHECK_FALSE(r["error"]["message"].get<std::string>().empty());
-    return r["error"]["code"].get<std::string>();
-  };
+  auto error_of = [&](std::string_view raw) { return refusal_code(sup, raw); };
   CHECK(error_of("1e400") == "bad_request");
   CHECK(error_of("-1e400") == "bad_request");
   CHECK(error_of("[1e309]") == "bad_request");
