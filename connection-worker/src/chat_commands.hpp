@@ -24,9 +24,15 @@ class ChatCommands {
   // `event`: public events (chatstate).
   ChatCommands(Client& client, std::string store_path, Event event);
 
-  static bool handles(std::string_view cmd) noexcept;
-  // `args` are the validated control fields (without cmd / profile).
-  void run(const std::string& cmd, const nlohmann::json& args, Reply reply);
+  // The control commands (the worker's handler table calls them while the
+  // account is logged in); `args` are the validated fields (without cmd /
+  // profile). groups.cpp:
+  void group_create(const nlohmann::json& args, Reply reply);
+  void group_info(const nlohmann::json& args, Reply reply);
+  void group_change(const nlohmann::json& args, bool add, Reply reply);
+  // chatstate.cpp:
+  void read(const nlohmann::json& args, Reply reply);
+  void typing(const nlohmann::json& args, Reply reply);
 
   // Receive-side hook, before the receive path: a <chatstate> becomes a
   // `chatstate` event (returns true: consumed); a w:gp2 membership
@@ -36,13 +42,8 @@ class ChatCommands {
 
  private:
   // groups.cpp
-  void group_create(const nlohmann::json& args, Reply reply);
-  void group_info(const nlohmann::json& args, Reply reply);
-  void group_change(const nlohmann::json& args, bool add, Reply reply);
   void membership_changed(const std::string& group, bool added);
   // chatstate.cpp
-  void read(const nlohmann::json& args, Reply reply);
-  void typing(const nlohmann::json& args, Reply reply);
   void on_chatstate(const binary::Node& stanza);
 
   Client& client_;

@@ -14,11 +14,10 @@ namespace {
 constexpr uint64_t kPruneEveryMs = 3600 * 1000;
 }
 
-Retention retention_from_settings(const json& settings) {
+Retention retention_from_settings(const contract::EventRetention& events) {
   Retention r;
-  const json& ev = settings.value("events", json::object());
-  r.max_age_ms = std::max<int64_t>(1, ev.value("retention_days", int64_t{30})) * 24 * 3600 * 1000;
-  r.max_events = std::max<int64_t>(1, ev.value("max_per_profile", int64_t{100000}));
+  r.max_age_ms = std::max<int64_t>(1, events.retention_days) * 24 * 3600 * 1000;
+  r.max_events = std::max<int64_t>(1, events.max_per_profile);
   return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/contract/settings.hpp"
 #include "wa/ipc/timer.hpp"
 #include "wa/store/store.hpp"
 
@@ -21,7 +22,7 @@ struct Retention {
   int64_t max_events = 100000;
 };
 
-Retention retention_from_settings(const nlohmann::json& settings);
+Retention retention_from_settings(const contract::EventRetention& events);
 
 class EventSink {
  public:

@@ -58,25 +58,6 @@ json error_json(const Error& e) { return ipc::error_reply(e.code, e.message); }
 ChatCommands::ChatCommands(Client& client, std::string store_path, Event event)
     : client_(client), store_path_(std::move(store_path)), event_(std::move(event)) {}
 
-bool ChatCommands::handles(std::string_view cmd) noexcept {
-  return cmd == "group_create" || cmd == "group_info" || cmd == "group_add" || cmd == "group_remove" ||
-         cmd == "read" || cmd == "typing";
-}
-
-void ChatCommands::run(const std::string& cmd, const json& args, Reply reply) {
-  if (!client_.logged_in()) {
-    reply(ipc::error_reply("not_connected", "the account is not connected"));
-    return;
-  }
-  if (cmd == "group_create") return group_create(args, std::move(reply));
-  if (cmd == "group_info") return group_info(args, std::move(reply));
-  if (cmd == "group_add") return group_change(args, true, std::move(reply));
-  if (cmd == "group_remove") return group_change(args, false, std::move(reply));
-  if (cmd == "read") return read(args, std::move(reply));
-  if (cmd == "typing") return typing(args, std::move(reply));
-  reply(ipc::error_reply("unknown_command", "not a chat command: '" + cmd + "'"));
-}
-
 void ChatCommands::group_create(const json& args, Reply reply) {
   auto users = users_field(args, "participants");
   if (!users) return reply(error_json(users.error()));

@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
     return 64;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  if (auto missing = wa::connection::Worker::missing_handlers(); !missing.empty()) {
+    // A registry entry without its handler is a build defect: say which.
+    WA_ERROR("account commands without a handler here, or misplaced: %s", missing.front().c_str());
+    return 70;  // EX_SOFTWARE
+  }
 
   uv_loop_t loop;
   uv_loop_init(&loop);

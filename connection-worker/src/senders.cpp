@@ -48,7 +48,32 @@ void SenderPool::await_sender(const std::string& name, Conversation& c) {
 void SenderPool::submit(std::string conversation, json payload, std::function<void(json)> done) {
   Job job{next_job_++, conversation, std::move(payload), std::move(done)};
   convs_[conversation].queue.push_back(std::move(job));
+  if (queue_timeout_ms_ > 0 && !expiry_) {
+    expiry_ = std::make_unique<ipc::Timer>(loop_);
+    expiry_->start_repeat(std::clamp<uint64_t>(queue_timeout_ms_ / 4, 10, 1000), [this] { expire_queued(); });
+  }
   pump(conversation);
+}
+
+void SenderPool::expire_queued() {
+  const auto limit = std::chrono::milliseconds(queue_timeout_ms_);
+  const auto now = std::chrono::steady_clock::now();
+  const json reply = ipc::error_reply(
+      "timeout", "not sent: no sender took it within " + std::to_string(queue_timeout_ms_) + " ms (senders.queue_timeout_ms)");
+  for (auto it = convs_.begin(); it != convs_.end();) {
+    Conversation& c = it->second;
+    // The queue is in arrival order: only a prefix can be late.
+    while (!c.queue.empty() && now - c.queue.front().queued_at >= limit) {
+      Job j = std::move(c.queue.front());
+      c.queue.pop_front();
+      j.done(reply);
+    }
+    if (c.state == SenderState::none && c.queue.empty() && !c.in_flight) {
+      it = convs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool SenderPool::submit_retry(const std::string& conversation, const std::string& message_id,
@@ -170,7 +195,10 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
     if (c.in_flight && c.in_flight->id == m->job) {
       Job j = std::move(*c.in_flight);
       c.in_flight.reset();
-      json reply = m->ok ? ipc::ok_reply(m->result) : ipc::error_reply(m->code, m->message);
+      // A send that left without its ack names the message: the client can
+      // look for it instead of sending again.
+      json reply = m->ok ? ipc::ok_reply(m->result)
+                         : ipc::error_reply(m->code, m->message, m->id.empty() ? json() : json{{"id", m->id}});
       j.done(reply);
     }
   } else if (op != msg::kNext) {

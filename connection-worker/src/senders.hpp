@@ -5,6 +5,7 @@
 // senders; this class only asks for them and hands them work.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -28,6 +29,7 @@ struct Job {
   std::string conversation;
   json payload;  // what the sender needs: to, text, quoted_id ...
   std::function<void(json reply)> done;  // control reply envelope
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 };
 
 class SenderPool {
@@ -48,6 +50,10 @@ class SenderPool {
   // answer or an exit order, or was just forked), it must come back within
   // `ms` or it is reported through Hooks::kill_sender. 0 disables.
   void set_silence_timeout(uint64_t ms) { silence_ms_ = ms; }
+  // A job not handed to a sender within `ms` (every slot busy, or behind
+  // earlier sends of its conversation) fails `timeout`: it was never sent.
+  // Part of the timeout budget (wa/contract/deadlines.hpp). 0 disables.
+  void set_queue_timeout(uint64_t ms) { queue_timeout_ms_ = ms; }
 
   void submit(std::string conversation, json payload, std::function<void(json)> done);
 
@@ -91,6 +97,7 @@ class SenderPool {
   void fail_queue(Conversation& c, const std::string& code, const std::string& message);
   // The sender of `name` owes us its next request: start its silence deadline.
   void await_sender(const std::string& name, Conversation& c);
+  void expire_queued();
 
   uv_loop_t* loop_;
   ipc::LoopBridge& bridge_;
@@ -107,6 +114,8 @@ class SenderPool {
   std::deque<std::string> retry_order_;
   uint64_t next_job_ = 1;
   uint64_t silence_ms_ = 0;
+  uint64_t queue_timeout_ms_ = 0;
+  std::unique_ptr<ipc::Timer> expiry_;  // runs while jobs are queued
 };
 
 }  // namespace wa::connection

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "wa/binary/codec.hpp"
+#include "wa/contract/commands.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/fields.hpp"
@@ -16,16 +17,6 @@
 namespace wa::connection {
 
 namespace msg = ipc::msg;
-
-namespace {
-// liveness.timeout_ms from the supervisor's settings (0: never give up on a sender).
-uint64_t sender_silence_ms(const json& settings) {
-  auto l = settings.find("liveness");
-  if (l == settings.end() || !l->is_object()) return 0;
-  auto t = l->find("timeout_ms");
-  return t != l->end() && t->is_number_unsigned() ? t->get<uint64_t>() : 0;
-}
-}  // namespace
 
 Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url)
     : loop_(loop), profile_(std::move(profile)), link_url_(std::move(link_url)), bridge_(loop), corrupt_timer_(loop) {
@@ -101,19 +92,6 @@ void Worker::on_link(Bytes body) {
 
 void Worker::on_init(const ipc::link::FromSupervisor& m) {
   if (senders_) return;
-  settings_ = m.settings;
-  set_log_level(settings_);
-  // The decoder checked these are 32-bit integers when present; a value
-  // out of range here still falls back to the default instead of throwing.
-  auto sub = ipc::object_field(settings_, "senders", false);
-  const json s = sub ? *sub : json::object();
-  auto max_r = ipc::field_or<int>(s, "max_per_instance", 8);
-  auto idle_r = ipc::field_or<int>(s, "idle_ms", 60000);
-  auto ack_r = ipc::field_or<uint64_t>(s, "ack_timeout_ms", 30000);
-  int max = max_r && *max_r > 0 ? *max_r : 8;
-  int idle = idle_r && *idle_r > 0 ? *idle_r : 60000;
-  ack_timeout_ms_ = ack_r ? *ack_r : 30000;
-  const std::string& dir = m.instance_dir;
   // A start-up failure is a local fault: main() returns 1 and the
   // supervisor's restart policy (backoff, intensity limit) handles it. The
   // loop stops only after what is queued on the link (the last event) left.
@@ -121,6 +99,18 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     exit_code_ = 1;
     link_->flush([this] { shutdown(); });
   };
+  // Read back by the code that wrote it (wa/contract/settings.hpp).
+  auto settings = contract::worker_settings_from_json(m.settings);
+  if (!settings) {
+    WA_ERROR("bad settings from the supervisor: %s", settings.error().message.c_str());
+    return fail_start();
+  }
+  settings_ = std::move(*settings);
+  set_log_level(json{{"level", settings_.log_level}});
+  const std::string& dir = m.instance_dir;
+  // A start-up failure is a local fault: main() returns 1 and the
+  // supervisor's restart policy (backoff, intensity limit) handles it. The
+  // loop stops only after what is queued on the link (the last event) left.
   SenderPool::Hooks hooks{
       [this](const std::string& conv) {
         to_supervisor({{msg::kType, msg::kSpawnSender}, {"conversation", conv}});
@@ -129,8 +119,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
       [this](const std::string& conv, pid_t pid) {
         to_supervisor({{msg::kType, msg::kKillSender}, {"conversation", conv}, {"pid", pid}});
       }};
-  senders_ = std::make_unique<SenderPool>(loop_, bridge_, max, idle, std::move(hooks));
-  senders_->set_silence_timeout(sender_silence_ms(settings_));
+  senders_ = std::make_unique<SenderPool>(loop_, bridge_, settings_.senders.max_per_instance,
+                                          settings_.senders.idle_ms, std::move(hooks));
+  senders_->set_silence_timeout(static_cast<uint64_t>(settings_.liveness.timeout_ms));
+  senders_->set_queue_timeout(static_cast<uint64_t>(settings_.senders.queue_timeout_ms));
   ::unlink((dir + "/senders.ipc").c_str());
   if (auto st = senders_->listen(ipc::senders_url(dir)); !st) {
     WA_ERROR("cannot serve senders: %s", st.error().message.c_str());
@@ -138,13 +130,9 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   }
   to_supervisor({{msg::kType, msg::kReady}});
 
-  auto cs = settings_from_json(settings_, profile_);
-  if (!cs) {
-    WA_ERROR("bad connection settings: %s", cs.error().message.c_str());
-    return fail_start();
-  }
-  events_ = std::make_unique<EventSink>(loop_, cs->data_dir + "/" + profile_ + "/store.db",
-                                        retention_from_settings(settings_));
+  ClientSettings cs = client_settings(settings_);
+  events_ = std::make_unique<EventSink>(loop_, cs.data_dir + "/" + profile_ + "/store.db",
+                                        retention_from_settings(settings_.events));
   Client::Hooks ch{
       [this](json ev) { emit(std::move(ev)); },
       [this](int code) {
@@ -158,8 +146,8 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
           shutdown();
         }
       }};
-  std::string store_path = cs->data_dir + "/" + profile_ + "/store.db";
-  client_ = std::make_unique<Client>(loop_, profile_, std::move(*cs), std::move(ch));
+  std::string store_path = cs.data_dir + "/" + profile_ + "/store.db";
+  client_ = std::make_unique<Client>(loop_, profile_, std::move(cs), std::move(ch));
   if (auto st = client_->start(); !st) {
     if (store::is_store_corrupt(st.error())) return on_store_corrupt(st.error());
     // A store that cannot be opened is a local fault: exiting lets the
@@ -242,11 +230,34 @@ void Worker::on_store_corrupt(const Error& e) {
   }
 }
 
+// The worker's handlers of the registry's account commands
+// (wa/contract/commands.hpp); missing_handlers() holds the two in step.
+const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
+  static const std::map<std::string_view, Command> table{
+      {"send_text", [](Worker& w, const json& a, Reply r) { w.send_text(a, std::move(r)); }},
+      {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
+      {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
+      {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},
+      {"group_add", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_change(a, true, r); }},
+      {"group_remove", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_change(a, false, r); }},
+      {"read", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->read(a, r); }},
+      {"typing", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->typing(a, r); }},
+  };
+  return table;
+}
+
+std::vector<std::string> Worker::missing_handlers() {
+  std::vector<std::string> out;
+  for (const auto& c : contract::commands()) {
+    const bool here = command_handlers().count(c.name) != 0;
+    if ((c.runs == contract::Runs::account) != here) out.emplace_back(c.name);
+  }
+  return out;
+}
+
 void Worker::on_request(const ipc::link::FromSupervisor& req) {
   uint64_t rid = req.rid;
   auto reply = [this, rid](json r) { to_supervisor({{msg::kType, msg::kReply}, {"rid", rid}, {"reply", r}}); };
-  const std::string& cmd = req.cmd;
-  const json& m = req.raw;
   if (!senders_) {
     reply(ipc::error_reply("instance_down", "the connection worker is not initialised"));
     return;
@@ -255,45 +266,46 @@ void Worker::on_request(const ipc::link::FromSupervisor& req) {
     reply(ipc::error_reply("store_corrupt", "the profile's database is damaged"));
     return;
   }
+  auto h = command_handlers().find(req.cmd);
+  if (h == command_handlers().end()) {
+    reply(ipc::error_reply("unknown_command", "the connection worker does not know '" + req.cmd + "'"));
+    return;
+  }
+  json args = req.raw;
+  for (const char* k : {msg::kType, "rid", "cmd"}) args.erase(k);
+  h->second(*this, args, std::move(reply));
+}
+
+// The chat commands when the account is logged in; otherwise null, with
+// not_connected answered here.
+ChatCommands* Worker::logged_in_chat(const Reply& reply) {
+  if (chat_ && client_ && client_->logged_in()) return chat_.get();
+  reply(ipc::error_reply("not_connected", "the account is not connected"));
+  return nullptr;
+}
+
+void Worker::send_text(const json& m, Reply reply) {
   // The supervisor validated the arguments; read them without trusting that.
-  auto bad = [&reply](const Error& e) { reply(ipc::error_reply("bad_request", e.message)); };
-  if (cmd == "send_text") {
-    auto to = ipc::field<std::string>(m, "to");
-    auto text = ipc::field<std::string>(m, "text");
-    if (!to || !text) return bad(!to ? to.error() : text.error());
-    json payload{{"kind", "text"}, {"to", *to}, {"text", *text}};
-    if (m.contains("quoted_id")) payload["quoted_id"] = m["quoted_id"];
-    if (m.contains("quoted_sender")) payload["quoted_sender"] = m["quoted_sender"];
-    senders_->submit(*to, std::move(payload), reply);
-    return;
-  }
-  if (cmd == "pair_code") {
-    if (!client_) {
-      reply(ipc::error_reply("instance_down", "the connection is not running"));
-      return;
+  auto to = ipc::field<std::string>(m, "to");
+  auto text = ipc::field<std::string>(m, "text");
+  if (!to || !text) return reply(ipc::error_reply("bad_request", (!to ? to.error() : text.error()).message));
+  json payload{{"kind", "text"}, {"to", *to}, {"text", *text}};
+  if (m.contains("quoted_id")) payload["quoted_id"] = m["quoted_id"];
+  if (m.contains("quoted_sender")) payload["quoted_sender"] = m["quoted_sender"];
+  senders_->submit(*to, std::move(payload), std::move(reply));
+}
+
+void Worker::pair_code(const json& m, Reply reply) {
+  if (!client_) return reply(ipc::error_reply("instance_down", "the connection is not running"));
+  auto phone = ipc::field<std::string>(m, "phone");
+  if (!phone) return reply(ipc::error_reply("bad_request", phone.error().message));
+  client_->request_pair_code(*phone, [reply](Result<std::string> code) {
+    if (!code) {
+      reply(ipc::error_reply(code.error().code, code.error().message));
+    } else {
+      reply(ipc::ok_reply({{"code", *code}}));
     }
-    auto phone = ipc::field<std::string>(m, "phone");
-    if (!phone) return bad(phone.error());
-    client_->request_pair_code(*phone, [reply](Result<std::string> code) {
-      if (!code) {
-        reply(ipc::error_reply(code.error().code, code.error().message));
-      } else {
-        reply(ipc::ok_reply({{"code", *code}}));
-      }
-    });
-    return;
-  }
-  if (ChatCommands::handles(cmd)) {
-    if (!chat_) {
-      reply(ipc::error_reply("not_connected", "the connection is not running"));
-      return;
-    }
-    json args = m;
-    for (const char* k : {msg::kType, "rid", "cmd"}) args.erase(k);
-    chat_->run(cmd, args, reply);
-    return;
-  }
-  reply(ipc::error_reply("unknown_command", "the connection worker does not know '" + cmd + "'"));
+  });
 }
 
 void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply) {
@@ -309,7 +321,7 @@ void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(jso
     const auto& raw = *q.node;
     auto node = binary::decode(ByteView(raw.data(), raw.size()));
     if (!node) return error("bad_request", "query node does not decode: " + node.error().code);
-    uint64_t timeout = std::min<uint64_t>(q.timeout_ms, 120000);
+    uint64_t timeout = std::min<uint64_t>(q.timeout_ms, contract::kSenderIqTimeoutMs);
     const char* key = what == "iq" ? "node" : "ack";
     auto done = [reply, key](Result<binary::Node> r) {
       if (!r) {
@@ -328,8 +340,20 @@ void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(jso
       client_->query(std::move(*node), std::move(done), timeout, true);
     } else {
       if (!q.id.empty()) node->set_attr("id", q.id);
+      // A failure after the stanza was written (no ack in time, the
+      // connection lost) leaves the outcome unknown: the server may have
+      // taken it. relay() fails synchronously only before writing.
+      auto written = std::make_shared<bool>(false);
+      auto after = [done, written](Result<binary::Node> r) {
+        if (!r && *written && (r.error().code == "timeout" || r.error().code == "not_connected"))
+          return done(fail("unknown_outcome", "the message left but the server's ack did not come (" +
+                                                  r.error().code + "); it may have been delivered"));
+        done(std::move(r));
+      };
       // Ack-on-send: the configured deadline unless the sender asks for one.
-      client_->relay(std::move(*node), std::move(done), timeout > 0 ? timeout : ack_timeout_ms_);
+      client_->relay(std::move(*node), std::move(after),
+                     timeout > 0 ? timeout : static_cast<uint64_t>(settings_.senders.ack_timeout_ms));
+      *written = true;
     }
     return;
   }

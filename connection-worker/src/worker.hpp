@@ -5,8 +5,12 @@
 
 #include <uv.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +19,7 @@
 #include "events.hpp"
 #include "receive.hpp"
 #include "senders.hpp"
+#include "wa/contract/settings.hpp"
 #include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
@@ -32,11 +37,21 @@ class Worker {
   // What main() returns: 0; kExitNoRestart when the account must stay down;
   // 1 when start-up failed (settings, store, sockets).
   int exit_code() const noexcept { return exit_code_; }
+  // Registry commands that run in the account without a handler here (or
+  // the reverse): empty, or main() refuses to run.
+  static std::vector<std::string> missing_handlers();
 
  private:
   void on_link(Bytes body);
   void on_init(const ipc::link::FromSupervisor& m);
   void on_request(const ipc::link::FromSupervisor& req);
+  using Reply = std::function<void(json)>;
+  // An account command's handler; `args` are its validated fields.
+  using Command = void (*)(Worker& w, const json& args, Reply reply);
+  static const std::map<std::string_view, Command>& command_handlers();
+  void send_text(const json& args, Reply reply);
+  void pair_code(const json& args, Reply reply);
+  ChatCommands* logged_in_chat(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
@@ -55,7 +70,7 @@ class Worker {
   ipc::LoopBridge bridge_;
   std::unique_ptr<ipc::PairLink> link_;
   std::unique_ptr<SenderPool> senders_;
-  json settings_;
+  contract::WorkerSettings settings_;
   // Before client_: answers the client still owes (failed in its destructor) may reach it.
   std::unique_ptr<ChatCommands> chat_;  // groups, read receipts, chat state
   std::unique_ptr<Client> client_;  // the WhatsApp connection
@@ -64,7 +79,6 @@ class Worker {
   int exit_code_ = 0;
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
-  uint64_t ack_timeout_ms_ = 30000;  // senders.ack_timeout_ms
 };
 
 }  // namespace wa::connection

@@ -140,8 +140,11 @@ std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error
 
 json ok_reply(json result) { return json{{"ok", true}, {"result", std::move(result)}}; }
 
-json error_reply(const std::string& code, const std::string& message) {
-  return json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
+json error_reply(const std::string& code, const std::string& message, const json& details) {
+  json e{{"code", code}, {"message", message}};
+  if (details.is_object())
+    for (auto it = details.begin(); it != details.end(); ++it) e.emplace(it.key(), it.value());
+  return json{{"ok", false}, {"error", std::move(e)}};
 }
 
 }  // namespace wa::ipc

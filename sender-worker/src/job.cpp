@@ -2,6 +2,7 @@
 
 #include "wa/binary/codec.hpp"
 #include "wa/binary/jid.hpp"
+#include "wa/contract/deadlines.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/pipeline.hpp"
@@ -14,8 +15,6 @@ namespace msg = ipc::msg;
 
 namespace {
 
-// The server answers an iq within seconds or not at all.
-constexpr int kIqTimeoutMs = 20000;
 // Node bytes we accept back from the worker (the link caps messages at 4 MB).
 constexpr size_t kMaxNodeBytes = 4u << 20;
 
@@ -72,10 +71,12 @@ Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload,
 
 }  // namespace
 
-message::Transport query_transport(const QueryFn& query, int iq_timeout_ms) {
+message::Transport query_transport(const QueryFn& query) {
   message::Transport net;
-  net.iq = [query, iq_timeout_ms](const binary::Node& iq) {
-    return node_query(query, {{"what", "iq"}, {"timeout_ms", iq_timeout_ms}}, iq, "node");
+  // The server answers an iq within seconds or not at all; the budget of a
+  // send counts on this (wa/contract/deadlines.hpp).
+  net.iq = [query](const binary::Node& iq) {
+    return node_query(query, {{"what", "iq"}, {"timeout_ms", contract::kSenderIqTimeoutMs}}, iq, "node");
   };
   net.relay = [query](const binary::Node& stanza, const std::string& id) {
     return node_query(query, {{"what", "relay"}, {"id", id}}, stanza, "ack");
@@ -107,12 +108,12 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
   }
   std::string serialized = m.SerializeAsString();
 
-  message::Transport net;
-  net.iq = [&](const binary::Node& iq) {
-    return node_query(query, {{"what", "iq"}, {"timeout_ms", kIqTimeoutMs}}, iq, "node");
-  };
-  net.relay = [&](const binary::Node& stanza, const std::string& id) {
-    return node_query(query, {{"what", "relay"}, {"id", id}}, stanza, "ack");
+  message::Transport net = query_transport(query);
+  // The id of a message that left: named in an unknown_outcome failure.
+  std::string relayed_id;
+  net.relay = [&relayed_id, relay = net.relay](const binary::Node& stanza, const std::string& id) {
+    relayed_id = id;
+    return relay(stanza, id);
   };
   auto r = message::send_message(st, sig, net, *to, as_bytes(serialized));
   secure_wipe(serialized.data(), serialized.size());
@@ -120,7 +121,9 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
     // An unpaired profile cannot be connected: the code callers already handle.
     if (r.error().code == "not_paired") return failed(Error{"not_connected", "the account is not paired"});
     WA_WARN("job %llu failed: %s", static_cast<unsigned long long>(job), r.error().code.c_str());
-    return failed(r.error());
+    json done = failed(r.error());
+    if (r.error().code == "unknown_outcome" && !relayed_id.empty()) done["id"] = relayed_id;
+    return done;
   }
   json result{{"id", r->id}, {"devices", r->devices}};
   if (!r->identity_changed.empty()) {

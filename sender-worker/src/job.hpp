@@ -30,7 +30,7 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
              uint64_t job, const json& payload);
 
 // The message layer's transport over `query`: iq round trips (deadline
-// `iq_timeout_ms`) and relays answered on the server's ack.
-message::Transport query_transport(const QueryFn& query, int iq_timeout_ms);
+// contract::kSenderIqTimeoutMs) and relays answered on the server's ack.
+message::Transport query_transport(const QueryFn& query);
 
 }  // namespace wa::sender

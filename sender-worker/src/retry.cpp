@@ -18,8 +18,6 @@ namespace msg = ipc::msg;
 
 namespace {
 
-constexpr int kIqTimeoutMs = 20000;
-
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -85,7 +83,7 @@ Result<json> answer_retry(store::Store& st, signal::SignalSession& sig, const me
 
 json run_retry_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
                    const std::string& conversation, uint64_t job, const json& payload) {
-  message::Transport net = query_transport(query, kIqTimeoutMs);
+  message::Transport net = query_transport(query);
   auto r = answer_retry(st, sig, net, conversation, payload);
   if (!r) {
     WA_WARN("retry job %llu failed: %s", static_cast<unsigned long long>(job), r.error().code.c_str());

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "wa/bytes.hpp"
+#include "wa/contract/deadlines.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
@@ -64,17 +66,15 @@ Status read_server(const json& s, const std::string& where, ServerConfig& out) {
   }
   if (s.contains("root_public_key")) {
     if (!s["root_public_key"].is_string()) return bad(where + ".root_public_key", "must be a string");
-    std::string k = s["root_public_key"].get<std::string>();
-    bool hex = k.size() == 64;
-    for (char ch : k) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
-    if (!hex) return bad(where + ".root_public_key", "must be 64 hex characters");
-    out.root_public_key = k;
+    auto key = from_hex(s["root_public_key"].get<std::string>());
+    if (!key || key->size() != out.root_public_key.size()) return bad(where + ".root_public_key", "must be 64 hex characters");
+    std::copy(key->begin(), key->end(), out.root_public_key.begin());
   }
   if (s.contains("wa_version")) {
     if (!s["wa_version"].is_string()) return bad(where + ".wa_version", "must be a string");
-    std::string v = s["wa_version"].get<std::string>();
-    if (!parse_wa_version(v)) return bad(where + ".wa_version", "must be three dot-separated numbers, e.g. 2.3000.1043857760");
-    out.wa_version = v;
+    auto v = contract::parse_version(s["wa_version"].get<std::string>());
+    if (!v) return bad(where + ".wa_version", "must be three dot-separated numbers, e.g. 2.3000.1043857760");
+    out.wa_version = *v;
   }
   if (s.contains("browser")) {
     const json& b = s["browser"];
@@ -88,34 +88,7 @@ Status read_server(const json& s, const std::string& where, ServerConfig& out) {
   return {};
 }
 
-json server_json(const ServerConfig& s) {
-  return json{{"url", s.url},
-              {"root_public_key", s.root_public_key},
-              {"wa_version", s.wa_version},
-              {"browser", json::array({s.browser.os, s.browser.name, s.browser.version})}};
-}
-
 }  // namespace
-
-bool parse_wa_version(std::string_view v) {
-  int parts = 0;
-  size_t i = 0;
-  while (i <= v.size()) {
-    size_t dot = v.find('.', i);
-    if (dot == std::string_view::npos) dot = v.size();
-    std::string_view p = v.substr(i, dot - i);
-    if (p.empty() || p.size() > 10) return false;
-    uint64_t n = 0;
-    for (char ch : p) {
-      if (ch < '0' || ch > '9') return false;
-      n = n * 10 + static_cast<uint64_t>(ch - '0');
-    }
-    if (n > 0xFFFFFFFFull) return false;
-    ++parts;
-    i = dot + 1;
-  }
-  return parts == 3;
-}
 
 std::string default_data_dir() {
   if (const char* x = std::getenv("XDG_DATA_HOME"); x != nullptr && x[0] == '/')
@@ -174,10 +147,13 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("senders")) {
     const json& s = root["senders"];
     if (!s.is_object()) return bad("senders", "must be an object");
-    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms", "ack_timeout_ms"}));
+    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms", "ack_timeout_ms", "queue_timeout_ms"}));
     WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
     WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
     WA_TRY(read_int(s, "ack_timeout_ms", "senders.ack_timeout_ms", 100, 600000, c.senders.ack_timeout_ms));
+    WA_TRY(read_int(s, "queue_timeout_ms", "senders.queue_timeout_ms", 100, 600000, c.senders.queue_timeout_ms));
+    // Every deadline a send meets is derived from these (wa/contract/deadlines.hpp).
+    WA_TRY(contract::check_budget(c.senders));
   }
   if (root.contains("liveness")) {
     const json& l = root["liveness"];
@@ -220,7 +196,6 @@ Result<Config> parse_config(std::string_view text) {
     ic.server = c.server;
     if (e.contains("server")) {
       WA_TRY(read_server(e["server"], where + ".server", ic.server));
-      ic.server_overridden = true;
     }
     c.instances.push_back(std::move(ic));
   }
@@ -233,20 +208,18 @@ Result<Config> load_config(const std::string& path) {
   return parse_config(*text);
 }
 
-json Config::worker_settings() const {
-  json per_instance = json::object();
+contract::WorkerSettings Config::worker_settings(const std::string& profile) const {
+  contract::WorkerSettings w;
+  w.data_dir = data_dir;
+  w.log_level = log_level;
+  w.server = server;
   for (const auto& i : instances)
-    if (i.server_overridden) per_instance[i.profile] = server_json(i.server);
-  return json{{"data_dir", data_dir},
-              {"server", server_json(server)},
-              {"instance_server", per_instance},
-              {"senders",
-               {{"max_per_instance", senders.max_per_instance},
-                {"idle_ms", senders.idle_ms},
-                {"ack_timeout_ms", senders.ack_timeout_ms}}},
-              {"liveness", {{"timeout_ms", liveness.timeout_ms}}},
-              {"events", {{"retention_days", events.retention_days}, {"max_per_profile", events.max_per_profile}}},
-              {"shutdown_timeout_ms", shutdown_timeout_ms}};
+    if (i.profile == profile) w.server = i.server;
+  w.senders = senders;
+  w.liveness = liveness;
+  w.events = events;
+  w.shutdown_timeout_ms = shutdown_timeout_ms;
+  return w;
 }
 
 }  // namespace wa::supervisor

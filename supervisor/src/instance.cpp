@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "wa/contract/deadlines.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
@@ -18,9 +19,6 @@ namespace msg = ipc::msg;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-// A routed command that the worker never answers (hung, stopped) is failed
-// after this long; the worker's own send timeout is much shorter.
-constexpr auto kRouteTimeout = std::chrono::seconds(120);
 // How long a finished client id is remembered for de-duplication.
 constexpr auto kDedupTtl = std::chrono::minutes(10);
 constexpr size_t kDedupMax = 10000;
@@ -79,9 +77,9 @@ void Instance::note_account_event(const json& ev) {
 // The config's worker settings with the level in force now (it may have been
 // changed at run time since the config was read).
 json Instance::worker_settings() const {
-  json s = env_.config->worker_settings();
-  s["log_level"] = log::level_name(log::level());
-  return s;
+  contract::WorkerSettings w = env_.config->worker_settings(profile_);
+  w.log_level = log::level_name(log::level());
+  return contract::to_json(w);
 }
 
 void Instance::set_log_level(log::Level level) {
@@ -469,7 +467,7 @@ void Instance::on_sender_exit(const std::string& conversation, pid_t pid, ipc::E
   }
 }
 
-void Instance::route(const std::string& cmd, json args, const std::string& client_id, ReplyFn reply) {
+void Instance::route(const contract::CommandSpec& cmd, json args, const std::string& client_id, ReplyFn reply) {
   if (state_ != State::running || !worker_ready_ || !link_) {
     reply(ipc::error_reply("instance_down", "profile '" + profile_ + "' is " + to_string(state_)));
     return;
@@ -494,11 +492,14 @@ void Instance::route(const std::string& cmd, json args, const std::string& clien
     dedup_[client_id] = DedupEntry{{}, std::nullopt, Clock::now()};
   }
   uint64_t rid = next_rid_++;
-  parked_[rid] = Parked{std::move(reply), client_id, Clock::now() + kRouteTimeout};
+  // The worker answers within the command's own budget; this deadline only
+  // catches a worker that cannot answer at all (liveness usually first).
+  const auto deadline = std::chrono::milliseconds(contract::route_deadline_ms(cmd.deadline, env_.config->senders));
+  parked_[rid] = Parked{std::move(reply), client_id, Clock::now() + deadline, cmd.sends};
   ++sends_routed_;
   args[msg::kType] = msg::kRequest;
   args["rid"] = rid;
-  args["cmd"] = cmd;
+  args["cmd"] = std::string(cmd.name);
   send_to_worker(args);
 }
 
@@ -536,7 +537,16 @@ void Instance::sweep_parked() {
   std::vector<uint64_t> late;
   for (const auto& [rid, p] : parked_)
     if (p.deadline <= now) late.push_back(rid);
-  for (uint64_t rid : late) finish_request(rid, ipc::error_reply("timeout", "the account did not answer in time"));
+  for (uint64_t rid : late) {
+    // A send may have left before the worker went quiet: say so rather
+    // than `timeout`, which promises nothing was sent.
+    if (parked_[rid].sends) {
+      finish_request(rid, ipc::error_reply("unknown_outcome", "the account did not answer in time; the message "
+                                                              "may have been sent"));
+    } else {
+      finish_request(rid, ipc::error_reply("timeout", "the account did not answer in time"));
+    }
+  }
   for (auto it = dedup_.begin(); it != dedup_.end();) {
     if (it->second.reply && now - it->second.at > kDedupTtl) {
       it = dedup_.erase(it);

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "wa/contract/commands.hpp"
 #include "events.hpp"
 #include "wa/ipc/child.hpp"
 #include "wa/ipc/loop_bridge.hpp"
@@ -70,7 +71,8 @@ class Instance {
   void stop(std::function<void()> done);
   // Routes a command to the connection worker; replies instance_down at
   // once when it is not running. `client_id` de-duplicates resends.
-  void route(const std::string& cmd, json args, const std::string& client_id, ReplyFn reply);
+  // The supervisor's deadline comes from the command's (contract::route_deadline_ms).
+  void route(const contract::CommandSpec& cmd, json args, const std::string& client_id, ReplyFn reply);
 
  private:
   struct Sender {
@@ -80,6 +82,7 @@ class Instance {
     ReplyFn reply;
     std::string client_id;
     std::chrono::steady_clock::time_point deadline;
+    bool sends = false;  // a lost answer is unknown_outcome, not timeout
   };
   struct DedupEntry {
     std::vector<ReplyFn> waiters;  // in flight

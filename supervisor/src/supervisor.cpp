@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "control.hpp"
 #include "wa/build_info.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
@@ -96,6 +95,11 @@ Result<std::string> find_worker_dir(const std::string& self) {
 }  // namespace
 
 int Supervisor::run() {
+  if (auto missing = missing_handlers(); !missing.empty()) {
+    // A registry entry without its handler is a build defect: say which.
+    WA_ERROR("control commands without a supervisor handler, or misplaced: %s", missing.front().c_str());
+    return 70;  // EX_SOFTWARE
+  }
   auto workers = find_worker_dir(ipc::self_dir());
   if (!workers) {
     WA_ERROR("%s", workers.error().message.c_str());
@@ -219,8 +223,8 @@ void Supervisor::on_request(std::shared_ptr<ipc::PendingRequest> req) {
     std::string text = ipc::dump_json(r);
     req->reply(as_bytes(text));
   };
-  if (req->body().size() > kMaxRequestBytes) {
-    reply(ipc::error_reply("too_large", "request is larger than " + std::to_string(kMaxRequestBytes) + " bytes"));
+  if (req->body().size() > ipc::kControlRequestMax) {
+    reply(ipc::error_reply("too_large", "request is larger than " + std::to_string(ipc::kControlRequestMax) + " bytes"));
     return;
   }
   auto parsed = ipc::parse_json_text(req->body());
@@ -231,123 +235,140 @@ void Supervisor::on_request(std::shared_ptr<ipc::PendingRequest> req) {
   dispatch(*parsed, reply, req);
 }
 
+// The supervisor's handlers of the registry's supervisor-run commands
+// (wa/contract/commands.hpp). missing_handlers() holds the two in step.
+const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
+  static const std::map<std::string_view, Handler> table{
+      {"ping", &Supervisor::cmd_ping},       {"status", &Supervisor::cmd_status},
+      {"log_level", &Supervisor::cmd_log_level}, {"shutdown", &Supervisor::cmd_shutdown},
+      {"start", &Supervisor::cmd_start},     {"stop", &Supervisor::cmd_stop},
+      {"restart", &Supervisor::cmd_restart}, {"events", &Supervisor::cmd_events},
+      {"check", &Supervisor::cmd_maintain},  {"recover", &Supervisor::cmd_maintain},
+      {"remove", &Supervisor::cmd_remove},
+  };
+  return table;
+}
+
+std::vector<std::string> Supervisor::missing_handlers() {
+  std::vector<std::string> out;
+  for (const auto& c : contract::commands()) {
+    const bool here = handlers().count(c.name) != 0;
+    if ((c.runs == contract::Runs::supervisor) != here) out.emplace_back(c.name);
+  }
+  return out;
+}
+
 void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending) {
-  auto cmd = validate_request(req);
-  if (!cmd) {
-    reply(ipc::error_reply(cmd.error().code, cmd.error().message));
+  auto spec = contract::validate_request(req);
+  if (!spec) {
+    reply(ipc::error_reply(spec.error().code, spec.error().message));
     return;
   }
-  const std::string& c = *cmd;
-  if (c == "ping") {
-    reply(ipc::ok_reply({{"pong", true}, {"pid", ::getpid()}}));
-    return;
-  }
-  if (c == "status") {
-    json list = json::array();
-    std::string only = req.value("profile", "");
-    for (auto& i : instances_)
-      if (only.empty() || i->profile() == only) list.push_back(i->status());
-    if (!only.empty() && list.empty()) {
-      reply(ipc::error_reply("unknown_profile", "no profile '" + only + "'"));
+  const contract::CommandSpec& c = **spec;
+  Call call{req, c, nullptr, std::move(reply), std::move(pending)};
+  // A command naming a profile acts on its instance: refused while shutting
+  // down, and only on a known profile (a `create` flag adds one).
+  const bool bound = !c.fields.empty() && c.fields.front().name == "profile" && c.fields.front().required;
+  if (bound) {
+    if (shutting_down_) {
+      call.reply(ipc::error_reply("shutting_down", "the supervisor is shutting down"));
       return;
     }
-    reply(ipc::ok_reply({{"instances", list}}));
-    return;
-  }
-  if (c == "log_level") {
-    log::Level level{};
-    if (!log::parse_level(req["level"].get<std::string>(), level)) {
-      reply(ipc::error_reply("bad_request", "field 'level' must be \"debug\", \"info\", \"warn\" or \"error\""));
-      return;
-    }
-    log::set_level(level);
-    for (auto& i : instances_) i->set_log_level(level);
-    WA_WARN("log level set to %s", log::level_name(level));  // warn: visible at every level but error
-    reply(ipc::ok_reply({{"level", log::level_name(level)}}));
-    return;
-  }
-  if (c == "shutdown") {
-    begin_shutdown(std::move(pending));
-    return;
-  }
-  if (shutting_down_) {
-    reply(ipc::error_reply("shutting_down", "the supervisor is shutting down"));
-    return;
-  }
-  const std::string profile = req["profile"].get<std::string>();
-  Instance* inst = find(profile);
-  if (inst == nullptr) {
-    if (c == "start" && req.value("create", false)) {
+    const std::string profile = req["profile"].get<std::string>();
+    call.inst = find(profile);
+    if (call.inst == nullptr && req.value("create", false)) {
       if (auto st = runtime_profiles_.add(profile); !st) {
-        reply(ipc::error_reply(st.error().code, "cannot record the new profile: " + st.error().message));
+        call.reply(ipc::error_reply(st.error().code, "cannot record the new profile: " + st.error().message));
         return;
       }
-      inst = &add_instance(profile, true);
-    } else {
-      reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
+      call.inst = &add_instance(profile, true);
+    }
+    if (call.inst == nullptr) {
+      call.reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
       return;
     }
   }
-  if (c == "events") {
-    // Read from the log on disk: works whether or not the instance runs.
-    auto r = events_->replay(profile, req["since"].get<int64_t>(), req.value("limit", size_t{500}));
-    if (!r) {
-      reply(ipc::error_reply(r.error().code, r.error().message));
-    } else {
-      reply(ipc::ok_reply(std::move(*r)));
+  if (c.runs == contract::Runs::account) {
+    call.inst->route(c, contract::routed_args(req), req.value("client_id", ""), call.reply);
+    return;
+  }
+  (this->*handlers().at(c.name))(call);
+}
+
+void Supervisor::cmd_ping(Call& call) { call.reply(ipc::ok_reply({{"pong", true}, {"pid", ::getpid()}})); }
+
+void Supervisor::cmd_status(Call& call) {
+  json list = json::array();
+  std::string only = call.req.value("profile", "");
+  for (auto& i : instances_)
+    if (only.empty() || i->profile() == only) list.push_back(i->status());
+  if (!only.empty() && list.empty()) {
+    call.reply(ipc::error_reply("unknown_profile", "no profile '" + only + "'"));
+    return;
+  }
+  call.reply(ipc::ok_reply({{"instances", list}}));
+}
+
+void Supervisor::cmd_log_level(Call& call) {
+  log::Level level{};
+  // The registry admits only the level names.
+  log::parse_level(call.req["level"].get<std::string>(), level);
+  log::set_level(level);
+  for (auto& i : instances_) i->set_log_level(level);
+  WA_WARN("log level set to %s", log::level_name(level));  // warn: visible at every level but error
+  call.reply(ipc::ok_reply({{"level", log::level_name(level)}}));
+}
+
+void Supervisor::cmd_shutdown(Call& call) { begin_shutdown(std::move(call.pending)); }
+
+void Supervisor::cmd_events(Call& call) {
+  // Read from the log on disk: works whether or not the instance runs.
+  auto r = events_->replay(call.inst->profile(), call.req["since"].get<int64_t>(),
+                           call.req.value("limit", contract::kDefaultReplayLimit));
+  if (!r) {
+    call.reply(ipc::error_reply(r.error().code, r.error().message));
+  } else {
+    call.reply(ipc::ok_reply(std::move(*r)));
+  }
+}
+
+bool Supervisor::refuse_in_maintenance(Call& call) {
+  if (maintenance_.count(call.inst->profile()) == 0) return false;
+  call.reply(ipc::error_reply("maintenance", "profile '" + call.inst->profile() + "' is being checked or recovered"));
+  return true;
+}
+
+void Supervisor::cmd_start(Call& call) {
+  if (refuse_in_maintenance(call)) return;
+  if (auto st = call.inst->start(); !st) {
+    call.reply(ipc::error_reply(st.error().code, st.error().message));
+  } else {
+    call.reply(ipc::ok_reply(call.inst->status()));
+  }
+}
+
+void Supervisor::cmd_stop(Call& call) {
+  call.inst->stop([inst = call.inst, reply = call.reply] { reply(ipc::ok_reply(inst->status())); });
+}
+
+void Supervisor::cmd_restart(Call& call) {
+  if (refuse_in_maintenance(call)) return;
+  call.inst->stop([this, inst = call.inst, reply = call.reply] {
+    if (shutting_down_) {
+      reply(ipc::error_reply("shutting_down", "the supervisor is shutting down"));
+      return;
     }
-    return;
-  }
-  if (c == "check" || c == "recover") {
-    maintain(c, *inst, reply);
-    return;
-  }
-  if (c == "remove") {
-    remove(*inst, req.value("purge", false), reply);
-    return;
-  }
-  if (maintenance_.count(profile) != 0 && (c == "start" || c == "restart")) {
-    reply(ipc::error_reply("maintenance", "profile '" + profile + "' is being checked or recovered"));
-    return;
-  }
-  if (c == "start") {
     if (auto st = inst->start(); !st) {
       reply(ipc::error_reply(st.error().code, st.error().message));
     } else {
       reply(ipc::ok_reply(inst->status()));
     }
-  } else if (c == "stop") {
-    inst->stop([inst, reply] { reply(ipc::ok_reply(inst->status())); });
-  } else if (c == "restart") {
-    inst->stop([this, inst, reply] {
-      if (shutting_down_) {
-        reply(ipc::error_reply("shutting_down", "the supervisor is shutting down"));
-        return;
-      }
-      if (auto st = inst->start(); !st) {
-        reply(ipc::error_reply(st.error().code, st.error().message));
-      } else {
-        reply(ipc::ok_reply(inst->status()));
-      }
-    });
-  } else if (c == "send_text") {
-    json args{{"to", req["to"]}, {"text", req["text"]}};
-    if (req.contains("quoted_id")) args["quoted_id"] = req["quoted_id"];
-    if (req.contains("quoted_sender")) args["quoted_sender"] = req["quoted_sender"];
-    inst->route("send_text", std::move(args), req.value("client_id", ""), reply);
-  } else if (c == "pair_code") {
-    // Phone-number pairing: the worker validates the digits and answers
-    // with the code once the server has accepted it.
-    inst->route("pair_code", json{{"phone", req["phone"]}}, "", reply);
-  } else if (c == "group_create" || c == "group_info" || c == "group_add" || c == "group_remove" || c == "read" ||
-             c == "typing") {
-    // Validated above; the connection worker runs them on the account's socket.
-    json args = req;
-    args.erase("cmd");
-    args.erase("profile");
-    inst->route(c, std::move(args), "", reply);
-  }
+  });
 }
+
+void Supervisor::cmd_remove(Call& call) { remove(*call.inst, call.req.value("purge", false), call.reply); }
+
+void Supervisor::cmd_maintain(Call& call) { maintain(std::string(call.spec.name), *call.inst, call.reply); }
 
 void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
   const std::string profile = inst.profile();

@@ -10,7 +10,11 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <string_view>
+
 #include "config.hpp"
+#include "wa/contract/commands.hpp"
 #include "events.hpp"
 #include "runtime_profiles.hpp"
 #include "instance.hpp"
@@ -31,9 +35,35 @@ class Supervisor {
   // runs until shutdown. Returns the process exit code.
   int run();
 
+  // Registry commands that run here without a handler, or with a handler
+  // but registered elsewhere: empty, or the supervisor refuses to start.
+  static std::vector<std::string> missing_handlers();
+
  private:
+  // One control request on its way through a handler.
+  struct Call {
+    const json& req;
+    const contract::CommandSpec& spec;
+    Instance* inst;  // the named profile's, for commands that name one
+    ReplyFn reply;
+    std::shared_ptr<ipc::PendingRequest> pending;
+  };
+  using Handler = void (Supervisor::*)(Call&);
+  static const std::map<std::string_view, Handler>& handlers();
+
   void on_request(std::shared_ptr<ipc::PendingRequest> req);
   void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending);
+  void cmd_ping(Call& call);
+  void cmd_status(Call& call);
+  void cmd_log_level(Call& call);
+  void cmd_shutdown(Call& call);
+  void cmd_events(Call& call);
+  void cmd_start(Call& call);
+  void cmd_stop(Call& call);
+  void cmd_restart(Call& call);
+  void cmd_remove(Call& call);
+  void cmd_maintain(Call& call);
+  bool refuse_in_maintenance(Call& call);
   Instance* find(const std::string& profile);
   Instance& add_instance(const std::string& profile, bool autostart);
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);

@@ -11,11 +11,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 
-#include "wa/crypto_random.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
 #include "wa/ipc/fields.hpp"
+#include "commands_cli.hpp"
 #include "events_cli.hpp"
 #include "pair_cli.hpp"
 #include "wa/build_info.hpp"
@@ -50,7 +51,8 @@ struct Options {
   std::string run_dir;
   std::string run_dir_source = "--run-dir";
   std::string socket;
-  int timeout_ms = 180000;
+  // As long as the supervisor may take to answer (wa/contract/deadlines.hpp).
+  int timeout_ms = static_cast<int>(wa::contract::kClientWaitMs);
   bool json_out = false;
 };
 
@@ -71,7 +73,12 @@ std::string unreachable(const Options& o, const std::string& why) {
          "\n  is wa-supervisor running? point wactl at it with --run-dir DIR or WA_RUN_DIR=DIR";
 }
 
-int call(const Options& o, const json& req, const std::function<void(const json&)>& print) {
+// `print` shows a successful result and returns the exit code (0, or 2 when
+// the result itself reports a failure, e.g. a damaged database); with --json
+// the reply is printed as it came and the exit code says only ok or not.
+using Printer = std::function<int(const json& result)>;
+
+int call(const Options& o, const json& req, const Printer& print) {
   auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
   if (!c) return die(unreachable(o, c.error().message));
   auto r = c->request(req);
@@ -86,18 +93,9 @@ int call(const Options& o, const json& req, const std::function<void(const json&
     const json& e = reply.value("error", json::object());
     return die(e.value("code", std::string("error")) + ": " + e.value("message", std::string()), 2);
   }
-  if (!o.json_out && print) print(reply["result"]);
+  // --json prints the reply as it came (the caller reads the result).
+  if (!o.json_out && print) return print(reply["result"]);
   return 0;
-}
-
-// A bare phone number (digits, an optional leading '+') is the user's phone
-// JID; anything else goes to the supervisor as given (it checks JIDs).
-std::string recipient_jid(const std::string& to) {
-  std::string_view d = to;
-  if (!d.empty() && d[0] == '+') d.remove_prefix(1);
-  if (d.size() < 5 || d.size() > 20 || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return to;
-  return std::string(d) + "@s.whatsapp.net";
 }
 
 std::string exit_text(const json& e) {
@@ -173,6 +171,74 @@ int main(int argc, char** argv) {
 
 namespace {
 
+// How wactl shows each registry command's result; a command without an
+// entry prints its result as JSON. The exit code is 0 unless the result
+// itself reports a failure.
+const std::map<std::string_view, Printer>& printers() {
+  auto state_line = [](const json& r) {
+    std::printf("%s: %s\n", r["profile"].get<std::string>().c_str(), r["state"].get<std::string>().c_str());
+    return 0;
+  };
+  auto changed = [](const json& r) {
+    bool partial = false;
+    for (const auto& p : r["participants"]) {
+      std::string st = p.value("status", std::string());
+      std::printf("%s %s\n", p.value("jid", std::string()).c_str(), st == "200" ? "ok" : st.c_str());
+      partial = partial || st != "200";
+    }
+    if (partial) std::fprintf(stderr, "wactl: some participants were not changed (status per participant above)\n");
+    return partial ? 2 : 0;
+  };
+  static const std::map<std::string_view, Printer> table{
+      {"ping", [](const json&) { return std::puts("pong") < 0 ? 1 : 0; }},
+      {"status", [](const json& r) { return print_status(r), 0; }},
+      {"start", state_line},
+      {"stop", state_line},
+      {"restart", state_line},
+      {"remove",
+       [](const json& r) {
+         std::printf("removed %s%s\n", r.value("profile", std::string()).c_str(),
+                     r.value("purged", false) ? " (data deleted)" : " (data kept)");
+         return 0;
+       }},
+      {"send_text", [](const json& r) { return std::printf("sent %s\n", r.value("id", std::string()).c_str()) < 0; }},
+      {"group_create",
+       [](const json& r) {
+         std::printf("created %s\n", r.value("gid", std::string()).c_str());
+         return print_group(r), 0;
+       }},
+      {"group_info", [](const json& r) { return print_group(r), 0; }},
+      {"group_add", changed},
+      {"group_remove", changed},
+      {"read", [](const json& r) { return std::printf("read %d\n", r.value("read", 0)) < 0; }},
+      {"typing",
+       [](const json& r) { return std::printf("typing %s\n", r.value("state", std::string()).c_str()) < 0; }},
+      {"check",
+       [](const json& r) {
+         const std::string profile = r.value("profile", std::string());
+         if (r.value("intact", false)) {
+           std::printf("%s: database intact\n", profile.c_str());
+           return 0;
+         }
+         std::printf("%s: database DAMAGED\n", profile.c_str());
+         for (const auto& p : r.value("problems", json::array())) std::printf("  %s\n", p.get<std::string>().c_str());
+         return 2;
+       }},
+      {"recover",
+       [](const json& r) {
+         std::printf("%s: recovered %zu rows; damaged file kept as %s\n", r.value("profile", std::string()).c_str(),
+                     r.value("rows", size_t{0}), r.value("damaged_copy", std::string()).c_str());
+         for (const auto& t : r.value("damaged_tables", json::array()))
+           std::printf("  rows may be missing from %s\n", t.get<std::string>().c_str());
+         return 0;
+       }},
+      {"log_level",
+       [](const json& r) { return std::printf("log level %s\n", r.value("level", std::string()).c_str()) < 0; }},
+      {"shutdown", [](const json&) { return std::puts("stopped") < 0 ? 1 : 0; }},
+  };
+  return table;
+}
+
 int run(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   Options o;
@@ -184,37 +250,13 @@ int run(int argc, char** argv) {
   app.add_option("--run-dir", o.run_dir, "the supervisor's run directory (default: $WA_RUN_DIR, a running "
                                           "supervisor's default, or the run_dir of /etc/wa-supervisor/config.json)");
   app.add_option("--socket", o.socket, "control socket (path or ipc:// URL); overrides --run-dir");
-  app.add_option("--timeout-ms", o.timeout_ms, "how long to wait for a reply");
+  app.add_option("--timeout-ms", o.timeout_ms, "how long to wait for a reply (default: as long as the supervisor may take)");
   app.add_flag("--json", o.json_out, "print the supervisor's reply as JSON");
 
-  auto* status = app.add_subcommand("status", "list instances");
-  std::string status_profile;
-  status->add_option("profile", status_profile, "only this profile");
-  auto* ping = app.add_subcommand("ping", "check that the supervisor answers");
-  std::string profile;
-  auto* start = app.add_subcommand("start", "start an instance");
-  start->add_option("profile", profile)->required();
-  bool create = false;
-  start->add_flag("--create", create, "create the profile if the config does not list it");
-  auto* stop = app.add_subcommand("stop", "stop an instance (senders, then connection)");
-  stop->add_option("profile", profile)->required();
-  auto* restart = app.add_subcommand("restart", "stop and start an instance");
-  restart->add_option("profile", profile)->required();
-  auto* remove = app.add_subcommand("remove", "stop and forget a profile created at run time");
-  remove->add_option("profile", profile)->required();
-  bool purge = false, yes = false;
-  remove->add_flag("--purge", purge, "also delete its data: credentials, Signal state, event log (needs --yes)");
-  remove->add_flag("--yes", yes, "confirm --purge");
-  auto* send = app.add_subcommand("send", "send a text message; waits for the server's answer");
-  std::string to, text, client_id, quoted;
-  send->add_option("profile", profile)->required();
-  send->add_option("to", to, "recipient: a JID (15551234567@s.whatsapp.net, …@lid, …@g.us) or a bare phone number")
-      ->required();
-  send->add_option("text", text)->required();
-  send->add_option("--client-id", client_id, "de-duplication id (default: random)");
-  send->add_option("--reply-to,--reply", quoted, "reply to (quote) this message id");
-  std::string quoted_sender;
-  send->add_option("--reply-sender", quoted_sender, "author of the quoted message (default: looked up / the chat)");
+  // One subcommand per registry command (wa/contract/commands.hpp).
+  auto registry = wactl::add_registry_commands(app);
+
+  // More than one request each, and the raw request: written here.
   auto* ev = app.add_subcommand("events", "print events as JSON Lines until interrupted");
   wactl::EventsOptions eo;
   int64_t since = -1;
@@ -232,51 +274,10 @@ int run(int argc, char** argv) {
   pair->add_flag("--invert", po.invert, "draw dark modules as blocks (light terminal background)");
   pair->add_flag("--create", po.create, "create the profile if the config does not list it");
   pair->add_option("--wait-s", po.timeout_s, "give up after this many seconds")->capture_default_str();
-  auto* check = app.add_subcommand("check", "integrity check of a stopped or failed profile's database (exit 2 if damaged)");
-  check->add_option("profile", profile)->required();
-  auto* recover = app.add_subcommand(
-      "recover", "salvage a damaged profile database into a new file (the damaged one is kept); then start it");
-  recover->add_option("profile", profile)->required();
-  auto* log_level_cmd = app.add_subcommand("log-level", "set the log level of the supervisor and every worker, now");
-  std::string level;
-  log_level_cmd->add_option("level", level)->required()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  auto* shutdown = app.add_subcommand("shutdown", "stop every instance and the supervisor");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
   raw->add_option("request", raw_req, "the request; - reads it from stdin (for requests longer than an argument)")
       ->required();
-
-  // Groups, read receipts, chat state: each one control request.
-  auto* group = app.add_subcommand("group", "create and manage groups");
-  group->require_subcommand(1);
-  std::string gid, subject;
-  std::vector<std::string> members;
-  auto* g_create = group->add_subcommand("create", "create a group with these members; prints its JID");
-  g_create->add_option("profile", profile)->required();
-  g_create->add_option("subject", subject)->required();
-  g_create->add_option("jid", members, "members, e.g. 15551234567@s.whatsapp.net")->required();
-  auto* g_info = group->add_subcommand("info", "a group's subject and participants");
-  g_info->add_option("profile", profile)->required();
-  g_info->add_option("gid", gid, "the group, e.g. 123-456@g.us")->required();
-  auto* g_add = group->add_subcommand("add", "add participants (exit 2 if any was not added)");
-  auto* g_remove = group->add_subcommand("remove", "remove participants (exit 2 if any was not removed)");
-  for (auto* sc : {g_add, g_remove}) {
-    sc->add_option("profile", profile)->required();
-    sc->add_option("gid", gid)->required();
-    sc->add_option("jid", members)->required();
-  }
-  auto* read_cmd = app.add_subcommand("read", "mark messages of a chat as read (read receipt)");
-  std::string chat, sender;
-  std::vector<std::string> ids;
-  read_cmd->add_option("profile", profile)->required();
-  read_cmd->add_option("chat", chat, "the chat: user or group JID")->required();
-  read_cmd->add_option("id", ids, "message ids")->required();
-  read_cmd->add_option("--sender", sender, "the messages' author (required in a group)");
-  auto* typing = app.add_subcommand("typing", "show or stop \"typing...\" in a chat");
-  std::string typing_state;
-  typing->add_option("profile", profile)->required();
-  typing->add_option("chat", chat)->required();
-  typing->add_option("state", typing_state)->required()->check(CLI::IsMember({"on", "off"}));
 
   // The first word that is not a global option must name a command: say so
   // plainly instead of CLI11's "A subcommand is required".
@@ -310,47 +311,19 @@ int run(int argc, char** argv) {
     o.run_dir_source = std::move(found.source);
   }
 
-  if (*status) {
-    json req{{"cmd", "status"}};
-    if (!status_profile.empty()) req["profile"] = status_profile;
-    return call(o, req, print_status);
-  }
-  if (*ping) return call(o, {{"cmd", "ping"}}, [](const json&) { std::puts("pong"); });
-  auto state_line = [](const json& r) {
-    std::printf("%s: %s\n", r["profile"].get<std::string>().c_str(), r["state"].get<std::string>().c_str());
-  };
-  if (*start) {
-    json req{{"cmd", "start"}, {"profile", profile}};
-    if (create) req["create"] = true;
-    return call(o, req, state_line);
-  }
-  if (*remove) {
-    if (purge && !yes) return die("--purge deletes " + profile + "'s data for good: add --yes to confirm", 2);
-    json req{{"cmd", "remove"}, {"profile", profile}};
-    if (purge) req["purge"] = true;
-    return call(o, req, [](const json& r) {
-      std::printf("removed %s%s\n", r.value("profile", std::string()).c_str(),
-                  r.value("purged", false) ? " (data deleted)" : " (data kept)");
-    });
-  }
-  if (*log_level_cmd) {
-    return call(o, {{"cmd", "log_level"}, {"level", level}},
-                [](const json& r) { std::printf("log level %s\n", r.value("level", std::string()).c_str()); });
-  }
-  if (*stop) return call(o, {{"cmd", "stop"}, {"profile", profile}}, state_line);
-  if (*restart) return call(o, {{"cmd", "restart"}, {"profile", profile}}, state_line);
-  if (*send) {
-    if (client_id.empty()) client_id = wa::random_hex(16);
-    to = recipient_jid(to);
-    json req{{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}, {"client_id", client_id}};
-    if (!quoted.empty()) req["quoted_id"] = quoted;
-    if (!quoted_sender.empty()) {
-      if (quoted.empty()) return die("--reply-sender needs --reply");
-      req["quoted_sender"] = quoted_sender;
+  for (const auto& c : registry) {
+    if (!*c->app) continue;
+    auto req = wactl::build_request(*c);
+    if (!req) {
+      if (req.error().code == "usage") return die(req.error().message, 2);
+      return die(req.error().code + ": " + req.error().message, 2);
     }
-    return call(o, req, [](const json& r) {
-      std::printf("sent %s\n", r.value("id", std::string("")).c_str());
+    auto p = printers().find(c->spec->name);
+    Printer print = p != printers().end() ? p->second : Printer([](const json& r) {
+      std::cout << r.dump() << std::endl;
+      return 0;
     });
+    return call(o, *req, print);
   }
   if (*ev) {
     if (!o.socket.empty()) return die("--socket names the control socket; use --run-dir for events");
@@ -368,60 +341,6 @@ int run(int argc, char** argv) {
     po.events_url = wa::ipc::events_url(o.run_dir);
     po.request_timeout_ms = std::min(o.timeout_ms, 30000);
     return wactl::run_pair(po);
-  }
-  if (*check) {
-    bool intact = true;
-    int rc = call(o, {{"cmd", "check"}, {"profile", profile}}, [&intact](const json& r) {
-      intact = r.value("intact", false);
-      if (intact) {
-        std::printf("%s: database intact\n", r.value("profile", std::string()).c_str());
-        return;
-      }
-      std::printf("%s: database DAMAGED\n", r.value("profile", std::string()).c_str());
-      for (const auto& p : r.value("problems", json::array())) std::printf("  %s\n", p.get<std::string>().c_str());
-    });
-    if (rc == 0 && !intact && !o.json_out) return 2;
-    return rc;
-  }
-  if (*recover) {
-    return call(o, {{"cmd", "recover"}, {"profile", profile}}, [](const json& r) {
-      std::printf("%s: recovered %zu rows; damaged file kept as %s\n", r.value("profile", std::string()).c_str(),
-                  r.value("rows", size_t{0}), r.value("damaged_copy", std::string()).c_str());
-      for (const auto& t : r.value("damaged_tables", json::array()))
-        std::printf("  rows may be missing from %s\n", t.get<std::string>().c_str());
-    });
-  }
-  if (*shutdown) return call(o, {{"cmd", "shutdown"}}, [](const json&) { std::puts("stopped"); });
-  if (*g_create) {
-    return call(o, {{"cmd", "group_create"}, {"profile", profile}, {"subject", subject}, {"participants", members}},
-                [](const json& r) {
-                  std::printf("created %s\n", r.value("gid", std::string()).c_str());
-                  print_group(r);
-                });
-  }
-  if (*g_info) return call(o, {{"cmd", "group_info"}, {"profile", profile}, {"gid", gid}}, print_group);
-  if (*g_add || *g_remove) {
-    bool partial = false;
-    int rc = call(o, {{"cmd", *g_add ? "group_add" : "group_remove"}, {"profile", profile}, {"gid", gid},
-                      {"participants", members}},
-                  [&partial](const json& r) {
-                    for (const auto& p : r["participants"]) {
-                      std::string st = p.value("status", std::string());
-                      std::printf("%s %s\n", p.value("jid", std::string()).c_str(), st == "200" ? "ok" : st.c_str());
-                      partial = partial || st != "200";
-                    }
-                  });
-    if (rc == 0 && partial) return die("some participants were not changed (status per participant above)", 2);
-    return rc;
-  }
-  if (*read_cmd) {
-    json req{{"cmd", "read"}, {"profile", profile}, {"chat", chat}, {"ids", ids}};
-    if (!sender.empty()) req["sender"] = sender;
-    return call(o, req, [](const json& r) { std::printf("read %d\n", r.value("read", 0)); });
-  }
-  if (*typing) {
-    return call(o, {{"cmd", "typing"}, {"profile", profile}, {"chat", chat}, {"state", typing_state}},
-                [](const json& r) { std::printf("typing %s\n", r.value("state", std::string()).c_str()); });
   }
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);

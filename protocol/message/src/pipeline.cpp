@@ -144,11 +144,13 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   // here), and a crash mid-way now leaves no half-advanced ratchets behind
   // either (nothing was sent yet).
   std::optional<Result<Built>> built;
+  // The plaintext for retry receipts is kept in the same commit, before
+  // anything can ask: a store failure leaves neither half behind.
   auto tx = st.transaction(store::Durability::full, [&]() -> Status {
     built = group ? build_group_message(sig, st, *self, out, all, gopt)
                   : build_direct_message(sig, *self, out, peer_devices, own_devices);
     if (!*built) return Unexpected<Error>{built->error()};
-    return {};
+    return st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now});
   });
   if (!tx) return Unexpected<Error>{tx.error()};
   if (!built || !*built) return fail("session_failed", "encryption produced nothing");
@@ -157,10 +159,7 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   outcome.devices = b->encrypted_for.size();
   for (const auto& [jid, err] : b->failed) outcome.skipped.push_back(jid);
 
-  // 4. Keep the plaintext for retry receipts before anything can ask.
-  WA_TRY(st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now}));
-
-  // 5. Relay and wait for the server's ack.
+  // 4. Relay and wait for the server's ack.
   auto ack = net.relay(b->stanza, out.id);
   if (!ack) return Unexpected<Error>{ack.error()};
   WA_TRY(check_ack(*ack, out.id));

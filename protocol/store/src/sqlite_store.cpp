@@ -14,18 +14,16 @@
 #include <unordered_map>
 
 #include "fault_vfs.hpp"
+#include "wa/contract/errors.hpp"
 #include "schema.hpp"
 #include "sqlite_handle.hpp"
 
 namespace wa::store {
 
-bool is_store_failure(const Error& e) {
-  const std::string& c = e.code;
-  return c == "disk_full" || c == "io_error" || c == "db_corrupt" || c == "db_access" || c == "db_error" ||
-         c == "busy" || c == "savepoint_lost";
-}
+// The categories live in the one error registry (wa/contract/errors.hpp).
+bool is_store_failure(const Error& e) { return contract::is_store_error(e.code); }
 
-bool is_store_corrupt(const Error& e) { return e.code == "db_corrupt"; }
+bool is_store_corrupt(const Error& e) { return contract::is_store_corrupt(e.code); }
 
 namespace {
 std::function<void(const Error&)>& corruption_observer() {

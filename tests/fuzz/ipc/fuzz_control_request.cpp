@@ -5,19 +5,20 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "control.hpp"
+#include "wa/contract/commands.hpp"
+#include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
 #include "wa/ipc/codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wa::ByteView in(data, size);
-  if (size > wa::supervisor::kMaxRequestBytes) return 0;  // answered too_large before parsing
+  if (size > wa::ipc::kControlRequestMax) return 0;  // answered too_large before parsing
   auto parsed = wa::ipc::parse_json_text(in);
   if (!parsed) {
     if (parsed.error().code.empty()) std::abort();
     return 0;
   }
-  auto cmd = wa::supervisor::validate_request(*parsed);
+  auto cmd = wa::contract::validate_request(*parsed);
   if (!cmd && cmd.error().code.empty()) std::abort();
   // What the supervisor would send back, and the client's reading of it.
   (void)wa::ipc::dump_json(*parsed);

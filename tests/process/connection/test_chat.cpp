@@ -300,5 +300,6 @@ TEST_CASE("chat commands: bad input, and not_connected before pairing") {
   CHECK(rc2 == 2);
   CHECK(out2.find("not_connected") != std::string::npos);
   auto [rc3, out3] = wactl(sup, {"send", "bada", user(kPhoneA), "x", "--reply-sender", user(kPhoneB)});
-  CHECK(rc3 == 1);  // --reply-sender without --reply
+  CHECK(rc3 == 2);  // --reply-sender without --reply: refused before sending, like every usage error
+  CHECK(out3.find("quoted_id") != std::string::npos);
 }

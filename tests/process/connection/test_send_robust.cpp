@@ -342,7 +342,7 @@ TEST_CASE("retry receipts are answered at most 5 times per message and device") 
   CHECK(resends == static_cast<int>(kRetryRounds));
 }
 
-TEST_CASE("a send without the server's ack fails timeout after senders.ack_timeout_ms, and the next one is acked") {
+TEST_CASE("a send without the server's ack fails unknown_outcome with its id, a replay says the same, the next one is acked") {
   TwoAccounts accounts("toa", "15550000071", "tob", "15550000072", {{"senders", {{"ack_timeout_ms", 400}}}});
   auto& ts = accounts.ts;
   auto& sup = accounts.sup;
@@ -352,12 +352,22 @@ TEST_CASE("a send without the server's ack fails timeout after senders.ack_timeo
   // The server takes the message but never acknowledges it.
   REQUIRE(ts.fault_jid(a_dev, {"drop-acks", "1"}).first == 0);
   auto t0 = std::chrono::steady_clock::now();
-  json r = send_text(sup, "toa", to_b, "unacknowledged");
+  const json req{{"cmd", "send_text"}, {"profile", "toa"}, {"to", to_b}, {"text", "unacknowledged"},
+                 {"client_id", "unacked-1"}};
+  json r = sup.call(req, 60000);
   INFO(r.dump());
-  CHECK(error_code(r) == "timeout");
+  // It left: `timeout` would promise it was not sent.
+  CHECK(error_code(r) == "unknown_outcome");
+  const std::string id = r["error"].value("id", "");
+  CHECK(id.size() >= 16);
   // Answered by our deadline, not the 60 s IQ default.
   CHECK(std::chrono::steady_clock::now() - t0 < 20s);
+  // The client id remembers the same answer: never a false `timeout`, never a second send.
+  json replay = sup.call(req, 60000);
+  CHECK(error_code(replay) == "unknown_outcome");
+  CHECK(replay["error"].value("id", "") == id);
   // A failed send is never re-sent on its own, and the connection is still usable.
   json again = sent_ok(sup, "toa", to_b, "acked");
   CHECK(again["result"]["id"].get<std::string>() != "");
+  CHECK(again["result"]["id"].get<std::string>() != id);
 }

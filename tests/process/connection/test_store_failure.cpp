@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "wa/contract/errors.hpp"
 #include "wa/store/sqlite_store.hpp"
 #include "wa_server.hpp"
 
@@ -340,4 +341,56 @@ TEST_CASE("a damaged page only a sender reads also puts the account in failed st
   REQUIRE(wait_until([&] { return sup.state("sfsa") == "failed"; }));
   CHECK(sup.instance("sfsa")["reason"] == "store_corrupt");
   CHECK_FALSE(has_message(ev, "sfsb", "after"));
+}
+
+TEST_CASE("a full disk during a send fails it once as a store error - nothing half-written, the next send works") {
+  if (::geteuid() != 0) {
+    MESSAGE("SKIPPED: mounting a small tmpfs for the profile needs root");
+    return;
+  }
+  TempDir base;
+  const std::string data = base.path() + "/data";
+  const std::string a_dir = data + "/sdsa";
+  Tmpfs fs(a_dir, "8m");
+  if (!fs.mounted()) {
+    MESSAGE("SKIPPED: cannot mount a tmpfs (" << fs.error() << ")");
+    return;
+  }
+  TwoAccounts accounts("sdsa", "15550000101", "sdsb", "15550000102", {{"data_dir", data}});
+  auto& ts = accounts.ts;
+  auto& sup = accounts.sup;
+  auto& ev = accounts.ev;
+  const std::string to_b = "15550000102@s.whatsapp.net";
+  json warm = send_text(sup, "sdsa", to_b, "warm");
+  REQUIRE_MESSAGE(warm.value("ok", false), warm.dump());
+  REQUIRE(wait_until([&] { return has_message(ev, "sdsb", "warm"); }, 20s));
+  // B's receipts for it reach A and are stored before the disk fills.
+  REQUIRE(wait_until([&] { return server_queued(ts, "15550000101") == 0; }, 20s));
+  const std::string db = a_dir + "/store.db";
+  const std::string filler = a_dir + "/filler";
+  const auto ck = sqlite_shell(base.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
+  REQUIRE_MESSAGE(ck.first == 0, ck.second);
+  fill_disk(filler);
+
+  const int64_t messages_before = server_counter(ts, "messages");
+  json r = send_text(sup, "sdsa", to_b, "never");
+  INFO(r.dump());
+  CHECK_FALSE(r.value("ok", true));
+  // The store's own code, categorised as a store error by the one registry.
+  CHECK(wa::contract::is_store_error(error_code(r)));
+  // Nothing left for it: the server never saw it.
+  CHECK(server_counter(ts, "messages") == messages_before);
+
+  REQUIRE(::unlink(filler.c_str()) == 0);
+  // The next send, on the same sessions: delivered and decrypted, so no
+  // ratchet step of the failed send was kept without its message.
+  json again;
+  REQUIRE(wait_until([&] {
+    again = send_text(sup, "sdsa", to_b, "after");
+    return again.value("ok", false);
+  }, 30s));
+  CHECK(wait_until([&] { return has_message(ev, "sdsb", "after"); }, 20s));
+  CHECK_FALSE(has_message(ev, "sdsb", "never"));
+  CHECK(events_of(ev.all(), "sdsb", "undecryptable").empty());
+  CHECK(server_counter(ts, "messages") == messages_before + 1);
 }

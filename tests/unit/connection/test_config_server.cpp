@@ -18,7 +18,7 @@ std::string error_of(const char* text) {
 TEST_CASE("server wa_version and browser: defaults and validation") {
   auto c = parse_config(R"({"instances": []})");
   REQUIRE(c);
-  CHECK(c->server.wa_version == "2.3000.1043857760");
+  CHECK(c->server.wa_version == wa::contract::WaVersion{2, 3000, 1043857760});
   CHECK(c->server.browser.os == "Mac OS");
   CHECK(c->server.browser.name == "Chrome");
   CHECK(error_of(R"({"instances": [], "server": {"wa_version": "2.3000"}})").find("server.wa_version") != std::string::npos);
@@ -26,9 +26,9 @@ TEST_CASE("server wa_version and browser: defaults and validation") {
   CHECK(error_of(R"({"instances": [], "server": {"browser": ["a", "b"]}})").find("server.browser") != std::string::npos);
   CHECK(error_of(R"({"instances": [], "server": {"browser": ["a", "", "c"]}})").find("server.browser") != std::string::npos);
   CHECK(error_of(R"({"instances": [], "server": {"colour": 1}})").find("server.colour") != std::string::npos);
-  CHECK(parse_wa_version("2.3000.1043857760"));
-  CHECK_FALSE(parse_wa_version("2.3000.4294967296"));
-  CHECK_FALSE(parse_wa_version("2..1"));
+  CHECK(wa::contract::parse_version("2.3000.1043857760"));
+  CHECK_FALSE(wa::contract::parse_version("2.3000.4294967296"));
+  CHECK_FALSE(wa::contract::parse_version("2..1"));
 }
 
 TEST_CASE("per-instance server settings override the top level, and reach that worker only") {
@@ -47,18 +47,20 @@ TEST_CASE("per-instance server settings override the top level, and reach that w
                      std::string(64, 'b') + R"("}}]})";
   auto ok = parse_config(text);
   REQUIRE(ok);
-  CHECK(ok->instances[1].server.wa_version == "2.3000.7");  // inherited
+  CHECK(ok->instances[1].server.wa_version == wa::contract::WaVersion{2, 3000, 7});  // inherited
   CHECK(ok->instances[1].server.url == "ws://127.0.0.1:2/ws/chat");
-  auto ws = ok->worker_settings();
-  auto a = wa::connection::settings_from_json(ws, "a");
-  auto b = wa::connection::settings_from_json(ws, "b");
-  REQUIRE(a);
-  REQUIRE(b);
-  CHECK(a->url == "ws://127.0.0.1:1/ws/chat");
-  CHECK(a->browser_name == "Firefox");
-  CHECK(a->version == std::array<uint32_t, 3>{2, 3000, 7});
-  CHECK(b->url == "ws://127.0.0.1:2/ws/chat");
-  CHECK(b->root_public[0] == 0xbb);
-  CHECK(b->browser_os == "Ubuntu");
-  CHECK(a->root_public != b->root_public);
+  // Each worker gets its own merged server settings, through the link's encoding.
+  auto wa_ = wa::contract::worker_settings_from_json(wa::contract::to_json(ok->worker_settings("a")));
+  auto wb = wa::contract::worker_settings_from_json(wa::contract::to_json(ok->worker_settings("b")));
+  REQUIRE(wa_);
+  REQUIRE(wb);
+  auto a = wa::connection::client_settings(*wa_);
+  auto b = wa::connection::client_settings(*wb);
+  CHECK(a.url == "ws://127.0.0.1:1/ws/chat");
+  CHECK(a.browser_name == "Firefox");
+  CHECK(a.version == std::array<uint32_t, 3>{2, 3000, 7});
+  CHECK(b.url == "ws://127.0.0.1:2/ws/chat");
+  CHECK(b.root_public[0] == 0xbb);
+  CHECK(b.browser_os == "Ubuntu");
+  CHECK(a.root_public != b.root_public);
 }

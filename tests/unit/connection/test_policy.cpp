@@ -62,28 +62,42 @@ TEST_CASE("backoff: about 1, 2, 5, 10, 20 s with +-20% jitter, capped, reset on 
   CHECK(seen.size() > 4);
 }
 
-TEST_CASE("settings: defaults, server keys and per-instance overrides") {
-  auto s = settings_from_json(nlohmann::json::object(), "p");
-  REQUIRE(s);
-  CHECK(s->url == "wss://web.whatsapp.com/ws/chat");
-  CHECK(s->root_public == noise::kWaRootPublicKey);
-  CHECK(s->version == std::array<uint32_t, 3>{2, 3000, 1043857760});
+TEST_CASE("settings: defaults and server keys, read back by the same code that wrote them") {
+  using wa::contract::worker_settings_from_json;
+  auto d = worker_settings_from_json(nlohmann::json::object());
+  REQUIRE(d);
+  auto s = client_settings(*d);
+  CHECK(s.url == "wss://web.whatsapp.com/ws/chat");
+  CHECK(s.root_public == noise::kWaRootPublicKey);
+  CHECK(s.version == std::array<uint32_t, 3>{2, 3000, 1043857760});
   nlohmann::json j = {
       {"data_dir", "/d"},
-      {"server", {{"url", "ws://127.0.0.1:1/ws/chat"}, {"wa_version", "2.3000.5"}, {"browser", {"Ubuntu", "Firefox", "1"}}}},
-      {"instance_server", {{"other", {{"url", "ws://10.0.0.1:2/"}, {"root_public_key", std::string(64, 'a')}}}}}};
-  auto a = settings_from_json(j, "p");
-  REQUIRE(a);
-  CHECK(a->url == "ws://127.0.0.1:1/ws/chat");
-  CHECK(a->version == std::array<uint32_t, 3>{2, 3000, 5});
-  CHECK(a->browser_name == "Firefox");
-  CHECK(a->root_public == noise::kWaRootPublicKey);
-  auto o = settings_from_json(j, "other");
-  REQUIRE(o);
-  CHECK(o->url == "ws://10.0.0.1:2/");
-  CHECK(o->root_public[0] == 0xaa);
+      {"server",
+       {{"url", "ws://127.0.0.1:1/ws/chat"},
+        {"wa_version", "2.3000.5"},
+        {"browser", {"Ubuntu", "Firefox", "1"}},
+        {"root_public_key", std::string(64, 'a')}}}};
+  auto w = worker_settings_from_json(j);
+  REQUIRE(w);
+  auto a = client_settings(*w);
+  CHECK(a.url == "ws://127.0.0.1:1/ws/chat");
+  CHECK(a.version == std::array<uint32_t, 3>{2, 3000, 5});
+  CHECK(a.browser_name == "Firefox");
+  CHECK(a.root_public[0] == 0xaa);
+  CHECK(a.data_dir == "/d");
+  // Written and read by the same pair of functions: nothing lost on the way.
+  auto back = worker_settings_from_json(wa::contract::to_json(*w));
+  REQUIRE(back);
+  CHECK(wa::contract::to_json(*back) == wa::contract::to_json(*w));
   j["server"]["wa_version"] = "2.x.1";
-  CHECK_FALSE(settings_from_json(j, "p"));
+  CHECK_FALSE(worker_settings_from_json(j));
+  j["server"]["wa_version"] = "2.1.1";
+  j["server"]["root_public_key"] = "abcd";
+  CHECK_FALSE(worker_settings_from_json(j));
+  j["server"].erase("root_public_key");
+  j["senders"] = 5;
+  CHECK_FALSE(worker_settings_from_json(j));
+  using wa::contract::parse_version;
   CHECK_FALSE(parse_version("1.2"));
   CHECK_FALSE(parse_version("1.2.3.4"));
   CHECK_FALSE(parse_version("1..3"));

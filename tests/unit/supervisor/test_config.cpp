@@ -1,9 +1,10 @@
 #include <doctest/doctest.h>
 
 #include "config.hpp"
-#include "control.hpp"
+#include "wa/contract/commands.hpp"
 
 using namespace wa::supervisor;
+using wa::contract::validate_request;
 
 namespace {
 std::string error_of(std::string_view text) {
@@ -17,7 +18,7 @@ TEST_CASE("config defaults apply to every key but instances") {
   auto c = parse_config(R"({"instances": [{"profile": "a"}]})");
   REQUIRE(c.has_value());
   CHECK(c->server.url == "wss://web.whatsapp.com/ws/chat");
-  CHECK(c->server.root_public_key == kWhatsAppRootKey);
+  CHECK(c->server.root_public_key == wa::noise::kWaRootPublicKey);
   CHECK(c->restart.intensity == 5);
   CHECK(c->senders.max_per_instance == 8);
   CHECK(c->instances.size() == 1);
@@ -49,7 +50,7 @@ TEST_CASE("liveness settings: defaults, validation, and the sender deadline reac
   CHECK(c->liveness.interval_ms == 5000);
   CHECK(c->liveness.timeout_ms == 20000);
   CHECK(c->liveness.ready_timeout_ms == 30000);
-  CHECK(c->worker_settings()["liveness"]["timeout_ms"] == 20000);
+  CHECK(wa::contract::to_json(c->worker_settings("x"))["liveness"]["timeout_ms"] == 20000);
   auto l = parse_config(R"({"instances": [], "liveness": {"interval_ms": 100, "timeout_ms": 500, "ready_timeout_ms": 900}})");
   REQUIRE(l.has_value());
   CHECK(l->liveness.interval_ms == 100);
@@ -64,7 +65,7 @@ TEST_CASE("liveness settings: defaults, validation, and the sender deadline reac
 
 TEST_CASE("control requests are validated field by field") {
   using nlohmann::json;
-  CHECK(validate_request(json{{"cmd", "ping"}}).value() == "ping");
+  CHECK(validate_request(json{{"cmd", "ping"}}).value()->name == "ping");
   CHECK(validate_request(json::array()).error().code == "bad_request");
   CHECK(validate_request(json{{"cmd", "nope"}}).error().code == "unknown_command");
   CHECK(validate_request(json{{"cmd", "stop"}}).error().code == "bad_request");
@@ -80,7 +81,7 @@ TEST_CASE("control requests are validated field by field") {
   CHECK(validate_request(send).error().code == "invalid_jid");
   send["to"] = "120363000000000001@g.us";
   CHECK(validate_request(send).has_value());
-  send["text"] = std::string(kMaxTextBytes + 1, 'x');
+  send["text"] = std::string(wa::contract::kMaxTextBytes + 1, 'x');
   CHECK(validate_request(send).error().code == "too_large");
 }
 

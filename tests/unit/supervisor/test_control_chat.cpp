@@ -2,9 +2,9 @@
 // reply fields: every field is checked before anything reaches an account.
 #include <doctest/doctest.h>
 
-#include "control.hpp"
+#include "wa/contract/commands.hpp"
 
-using namespace wa::supervisor;
+using namespace wa::contract;
 using json = nlohmann::json;
 
 namespace {

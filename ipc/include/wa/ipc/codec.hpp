@@ -27,6 +27,8 @@ std::string dump_json(const json& j);       // invalid UTF-8 replaced, never thr
 
 // Reply envelopes of the control protocol.
 json ok_reply(json result);
-json error_reply(const std::string& code, const std::string& message);
+// `details`: more fields of the error object (e.g. the `id` of a message
+// whose outcome is unknown); code and message cannot be overridden.
+json error_reply(const std::string& code, const std::string& message, const json& details = nullptr);
 
 }  // namespace wa::ipc

@@ -60,7 +60,8 @@ struct FromSender {
   std::string what;          // query: iq | relay | ...
   std::optional<json::binary_t> node;  // query: the encoded node
   uint64_t timeout_ms = 0;   // query
-  std::string id;            // query (relay): the message id
+  std::string id;            // query (relay): the message id; done: the id of a message whose send
+                             // failed after it left (unknown_outcome)
   json raw;
 };
 Result<FromSender> decode_from_sender(ByteView bytes);

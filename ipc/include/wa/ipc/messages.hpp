@@ -23,7 +23,8 @@
 // sender -> connection worker (REQ/REP, field "op"; the sender is REQ):
 //   next{conversation, pid}           -> job{job} | exit{}   (held until work or idle)
 //   query{conversation, job, what, ...} -> result{...} | error{code, message}
-//   done{conversation, job, ok, result?|code+message} -> as for next
+//   done{conversation, job, ok, result?|code+message+id?} -> as for next
+//                                     (id: a message that left without its ack: unknown_outcome)
 //
 // Sender queries (`what`), answered by the connection worker through its
 // socket; nodes travel as CBOR byte strings holding an encoded binary node

@@ -107,15 +107,17 @@ inline constexpr std::string_view push_name = "push_name";
 inline constexpr std::string_view next_prekey_id = "next_prekey_id";  // 4 bytes BE
 }  // namespace cred
 
-// The one classification of store errors. A store FAILURE is the store's
+// The classification of store errors (the category `store` of the one error
+// registry, wa/contract/errors.hpp). A store FAILURE is the store's
 // own fault, not the data's: the disk is full (disk_full), an I/O error
 // (io_error), the file is damaged or holds malformed state (db_corrupt), it
 // cannot be opened or written (db_access), the write lock stayed busy past
 // its deadline (busy), a failed step could not be undone (savepoint_lost),
+// a write refused as inconsistent (constraint: our bug, never the item's),
 // or SQLite failed otherwise (db_error). Whatever depended on such a write
 // did not happen durably: the receive path sends no receipt of any kind and
-// stops receiving until the store works again. Any other code (a constraint,
-// a bad key, a decrypt error from a Signal operation) is about the one item.
+// stops receiving until the store works again. Any other code (a bad key,
+// a decrypt error from a Signal operation) is about the one item.
 bool is_store_failure(const Error& e);
 // SQLite found the file damaged (SQLITE_CORRUPT / SQLITE_NOTADB, or a stored
 // value that cannot be what we wrote): retrying cannot help.

@@ -1,0 +1,99 @@
+// The settings a connection worker runs with: one typed struct with its
+// defaults, filled by the supervisor from the config file, sent in the
+// worker's `init` with to_json and read back by the worker with
+// worker_settings_from_json — the same code on both ends of the link, so a
+// default or a key is written once. The supervisor validates the operator's
+// file (supervisor/src/config.cpp); from_json only refuses what cannot be
+// used (a wrong type, a key of the wrong length) and keeps a default for
+// what is absent.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "wa/crypto/crypto.hpp"
+#include "wa/noise/cert.hpp"
+#include "wa/result.hpp"
+
+namespace wa::contract {
+
+inline constexpr std::string_view kWhatsAppUrl = "wss://web.whatsapp.com/ws/chat";
+// Pinned like Baileys 7.0.0-rc14: a version the server still accepts. A too
+// old one is refused with <failure reason="405"> (event client_outdated), so
+// it is configurable without a rebuild.
+using WaVersion = std::array<uint32_t, 3>;
+inline constexpr WaVersion kDefaultWaVersion{2, 3000, 1043857760};
+
+// "A.B.C", each part a decimal uint32.
+Result<WaVersion> parse_version(std::string_view text);
+std::string version_text(const WaVersion& v);
+
+// How the companion presents itself: [os, browser, browser version], as in
+// Baileys' `browser` triple. Shown to the user in the phone's device list.
+struct BrowserIdentity {
+  std::string os = "Mac OS";
+  std::string name = "Chrome";
+  std::string version = "14.4.1";
+};
+
+struct ServerSettings {
+  std::string url{kWhatsAppUrl};
+  // The root of the server's certificate chain: WhatsApp's unless a test
+  // server is configured.
+  crypto::Key32 root_public_key = noise::kWaRootPublicKey;
+  WaVersion wa_version = kDefaultWaVersion;
+  BrowserIdentity browser;
+};
+
+struct RestartPolicy {
+  int intensity = 5;  // more than this many restarts ...
+  int period_s = 60;  // ... within this window -> failed
+  int backoff_min_ms = 500;
+  int backoff_max_ms = 30000;
+};
+
+struct SenderPolicy {
+  int max_per_instance = 8;
+  int idle_ms = 60000;
+  // A send whose stanza left without the server's ack by then fails
+  // `unknown_outcome` (it may have been delivered).
+  int ack_timeout_ms = 30000;
+  // A send still waiting for a sender (all slots busy, or behind earlier
+  // sends of its conversation) after this long fails `timeout`: not sent.
+  int queue_timeout_ms = 60000;
+};
+
+// Liveness on every link: a worker that stops answering is killed and
+// restarted as if it had crashed. The timeouts sit above the store's
+// worst-case busy wait (5 retries x 2 s), which blocks a worker's loop
+// legitimately.
+struct LivenessPolicy {
+  int interval_ms = 5000;        // supervisor -> connection worker ping
+  int timeout_ms = 20000;        // no pong (or, for a sender, no request back) for this long
+  int ready_timeout_ms = 30000;  // fork -> `ready`
+};
+
+// The profile's event log (the inbox): how long replay can reach back.
+struct EventRetention {
+  int retention_days = 30;
+  int max_per_profile = 100000;
+};
+
+struct WorkerSettings {
+  std::string data_dir;
+  std::string log_level = "info";
+  ServerSettings server;  // this profile's: the top level with its own keys laid over
+  SenderPolicy senders;
+  LivenessPolicy liveness;
+  EventRetention events;
+  int shutdown_timeout_ms = 5000;
+};
+
+nlohmann::json to_json(const WorkerSettings& s);
+Result<WorkerSettings> worker_settings_from_json(const nlohmann::json& j);
+
+}  // namespace wa::contract

@@ -1,0 +1,376 @@
+#include "wa/contract/commands.hpp"
+
+#include <array>
+
+#include "wa/binary/jid.hpp"
+#include "wa/profile.hpp"
+
+namespace wa::contract {
+
+using json = nlohmann::json;
+
+namespace {
+
+using K = FieldKind;
+
+constexpr std::array<std::string_view, 4> kLevels{"debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> kOnOff{"on", "off"};
+
+// The profile every profile-bound command names.
+constexpr FieldSpec kProfile{.name = "profile", .kind = K::profile, .required = true};
+
+Status quote_needs_id(const json& req) {
+  if (req.contains("quoted_sender") && !req.contains("quoted_id"))
+    return fail("bad_request", "'quoted_sender' needs 'quoted_id'");
+  return {};
+}
+
+Status group_read_needs_sender(const json& req) {
+  if (req["chat"].get_ref<const std::string&>().ends_with("@g.us") && !req.contains("sender"))
+    return fail("bad_request", "a read receipt in a group needs 'sender' (the messages' author)");
+  return {};
+}
+
+std::vector<CommandSpec> build() {
+  std::vector<CommandSpec> c;
+  c.push_back({.name = "ping",
+               .runs = Runs::supervisor,
+               .fields = {},
+               .summary = "check that the supervisor answers",
+               .result = R"(`{"pong": true, "pid"}`)",
+               .cli = "ping"});
+  c.push_back({.name = "status",
+               .runs = Runs::supervisor,
+               .fields = {{.name = "profile", .kind = K::profile, .help = "only this profile"}},
+               .summary = "per account: state, linked as, connection, pid, uptime, restarts, senders, last exit",
+               .result = R"(`{"instances": [{"profile", "state", "reason", "linked", "connection", "uptime_ms", )"
+                         R"("connection_pid", "restarts", "last_exit", "senders": [{"conversation", "pid"}], )"
+                         R"("sends_routed"}]}` (`reason` while `failed`: `restart_intensity` or `store_corrupt`, )"
+                         R"(else null; `linked`: `{"jid", "lid"}`, `false` while waiting to be paired, null until )"
+                         R"(the worker has reported; `connection`: `{"state", "reason"?, "since"}` of the running )"
+                         R"(worker's socket; `uptime_ms` since the running worker was forked))",
+               .errors = {"unknown_profile"},
+               .cli = "status"});
+  c.push_back({.name = "start",
+               .runs = Runs::supervisor,
+               .fields = {kProfile,
+                          {.name = "create",
+                           .kind = K::flag,
+                           .help = "create the profile if the config does not list it (recorded in "
+                                   "data_dir/profiles.json: it comes back after a restart)",
+                           .cli = Cli::option,
+                           .flag = "--create"}},
+               .summary = "start an instance",
+               .result = "the instance's status",
+               .errors = {"unknown_profile", "already_running", "stopping", "maintenance"},
+               .cli = "start"});
+  c.push_back({.name = "stop",
+               .runs = Runs::supervisor,
+               .fields = {kProfile},
+               .summary = "stop an instance: senders first, then the connection worker",
+               .result = "the instance's status, once it is stopped",
+               .errors = {"unknown_profile"},
+               .cli = "stop"});
+  c.push_back({.name = "restart",
+               .runs = Runs::supervisor,
+               .fields = {kProfile},
+               .summary = "stop and start an instance",
+               .result = "the instance's status, once it is started again",
+               .errors = {"unknown_profile", "stopping", "maintenance"},
+               .cli = "restart"});
+  c.push_back({.name = "remove",
+               .runs = Runs::supervisor,
+               .fields = {kProfile,
+                          {.name = "purge",
+                           .kind = K::flag,
+                           .help = "also delete its data: credentials, Signal state, event log",
+                           .cli = Cli::option,
+                           .flag = "--purge",
+                           .confirm = true}},
+               .summary = "stop and forget a profile created at run time",
+               .result = R"(`{"profile", "removed": true, "purged"}` (drops it from `data_dir/profiles.json`; )"
+                         R"(`purge` deletes `data_dir/PROFILE`))",
+               .errors = {"unknown_profile", "in_config", "maintenance"},
+               .cli = "remove"});
+  c.push_back({.name = "send_text",
+               .runs = Runs::account,
+               .deadline = Deadline::send,
+               .sends = true,
+               .fields = {kProfile,
+                          {.name = "to",
+                           .kind = K::chat,
+                           .required = true,
+                           .help = "recipient: a JID (15551234567@s.whatsapp.net, …@lid, …@g.us) or a bare phone "
+                                   "number"},
+                          {.name = "text", .kind = K::text, .required = true, .max = kMaxTextBytes},
+                          {.name = "client_id",
+                           .kind = K::text,
+                           .max = kMaxClientId,
+                           .help = "de-duplication id (wactl: random when not given)",
+                           .cli = Cli::option,
+                           .flag = "--client-id"},
+                          {.name = "quoted_id",
+                           .kind = K::text,
+                           .max = kMaxMessageId,
+                           .help = "reply to (quote) this message id",
+                           .cli = Cli::option,
+                           .flag = "--reply,--reply-to"},
+                          {.name = "quoted_sender",
+                           .kind = K::author,
+                           .help = "author of the quoted message (default: looked up / the chat)",
+                           .cli = Cli::option,
+                           .flag = "--reply-sender"}},
+               .summary = "send a text message; answered on the server's ack",
+               .result = R"(`{"id", "devices", ...}`, answered on the server's ack for that message id)",
+               .errors = {"invalid_jid", "not_connected", "rejected:", "no_devices", "session_failed", "iq_error:",
+                          "timeout", "unknown_outcome", "sender_crashed", "sender_failed"},
+               .cli = "send",
+               .check = quote_needs_id});
+  c.push_back({.name = "pair_code",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, {.name = "phone", .kind = K::text, .required = true, .max = 20}},
+               .summary = "phone-number pairing: the code to type on the phone",
+               .result = R"(`{"code"}`: the 8-character pairing code)",
+               .errors = {"already_paired", "not_connected"}});
+  c.push_back({.name = "events",
+               .runs = Runs::supervisor,
+               .fields = {kProfile,
+                          {.name = "since", .kind = K::count, .required = true, .max = uint64_t{1} << 53},
+                          {.name = "limit", .kind = K::count, .max = kMaxReplayLimit}},
+               .summary = "replay of the profile's event log: events with seq > since",
+               .result = R"(`{"events": [...], "last_seq"}`: the profile's logged events after `since` (see the )"
+                         R"(event socket; `limit` defaults to 500))",
+               .errors = {"unknown_profile", "busy", "db_error"}});
+  c.push_back({.name = "group_create",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile,
+                          {.name = "subject", .kind = K::text, .required = true, .max = kMaxSubject},
+                          {.name = "participants",
+                           .kind = K::people,
+                           .required = true,
+                           .max = kMaxParticipants,
+                           .help = "members, e.g. 15551234567@s.whatsapp.net"}},
+               .summary = "create a group with these members",
+               .result = R"(`{"gid", "subject", "creator", "addressing_mode", "participants": [{"jid", "admin", )"
+                         R"("type"}]}` (`type`: `superadmin`, `admin`, `member`))",
+               .errors = {"invalid_jid", "not_connected", "iq_error:"},
+               .cli = "group create"});
+  c.push_back({.name = "group_info",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, {.name = "gid", .kind = K::group, .required = true, .help = "e.g. 123-456@g.us"}},
+               .summary = "a group's subject and participants",
+               .result = "same shape as `group_create`",
+               .errors = {"invalid_jid", "not_connected", "iq_error:", "bad_group"},
+               .cli = "group info"});
+  for (bool add : {true, false}) {
+    c.push_back({.name = add ? "group_add" : "group_remove",
+                 .runs = Runs::account,
+                 .deadline = Deadline::iq,
+                 .fields = {kProfile,
+                            {.name = "gid", .kind = K::group, .required = true},
+                            {.name = "participants", .kind = K::people, .required = true, .max = kMaxParticipants}},
+                 .summary = add ? "add participants to a group" : "remove participants from a group",
+                 .result = R"(`{"gid", "participants": [{"jid", "status"}]}`: `status` `"200"` when changed, else )"
+                           R"(the server's code (`404` unknown account or not a member, `409` already a member))",
+                 .errors = {"invalid_jid", "not_connected", "iq_error:"},
+                 .cli = add ? "group add" : "group remove"});
+  }
+  c.push_back({.name = "read",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile,
+                          {.name = "chat", .kind = K::chat, .required = true, .help = "the chat: user or group JID"},
+                          {.name = "ids", .kind = K::texts, .required = true, .max = kMaxReadIds, .help = "message ids"},
+                          {.name = "sender",
+                           .kind = K::author,
+                           .help = "the messages' author (required in a group)",
+                           .cli = Cli::option,
+                           .flag = "--sender"}},
+               .summary = "mark messages of a chat as read (read receipt)",
+               .result = R"(`{"chat", "read": N}`, answered on the server's ack of the receipt)",
+               .errors = {"invalid_jid", "not_connected", "rejected:"},
+               .cli = "read",
+               .check = group_read_needs_sender});
+  c.push_back({.name = "typing",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile,
+                          {.name = "chat", .kind = K::chat, .required = true},
+                          {.name = "state", .kind = K::choice, .required = true, .choices = kOnOff}},
+               .summary = "show or stop \"typing…\" in a chat",
+               .result = R"(`{"chat", "state"}` once written to the socket (the server does not acknowledge )"
+                         R"(chat states))",
+               .errors = {"invalid_jid", "not_connected"},
+               .cli = "typing"});
+  c.push_back({.name = "check",
+               .runs = Runs::supervisor,
+               .fields = {kProfile},
+               .summary = "integrity check of a stopped or failed profile's database",
+               .result = R"(`{"profile", "intact", "problems": [...]}` (`PRAGMA integrity_check`, at most 20 )"
+                         R"(problems; wactl exits 2 when damaged))",
+               .errors = {"unknown_profile", "instance_running", "maintenance", "no_store"},
+               .cli = "check"});
+  c.push_back({.name = "recover",
+               .runs = Runs::supervisor,
+               .fields = {kProfile},
+               .summary = "salvage a damaged database of a stopped or failed profile into a new file; the damaged "
+                          "one is kept",
+               .result = R"(`{"profile", "damaged_copy", "rows", "damaged_tables"}`; event `store_recovered`)",
+               .errors = {"unknown_profile", "instance_running", "maintenance", "db_error"},
+               .cli = "recover"});
+  c.push_back({.name = "log_level",
+               .runs = Runs::supervisor,
+               .fields = {{.name = "level", .kind = K::choice, .required = true, .choices = kLevels}},
+               .summary = "the log level of the supervisor and every worker, now",
+               .result = R"(`{"level"}`: set now in the supervisor and every running connection worker; senders )"
+                         R"(started afterwards get it)",
+               .cli = "log-level"});
+  c.push_back({.name = "shutdown",
+               .runs = Runs::supervisor,
+               .fields = {},
+               .summary = "stop every instance, then the supervisor",
+               .result = R"(`{"stopped": true}`, once every instance is stopped)",
+               .cli = "shutdown"});
+  return c;
+}
+
+Status bad_field(const FieldSpec& f, const std::string& what) {
+  return fail("bad_request", "field '" + std::string(f.name) + "' " + what);
+}
+
+Result<binary::Jid> parse_jid(const std::string& jid) {
+  auto parsed = binary::Jid::parse(jid);
+  if (!parsed) return fail("invalid_jid", "JID '" + jid + "': " + parsed.error().message);
+  return parsed;
+}
+
+// A person: a user JID, or (device_ok: the author of a message, as
+// `message` events report it) one of their devices.
+Status validate_person(const std::string& jid, bool device_ok) {
+  auto j = parse_jid(jid);
+  if (!j) return Unexpected<Error>{j.error()};
+  if (!((j->is_pn() || j->is_lid()) && !j->user.empty()))
+    return fail("invalid_jid", "JID '" + jid + "' is not a user (…@s.whatsapp.net, …@lid)");
+  if (!device_ok && (j->device != 0 || j->agent != 0))
+    return fail("invalid_jid", "JID '" + jid + "' names a device; give the user");
+  return {};
+}
+
+Status validate_group(const std::string& jid) {
+  auto j = binary::Jid::parse(jid);
+  if (!j || !j->is_group() || j->user.empty()) return fail("invalid_jid", "JID '" + jid + "' is not a group (…@g.us)");
+  return {};
+}
+
+Status validate_strings(const FieldSpec& f, const json& v) {
+  if (!v.is_array() || v.empty()) return bad_field(f, "must be a non-empty list of strings");
+  if (v.size() > f.max)
+    return fail("too_large", "field '" + std::string(f.name) + "' has more than " + std::to_string(f.max) + " items");
+  for (const auto& item : v) {
+    if (!item.is_string() || item.get_ref<const std::string&>().empty()) return bad_field(f, "must hold non-empty strings");
+    if (item.get_ref<const std::string&>().size() > kMaxJid)
+      return fail("too_large", "an item of '" + std::string(f.name) + "' is longer than " + std::to_string(kMaxJid) +
+                                   " bytes");
+    if (f.kind == K::people) WA_TRY(validate_person(item.get<std::string>(), false));
+  }
+  return {};
+}
+
+Status validate_field(const FieldSpec& f, const json& v) {
+  switch (f.kind) {
+    case K::flag:
+      if (!v.is_boolean()) return bad_field(f, "must be true or false");
+      return {};
+    case K::count:
+      // Whole numbers only: 3.0 or "3" would be a client bug worth naming.
+      if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+        return bad_field(f, "must be a whole number >= 0");
+      if (v.get<uint64_t>() > f.max) return bad_field(f, "is larger than " + std::to_string(f.max));
+      return {};
+    case K::people:
+    case K::texts: return validate_strings(f, v);
+    default: break;
+  }
+  // The string kinds.
+  if (!v.is_string()) return bad_field(f, "must be a string");
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.empty()) return bad_field(f, "is empty");
+  const uint64_t max = f.max != 0 ? f.max : (f.kind == K::text ? 0 : kMaxJid);
+  if (max != 0 && s.size() > max)
+    return fail("too_large", "field '" + std::string(f.name) + "' is longer than " + std::to_string(max) + " bytes");
+  switch (f.kind) {
+    case K::profile: return validate_profile_name(s);
+    case K::choice: {
+      std::string list;
+      for (auto c : f.choices) {
+        if (s == c) return {};
+        list += (list.empty() ? "\"" : ", \"") + std::string(c) + "\"";
+      }
+      return bad_field(f, "must be one of " + list);
+    }
+    case K::chat: return validate_chat_jid(s);
+    case K::group: return validate_group(s);
+    case K::person: return validate_person(s, false);
+    case K::author: return validate_person(s, true);
+    default: return {};
+  }
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& commands() {
+  static const std::vector<CommandSpec> table = build();
+  return table;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+  for (const auto& c : commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+Status validate_chat_jid(const std::string& jid) {
+  auto j = parse_jid(jid);
+  if (!j) return Unexpected<Error>{j.error()};
+  if (j->device != 0 || j->agent != 0) return fail("invalid_jid", "JID '" + jid + "' names a device; send to the user");
+  if (!(j->is_group() || ((j->is_pn() || j->is_lid()) && !j->user.empty())))
+    return fail("invalid_jid", "JID '" + jid + "' is not a user (…@s.whatsapp.net, …@lid) or a group (…@g.us)");
+  return {};
+}
+
+Result<const CommandSpec*> validate_request(const json& req) {
+  if (!req.is_object()) return fail("bad_request", "request must be a JSON object");
+  auto c = req.find("cmd");
+  if (c == req.end()) return fail("bad_request", "missing field 'cmd'");
+  if (!c->is_string()) return fail("bad_request", "field 'cmd' must be a string");
+  const std::string& name = c->get_ref<const std::string&>();
+  const CommandSpec* spec = find_command(name);
+  if (spec == nullptr) return fail("unknown_command", "unknown command '" + name.substr(0, 64) + "'");
+  for (auto f = req.begin(); f != req.end(); ++f) {
+    if (f.key() == "cmd") continue;
+    bool known = false;
+    for (const auto& d : spec->fields) known = known || f.key() == d.name;
+    if (!known) return fail("bad_request", "unknown field '" + f.key().substr(0, 64) + "' for '" + name + "'");
+  }
+  for (const auto& d : spec->fields) {
+    auto v = req.find(d.name);
+    if (v == req.end()) {
+      if (d.required) return fail("bad_request", "missing field '" + std::string(d.name) + "'");
+      continue;
+    }
+    WA_TRY(validate_field(d, *v));
+  }
+  if (spec->check != nullptr) WA_TRY(spec->check(req));
+  return spec;
+}
+
+json routed_args(const json& req) {
+  json args = req;
+  for (const char* k : {"cmd", "profile", "client_id"}) args.erase(k);
+  return args;
+}
+
+}  // namespace wa::contract

@@ -1,0 +1,106 @@
+#include "wa/contract/errors.hpp"
+
+#include <array>
+
+namespace wa::contract {
+
+namespace {
+
+using K = ErrorKind;
+
+// Keep sorted by kind, then code; docs/CONTROL.md renders it in this order.
+constexpr std::array kErrors{
+    // The request.
+    ErrorSpec{"already_paired", K::request, false, "the account is linked already (pair)"},
+    ErrorSpec{"bad_request", K::request, false,
+              "malformed JSON (also a number out of range such as 1e400, a NUL byte, nesting deeper than 64), "
+              "a missing, unknown or mistyped field, an empty string"},
+    ErrorSpec{"in_config", K::request, false, "the profile is listed in the config file: remove it there"},
+    ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
+    ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
+    ErrorSpec{"too_large", K::request, false, "the request (over 256 KiB) or a field is over its limit"},
+    ErrorSpec{"unknown_command", K::request, false, "no such command"},
+    ErrorSpec{"unknown_profile", K::request, false, "no such profile (start/pair create one only when asked)"},
+    // The state of the supervisor or the account.
+    ErrorSpec{"already_running", K::state, false, "the instance runs already"},
+    ErrorSpec{"instance_down", K::state, true,
+              "the account's connection worker is dead, restarting or stopped (answered at once; also a command "
+              "already waiting on a worker that is then found unresponsive)"},
+    ErrorSpec{"instance_running", K::state, false, "stop the instance first"},
+    ErrorSpec{"maintenance", K::state, true, "the profile is being checked or recovered"},
+    ErrorSpec{"not_connected", K::state, true, "the account is not logged in, or not paired"},
+    ErrorSpec{"no_store", K::state, false, "the profile has no database yet"},
+    ErrorSpec{"shutting_down", K::state, false, "the supervisor is shutting down"},
+    ErrorSpec{"stopping", K::state, true, "the instance is stopping"},
+    ErrorSpec{"store_corrupt", K::state, false,
+              "the profile's database is damaged: the account is failed until checked and recovered"},
+    // The profile's store.
+    ErrorSpec{"busy", K::store, true, "the database's write lock was held past its deadline"},
+    ErrorSpec{"constraint", K::store, false, "the database refused a write as inconsistent (a bug: please report)"},
+    ErrorSpec{"db_access", K::store, false, "the database file cannot be opened or written (permissions)"},
+    ErrorSpec{"db_corrupt", K::store, false, "the database file is damaged (SQLITE_CORRUPT / NOTADB)"},
+    ErrorSpec{"db_error", K::store, false, "the database failed otherwise"},
+    ErrorSpec{"disk_full", K::store, true, "the disk holding the database is full"},
+    ErrorSpec{"io_error", K::store, true, "the disk failed a read or a write"},
+    ErrorSpec{"savepoint_lost", K::store, true, "a failed step of a transaction could not be undone: nothing committed"},
+    // The server and peers.
+    ErrorSpec{"bad_group", K::remote, false, "the server's group answer could not be read"},
+    ErrorSpec{"iq_error:", K::remote, false,
+              "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
+              "group)"},
+    ErrorSpec{"no_devices", K::remote, false, "the recipient (or the group) has no devices"},
+    ErrorSpec{"rejected:", K::remote, false, "the server refused the stanza with that code"},
+    ErrorSpec{"session_failed", K::remote, false, "no Signal session could be built for the recipient"},
+    ErrorSpec{"timeout", K::remote, true,
+              "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
+    // It may have happened.
+    ErrorSpec{"unknown_outcome", K::outcome, false,
+              "the message left but the server's ack did not come in time (or the connection dropped first): it "
+              "may have been delivered. The error carries its `id`; a replay of the same client_id says the same. "
+              "Do not resend blindly: look for the id in receipts"},
+    // The tree.
+    ErrorSpec{"sender_crashed", K::internal, true,
+              "the conversation's sender process died: every pending send of that conversation fails at once"},
+    ErrorSpec{"sender_failed", K::internal, true, "no sender process could be started"},
+};
+
+bool matches(const ErrorSpec& e, std::string_view code) {
+  if (e.code.ends_with(':')) return code.starts_with(e.code) && code.size() > e.code.size();
+  return code == e.code;
+}
+
+}  // namespace
+
+std::span<const ErrorSpec> error_codes() { return kErrors; }
+
+const ErrorSpec* find_error(std::string_view code) {
+  for (const auto& e : kErrors)
+    if (matches(e, code)) return &e;
+  return nullptr;
+}
+
+std::string_view kind_name(ErrorKind kind) {
+  switch (kind) {
+    case K::request: return "request";
+    case K::state: return "state";
+    case K::store: return "store";
+    case K::remote: return "remote";
+    case K::outcome: return "outcome";
+    case K::internal: return "internal";
+  }
+  return "?";
+}
+
+bool is_store_error(std::string_view code) {
+  const ErrorSpec* e = find_error(code);
+  return e != nullptr && e->kind == K::store;
+}
+
+bool is_store_corrupt(std::string_view code) { return code == err::kStoreCorrupt; }
+
+bool is_retryable(std::string_view code) {
+  const ErrorSpec* e = find_error(code);
+  return e != nullptr && e->retryable;
+}
+
+}  // namespace wa::contract
