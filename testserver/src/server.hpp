@@ -83,9 +83,9 @@ class Server final : private TransportEvents {
   // At login: the offline preview, then the queue in the batches the client asks for.
   void start_offline_delivery(Conn& c);
 
+  void on_iq(Conn& c, const binary::Node& iq);  // server.cpp: the xmlns dispatch
   // IQ handlers: return the reply (type=result/error); an empty Node when
   // the handler answered already.
-  void on_iq(Conn& c, const binary::Node& iq);
   binary::Node iq_encrypt(Conn& c, const binary::Node& iq);  // iq_keys.cpp
   binary::Node iq_usync(Conn& c, const binary::Node& iq);    // iq_keys.cpp
   // <notification type="encrypt"><count value=N/> once a device's one-time
