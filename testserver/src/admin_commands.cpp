@@ -48,7 +48,7 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
     json devices = json::array();
     for (const auto& [id, d] : a.devices) {
       DeviceAddr addr{phone, id};
-      devices.push_back({{"jid", pn_jid(phone, id)}, {"lid", lid_jid(a.lid, id)}, {"online", online_.count(addr) > 0},
+      devices.push_back({{"jid", pn_jid(phone, id)}, {"lid", lid_jid(a.lid, id)}, {"online", sessions_.online(addr) != nullptr},
                          {"prekeys", d.prekeys.size()}, {"queued", state_.queued_count(phone, id)},
                          {"push_name", d.push_name}});
     }
@@ -66,7 +66,7 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
     (void)w;
     if (!c->authed) ++unauthenticated;
   }
-  return ipc::ok_reply({{"port", port()}, {"connections", transport_->conns().size()}, {"online", online_.size()},
+  return ipc::ok_reply({{"port", port()}, {"connections", transport_->conns().size()}, {"online", sessions_.online_count()},
                         {"unauthenticated", unauthenticated}, {"accounts", accounts}, {"groups", groups},
                         {"counters", {{"messages", counters_.messages}, {"deliveries", counters_.deliveries},
                                       {"queued", counters_.queued}, {"receipts", counters_.receipts},
@@ -93,8 +93,7 @@ json Server::admin_reset_identity(const json& req, std::shared_ptr<ipc::PendingR
   if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
   if (!state_.account(phone)) return ipc::error_reply("unknown_account", "no account with this number");
   // The old devices are gone: nothing held for them is delivered any more.
-  for (auto& [addr, c] : online_) {
-    if (addr.phone != phone) continue;
+  for (Conn* c : sessions_.of_account(phone)) {
     drop_held(*c);
     transport_->stream_error(*c, "device_removed");
   }

@@ -19,21 +19,14 @@ std::vector<Conn*> Server::conns_for(const admin::Fault& f) {
     if (j) {
       auto a = resolve(state_, *j);
       if (a && j->device != 0) exact = a;
-      else if (a) {
-        for (auto& [addr, c] : online_)
-          if (addr.phone == a->phone) out.push_back(c);
-        return out;
-      }
+      else if (a) return sessions_.of_account(a->phone);
     }
     if (exact) {
-      auto it = online_.find(*exact);
-      if (it != online_.end()) out.push_back(it->second);
+      if (Conn* c = sessions_.online(*exact)) out.push_back(c);
     }
     return out;
   }
-  for (auto& [addr, c] : online_)
-    if (addr.phone == f.phone) out.push_back(c);
-  return out;
+  return sessions_.of_account(f.phone);
 }
 
 json Server::admin_fault(const json& req, std::shared_ptr<ipc::PendingRequest>&) {

@@ -45,7 +45,7 @@ Status Server::on_client_payload(Conn& c, ByteView payload) {
     binary::Children refs;
     for (int i = 0; i < kQrRefs; ++i) {
       std::string ref = "2@" + to_base64(crypto::random_bytes(33));
-      refs_[ref] = &c;
+      sessions_.show_ref(ref, c);
       c.pairing.refs.push_back(ref);
       refs.push_back(Node("ref", {}, to_bytes(ref)));
     }
@@ -88,13 +88,11 @@ Status Server::on_client_payload(Conn& c, ByteView payload) {
 }
 
 void Server::login_success(Conn& c) {
-  auto old = online_.find(c.addr);
-  if (old != online_.end() && old->second != &c) {
+  if (Conn* old = sessions_.log_in(c)) {
     // What the old connection left unanswered belongs to this login now.
-    persist_unacked(*old->second);
-    transport_->stream_error(*old->second, "replaced");
+    persist_unacked(*old);
+    transport_->stream_error(*old, "replaced");
   }
-  online_[c.addr] = &c;
   auto* acc = state_.account(c.addr.phone);
   send(c, Node("success", {{"t", std::to_string(now_unix())}, {"lid", lid_jid(acc->lid, c.addr.device)},
                            {"props", "1"}, {"abprops", "1"}, {"location", "local"}}));
@@ -103,11 +101,10 @@ void Server::login_success(Conn& c) {
 
 void Server::on_closed(Conn& c) {
   if (c.authed) {
-    auto o = online_.find(c.addr);
-    if (o != online_.end() && o->second == &c) online_.erase(o);
+    sessions_.log_out(c);
     persist_unacked(c);
   }
-  for (const auto& r : c.pairing.refs) refs_.erase(r);
+  sessions_.drop_refs(c);
   if (c.pairing.admin) {
     c.pairing.admin->reply(
         as_bytes(ipc::dump_json(ipc::error_reply("closed", "companion disconnected before pairing finished"))));

@@ -20,8 +20,7 @@ Node Server::iq_md(Conn& c, const Node& iq) {
     auto addr = j ? resolve(state_, *j) : std::nullopt;
     if (!addr || addr->phone != c.addr.phone || addr->device == 0) return error_for(iq, 400, "bad-request");
     (void)state_.remove_device(addr->phone, addr->device);
-    auto o = online_.find(*addr);
-    if (o != online_.end()) transport_->stream_error(*o->second, "device_removed");
+    if (Conn* o = sessions_.online(*addr)) transport_->stream_error(*o, "device_removed");
     return result_for(iq);
   }
   if (const Node* reg = iq.child("link_code_companion_reg")) {
@@ -136,9 +135,9 @@ json Server::admin_scan(const json& req, std::shared_ptr<ipc::PendingRequest>& p
   if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
   auto info = phone::parse_qr(qr);
   if (!info) return ipc::error_reply(info.error().code, info.error().message);
-  auto it = refs_.find(info->ref);
-  if (it == refs_.end()) return ipc::error_reply("unknown_ref", "no connected companion shows this QR (expired?)");
-  Conn& c = *it->second;
+  Conn* shown = sessions_.by_ref(info->ref);
+  if (!shown) return ipc::error_reply("unknown_ref", "no connected companion shows this QR (expired?)");
+  Conn& c = *shown;
   if (c.link.closing || !c.pairing.iq_id.empty() || c.pairing.admin)
     return ipc::error_reply("busy", "this companion is already pairing");
   if (!crypto::equal_ct(info->identity_pub, c.pairing.identity) || !crypto::equal_ct(info->noise_pub, c.link.hs->client_static()))

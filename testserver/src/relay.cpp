@@ -62,16 +62,16 @@ void Server::on_chatstate(Conn& c, const Node& cs) {
   // Chat state is only worth something now: online devices get it, nothing
   // is queued (as the real server does).
   for (auto& d : plan_chatstate(state_, c.addr, cs)) {
-    auto it = online_.find(d.to);
-    if (it != online_.end() && !it->second->link.closing) send(*it->second, d.node);
+    Conn* to = sessions_.online(d.to);
+    if (to && !to->link.closing) send(*to, d.node);
   }
 }
 
 void Server::deliver(Delivery d) {
   ++counters_.deliveries;
-  auto it = online_.find(d.to);
-  if (it != online_.end() && !it->second->link.closing) {
-    Conn& c = *it->second;
+  Conn* to = sessions_.online(d.to);
+  if (to && !to->link.closing) {
+    Conn& c = *to;
     std::string id(d.node.attr_or("id", ""));
     Held h{d.node.tag, std::move(id), std::move(d.node), 0, false};
     if (c.outbox.draining) {

@@ -40,8 +40,7 @@ void Server::stop() {
   // Connections first (their on_closed answers pending admin requests),
   // then the admin socket those answers need.
   if (transport_) transport_->stop();
-  online_.clear();
-  refs_.clear();
+  sessions_.clear();
   admin_.reset();
   if (bridge_) bridge_->close();
 }

@@ -2,6 +2,7 @@
 //   transport.cpp   websocket, framing, Noise (class Transport)
 //   dispatch.cpp    the one tag / xmlns -> handler table
 //   login.cpp       ClientPayload: companion registration or login, <success>
+//                   (who is online where: class Sessions)
 //   relay.cpp       messages, receipts, chat states, acks; offline queue and batches
 //   iq_keys.cpp     encrypt (prekeys) and usync IQs
 //   iq_groups.cpp   w:g2 IQs and group notifications
@@ -26,6 +27,7 @@
 #include "conn.hpp"
 #include "faults.hpp"
 #include "routing.hpp"
+#include "sessions.hpp"
 #include "state.hpp"
 #include "transport.hpp"
 #include "wa/ipc/loop_bridge.hpp"
@@ -118,8 +120,7 @@ class Server final : private TransportEvents {
   Faults faults_;
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<ipc::RepServer> admin_;
-  std::map<DeviceAddr, Conn*> online_;
-  std::map<std::string, Conn*> refs_;  // QR ref -> the registering companion showing it
+  Sessions sessions_;
   std::set<DeviceAddr> prekeys_low_;   // notified, no upload since
   // Who has exchanged messages with whom (this run only): they are told when
   // the other's identity changes.
