@@ -121,7 +121,7 @@ class Server final : private TransportEvents {
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<ipc::RepServer> admin_;
   Sessions sessions_;
-  std::set<DeviceAddr> prekeys_low_;   // notified, no upload since
+  std::set<DeviceAddr> prekeys_low_;  // notified, no upload since
   // Who has exchanged messages with whom (this run only): they are told when
   // the other's identity changes.
   std::map<std::string, std::set<std::string>> contacts_;

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "wa/store/sqlite_handle.hpp"
 #include "wa/log.hpp"
+#include "wa/store/sqlite_handle.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::store {
