@@ -1,42 +1,10 @@
 #include "state.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstring>
 
 namespace wa::testserver {
 
-Result<Db> Db::open(const std::string& path) {
-  // The file holds private keys: create it 0600 before SQLite opens it.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail("db_open", "cannot open " + path + ": " + std::strerror(errno));
-  ::close(fd);
-  Db db;
-  if (sqlite3_open_v2(path.c_str(), &db.db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    std::string msg = db.db_ ? sqlite3_errmsg(db.db_) : "out of memory";
-    return fail("db_open", msg);
-  }
-  sqlite3_busy_timeout(db.db_, 5000);
-  return db;
-}
-
-Status Db::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "sqlite error";
-    sqlite3_free(err);
-    return fail("db", msg);
-  }
-  return {};
-}
-
-Result<Stmt> Db::prepare(std::string_view sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK)
-    return fail("db", sqlite3_errmsg(db_));
-  return Stmt(s);
-}
+namespace sql = store::sql;
 
 namespace {
 
@@ -81,26 +49,28 @@ Bytes signal_pub(const crypto::Key32& pub) {
 }  // namespace
 
 Result<State> State::open(const std::string& dir, uint64_t now_unix) {
-  auto db = Db::open(dir + "/state.db");
-  if (!db) return Unexpected<Error>{db.error()};
+  const std::string path = dir + "/state.db";
+  WA_TRY(sql::prepare_private_file(path));
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   State st;
-  st.db_ = std::move(*db);
-  WA_TRY(st.db_.exec(kSchema));
+  st.db_.reset(raw);
+  if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(raw, rc, "open " + path)};
+  sqlite3_busy_timeout(raw, 5000);
+  WA_TRY(sql::exec(raw, kSchema));
 
   auto get_meta = [&](const char* key) -> std::optional<Bytes> {
-    auto s = st.db_.prepare("SELECT value FROM meta WHERE key=?");
-    if (!s) return std::nullopt;
-    s->bind(1, std::string_view(key));
-    if (!s->step()) return std::nullopt;
-    return s->blob(0);
+    auto v = sql::with_statement(raw, "SELECT value FROM meta WHERE key=?", [&](sql::Query& q) -> Result<std::optional<Bytes>> {
+      auto row = q.bind(std::string_view(key)).step();
+      if (!row) return Unexpected<Error>{row.error()};
+      if (!*row) return std::optional<Bytes>();
+      return std::optional<Bytes>(q.col_blob(0));
+    });
+    return v ? std::move(*v) : std::nullopt;
   };
   auto put_meta = [&](const char* key, ByteView v) -> Status {
-    auto s = st.db_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
-    if (!s) return Unexpected<Error>{s.error()};
-    s->bind(1, std::string_view(key)).bind(2, v);
-    s->step();
-    if (!s->ok()) return fail("db", "cannot write meta");
-    return {};
+    return sql::with_statement(raw, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                               [&](sql::Query& q) { return q.bind(std::string_view(key)).bind_blob(v).run(); });
   };
 
   auto root = get_meta("root_priv");
@@ -127,87 +97,90 @@ Result<State> State::open(const std::string& dir, uint64_t now_unix) {
     Bytes w(16);
     for (int k = 0; k < 8; ++k) w[static_cast<size_t>(k)] = static_cast<uint8_t>(st.ca_.not_before >> (56 - 8 * k));
     for (int k = 0; k < 8; ++k) w[static_cast<size_t>(8 + k)] = static_cast<uint8_t>(st.ca_.not_after >> (56 - 8 * k));
-    WA_TRY(st.db_.exec("BEGIN"));
-    WA_TRY(put_meta("root_priv", st.ca_.root.priv));
-    WA_TRY(put_meta("intermediate_priv", st.ca_.intermediate.priv));
-    WA_TRY(put_meta("static_priv", st.static_.priv));
-    WA_TRY(put_meta("window", w));
-    WA_TRY(st.db_.exec("COMMIT"));
+    Status saved = sql::transaction(raw, [&]() -> Status {
+      WA_TRY(put_meta("root_priv", st.ca_.root.priv));
+      WA_TRY(put_meta("intermediate_priv", st.ca_.intermediate.priv));
+      WA_TRY(put_meta("static_priv", st.static_.priv));
+      return put_meta("window", w);
+    });
+    if (!saved) return Unexpected<Error>{saved.error()};
   }
   WA_TRY(st.load());
   return st;
 }
 
 Status State::load() {
-  {
-    auto s = db_.prepare("SELECT phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index FROM accounts");
-    if (!s) return Unexpected<Error>{s.error()};
-    while (s->step()) {
-      Account a;
-      a.phone = s->text(0);
-      a.lid = s->text(1);
-      auto ip = to_key(s->blob(2)), sp = to_key(s->blob(3));
-      if (!ip || !sp) return fail("state_corrupt", "bad account keys");
-      a.identity = crypto::keypair_from_private(*ip);
-      a.spk = crypto::keypair_from_private(*sp);
-      a.spk_sig = s->blob(4);
-      a.regid = static_cast<uint32_t>(s->i64(5));
-      a.next_device = static_cast<uint16_t>(s->i64(6));
-      a.next_key_index = static_cast<uint32_t>(s->i64(7));
-      uint64_t lid_n = std::strtoull(a.lid.c_str(), nullptr, 10);
-      if (lid_n >= next_lid_) next_lid_ = lid_n + 1;
-      lid_to_phone_[a.lid] = a.phone;
-      accounts_[a.phone] = std::move(a);
-    }
-  }
-  {
-    auto s = db_.prepare("SELECT phone, device, noise_pub, identity_pub, regid, skey_id, skey_pub, skey_sig, key_index, push_name FROM devices");
-    if (!s) return Unexpected<Error>{s.error()};
-    while (s->step()) {
-      auto* a = account(s->text(0));
-      if (!a) continue;
-      Device d;
-      d.id = static_cast<uint16_t>(s->i64(1));
-      d.noise_pub = s->blob(2);
-      d.identity_pub = s->blob(3);
-      d.regid = static_cast<uint32_t>(s->i64(4));
-      d.skey_id = static_cast<uint32_t>(s->i64(5));
-      d.skey_pub = s->blob(6);
-      d.skey_sig = s->blob(7);
-      d.key_index = static_cast<uint32_t>(s->i64(8));
-      d.push_name = s->text(9);
-      a->devices[d.id] = std::move(d);
-    }
-  }
-  {
-    auto s = db_.prepare("SELECT phone, device, id, pub FROM prekeys");
-    if (!s) return Unexpected<Error>{s.error()};
-    while (s->step()) {
-      auto* a = account(s->text(0));
-      if (!a) continue;
-      auto it = a->devices.find(static_cast<uint16_t>(s->i64(1)));
-      if (it == a->devices.end()) continue;
-      it->second.prekeys[static_cast<uint32_t>(s->i64(2))] = s->blob(3);
-    }
-  }
-  {
-    auto s = db_.prepare("SELECT id, subject, creator, creation FROM groups");
-    if (!s) return Unexpected<Error>{s.error()};
-    while (s->step()) {
+  sqlite3* db = db_.get();
+  WA_TRY(sql::with_statement(
+      db, "SELECT phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index FROM accounts",
+      [&](sql::Query& q) {
+        return sql::each_row(q, [&]() -> Status {
+          Account a;
+          a.phone = q.col_text(0);
+          a.lid = q.col_text(1);
+          auto ip = to_key(q.col_blob(2)), sp = to_key(q.col_blob(3));
+          if (!ip || !sp) return fail("state_corrupt", "bad account keys");
+          a.identity = crypto::keypair_from_private(*ip);
+          a.spk = crypto::keypair_from_private(*sp);
+          a.spk_sig = q.col_blob(4);
+          a.regid = static_cast<uint32_t>(q.col_int(5));
+          a.next_device = static_cast<uint16_t>(q.col_int(6));
+          a.next_key_index = static_cast<uint32_t>(q.col_int(7));
+          uint64_t lid_n = std::strtoull(a.lid.c_str(), nullptr, 10);
+          if (lid_n >= next_lid_) next_lid_ = lid_n + 1;
+          lid_to_phone_[a.lid] = a.phone;
+          accounts_[a.phone] = std::move(a);
+          return {};
+        });
+      }));
+  WA_TRY(sql::with_statement(
+      db, "SELECT phone, device, noise_pub, identity_pub, regid, skey_id, skey_pub, skey_sig, key_index, push_name FROM devices",
+      [&](sql::Query& q) {
+        return sql::each_row(q, [&]() -> Status {
+          auto* a = account(q.col_text(0));
+          if (!a) return {};
+          Device d;
+          d.id = static_cast<uint16_t>(q.col_int(1));
+          d.noise_pub = q.col_blob(2);
+          d.identity_pub = q.col_blob(3);
+          d.regid = static_cast<uint32_t>(q.col_int(4));
+          d.skey_id = static_cast<uint32_t>(q.col_int(5));
+          d.skey_pub = q.col_blob(6);
+          d.skey_sig = q.col_blob(7);
+          d.key_index = static_cast<uint32_t>(q.col_int(8));
+          d.push_name = q.col_text(9);
+          a->devices[d.id] = std::move(d);
+          return {};
+        });
+      }));
+  WA_TRY(sql::with_statement(db, "SELECT phone, device, id, pub FROM prekeys", [&](sql::Query& q) {
+    return sql::each_row(q, [&]() -> Status {
+      auto* a = account(q.col_text(0));
+      if (!a) return {};
+      auto it = a->devices.find(static_cast<uint16_t>(q.col_int(1)));
+      if (it == a->devices.end()) return {};
+      it->second.prekeys[static_cast<uint32_t>(q.col_int(2))] = q.col_blob(3);
+      return {};
+    });
+  }));
+  WA_TRY(sql::with_statement(db, "SELECT id, subject, creator, creation FROM groups", [&](sql::Query& q) {
+    return sql::each_row(q, [&]() -> Status {
       Group g;
-      g.id = s->text(0);
-      g.subject = s->text(1);
-      g.creator = s->text(2);
-      g.creation = static_cast<uint64_t>(s->i64(3));
+      g.id = q.col_text(0);
+      g.subject = q.col_text(1);
+      g.creator = q.col_text(2);
+      g.creation = static_cast<uint64_t>(q.col_int(3));
       groups_[g.id] = std::move(g);
-    }
-    auto m = db_.prepare("SELECT gid, phone, admin FROM group_members ORDER BY gid, pos");
-    if (!m) return Unexpected<Error>{m.error()};
-    while (m->step()) {
-      auto it = groups_.find(m->text(0));
-      if (it != groups_.end()) it->second.members.emplace_back(m->text(1), m->i64(2) != 0);
-    }
-  }
+      return {};
+    });
+  }));
+  WA_TRY(sql::with_statement(db, "SELECT gid, phone, admin FROM group_members ORDER BY gid, pos", [&](sql::Query& q) {
+    return sql::each_row(q, [&]() -> Status {
+      auto it = groups_.find(q.col_text(0));
+      if (it != groups_.end()) it->second.members.emplace_back(q.col_text(1), q.col_int(2) != 0);
+      return {};
+    });
+  }));
   if (next_lid_ == 0) next_lid_ = 100000000000000ull + crypto::random_u32() % 1000000;
   return {};
 }
@@ -241,15 +214,14 @@ Account& State::ensure_account(const std::string& phone) {
 }
 
 Status State::save_account(const Account& a) {
-  auto s = db_.prepare(
+  return sql::with_statement(
+      db_.get(),
       "INSERT OR REPLACE INTO accounts(phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index)"
-      " VALUES(?,?,?,?,?,?,?,?)");
-  if (!s) return Unexpected<Error>{s.error()};
-  s->bind(1, a.phone).bind(2, a.lid).bind(3, ByteView(a.identity.priv)).bind(4, ByteView(a.spk.priv));
-  s->bind(5, ByteView(a.spk_sig)).bind(6, int64_t{a.regid}).bind(7, int64_t{a.next_device}).bind(8, int64_t{a.next_key_index});
-  s->step();
-  if (!s->ok()) return fail("db", "cannot save account");
-  return {};
+      " VALUES(?,?,?,?,?,?,?,?)",
+      [&](sql::Query& q) {
+        return q.bind(a.phone).bind(a.lid).bind_blob(a.identity.priv).bind_blob(a.spk.priv).bind_blob(a.spk_sig)
+            .bind(int64_t{a.regid}).bind(int64_t{a.next_device}).bind(int64_t{a.next_key_index}).run();
+      });
 }
 
 Status State::save_account_counters(const Account& a) { return save_account(a); }
@@ -269,29 +241,24 @@ Status State::reset_identity(const std::string& phone) {
 }
 
 Status State::save_device(const std::string& phone, const Device& d) {
-  auto s = db_.prepare(
+  return sql::with_statement(
+      db_.get(),
       "INSERT OR REPLACE INTO devices(phone, device, noise_pub, identity_pub, regid, skey_id, skey_pub, skey_sig,"
-      " key_index, push_name) VALUES(?,?,?,?,?,?,?,?,?,?)");
-  if (!s) return Unexpected<Error>{s.error()};
-  s->bind(1, phone).bind(2, int64_t{d.id}).bind(3, ByteView(d.noise_pub)).bind(4, ByteView(d.identity_pub));
-  s->bind(5, int64_t{d.regid}).bind(6, int64_t{d.skey_id}).bind(7, ByteView(d.skey_pub)).bind(8, ByteView(d.skey_sig));
-  s->bind(9, int64_t{d.key_index}).bind(10, d.push_name);
-  s->step();
-  if (!s->ok()) return fail("db", "cannot save device");
-  return {};
+      " key_index, push_name) VALUES(?,?,?,?,?,?,?,?,?,?)",
+      [&](sql::Query& q) {
+        return q.bind(phone).bind(int64_t{d.id}).bind_blob(d.noise_pub).bind_blob(d.identity_pub).bind(int64_t{d.regid})
+            .bind(int64_t{d.skey_id}).bind_blob(d.skey_pub).bind_blob(d.skey_sig).bind(int64_t{d.key_index})
+            .bind(d.push_name).run();
+      });
 }
 
 Status State::save_signed_prekey(const std::string& phone, const Device& d) { return save_device(phone, d); }
 
 Status State::remove_device(const std::string& phone, uint16_t device) {
   if (auto* a = account(phone)) a->devices.erase(device);
-  for (const char* sql : {"DELETE FROM devices WHERE phone=? AND device=?", "DELETE FROM prekeys WHERE phone=? AND device=?",
-                          "DELETE FROM offline WHERE phone=? AND device=?"}) {
-    auto s = db_.prepare(sql);
-    if (!s) return Unexpected<Error>{s.error()};
-    s->bind(1, phone).bind(2, int64_t{device});
-    s->step();
-  }
+  for (const char* text : {"DELETE FROM devices WHERE phone=? AND device=?", "DELETE FROM prekeys WHERE phone=? AND device=?",
+                           "DELETE FROM offline WHERE phone=? AND device=?"})
+    WA_TRY(sql::with_statement(db_.get(), text, [&](sql::Query& q) { return q.bind(phone).bind(int64_t{device}).run(); }));
   return {};
 }
 
@@ -300,15 +267,16 @@ Status State::add_prekeys(const std::string& phone, uint16_t device, const std::
   if (!a) return fail("not_found", "no account");
   auto it = a->devices.find(device);
   if (it == a->devices.end()) return fail("not_found", "no device");
-  WA_TRY(db_.exec("BEGIN"));
-  for (const auto& [id, pub] : keys) {
-    it->second.prekeys[id] = pub;
-    auto one = db_.prepare("INSERT OR REPLACE INTO prekeys(phone, device, id, pub) VALUES(?,?,?,?)");
-    if (!one) continue;
-    one->bind(1, phone).bind(2, int64_t{device}).bind(3, int64_t{id}).bind(4, ByteView(pub));
-    one->step();
-  }
-  return db_.exec("COMMIT");
+  for (const auto& [id, pub] : keys) it->second.prekeys[id] = pub;
+  return sql::transaction(db_.get(), [&]() -> Status {
+    auto stmt = sql::prepare(db_.get(), "INSERT OR REPLACE INTO prekeys(phone, device, id, pub) VALUES(?,?,?,?)");
+    if (!stmt) return Unexpected<Error>{stmt.error()};
+    for (const auto& [id, pub] : keys) {
+      sql::Query q(db_.get(), stmt->get());
+      WA_TRY(q.bind(phone).bind(int64_t{device}).bind(int64_t{id}).bind_blob(pub).run());
+    }
+    return {};
+  });
 }
 
 std::optional<std::pair<uint32_t, Bytes>> State::take_prekey(const std::string& phone, uint16_t device) {
@@ -319,10 +287,11 @@ std::optional<std::pair<uint32_t, Bytes>> State::take_prekey(const std::string& 
   auto first = it->second.prekeys.begin();
   std::pair<uint32_t, Bytes> out{first->first, std::move(first->second)};
   it->second.prekeys.erase(first);
-  if (auto s = db_.prepare("DELETE FROM prekeys WHERE phone=? AND device=? AND id=?")) {
-    s->bind(1, phone).bind(2, int64_t{device}).bind(3, int64_t{out.first});
-    s->step();
-  }
+  // Handed out even when the delete fails: a prekey used twice only costs
+  // the client a session rebuild, a missing bundle costs the message.
+  (void)sql::with_statement(db_.get(), "DELETE FROM prekeys WHERE phone=? AND device=? AND id=?", [&](sql::Query& q) {
+    return q.bind(phone).bind(int64_t{device}).bind(int64_t{out.first}).run();
+  });
   return out;
 }
 
@@ -341,71 +310,69 @@ std::string State::new_group_id(const std::string& creator, uint64_t now) {
 
 Status State::save_group(const Group& g) {
   groups_[g.id] = g;
-  WA_TRY(db_.exec("BEGIN"));
-  if (auto s = db_.prepare("INSERT OR REPLACE INTO groups(id, subject, creator, creation) VALUES(?,?,?,?)")) {
-    s->bind(1, g.id).bind(2, g.subject).bind(3, g.creator).bind(4, static_cast<int64_t>(g.creation));
-    s->step();
-  }
-  if (auto s = db_.prepare("DELETE FROM group_members WHERE gid=?")) {
-    s->bind(1, g.id);
-    s->step();
-  }
-  int64_t pos = 0;
-  for (const auto& [phone, admin] : g.members) {
-    if (auto s = db_.prepare("INSERT INTO group_members(gid, phone, admin, pos) VALUES(?,?,?,?)")) {
-      s->bind(1, g.id).bind(2, phone).bind(3, int64_t{admin ? 1 : 0}).bind(4, pos++);
-      s->step();
+  sqlite3* db = db_.get();
+  return sql::transaction(db, [&]() -> Status {
+    WA_TRY(sql::with_statement(db, "INSERT OR REPLACE INTO groups(id, subject, creator, creation) VALUES(?,?,?,?)",
+                               [&](sql::Query& q) {
+                                 return q.bind(g.id).bind(g.subject).bind(g.creator).bind(static_cast<int64_t>(g.creation)).run();
+                               }));
+    WA_TRY(sql::with_statement(db, "DELETE FROM group_members WHERE gid=?", [&](sql::Query& q) { return q.bind(g.id).run(); }));
+    auto stmt = sql::prepare(db, "INSERT INTO group_members(gid, phone, admin, pos) VALUES(?,?,?,?)");
+    if (!stmt) return Unexpected<Error>{stmt.error()};
+    int64_t pos = 0;
+    for (const auto& [phone, admin] : g.members) {
+      sql::Query q(db, stmt->get());
+      WA_TRY(q.bind(g.id).bind(phone).bind(int64_t{admin ? 1 : 0}).bind(pos++).run());
     }
-  }
-  return db_.exec("COMMIT");
+    return {};
+  });
 }
 
 Status State::delete_group(const std::string& id) {
   groups_.erase(id);
-  for (const char* sql : {"DELETE FROM groups WHERE id=?", "DELETE FROM group_members WHERE gid=?"}) {
-    if (auto s = db_.prepare(sql)) {
-      s->bind(1, id);
-      s->step();
-    }
-  }
+  for (const char* text : {"DELETE FROM groups WHERE id=?", "DELETE FROM group_members WHERE gid=?"})
+    WA_TRY(sql::with_statement(db_.get(), text, [&](sql::Query& q) { return q.bind(id).run(); }));
   return {};
 }
 
 Status State::enqueue(const std::string& phone, uint16_t device, ByteView node) {
-  auto s = db_.prepare("INSERT INTO offline(phone, device, node) VALUES(?,?,?)");
-  if (!s) return Unexpected<Error>{s.error()};
-  s->bind(1, phone).bind(2, int64_t{device}).bind(3, node);
-  s->step();
-  if (!s->ok()) return fail("db", "cannot queue stanza");
-  return {};
+  return sql::with_statement(db_.get(), "INSERT INTO offline(phone, device, node) VALUES(?,?,?)",
+                             [&](sql::Query& q) { return q.bind(phone).bind(int64_t{device}).bind_blob(node).run(); });
 }
 
 std::vector<QueuedStanza> State::queued(const std::string& phone, uint16_t device) {
   std::vector<QueuedStanza> out;
-  auto s = db_.prepare("SELECT seq, node FROM offline WHERE phone=? AND device=? ORDER BY seq");
-  if (!s) return out;
-  s->bind(1, phone).bind(2, int64_t{device});
-  while (s->step()) out.push_back({s->i64(0), s->blob(1)});
+  (void)sql::with_statement(db_.get(), "SELECT seq, node FROM offline WHERE phone=? AND device=? ORDER BY seq",
+                            [&](sql::Query& q) {
+                              return sql::each_row(q.bind(phone).bind(int64_t{device}), [&]() -> Status {
+                                out.push_back({q.col_int(0), q.col_blob(1)});
+                                return {};
+                              });
+                            });
   return out;
 }
 
 size_t State::queued_count(const std::string& phone, uint16_t device) {
-  auto s = db_.prepare("SELECT COUNT(*) FROM offline WHERE phone=? AND device=?");
-  if (!s) return 0;
-  s->bind(1, phone).bind(2, int64_t{device});
-  return s->step() ? static_cast<size_t>(s->i64(0)) : 0;
+  auto n = sql::with_statement(db_.get(), "SELECT COUNT(*) FROM offline WHERE phone=? AND device=?",
+                               [&](sql::Query& q) -> Result<size_t> {
+                                 auto row = q.bind(phone).bind(int64_t{device}).step();
+                                 if (!row) return Unexpected<Error>{row.error()};
+                                 return *row ? static_cast<size_t>(q.col_int(0)) : size_t{0};
+                               });
+  return n ? *n : 0;
 }
 
 Status State::dequeue(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return {};
-  WA_TRY(db_.exec("BEGIN"));
-  for (int64_t seq : seqs) {
-    if (auto s = db_.prepare("DELETE FROM offline WHERE seq=?")) {
-      s->bind(1, seq);
-      s->step();
+  return sql::transaction(db_.get(), [&]() -> Status {
+    auto stmt = sql::prepare(db_.get(), "DELETE FROM offline WHERE seq=?");
+    if (!stmt) return Unexpected<Error>{stmt.error()};
+    for (int64_t seq : seqs) {
+      sql::Query q(db_.get(), stmt->get());
+      WA_TRY(q.bind(seq).run());
     }
-  }
-  return db_.exec("COMMIT");
+    return {};
+  });
 }
 
 }  // namespace wa::testserver

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "db.hpp"
 #include "wa/bytes.hpp"
 #include "wa/crypto/crypto.hpp"
 #include "wa/noise/cert.hpp"
 #include "wa/result.hpp"
+#include "wa/store/sqlite_handle.hpp"
 
 namespace wa::testserver {
 
@@ -104,7 +104,7 @@ class State {
   Status load();
   Status save_account(const Account& a);
 
-  Db db_;
+  store::sql::Db db_;
   noise::CertAuthority ca_;
   crypto::KeyPair static_;
   std::map<std::string, Account> accounts_;

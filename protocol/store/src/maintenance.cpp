@@ -10,8 +10,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "sqlite_handle.hpp"
 #include "wa/log.hpp"
+#include "wa/store/sqlite_handle.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::store {
@@ -27,12 +27,6 @@ Result<sql::Db> open_existing(const std::string& path) {
   if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
   sqlite3_busy_timeout(db.get(), 2000);
   return db;
-}
-
-Status exec(sqlite3* db, const std::string& text) {
-  int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db, rc, "exec")};
-  return {};
 }
 
 std::string quoted(const std::string& name) {
@@ -182,8 +176,8 @@ Result<Recovery> recover_database(const std::string& path) {
       while (t && sqlite3_step(t) == SQLITE_ROW)
         tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(t, 0)));
     }
-    WA_TRY(exec(dst.get(), "PRAGMA synchronous=FULL"));
-    WA_TRY(exec(dst.get(), "BEGIN IMMEDIATE"));
+    WA_TRY(sql::exec(dst.get(), "PRAGMA synchronous=FULL"));
+    WA_TRY(sql::exec(dst.get(), "BEGIN IMMEDIATE"));
     for (const auto& table : tables) {
       auto [rows, damaged] = copy_table(dst.get(), src.get(), table);
       out.rows += rows;
@@ -214,12 +208,12 @@ Result<Recovery> recover_database(const std::string& path) {
         }
       }
     }
-    if (auto s = exec(dst.get(), "COMMIT"); !s) {
+    if (auto s = sql::exec(dst.get(), "COMMIT"); !s) {
       (void)sqlite3_exec(dst.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       return Unexpected<Error>{s.error()};
     }
     // One self-contained file before it is moved into place.
-    WA_TRY(exec(dst.get(), "PRAGMA wal_checkpoint(TRUNCATE)"));
+    WA_TRY(sql::exec(dst.get(), "PRAGMA wal_checkpoint(TRUNCATE)"));
   }
   out.damaged_copy = path + ".corrupt-" + std::to_string(static_cast<long long>(std::time(nullptr)));
   for (const char* s : {"", "-wal"}) {

@@ -16,7 +16,7 @@
 #include "fault_vfs.hpp"
 #include "wa/contract/errors.hpp"
 #include "schema.hpp"
-#include "sqlite_handle.hpp"
+#include "wa/store/sqlite_handle.hpp"
 
 namespace wa::store {
 
@@ -98,10 +98,12 @@ std::optional<std::vector<uint32_t>> decode_devices(std::string_view text) {
   return out;
 }
 
+}  // namespace
+
 // Database files hold private keys: create them 0600 ourselves (SQLite would
 // use 0644 & ~umask, and changing the process umask is not thread-safe). WAL
 // and shm files inherit the main file's mode from SQLite.
-Status prepare_private_file(const std::string& path) {
+Status sql::prepare_private_file(const std::string& path) {
   // Never open (and close) a descriptor on a database file that may already
   // be open in this process: close() drops every POSIX lock the process
   // holds on the file, including SQLite's, and then another process takes
@@ -130,6 +132,8 @@ Status prepare_private_file(const std::string& path) {
   }
   return {};
 }
+
+namespace {
 
 class SqliteStore final : public Store {
  public:
@@ -754,11 +758,7 @@ class SqliteStore final : public Store {
     return p;
   }
 
-  Status exec(const char* sql_text) {
-    int rc = sqlite3_exec(db_.get(), sql_text, nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "exec")};
-    return {};
-  }
+  Status exec(const char* sql_text) { return sql::exec(db_.get(), sql_text); }
 
   Result<std::string> exec_row_text(const char* sql_text) {
     sqlite3_stmt* raw = nullptr;
@@ -897,7 +897,7 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const SqliteOptions& options) {
   if (path.empty()) return fail("bad_path", "empty database path");
-  if (auto s = prepare_private_file(path); !s) return Unexpected<Error>{s.error()};
+  if (auto s = sql::prepare_private_file(path); !s) return Unexpected<Error>{s.error()};
   // Two processes opening one profile at once (the supervisor logging an
   // event while the worker starts) can meet in the WAL switch or the WAL
   // recovery, where SQLite answers BUSY without waiting. Opening is rare:

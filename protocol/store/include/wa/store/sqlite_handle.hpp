@@ -1,5 +1,6 @@
-// RAII around sqlite3* and sqlite3_stmt*, and a scoped borrower for cached
-// prepared statements. Internal to wa_store.
+// RAII around sqlite3* and sqlite3_stmt*, a scoped borrower for prepared
+// statements and the few calls around them. The project's one SQLite
+// wrapper: wa_store and wa-testserver's state file both use it.
 #pragma once
 
 #include <sqlite3.h>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "wa/bytes.hpp"
 #include "wa/result.hpp"
@@ -23,6 +25,11 @@ struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// sqlite_store.cpp: database files hold private keys, so PATH is created 0600
+// by us (SQLite would use 0644 & ~umask); an existing file must be a regular
+// file of ours and is tightened to 0600.
+Status prepare_private_file(const std::string& path);
 
 // sqlite_store.cpp: tells the process's corruption observer (see
 // set_corruption_observer) that SQLite found a damaged database.
@@ -129,5 +136,54 @@ class Query {
   int idx_ = 0;
   int bind_rc_ = SQLITE_OK;
 };
+
+inline Status exec(sqlite3* db, const char* sql_text) {
+  int rc = sqlite3_exec(db, sql_text, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Unexpected<Error>{sqlite_error(db, rc, "exec")};
+  return {};
+}
+
+// An uncached statement, for callers that run it rarely.
+inline Result<Stmt> prepare(sqlite3* db, std::string_view sql_text) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql_text.data(), static_cast<int>(sql_text.size()), &raw, nullptr);
+  Stmt stmt(raw);
+  if (rc != SQLITE_OK) return Unexpected<Error>{sqlite_error(db, rc, "prepare")};
+  return stmt;
+}
+
+// Prepares SQL_TEXT and runs f(Query&) on it; f returns a Result or Status.
+template <class F>
+auto with_statement(sqlite3* db, std::string_view sql_text, F&& f) -> decltype(f(std::declval<Query&>())) {
+  auto stmt = prepare(db, sql_text);
+  if (!stmt) return Unexpected<Error>{stmt.error()};
+  Query q(db, stmt->get());
+  return f(q);
+}
+
+// Steps Q to its end, calling f() -> Status on each row (read with Q's
+// col_* getters); stops at the first error.
+template <class F>
+Status each_row(Query& q, F&& f) {
+  for (;;) {
+    auto row = q.step();
+    if (!row) return Unexpected<Error>{row.error()};
+    if (!*row) return {};
+    if (auto s = f(); !s) return s;
+  }
+}
+
+// BEGIN, f() -> Status, COMMIT; ROLLBACK when f fails. Not nestable (the
+// store's own transactions nest with savepoints).
+template <class F>
+Status transaction(sqlite3* db, F&& f) {
+  if (auto s = exec(db, "BEGIN"); !s) return s;
+  Status s = f();
+  if (!s) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  }
+  return exec(db, "COMMIT");
+}
 
 }  // namespace wa::store::sql

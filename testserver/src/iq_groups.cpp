@@ -1,0 +1,159 @@
+// Group IQs (xmlns w:g2: create, leave, participating, query, add/remove/
+// promote/demote, subject) and the w:gp2 notifications members get.
+#include <algorithm>
+#include <set>
+
+#include "server.hpp"
+#include "stanza.hpp"
+
+namespace wa::testserver {
+
+using binary::Jid;
+using binary::Node;
+
+Node Server::group_node(const Group& g) {
+  binary::Children parts;
+  for (const auto& [phone, admin] : g.members) {
+    Node p("participant", {{"jid", pn_jid(phone, 0)}});
+    if (auto* a = state_.account(phone)) p.set_attr("lid", a->lid + "@lid");
+    if (phone == g.creator) p.set_attr("type", "superadmin");
+    else if (admin) p.set_attr("type", "admin");
+    parts.push_back(std::move(p));
+  }
+  Node n("group", {{"id", g.id}, {"subject", g.subject}, {"s_t", std::to_string(g.creation)},
+                   {"s_o", pn_jid(g.creator, 0)}, {"creation", std::to_string(g.creation)},
+                   {"creator", pn_jid(g.creator, 0)}, {"size", std::to_string(g.members.size())},
+                   {"addressing_mode", "pn"}});
+  n.content = std::move(parts);
+  return n;
+}
+
+void Server::notify_group(const Group& g, const std::string& action, const std::vector<std::string>& phones,
+                          const DeviceAddr& author) {
+  binary::Children parts;
+  for (const auto& p : phones) parts.push_back(Node("participant", {{"jid", pn_jid(p, 0)}}));
+  uint64_t now = now_unix();
+  std::set<std::string> audience;
+  for (const auto& m : g.members) audience.insert(m.first);
+  for (const auto& p : phones) audience.insert(p);
+  for (const auto& phone : audience) {
+    auto* a = state_.account(phone);
+    if (!a) continue;
+    for (const auto& [dev_id, d] : a->devices) {
+      (void)d;
+      Node n("notification", {{"from", g.id + "@g.us"}, {"type", "w:gp2"}, {"id", next_id()},
+                              {"participant", pn_jid(author.phone, 0)}, {"t", std::to_string(now)}});
+      n.content = binary::Children{Node(action, {}, parts)};
+      deliver({DeviceAddr{phone, dev_id}, std::move(n)});
+    }
+  }
+}
+
+Node Server::iq_groups(Conn& c, const Node& iq) {
+  uint64_t now = now_unix();
+  auto to = Jid::parse(iq.attr_or("to", ""));
+  if (!to || !to->is_group()) return error_for(iq, 400, "bad-request");
+  auto member_phones = [&](const Node& action, std::vector<std::string>& out) {
+    for (const auto& p : action.children()) {
+      if (p.tag != "participant") continue;
+      auto j = Jid::parse(p.attr_or("jid", ""));
+      auto addr = j ? resolve(state_, *j) : std::nullopt;
+      if (addr) out.push_back(addr->phone);
+    }
+  };
+  if (const Node* create = iq.child("create")) {
+    Group g;
+    g.id = state_.new_group_id(c.addr.phone, now);
+    g.subject = std::string(create->attr_or("subject", "")).substr(0, 100);
+    g.creator = c.addr.phone;
+    g.creation = now;
+    g.members.emplace_back(c.addr.phone, true);
+    std::vector<std::string> add;
+    member_phones(*create, add);
+    for (const auto& p : add)
+      if (!g.has(p)) g.members.emplace_back(p, false);
+    if (!state_.save_group(g)) return error_for(iq, 500, "internal-server-error");
+    Node r = result_for(iq);
+    r.content = binary::Children{group_node(g)};
+    std::vector<std::string> others;
+    for (const auto& m : g.members)
+      if (m.first != c.addr.phone) others.push_back(m.first);
+    notify_group(g, "add", others, c.addr);
+    return r;
+  }
+  if (const Node* leave = iq.child("leave")) {
+    for (const auto& gn : leave->children()) {
+      std::string gid(gn.attr_or("id", ""));
+      if (auto pos = gid.find('@'); pos != std::string::npos) gid.resize(pos);
+      Group* g = state_.group(gid);
+      if (!g || !g->has(c.addr.phone)) continue;
+      std::erase_if(g->members, [&](const auto& m) { return m.first == c.addr.phone; });
+      Group copy = *g;
+      (void)state_.save_group(copy);
+      notify_group(copy, "leave", {c.addr.phone}, c.addr);
+    }
+    return result_for(iq);
+  }
+  if (iq.child("participating")) {
+    binary::Children gs;
+    for (const auto& [id, g] : state_.groups())
+      if (g.has(c.addr.phone)) gs.push_back(group_node(g));
+    Node r = result_for(iq);
+    r.content = binary::Children{Node("groups", {}, std::move(gs))};
+    return r;
+  }
+  Group* g = state_.group(to->user);
+  if (!g) return error_for(iq, 404, "item-not-found");
+  if (!g->has(c.addr.phone)) return error_for(iq, 403, "forbidden");
+  if (iq.child("query")) {
+    Node r = result_for(iq);
+    r.content = binary::Children{group_node(*g)};
+    return r;
+  }
+  for (const char* action : {"add", "remove", "promote", "demote"}) {
+    const Node* a = iq.child(action);
+    if (!a) continue;
+    // Per participant, as the real server answers: an `error` attribute on
+    // the ones that could not be changed (404 unknown account / not a
+    // member, 409 already a member); only the changed ones are notified.
+    std::vector<std::string> phones;
+    binary::Children result_parts;
+    const std::string act(action);
+    for (const auto& pn : a->children()) {
+      if (pn.tag != "participant") continue;
+      auto j = Jid::parse(pn.attr_or("jid", ""));
+      auto addr = j ? resolve(state_, *j) : std::nullopt;
+      Node part("participant", {{"jid", addr ? pn_jid(addr->phone, 0) : std::string(pn.attr_or("jid", ""))}});
+      if (!addr) {
+        part.set_attr("error", "404");
+      } else if (act == "add") {
+        if (g->has(addr->phone)) part.set_attr("error", "409");
+        else g->members.emplace_back(addr->phone, false);
+      } else if (!g->has(addr->phone)) {
+        part.set_attr("error", "404");
+      } else if (act == "remove") {
+        std::erase_if(g->members, [&](const auto& m) { return m.first == addr->phone; });
+      } else {
+        for (auto& m : g->members)
+          if (m.first == addr->phone) m.second = act == "promote";
+      }
+      if (!part.has_attr("error")) phones.push_back(addr->phone);
+      result_parts.push_back(std::move(part));
+    }
+    Group copy = *g;
+    (void)state_.save_group(copy);
+    if (!phones.empty()) notify_group(copy, action, phones, c.addr);
+    Node r = result_for(iq);
+    r.content = binary::Children{Node(action, {}, std::move(result_parts))};
+    return r;
+  }
+  if (const Node* subj = iq.child("subject")) {
+    if (auto s = subj->content_chars()) g->subject = std::string(*s).substr(0, 100);
+    Group copy = *g;
+    (void)state_.save_group(copy);
+    return result_for(iq);
+  }
+  return error_for(iq, 501, "feature-not-implemented");
+}
+
+}  // namespace wa::testserver

@@ -1,0 +1,182 @@
+// The emulated primary phone's side of linking a companion: QR pairing
+// (admin `scan`), phone-number code pairing (admin `link-code` with the md
+// link_code_companion_reg stages), pair-success and the companion's
+// pair-device-sign, and unlinking (md remove-companion-device).
+#include "phone.hpp"
+#include "server.hpp"
+#include "stanza.hpp"
+#include "wa/ipc/codec.hpp"
+#include "wa/log.hpp"
+
+namespace wa::testserver {
+
+using binary::Jid;
+using binary::Node;
+using json = admin::json;
+
+Node Server::iq_md(Conn& c, const Node& iq) {
+  if (const Node* rm = iq.child("remove-companion-device")) {
+    auto j = Jid::parse(rm->attr_or("jid", ""));
+    auto addr = j ? resolve(state_, *j) : std::nullopt;
+    if (!addr || addr->phone != c.addr.phone || addr->device == 0) return error_for(iq, 400, "bad-request");
+    (void)state_.remove_device(addr->phone, addr->device);
+    if (Conn* o = sessions_.online(*addr)) transport_->stream_error(*o, "device_removed");
+    return result_for(iq);
+  }
+  if (const Node* reg = iq.child("link_code_companion_reg")) {
+    auto stage = reg->attr_or("stage", "");
+    auto child_bytes = [&](const char* tag) -> Bytes {
+      const Node* n = reg->child(tag);
+      if (!n) return {};
+      if (auto b = n->bytes()) return *b;
+      if (auto t = n->text()) return to_bytes(*t);
+      return {};
+    };
+    if (stage == "companion_hello") {
+      auto j = Jid::parse(reg->attr_or("jid", ""));
+      if (!j || !j->is_pn() || !admin::check_phone(j->user)) return error_for(iq, 400, "bad-request");
+      Bytes wrapped = child_bytes("link_code_pairing_wrapped_companion_ephemeral_pub");
+      if (wrapped.size() != 80) return error_for(iq, 400, "bad-request");
+      c.pairing.link_phone = j->user;
+      c.pairing.link_companion_eph = std::move(wrapped);
+      c.pairing.link_ref = "lc." + to_hex(crypto::random_bytes(8));
+      Node r = result_for(iq);
+      r.content = binary::Children{Node("link_code_companion_reg", {},
+                                        binary::Children{bytes_node("link_code_pairing_ref", to_bytes(c.pairing.link_ref))})};
+      return r;
+    }
+    if (stage == "companion_finish") {
+      if (c.pairing.link_code.empty()) return error_for(iq, 400, "bad-request");
+      Bytes bundle = child_bytes("link_code_pairing_wrapped_key_bundle");
+      Bytes ident = child_bytes("companion_identity_public");
+      auto* acc = state_.account(c.pairing.link_phone);
+      auto companion_eph = phone::unwrap_link_code_key(c.pairing.link_code, c.pairing.link_companion_eph);
+      if (!acc || !companion_eph || ident.size() != 32 || !crypto::equal_ct(ident, c.pairing.identity))
+        return error_for(iq, 400, "bad-request");
+      auto adv = phone::link_code_adv_secret(c.pairing.link_primary_eph, *companion_eph, acc->identity, ident, bundle);
+      if (!adv) return error_for(iq, 400, "bad-request");
+      Node r = result_for(iq);
+      send(c, r);
+      auto pending = std::move(c.pairing.admin);
+      start_pairing(c, c.pairing.link_phone, *adv, std::move(pending));
+      Bytes wipe = std::move(*adv);
+      secure_wipe(wipe);
+      return Node();  // already answered
+    }
+    return error_for(iq, 400, "bad-request");
+  }
+  return error_for(iq, 501, "feature-not-implemented");
+}
+
+void Server::start_pairing(Conn& c, const std::string& phone, ByteView adv_secret,
+                           std::shared_ptr<ipc::PendingRequest> pending) {
+  Account& acc = state_.ensure_account(phone);
+  uint16_t device = acc.next_device++;
+  uint32_t key_index = acc.next_key_index++;
+  (void)state_.save_account_counters(acc);
+  auto ps = phone::make_pair_success(acc.identity, c.pairing.identity, adv_secret, key_index, now_unix());
+  c.pairing.iq_id = next_id();
+  c.pairing.issued_details = ps.device_details;
+  c.pairing.phone = phone;
+  c.pairing.device = device;
+  c.pairing.key_index = key_index;
+  c.pairing.admin = std::move(pending);
+  Node iq("iq", {{"from", kServerJid}, {"type", "set"}, {"id", c.pairing.iq_id}, {"t", std::to_string(now_unix())}});
+  iq.content = binary::Children{Node("pair-success", {}, binary::Children{
+      Node("device-identity", {}, ps.container),
+      Node("device", {{"jid", pn_jid(phone, device)}, {"lid", lid_jid(acc.lid, device)}}),
+      Node("platform", {{"name", "android"}})})};
+  send(c, iq);
+}
+
+void Server::on_pair_device_sign(Conn& c, const Node& iq) {
+  c.pairing.iq_id.clear();
+  auto answer = [&](const json& j) {
+    if (c.pairing.admin) c.pairing.admin->reply(as_bytes(ipc::dump_json(j)));
+    c.pairing.admin.reset();
+  };
+  const Node* sign = iq.child("pair-device-sign");
+  const Node* di = sign ? sign->child("device-identity") : nullptr;
+  auto* acc = state_.account(c.pairing.phone);
+  if (iq.attr_or("type", "") == "error" || !di || !di->bytes() || !acc) {
+    answer(ipc::error_reply("pairing_refused", "companion refused the pairing"));
+    transport_->close_after_flush(c);
+    return;
+  }
+  Bytes acc_pub(acc->identity.pub.begin(), acc->identity.pub.end());
+  auto ok = phone::verify_pair_device_sign(*di->bytes(), c.pairing.issued_details, c.pairing.identity, acc_pub);
+  if (!ok) {
+    answer(ipc::error_reply(ok.error().code, ok.error().message));
+    transport_->close_after_flush(c);
+    return;
+  }
+  Device d;
+  d.id = c.pairing.device;
+  auto cs = c.link.hs->client_static();
+  d.noise_pub.assign(cs.begin(), cs.end());
+  d.identity_pub = c.pairing.identity;
+  d.regid = c.pairing.regid;
+  d.skey_id = c.pairing.skey_id;
+  d.skey_pub = c.pairing.skey_pub;
+  d.skey_sig = c.pairing.skey_sig;
+  d.key_index = c.pairing.key_index;
+  d.push_name = c.push_name;
+  acc->devices[d.id] = d;
+  (void)state_.save_device(c.pairing.phone, d);
+  ++counters_.pairings;
+  WA_INFO("paired device %s:%u", c.pairing.phone.c_str(), static_cast<unsigned>(d.id));
+  answer(ipc::ok_reply(json{{"jid", pn_jid(c.pairing.phone, d.id)}, {"lid", lid_jid(acc->lid, d.id)}}));
+  transport_->stream_error(c, "515");
+}
+
+json Server::admin_scan(const json& req, std::shared_ptr<ipc::PendingRequest>& pending) {
+  std::string phone = req.value("phone", "");
+  std::string qr = req.value("qr", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  auto info = phone::parse_qr(qr);
+  if (!info) return ipc::error_reply(info.error().code, info.error().message);
+  Conn* shown = sessions_.by_ref(info->ref);
+  if (!shown) return ipc::error_reply("unknown_ref", "no connected companion shows this QR (expired?)");
+  Conn& c = *shown;
+  if (c.link.closing || !c.pairing.iq_id.empty() || c.pairing.admin)
+    return ipc::error_reply("busy", "this companion is already pairing");
+  if (!crypto::equal_ct(info->identity_pub, c.pairing.identity) || !crypto::equal_ct(info->noise_pub, c.link.hs->client_static()))
+    return ipc::error_reply("qr_mismatch", "QR keys do not match the connected companion");
+  start_pairing(c, phone, info->adv_secret, std::move(pending));
+  secure_wipe(info->adv_secret);
+  pending.reset();
+  return {};
+}
+
+json Server::admin_link_code(const json& req, std::shared_ptr<ipc::PendingRequest>& pending) {
+  std::string phone = req.value("phone", "");
+  std::string code = req.value("code", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  std::string clean;
+  for (char ch : code)
+    if (ch != '-') clean += ch;
+  if (clean.size() != 8) return ipc::error_reply("bad_code", "a link code has 8 characters");
+  for (auto& [wsi, cp] : transport_->conns()) {
+    (void)wsi;
+    Conn& c = *cp;
+    if (c.link.closing || c.pairing.link_phone != phone || !c.pairing.link_code.empty()) continue;
+    if (!phone::unwrap_link_code_key(clean, c.pairing.link_companion_eph)) continue;
+    Account& acc = state_.ensure_account(phone);
+    c.pairing.link_code = clean;
+    c.pairing.link_primary_eph = crypto::generate_keypair();
+    Node n("notification", {{"from", kServerJid}, {"type", "link_code_companion_reg"}, {"id", next_id()},
+                            {"t", std::to_string(now_unix())}});
+    n.content = binary::Children{Node("link_code_companion_reg", {}, binary::Children{
+        bytes_node("link_code_pairing_ref", to_bytes(c.pairing.link_ref)),
+        bytes_node("primary_identity_pub", Bytes(acc.identity.pub.begin(), acc.identity.pub.end())),
+        bytes_node("link_code_pairing_wrapped_primary_ephemeral_pub",
+                   phone::wrap_link_code_key(clean, c.pairing.link_primary_eph.pub))})};
+    send(c, n);
+    c.pairing.admin = std::move(pending);
+    pending.reset();
+    return {};
+  }
+  return ipc::error_reply("unknown_code", "no connected companion asked for a code for this number");
+}
+
+}  // namespace wa::testserver
