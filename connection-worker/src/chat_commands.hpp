@@ -28,11 +28,11 @@ class ChatCommands {
   // `args` are the validated control fields (without cmd / profile).
   void run(const std::string& cmd, const nlohmann::json& args, Reply reply);
 
-  // Receive-side hook, before the receive path: a <chatstate> becomes a
-  // `chatstate` event (returns true: consumed); a w:gp2 membership
-  // notification updates the sender-key memory (returns false: the receive
-  // path still acks it).
-  bool on_stanza(const binary::Node& stanza);
+  // Rows of the stanza table (registered by the worker): a <chatstate>
+  // becomes a `chatstate` event; a w:gp2 membership notification updates
+  // the sender-key memory (the receive path still acks it).
+  void on_chatstate(const binary::Node& stanza);
+  void on_group_notification(const binary::Node& stanza);
 
  private:
   // groups.cpp
@@ -43,7 +43,6 @@ class ChatCommands {
   // chatstate.cpp
   void read(const nlohmann::json& args, Reply reply);
   void typing(const nlohmann::json& args, Reply reply);
-  void on_chatstate(const binary::Node& stanza);
 
   Client& client_;
   std::string store_path_;

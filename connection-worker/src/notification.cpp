@@ -18,6 +18,7 @@ namespace wa::connection {
 using json = nlohmann::json;
 
 void Receiver::on_notification(const binary::Node& stanza) {
+  flush();  // it may refer to the messages before it
   if (stanza.attr_or("type", "") == "encrypt" && stanza.child("identity") != nullptr) {
     auto from = binary::Jid::parse(stanza.attr_or("from", ""));
     auto self = message::load_self(*store_);

@@ -1,0 +1,120 @@
+// The stanza table (dispatch.hpp) and the routing-info row: which handler a
+// stanza reaches, in which order, and what is left to the client's rule
+// for stanzas nobody took (a notification is acked, the rest ignored).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "dispatch.hpp"
+#include "must.hpp"
+#include "routing_info.hpp"
+#include "temp_dir.hpp"
+#include "wa/store/sqlite_store.hpp"
+
+using namespace wa;
+using namespace wa::connection;
+using wa::binary::Node;
+
+namespace {
+
+Node notification(const std::string& type) {
+  return Node("notification", {{"id", "n1"}, {"type", type}, {"from", "@s.whatsapp.net"}});
+}
+
+// Records which rows a stanza went through; `take` says whether each row
+// takes it.
+struct Trace {
+  std::vector<std::string> seen;
+  StanzaDispatch::Handler row(std::string name, bool take) {
+    return [this, name = std::move(name), take](const Node&) {
+      seen.push_back(name);
+      return take;
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stanza table: a registered tag reaches its handler, other tags do not") {
+  StanzaDispatch d;
+  Trace t;
+  d.on("receipt", t.row("receipt", true));
+  d.on("message", t.row("message", true));
+  CHECK(d.dispatch(Node("message")));
+  CHECK(d.dispatch(Node("receipt")));
+  CHECK(t.seen == std::vector<std::string>{"message", "receipt"});
+}
+
+TEST_CASE("stanza table: nobody takes an unknown tag or a notification type without a row") {
+  StanzaDispatch d;
+  Trace t;
+  d.on_notification("encrypt", t.row("encrypt", true));
+  d.on("message", t.row("message", true));
+  // false: Client::on_node then acks the notification and ignores the call.
+  CHECK_FALSE(d.dispatch(notification("made_up_type")));
+  CHECK_FALSE(d.dispatch(Node("call")));
+  CHECK(t.seen.empty());
+}
+
+TEST_CASE("stanza table: a notification's type rows come before the tag's, then the fallbacks") {
+  StanzaDispatch d;
+  Trace t;
+  d.otherwise(t.row("fallback", true));
+  d.on("notification", t.row("any notification", true));
+  d.on_notification("encrypt", t.row("prekeys", false));  // passes on what is not its own
+  d.on_notification("w:gp2", t.row("group", false));
+  d.on_notification("link_code_companion_reg", t.row("pair code", true));
+
+  CHECK(d.dispatch(notification("encrypt")));
+  CHECK(t.seen == std::vector<std::string>{"prekeys", "any notification"});
+  t.seen.clear();
+  CHECK(d.dispatch(notification("link_code_companion_reg")));
+  CHECK(t.seen == std::vector<std::string>{"pair code"});
+  t.seen.clear();
+  CHECK(d.dispatch(notification("made_up_type")));
+  CHECK(t.seen == std::vector<std::string>{"any notification"});
+  t.seen.clear();
+  CHECK(d.dispatch(Node("presence")));
+  CHECK(t.seen == std::vector<std::string>{"fallback"});
+  t.seen.clear();
+  // A type row only applies to notifications, not to another tag's type attribute.
+  CHECK(d.dispatch(Node("iq", {{"type", "encrypt"}})));
+  CHECK(t.seen == std::vector<std::string>{"fallback"});
+}
+
+TEST_CASE("stanza table: rows of one tag run in registration order until one takes it") {
+  StanzaDispatch d;
+  Trace t;
+  d.on("ib", t.row("routing", false));
+  d.on("ib", t.row("offline", true));
+  d.on("ib", t.row("never", true));
+  d.otherwise(t.row("fallback", true));
+  CHECK(d.dispatch(Node("ib")));
+  CHECK(t.seen == std::vector<std::string>{"routing", "offline"});
+}
+
+TEST_CASE("routing info: <ib><edge_routing> is taken and stored, reloaded by the next connection") {
+  test::TempDir dir;
+  auto st = test::must(store::open_sqlite(dir.file("store.db")));
+  RoutingInfo ri;
+  ri.load(*st);
+  CHECK(ri.bytes().empty());
+  CHECK_FALSE(ri.on_ib(Node("ib", {}, binary::Children{Node("offline_preview")})));
+
+  Bytes value{1, 2, 3, 4};
+  Node edge("edge_routing", {}, binary::Children{Node("routing_info", {}, value)});
+  CHECK(ri.on_ib(Node("ib", {}, binary::Children{edge})));
+  CHECK(ri.bytes() == value);
+  RoutingInfo next;
+  next.load(*st);
+  CHECK(next.bytes() == value);
+
+  // Too large: taken (it is edge routing) but neither kept nor stored.
+  Node big("edge_routing", {}, binary::Children{Node("routing_info", {}, Bytes(kMaxRoutingInfo + 1, 9))});
+  CHECK(ri.on_ib(Node("ib", {}, binary::Children{big})));
+  CHECK(ri.bytes() == value);
+  RoutingInfo again;
+  again.load(*st);
+  CHECK(again.bytes() == value);
+}
