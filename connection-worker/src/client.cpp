@@ -214,7 +214,7 @@ void Client::register_handlers() {
   stanzas_.on_notification("link_code_companion_reg", always(&Client::on_link_code_notification));
   // prekeys: the server's count of ours ran low.
   stanzas_.on_notification("encrypt", [this](const Node& n) { return on_encrypt_notification(n); });
-  // routing info and the offline queue; <ib> offline / dirty are the receive path's.
+  // routing info and the offline queue; any other <ib> passes on.
   stanzas_.on("ib", [this](const Node& n) { return routing_.on_ib(n); });
   stanzas_.on("ib", [this](const Node& n) { return on_offline_preview(n); });
 }

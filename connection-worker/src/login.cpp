@@ -59,5 +59,4 @@ bool Client::on_offline_preview(const Node& ib) {
   return true;
 }
 
-
 }  // namespace wa::connection
