@@ -32,7 +32,7 @@ Client::Client(uv_loop_t* loop, std::string profile, ClientSettings settings, Ho
             }, deadline);
           },
           [this] { drop({CloseAction::reconnect_backoff, "keepalive_timeout"}); }),
-      reconnect_timer_(loop), connect_timer_(loop), qr_timer_(loop), reaper_(loop), exit_timer_(loop) {
+      reconnect_timer_(loop), connect_timer_(loop), reaper_(loop), exit_timer_(loop), pairing_(loop) {
   register_handlers();
 }
 
@@ -89,7 +89,7 @@ void Client::stop() {
   keepalive_.stop();
   reconnect_timer_.stop();
   connect_timer_.stop();
-  qr_timer_.stop();
+  pairing_.qr_timer.stop();
   bury_connection();
   iq_.fail_all(Error{"not_connected", "the connection is stopping"});
   fail_pair_code_waiters(Error{"not_connected", "the connection is stopping"});
@@ -267,7 +267,7 @@ Status Client::send_node(const Node& node) {
 
 void Client::bury_connection() {
   connect_timer_.stop();
-  qr_timer_.stop();
+  pairing_.qr_timer.stop();
   keepalive_.stop();
   ++gen_;  // silences every callback of the old connection
   if (ws_) {

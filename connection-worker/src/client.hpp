@@ -156,7 +156,6 @@ class Client {
   Backoff store_backoff_;
   ipc::Timer reconnect_timer_;
   ipc::Timer connect_timer_;
-  ipc::Timer qr_timer_;
   ipc::Timer reaper_;
   ipc::Timer exit_timer_;
   Phase phase_ = Phase::idle;
@@ -168,7 +167,9 @@ class Client {
   StanzaDispatch stanzas_;
   // Pairing of a profile that is not linked yet (pairing.cpp).
   struct Pairing {
+    explicit Pairing(uv_loop_t* loop) : qr_timer(loop) {}
     std::deque<std::string> qr_refs;  // refs of the QR codes still to show
+    ipc::Timer qr_timer;               // the shown code's lifetime
     bool qr_shown = false;
     std::optional<PairCodeRequest> code;  // phone-number pairing asked for
     std::vector<std::function<void(Result<std::string>)>> code_waiters;

@@ -53,13 +53,13 @@ void Client::show_next_qr() {
   pairing_.qr_shown = true;
   emit({{"type", "qr"}, {"qr", make_qr_string(ref, creds_, companion_platform_id(settings_))}, {"ttl_ms", ttl}});
   uint64_t gen = gen_;
-  qr_timer_.start(ttl, [this, gen] {
+  pairing_.qr_timer.start(ttl, [this, gen] {
     if (gen == gen_) show_next_qr();
   });
 }
 
 void Client::on_pair_success(const Node& node) {
-  qr_timer_.stop();
+  pairing_.qr_timer.stop();
   auto ok = verify_pair_success(node, creds_);
   if (!ok) {
     WA_WARN("pairing refused: %s", ok.error().message.c_str());

@@ -70,8 +70,10 @@ class Receiver {
   // first. A receipt becomes a `receipt` event and is acked.
   void on_message(const binary::Node& stanza);
   void on_receipt(const binary::Node& stanza);
-  // notification.cpp: encrypt notifications (a contact's identity changed);
-  // every notification is acked.
+  // notification.cpp. The encrypt notification's row: takes one that says
+  // a contact's identity changed (<identity/>). Then the row for every
+  // other notification: acked.
+  bool on_identity_change(const binary::Node& stanza);
   void on_notification(const binary::Node& stanza);
 
   // Decrypts and stores the queued messages in one durable transaction, then

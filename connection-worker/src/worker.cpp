@@ -213,6 +213,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     chat_->on_group_notification(n);
     return false;  // on to the receive path, which acks it
   });
+  in.on_notification("encrypt", [this](const binary::Node& n) { return receiver_->on_identity_change(n); });
   in.on("notification", [this](const binary::Node& n) {
     receiver_->on_notification(n);
     return true;
