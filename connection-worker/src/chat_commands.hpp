@@ -34,17 +34,15 @@ class ChatCommands {
   void read(const nlohmann::json& args, Reply reply);
   void typing(const nlohmann::json& args, Reply reply);
 
-  // Receive-side hook, before the receive path: a <chatstate> becomes a
-  // `chatstate` event (returns true: consumed); a w:gp2 membership
-  // notification updates the sender-key memory (returns false: the receive
-  // path still acks it).
-  bool on_stanza(const binary::Node& stanza);
+  // Rows of the stanza table (registered by the worker): a <chatstate>
+  // becomes a `chatstate` event; a w:gp2 membership notification updates
+  // the sender-key memory (the receive path still acks it).
+  void on_chatstate(const binary::Node& stanza);
+  void on_group_notification(const binary::Node& stanza);
 
  private:
   // groups.cpp
   void membership_changed(const std::string& group, bool added);
-  // chatstate.cpp
-  void on_chatstate(const binary::Node& stanza);
 
   Client& client_;
   std::string store_path_;

@@ -3,12 +3,9 @@
 #include <chrono>
 
 #include "client_payload.hpp"
-#include "pair.hpp"
-#include "wa/binary/jid.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
-#include "wa/signal/keys.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 namespace wa::connection {
@@ -18,18 +15,9 @@ using binary::Node;
 
 namespace {
 
-constexpr const char* kServer = "@s.whatsapp.net";
 // The terminate hook runs from the loop, not from inside this object's
 // close handling (the worker flushes its link, then tears everything down).
 constexpr uint64_t kExitDeferMs = 0;
-
-Bytes be(uint32_t v, size_t n) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; ++i) out[n - 1 - i] = static_cast<uint8_t>(v >> (8 * i));
-  return out;
-}
-
-Node bytes_node(std::string tag, ByteView b) { return Node(std::move(tag), {}, Bytes(b.begin(), b.end())); }
 
 }  // namespace
 
@@ -38,13 +26,15 @@ Client::Client(uv_loop_t* loop, std::string profile, ClientSettings settings, Ho
       keepalive_(
           loop, settings_.ping_min_ms, settings_.ping_max_ms, settings_.ping_deadline_ms,
           [this](uint64_t deadline, std::function<void(bool)> answered) {
-            Node ping("iq", {{"to", kServer}, {"type", "get"}, {"xmlns", "w:p"}}, binary::Children{Node("ping")});
+            Node ping("iq", {{"to", kServerJid}, {"type", "get"}, {"xmlns", "w:p"}}, binary::Children{Node("ping")});
             query(std::move(ping), [answered](Result<Node> r) {
               answered(r.has_value() || r.error().code.rfind("rejected:", 0) == 0);
             }, deadline);
           },
           [this] { drop({CloseAction::reconnect_backoff, "keepalive_timeout"}); }),
-      reconnect_timer_(loop), connect_timer_(loop), qr_timer_(loop), reaper_(loop), exit_timer_(loop) {}
+      reconnect_timer_(loop), connect_timer_(loop), reaper_(loop), exit_timer_(loop), pairing_(loop) {
+  register_handlers();
+}
 
 Client::~Client() {
   phase_ = Phase::stopped;
@@ -85,8 +75,7 @@ Status Client::start() {
   auto creds = load_or_create_credentials(*store_);
   if (!creds) return Unexpected<Error>{creds.error()};
   creds_ = std::move(*creds);
-  if (auto ri = store_->get_credential(store::cred::routing_info); ri && *ri && (*ri)->size() <= kMaxRoutingInfo)
-    routing_info_ = std::move(**ri);
+  routing_.load(*store_);
   auto ctx = WsContext::create(loop_, settings_.url.rfind("wss://", 0) == 0);
   if (!ctx) return Unexpected<Error>{ctx.error()};
   ws_ctx_ = std::move(*ctx);
@@ -100,10 +89,10 @@ void Client::stop() {
   keepalive_.stop();
   reconnect_timer_.stop();
   connect_timer_.stop();
-  qr_timer_.stop();
+  pairing_.qr_timer.stop();
   bury_connection();
   iq_.fail_all(Error{"not_connected", "the connection is stopping"});
-  for (auto& w : std::exchange(pair_code_waiters_, {})) w(fail("not_connected", "the connection is stopping"));
+  fail_pair_code_waiters(Error{"not_connected", "the connection is stopping"});
 }
 
 void Client::connect() {
@@ -112,9 +101,9 @@ void Client::connect() {
   ++attempt_;
   uint64_t gen = gen_;
   phase_ = Phase::connecting;
-  qr_refs_.clear();
-  qr_shown_ = false;
-  pair_code_sent_ = false;
+  pairing_.qr_refs.clear();
+  pairing_.qr_shown = false;
+  pairing_.code_sent = false;
   iq_.reset_prefix();
   uv_update_time(loop_);
   connect_started_ms_ = uv_now(loop_);
@@ -159,7 +148,7 @@ void Client::on_ws_open(uint64_t gen) {
   cb.on_open = [] {};
   cb.on_node = [this, gen](Node n) { on_node(gen, std::move(n)); };
   cb.on_fail = [this, gen](const Error& e) { on_session_fail(gen, e); };
-  session_ = std::make_unique<NoiseSession>(creds_.noise, policy, std::move(payload), routing_info_, std::move(cb));
+  session_ = std::make_unique<NoiseSession>(creds_.noise, policy, std::move(payload), routing_.bytes(), std::move(cb));
   phase_ = Phase::handshaking;
   if (auto st = session_->start(); !st) on_session_fail(gen, st.error());
 }
@@ -186,298 +175,57 @@ void Client::on_session_fail(uint64_t gen, const Error& e) {
 
 void Client::on_node(uint64_t gen, Node node) {
   if (gen != gen_ || phase_ == Phase::stopped) return;
-  const std::string& tag = node.tag;
-  if (tag == "stream:error") {
-    drop(classify_stream_error(node));
-    return;
-  }
-  if (tag == "xmlstreamend") {
-    drop({CloseAction::reconnect_backoff, "stream_end"});
-    return;
-  }
-  if (tag == "failure") {
-    drop(classify_failure(node));
-    return;
-  }
-  if (tag == "success") {
-    on_success(node);
-    return;
-  }
+  // Answers to our own requests, by id; then the table.
   if (iq_.resolve(node)) return;
-  if (tag == "iq") {
-    std::string_view type = node.attr_or("type", "");
-    if (type == "set" && node.child("pair-device") != nullptr) return on_pair_device(node);
-    if (type == "set" && node.child("pair-success") != nullptr) return on_pair_success(node);
-    if (type == "get" && node.attr_or("xmlns", "") == "urn:xmpp:ping") {
-      (void)send_node(Node("iq", {{"to", kServer}, {"type", "result"}, {"id", std::string(node.attr_or("id", ""))}}));
-      return;
-    }
-  }
-  if (tag == "ib") {
-    // edge_routing: kept for the "ED" prefix of the next intro (Baileys does
-    // the same); offline_preview / offline / dirty belong to the receive path.
-    if (const Node* er = node.child("edge_routing")) {
-      const Node* ri = er->child("routing_info");
-      if (ri != nullptr && ri->bytes() != nullptr && !ri->bytes()->empty() && ri->bytes()->size() <= kMaxRoutingInfo) {
-        routing_info_ = *ri->bytes();
-        if (auto st = store_->put_credential(store::cred::routing_info, routing_info_); !st)
-          WA_WARN("cannot store routing info: %s", st.error().message.c_str());
-      }
-      return;
-    }
-    if (node.child("offline_preview") != nullptr) {
-      // The server holds the offline queue until asked; like Baileys we take
-      // it in batches of kOfflineBatch (the server sends the next batch once
-      // this one is answered, so a long queue never floods the receive path).
-      Node batch("offline_batch", {{"count", std::to_string(kOfflineBatch)}});
-      (void)send_node(Node("ib", {}, binary::Children{std::move(batch)}));
-      return;
-    }
-    if (on_stanza) on_stanza(node);
-    return;
-  }
-  if (tag == "notification") {
-    std::string_view type = node.attr_or("type", "");
-    if (type == "link_code_companion_reg") return on_link_code_notification(node);
-    if (type == "encrypt" && node.child("count") != nullptr && node.attr_or("from", "") == kServer)
-      return on_encrypt_notification(node);
-  }
-  if (on_stanza) {
-    on_stanza(node);
-    return;
-  }
-  if (tag == "notification") ack(node);
+  if (stanzas_.dispatch(node)) return;
+  // Nobody took it: a notification is still acked (the server resends an
+  // unacked one); anything else is ignored.
+  if (node.tag == "notification") ack(node);
+}
+
+// The client's own rows of the stanza table; the worker adds the receive
+// path's (Worker::on_init). Each handler returns true when it took the
+// stanza, false to pass it on (see dispatch.hpp).
+void Client::register_handlers() {
+  auto always = [this](void (Client::*fn)(const Node&)) {
+    return [this, fn](const Node& n) {
+      (this->*fn)(n);
+      return true;
+    };
+  };
+  // connect: the ends of a stream, through the close policy.
+  auto ends = [this](CloseDecision (*classify)(const Node&)) {
+    return [this, classify](const Node& n) {
+      drop(classify(n));
+      return true;
+    };
+  };
+  stanzas_.on("stream:error", ends(&classify_stream_error));
+  stanzas_.on("failure", ends(&classify_failure));
+  stanzas_.on("xmlstreamend", ends([](const Node&) { return CloseDecision{CloseAction::reconnect_backoff, "stream_end"}; }));
+  // login, pairing, keepalive.
+  stanzas_.on("success", always(&Client::on_success));
+  stanzas_.on("iq", [this](const Node& n) { return on_pair_iq(n); });
+  stanzas_.on("iq", [this](const Node& n) {
+    if (n.attr_or("type", "") != "get" || n.attr_or("xmlns", "") != "urn:xmpp:ping") return false;
+    (void)send_node(Node("iq", {{"to", kServerJid}, {"type", "result"}, {"id", std::string(n.attr_or("id", ""))}}));
+    return true;
+  });
+  stanzas_.on_notification("link_code_companion_reg", always(&Client::on_link_code_notification));
+  // prekeys: the server's count of ours ran low.
+  stanzas_.on_notification("encrypt", [this](const Node& n) { return on_encrypt_notification(n); });
+  // routing info and the offline queue; any other <ib> passes on.
+  stanzas_.on("ib", [this](const Node& n) { return routing_.on_ib(n); });
+  stanzas_.on("ib", [this](const Node& n) { return on_offline_preview(n); });
 }
 
 void Client::ack(const Node& node) {
   Node a("ack", {{"id", std::string(node.attr_or("id", ""))},
-                 {"to", std::string(node.attr_or("from", kServer))},
+                 {"to", std::string(node.attr_or("from", kServerJid))},
                  {"class", node.tag}});
   if (auto type = node.attr("type")) a.set_attr("type", std::string(*type));
   if (auto p = node.attr("participant")) a.set_attr("participant", std::string(*p));
   (void)send_node(a);
-}
-
-// ---- registration / pairing ----
-
-void Client::on_pair_device(const Node& node) {
-  (void)send_node(Node("iq", {{"to", kServer}, {"type", "result"}, {"id", std::string(node.attr_or("id", ""))}}));
-  if (creds_.registered()) return;
-  connect_timer_.stop();
-  phase_ = Phase::pairing;
-  for (auto& r : pair_device_refs(node)) qr_refs_.push_back(std::move(r));
-  if (pair_code_ && !pair_code_sent_) send_pair_code_hello();
-  // With a pairing code on the way the QR codes are still shown: whichever
-  // the user completes first wins.
-  show_next_qr();
-}
-
-void Client::show_next_qr() {
-  if (phase_ != Phase::pairing) return;
-  if (qr_refs_.empty()) {
-    drop({CloseAction::reconnect_backoff, "qr_refs_exhausted"});
-    return;
-  }
-  std::string ref = std::move(qr_refs_.front());
-  qr_refs_.pop_front();
-  uint64_t ttl = qr_shown_ ? kNextQrMs : kFirstQrMs;
-  qr_shown_ = true;
-  emit({{"type", "qr"}, {"qr", make_qr_string(ref, creds_, companion_platform_id(settings_))}, {"ttl_ms", ttl}});
-  uint64_t gen = gen_;
-  qr_timer_.start(ttl, [this, gen] {
-    if (gen == gen_) show_next_qr();
-  });
-}
-
-void Client::on_pair_success(const Node& node) {
-  qr_timer_.stop();
-  auto ok = verify_pair_success(node, creds_);
-  if (!ok) {
-    WA_WARN("pairing refused: %s", ok.error().message.c_str());
-    (void)send_node(pair_error_reply(node.attr_or("id", ""), ok.error()));
-    drop({CloseAction::reconnect_backoff, "pair_" + ok.error().code});
-    return;
-  }
-  // Persist before answering: once the phone has our signature the link
-  // exists, and losing it to a crash would orphan the device.
-  if (auto st = save_pairing(*store_, ok->identity, creds_.adv_secret); !st) {
-    WA_ERROR("cannot store the pairing: %s", st.error().message.c_str());
-    (void)send_node(pair_error_reply(node.attr_or("id", ""), Error{"pair_malformed", "internal"}));
-    drop({CloseAction::reconnect_backoff, "store_failed"});
-    return;
-  }
-  creds_.jid = ok->identity.jid;
-  creds_.lid = ok->identity.lid;
-  creds_.platform = ok->identity.platform;
-  creds_.account = ok->identity.account;
-  pair_code_.reset();
-  for (auto& w : std::exchange(pair_code_waiters_, {})) w(fail("already_paired", "paired by QR code"));
-  WA_INFO("paired as device %s", creds_.jid.c_str());
-  emit({{"type", "paired"}, {"jid", creds_.jid}, {"lid", creds_.lid}, {"platform", creds_.platform}});
-  (void)send_node(ok->reply);
-  // The server now ends the stream with 515 and we log in.
-}
-
-void Client::request_pair_code(const std::string& phone, std::function<void(Result<std::string>)> done) {
-  if (creds_.registered()) return done(fail("already_paired", "this profile is already linked to an account"));
-  if (phase_ == Phase::stopped) return done(fail("not_connected", "the connection is stopping"));
-  auto req = new_pair_code_request(phone);
-  if (!req) return done(Unexpected<Error>{req.error()});
-  pair_code_ = std::move(*req);
-  pair_code_waiters_.push_back(std::move(done));
-  pair_code_sent_ = false;
-  if (phase_ == Phase::pairing) send_pair_code_hello();
-  // Otherwise it goes out when the server offers pairing (pair-device).
-}
-
-void Client::send_pair_code_hello() {
-  if (!pair_code_) return;
-  pair_code_sent_ = true;
-  std::string id = iq_.next_id();
-  Node hello = companion_hello_iq(*pair_code_, creds_, settings_, id);
-  std::string code = pair_code_->code;
-  iq_.expect(id, settings_.iq_timeout_ms, [this, code](Result<Node> r) {
-    auto waiters = std::exchange(pair_code_waiters_, {});
-    if (!r) {
-      for (auto& w : waiters) w(Unexpected<Error>{r.error()});
-      return;
-    }
-    emit({{"type", "pairing_code"}, {"code", code}});
-    for (auto& w : waiters) w(code);
-  });
-  if (auto st = send_node(hello); !st) iq_.fail_one(id, st.error());
-}
-
-void Client::on_link_code_notification(const Node& node) {
-  ack(node);
-  if (!pair_code_ || creds_.registered()) return;
-  auto finish = companion_finish(node, *pair_code_, creds_);
-  if (!finish) {
-    WA_WARN("code pairing refused: %s", finish.error().message.c_str());
-    return;
-  }
-  // The pair-success that follows is authenticated with the derived secret.
-  secure_wipe(creds_.adv_secret);
-  creds_.adv_secret = std::move(finish->adv_secret);
-  Node iq("iq", {{"to", kServer}, {"type", "set"}, {"xmlns", "md"}}, binary::Children{std::move(finish->content)});
-  query(std::move(iq), [](Result<Node> r) {
-    if (!r) WA_WARN("companion_finish was not accepted: %s", r.error().code.c_str());
-  });
-}
-
-// ---- login ----
-
-void Client::on_success(const Node& node) {
-  if (!creds_.registered()) {
-    drop({CloseAction::reconnect_backoff, "unexpected_success"});
-    return;
-  }
-  connect_timer_.stop();
-  phase_ = Phase::logging_in;
-  if (auto lid = node.attr("lid"); lid && !lid->empty() && creds_.lid != *lid) {
-    creds_.lid = std::string(*lid);
-    (void)store_->put_credential(store::cred::own_lid, as_bytes(creds_.lid));
-  }
-  keepalive_.start();
-  check_prekeys();
-}
-
-void Client::check_prekeys() {
-  Node count("iq", {{"to", kServer}, {"type", "get"}, {"xmlns", "encrypt"}}, binary::Children{Node("count")});
-  query(std::move(count), [this](Result<Node> r) {
-    if (!r) {
-      if (r.error().code == "not_connected") return;
-      drop({CloseAction::reconnect_backoff, "prekey_count_" + r.error().code});
-      return;
-    }
-    size_t on_server = 0;
-    if (const Node* c = r->child("count")) on_server = std::strtoul(std::string(c->attr_or("value", "0")).c_str(), nullptr, 10);
-    auto uploaded = store_->count_prekeys(true);
-    size_t want = 0;
-    if (uploaded && *uploaded == 0 && on_server == 0) {
-      want = kInitialPreKeys;
-    } else if (on_server <= kPreKeyLowWater) {
-      want = kPreKeyRefill;
-    }
-    if (want == 0) return set_passive_active();
-    upload_prekeys(want, [this] { set_passive_active(); });
-  });
-}
-
-void Client::upload_prekeys(size_t count, std::function<void()> then) {
-  // Keys generated before a crash but never uploaded go first.
-  auto pending = store_->prekeys_not_uploaded(count);
-  if (!pending) {
-    WA_ERROR("prekeys: %s", pending.error().message.c_str());
-    return then();
-  }
-  std::vector<store::PreKey> keys = std::move(*pending);
-  if (keys.size() < count) {
-    auto fresh = signal::generate_and_store_prekeys(*store_, count - keys.size());
-    if (!fresh) {
-      WA_ERROR("cannot generate prekeys: %s", fresh.error().message.c_str());
-      return then();
-    }
-    for (auto& k : *fresh) keys.push_back(std::move(k));
-  }
-  binary::Children list;
-  std::vector<uint32_t> ids;
-  list.reserve(keys.size());
-  for (auto& k : keys) {
-    list.emplace_back("key", binary::Attrs{}, binary::Children{bytes_node("id", be(k.id, 3)), bytes_node("value", k.pub)});
-    ids.push_back(k.id);
-    secure_wipe(k.priv);
-  }
-  const auto& spk = creds_.signed_prekey;
-  Node skey("skey", {}, binary::Children{bytes_node("id", be(spk.id, 3)), bytes_node("value", spk.pub),
-                                        bytes_node("signature", spk.signature)});
-  Node iq("iq", {{"to", kServer}, {"type", "set"}, {"xmlns", "encrypt"}},
-          binary::Children{bytes_node("registration", be(creds_.registration_id, 4)), bytes_node("type", Bytes{5}),
-                           bytes_node("identity", creds_.identity.pub), Node("list", {}, std::move(list)), std::move(skey)});
-  query(std::move(iq), [this, ids = std::move(ids), then = std::move(then)](Result<Node> r) {
-    if (!r) {
-      if (r.error().code == "not_connected") return;
-      if (r.error().code == "timeout") return drop({CloseAction::reconnect_backoff, "prekey_upload_timeout"});
-      WA_WARN("prekey upload refused: %s", r.error().code.c_str());
-      return then();
-    }
-    if (auto st = store_->mark_prekeys_uploaded(ids); !st) WA_ERROR("prekeys: %s", st.error().message.c_str());
-    WA_INFO("uploaded %zu prekeys", ids.size());
-    then();
-  });
-}
-
-void Client::on_encrypt_notification(const Node& node) {
-  ack(node);
-  if (phase_ != Phase::open) return;
-  size_t n = std::strtoul(std::string(node.child("count")->attr_or("value", "0")).c_str(), nullptr, 10);
-  if (n <= kPreKeyLowWater) upload_prekeys(kPreKeyRefill, [] {});
-}
-
-void Client::set_passive_active() {
-  Node iq("iq", {{"to", kServer}, {"type", "set"}, {"xmlns", "passive"}}, binary::Children{Node("active")});
-  query(std::move(iq), [this](Result<Node> r) {
-    if (!r) {
-      if (r.error().code == "not_connected") return;
-      if (r.error().code == "timeout") return drop({CloseAction::reconnect_backoff, "passive_timeout"});
-      WA_WARN("passive active refused: %s", r.error().code.c_str());
-    }
-    become_open();
-  });
-}
-
-void Client::become_open() {
-  if (phase_ != Phase::logging_in) return;
-  phase_ = Phase::open;
-  backoff_.reset();
-  retrying_ = false;
-  attempt_ = 0;
-  uv_update_time(loop_);
-  uint64_t took = uv_now(loop_) - connect_started_ms_;
-  WA_INFO("logged in (%llu ms after connecting)", static_cast<unsigned long long>(took));
-  // connect_ms: socket + handshake + login + prekey check + passive, as the
-  // worker measured it (the benchmark's number).
-  emit({{"type", "connection"}, {"state", "open"}, {"jid", creds_.jid}, {"lid", creds_.lid}, {"connect_ms", took}});
 }
 
 // ---- requests ----
@@ -519,7 +267,7 @@ Status Client::send_node(const Node& node) {
 
 void Client::bury_connection() {
   connect_timer_.stop();
-  qr_timer_.stop();
+  pairing_.qr_timer.stop();
   keepalive_.stop();
   ++gen_;  // silences every callback of the old connection
   if (ws_) {
@@ -572,7 +320,7 @@ void Client::drop(CloseDecision d) {
       break;
   }
   (void)was_open;
-  for (auto& w : std::exchange(pair_code_waiters_, {})) w(fail("not_connected", "the connection ended"));
+  fail_pair_code_waiters(Error{"not_connected", "the connection ended"});
   // The account stays down: the worker exits with kExitNoRestart once the
   // events above have left on the supervisor link.
   exit_timer_.start(kExitDeferMs, [this] {

@@ -4,6 +4,13 @@
 // jittered backoff) and staying down (logged out, replaced, outdated: the
 // worker exits with kExitNoRestart so the supervisor does not restart it).
 //
+// Client is the core that owns the socket and the stanza table
+// (dispatch.hpp); its protocol steps live in one file each, like the rest of
+// this folder: client.cpp (connect, the table, requests, closing),
+// pairing.cpp (QR and phone-number pairing), login.cpp (success, passive,
+// open, offline queue), prekeys.cpp (count, upload, refill) and
+// routing_info.cpp (edge routing kept for the next intro).
+//
 // Everything runs on the worker's loop thread.
 #pragma once
 
@@ -19,24 +26,25 @@
 
 #include "close_policy.hpp"
 #include "credentials.hpp"
+#include "dispatch.hpp"
 #include "handshake.hpp"
 #include "iq.hpp"
 #include "keepalive.hpp"
 #include "pair_code.hpp"
+#include "routing_info.hpp"
 #include "settings.hpp"
 #include "socket.hpp"
 #include "wa/store/store.hpp"
 
 namespace wa::connection {
 
+// The server's own JID: the address of our requests and their answers.
+inline constexpr const char* kServerJid = "@s.whatsapp.net";
 // Prekey policy: the first upload gives the server a large stock; later the
 // server's count is topped up when it falls to the low-water mark.
 inline constexpr size_t kInitialPreKeys = 812;
 inline constexpr size_t kPreKeyLowWater = 5;
 inline constexpr size_t kPreKeyRefill = 50;
-// Routing info from <ib><edge_routing> is echoed in the next intro; a server
-// cannot make us store (and send back) more than this.
-inline constexpr size_t kMaxRoutingInfo = 4096;
 // Offline stanzas asked for per batch after <ib><offline_preview> (Baileys' number).
 inline constexpr size_t kOfflineBatch = 100;
 
@@ -73,11 +81,11 @@ class Client {
   // accepted it. Only for a profile that is not linked yet.
   void request_pair_code(const std::string& phone_digits, std::function<void(Result<std::string>)> done);
 
-  // The one dispatch point for stanzas this layer does not handle itself
-  // (message, receipt, notification, call, ...): the receive path hooks here.
-  // Without a hook, notifications are acked and everything else is left to
-  // the server's redelivery.
-  std::function<void(const binary::Node&)> on_stanza;
+  // The one table of incoming stanzas. The client registers its own
+  // handlers at construction; the worker adds the receive path's (message,
+  // receipt, notification, chatstate, ...). A stanza nobody takes is acked
+  // when it is a notification and otherwise ignored.
+  StanzaDispatch& stanzas() noexcept { return stanzas_; }
 
   // The profile's store failed while receiving: this connection must not
   // answer anything more. It is closed (the server keeps every unreceipted
@@ -93,28 +101,15 @@ class Client {
  private:
   enum class Phase { idle, connecting, handshaking, awaiting_login, pairing, logging_in, open, stopped };
 
+  // client.cpp: the socket, the table, closing.
   void connect();
   void on_ws_open(uint64_t gen);
   void on_ws_data(uint64_t gen, ByteView data);
   void on_ws_closed(uint64_t gen, const Error& e);
   void on_session_fail(uint64_t gen, const Error& e);
   void on_node(uint64_t gen, binary::Node node);
-
-  void on_success(const binary::Node& node);
-  void on_pair_device(const binary::Node& node);
-  void on_pair_success(const binary::Node& node);
-  void on_link_code_notification(const binary::Node& node);
-  void on_encrypt_notification(const binary::Node& node);
+  void register_handlers();
   void ack(const binary::Node& node);
-
-  void check_prekeys();
-  void upload_prekeys(size_t count, std::function<void()> then);
-  void set_passive_active();
-  void become_open();
-
-  void show_next_qr();
-  void send_pair_code_hello();
-
   // Ends the current connection and applies the policy.
   void drop(CloseDecision decision);
   void schedule_reconnect(uint64_t delay_ms, const std::string& reason);
@@ -122,6 +117,26 @@ class Client {
   void emit(nlohmann::json ev);
   void emit_closed(const std::string& reason, std::optional<uint64_t> retry_ms);
   uint64_t iq_timeout(uint64_t requested) const;
+
+  // pairing.cpp
+  bool on_pair_iq(const binary::Node& node);
+  void on_pair_device(const binary::Node& node);
+  void on_pair_success(const binary::Node& node);
+  void on_link_code_notification(const binary::Node& node);
+  void show_next_qr();
+  void send_pair_code_hello();
+  void fail_pair_code_waiters(const Error& e);
+
+  // login.cpp
+  void on_success(const binary::Node& node);
+  bool on_offline_preview(const binary::Node& ib);
+  void set_passive_active();
+  void become_open();
+
+  // prekeys.cpp
+  void check_prekeys();
+  void upload_prekeys(size_t count, std::function<void()> then);
+  bool on_encrypt_notification(const binary::Node& node);
 
   uv_loop_t* loop_;
   std::string profile_;
@@ -141,7 +156,6 @@ class Client {
   Backoff store_backoff_;
   ipc::Timer reconnect_timer_;
   ipc::Timer connect_timer_;
-  ipc::Timer qr_timer_;
   ipc::Timer reaper_;
   ipc::Timer exit_timer_;
   Phase phase_ = Phase::idle;
@@ -150,12 +164,18 @@ class Client {
   uint64_t connect_started_ms_ = 0;  // uv_now when this attempt's socket was opened
   unsigned reconnects_ = 0;
   bool retrying_ = false;
-  std::deque<std::string> qr_refs_;
-  bool qr_shown_ = false;
-  std::optional<PairCodeRequest> pair_code_;
-  std::vector<std::function<void(Result<std::string>)>> pair_code_waiters_;
-  bool pair_code_sent_ = false;
-  Bytes routing_info_;
+  StanzaDispatch stanzas_;
+  // Pairing of a profile that is not linked yet (pairing.cpp).
+  struct Pairing {
+    explicit Pairing(uv_loop_t* loop) : qr_timer(loop) {}
+    std::deque<std::string> qr_refs;  // refs of the QR codes still to show
+    ipc::Timer qr_timer;               // the shown code's lifetime
+    bool qr_shown = false;
+    std::optional<PairCodeRequest> code;  // phone-number pairing asked for
+    std::vector<std::function<void(Result<std::string>)>> code_waiters;
+    bool code_sent = false;  // its companion_hello went out on this connection
+  } pairing_;
+  RoutingInfo routing_;
 };
 
 }  // namespace wa::connection

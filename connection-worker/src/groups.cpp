@@ -130,20 +130,12 @@ void ChatCommands::membership_changed(const std::string& group, bool added) {
     WA_WARN("cannot reset the sender-key memory of a group: %s", r.error().code.c_str());
 }
 
-bool ChatCommands::on_stanza(const binary::Node& stanza) {
-  if (stanza.tag == "chatstate") {
-    on_chatstate(stanza);
-    return true;
-  }
-  if (stanza.tag == "notification" && stanza.attr_or("type", "") == "w:gp2") {
-    auto from = binary::Jid::parse(stanza.attr_or("from", ""));
-    if (from && from->is_group()) {
-      for (const auto& c : stanza.children())
-        if (c.tag == "add" || c.tag == "remove" || c.tag == "leave")
-          membership_changed(from->to_non_ad().str(), c.tag == "add");
-    }
-  }
-  return false;
+void ChatCommands::on_group_notification(const binary::Node& stanza) {
+  auto from = binary::Jid::parse(stanza.attr_or("from", ""));
+  if (!from || !from->is_group()) return;
+  for (const auto& c : stanza.children())
+    if (c.tag == "add" || c.tag == "remove" || c.tag == "leave")
+      membership_changed(from->to_non_ad().str(), c.tag == "add");
 }
 
 }  // namespace wa::connection

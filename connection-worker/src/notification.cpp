@@ -17,30 +17,36 @@ namespace wa::connection {
 
 using json = nlohmann::json;
 
-void Receiver::on_notification(const binary::Node& stanza) {
-  if (stanza.attr_or("type", "") == "encrypt" && stanza.child("identity") != nullptr) {
-    auto from = binary::Jid::parse(stanza.attr_or("from", ""));
-    auto self = message::load_self(*store_);
-    // Only a contact's identity: the server's own jid or ours are not contacts.
-    if (from && from->is_user() && self && !self->is_own_user(from->user)) {
-      binary::Jid user = from->to_non_ad();
-      size_t dropped = 0;
-      auto st = store_->transaction(store::Durability::full, [&]() -> Status {
-        auto n = store_->delete_all_sessions(user.signal_address_name());
-        if (!n) return Unexpected<Error>{n.error()};
-        dropped = *n;
-        return store_->delete_device_list(user.str());
-      });
-      if (!st) {
-        // Not acked: the server delivers it again and we retry.
-        WA_WARN("cannot drop the sessions of a changed identity: %s", st.error().code.c_str());
-        if (store::is_store_failure(st.error())) halt(st.error());
-        return;
-      }
-      WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
-      hooks_.event({{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}});
+bool Receiver::on_identity_change(const binary::Node& stanza) {
+  if (stanza.child("identity") == nullptr) return false;
+  flush();  // it may refer to the messages before it
+  auto from = binary::Jid::parse(stanza.attr_or("from", ""));
+  auto self = message::load_self(*store_);
+  // Only a contact's identity: the server's own jid or ours are not contacts.
+  if (from && from->is_user() && self && !self->is_own_user(from->user)) {
+    binary::Jid user = from->to_non_ad();
+    size_t dropped = 0;
+    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+      auto n = store_->delete_all_sessions(user.signal_address_name());
+      if (!n) return Unexpected<Error>{n.error()};
+      dropped = *n;
+      return store_->delete_device_list(user.str());
+    });
+    if (!st) {
+      // Not acked: the server delivers it again and we retry.
+      WA_WARN("cannot drop the sessions of a changed identity: %s", st.error().code.c_str());
+      if (store::is_store_failure(st.error())) halt(st.error());
+      return true;
     }
+    WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
+    hooks_.event({{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}});
   }
+  ack(stanza);
+  return true;
+}
+
+void Receiver::on_notification(const binary::Node& stanza) {
+  flush();  // it may refer to the messages before it
   ack(stanza);
 }
 

@@ -28,24 +28,14 @@ Receiver::Receiver(uv_loop_t* loop, std::unique_ptr<store::Store> st, std::uniqu
                    Hooks hooks)
     : store_(std::move(st)), sig_(std::move(sig)), hooks_(std::move(hooks)), flush_timer_(loop) {}
 
-void Receiver::handle(const binary::Node& stanza) {
-  if (stanza.tag == "message") {
-    pending_.push_back(stanza);
-    if (pending_.size() >= kMaxBatch) {
-      flush();
-    } else if (!flush_timer_.active()) {
-      // Due on the loop's next turn: every stanza of the current read (one
-      // socket read can carry hundreds) joins this batch first.
-      flush_timer_.start(0, [this] { flush(); });
-    }
-    return;
-  }
-  // Receipts and notifications may refer to the messages before them.
-  flush();
-  if (stanza.tag == "receipt") {
-    on_receipt(stanza);
-  } else if (stanza.tag == "notification") {
-    on_notification(stanza);
+void Receiver::on_message(const binary::Node& stanza) {
+  pending_.push_back(stanza);
+  if (pending_.size() >= kMaxBatch) {
+    flush();
+  } else if (!flush_timer_.active()) {
+    // Due on the loop's next turn: every stanza of the current read (one
+    // socket read can carry hundreds) joins this batch first.
+    flush_timer_.start(0, [this] { flush(); });
   }
 }
 
@@ -160,6 +150,7 @@ void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, 
 }
 
 void Receiver::on_receipt(const binary::Node& stanza) {
+  flush();  // a receipt never overtakes the messages before it
   json ids = json::array();
   ids.push_back(std::string(stanza.attr_or("id", "")));
   if (const auto* list = stanza.child("list")) {

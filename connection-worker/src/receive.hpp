@@ -64,9 +64,17 @@ class Receiver {
 
   void set_store_hooks(StoreHooks hooks) { store_hooks_ = std::move(hooks); }
 
-  // message (queued for the batch), receipt, notification (anything else is
-  // ignored here, but still flushes the queued messages first).
-  void handle(const binary::Node& stanza);
+  // The receive path's rows of the stanza table (dispatch.hpp; registered
+  // by the worker). A message is queued for the batch; a receipt or a
+  // notification may refer to the messages before it, so those are flushed
+  // first. A receipt becomes a `receipt` event and is acked.
+  void on_message(const binary::Node& stanza);
+  void on_receipt(const binary::Node& stanza);
+  // notification.cpp. The encrypt notification's row: takes one that says
+  // a contact's identity changed (<identity/>). Then the row for every
+  // other notification: acked.
+  bool on_identity_change(const binary::Node& stanza);
+  void on_notification(const binary::Node& stanza);
 
   // Decrypts and stores the queued messages in one durable transaction, then
   // sends their receipts and emits their events. Safe to call at any time.
@@ -90,11 +98,7 @@ class Receiver {
   // After the commit: receipt and events, or the failure answer.
   void finish(const binary::Node& stanza, const message::Self& self, Outcome& out);
   void on_failed(const binary::Node& stanza, const message::Self& self, const Error& err);
-  void on_receipt(const binary::Node& stanza);
   void ack(const binary::Node& stanza);
-  // notification.cpp: encrypt notifications (a contact's identity changed);
-  // every notification is acked.
-  void on_notification(const binary::Node& stanza);
   // A message the server delivers again (no receipt reached it before a
   // crash) whose plaintext is already in the inbox: its receipt is sent
   // again and true returned; it is not decrypted (its ratchet step is taken).

@@ -170,15 +170,21 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   receiver_->set_store_hooks({[this](const Error& e) { on_store_failed(e); }, [this] { client_->store_ok(); }});
   chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
-  client_->on_stanza = [this](const binary::Node& n) {
-    // Messages are batched by the receive path: whatever else arrives after
-    // them (chat state, group notes, receipts) is seen after they are.
-    if (n.tag != "message") receiver_->flush();
-    if (chat_->on_stanza(n)) return;  // chat state; group membership notes
+  // The receive side's rows of the stanza table (the client's own are in
+  // Client::register_handlers). Messages are batched by the receive path:
+  // whatever else arrives after them (chat state, group notes, receipts) is
+  // handled after the batch is flushed, so it is seen after them.
+  StanzaDispatch& in = client_->stanzas();
+  in.on("message", [this](const binary::Node& n) {
+    receiver_->on_message(n);
+    return true;
+  });
+  in.on("receipt", [this](const binary::Node& n) {
+    receiver_->flush();
     // A device that could not decrypt a message we sent asks for it again:
     // the conversation's sender re-encrypts it for that device. The receive
     // path still acks the receipt.
-    if (n.tag == "receipt" && n.attr_or("type", "") == "retry") {
+    if (n.attr_or("type", "") == "retry") {
       auto req = message::parse_retry_receipt(n);
       auto raw = binary::encode(n);
       if (!req || !raw) {
@@ -187,8 +193,30 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
         senders_->submit_retry(req->chat().str(), req->id, req->device().str(), std::move(*raw));
       }
     }
-    receiver_->handle(n);
-  };
+    receiver_->on_receipt(n);
+    return true;
+  });
+  in.on_notification("w:gp2", [this](const binary::Node& n) {
+    receiver_->flush();
+    chat_->on_group_notification(n);
+    return false;  // on to the receive path, which acks it
+  });
+  in.on_notification("encrypt", [this](const binary::Node& n) { return receiver_->on_identity_change(n); });
+  in.on("notification", [this](const binary::Node& n) {
+    receiver_->on_notification(n);
+    return true;
+  });
+  in.on("chatstate", [this](const binary::Node& n) {
+    receiver_->flush();
+    chat_->on_chatstate(n);
+    return true;
+  });
+  // Anything else (ib offline / dirty, call, presence, ...) only flushes the
+  // messages before it; it is not answered.
+  in.otherwise([this](const binary::Node&) {
+    receiver_->flush();
+    return true;
+  });
 }
 
 // {"log_level"/"level": NAME} from the supervisor: at init, and when an

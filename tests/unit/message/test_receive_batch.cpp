@@ -134,9 +134,9 @@ TEST_CASE("one undecryptable message in the middle of a batch - the others are s
   binary::Node m3 = p.incoming("third", 3);
   for (const auto* m : {&m1, &m2, &m3}) {
     if (m == &m2) {
-      p.rx->handle(corrupted(*m));
+      p.rx->on_message(corrupted(*m));
     } else {
-      p.rx->handle(*m);
+      p.rx->on_message(*m);
     }
   }
   // Collected for the turn's batch: nothing decrypted, stored or answered yet.
@@ -170,8 +170,8 @@ TEST_CASE("one undecryptable message in the middle of a batch - the others are s
   // after the retry receipt, decrypts and is stored once.
   p.sent.clear();
   p.events.clear();
-  p.rx->handle(m2);
-  p.rx->handle(m3);  // a redelivery of a stored message: receipted, not announced again
+  p.rx->on_message(m2);
+  p.rx->on_message(m3);  // a redelivery of a stored message: receipted, not announced again
   uv_run(&p.loop.loop, UV_RUN_DEFAULT);
   CHECK(p.inbox_ids() == std::vector<std::string>{id_of(m1), id_of(m3), id_of(m2)});
   REQUIRE(p.sent.size() == 2);
@@ -186,10 +186,10 @@ TEST_CASE("one undecryptable message in the middle of a batch - the others are s
 TEST_CASE("a receipt after queued messages is answered after their receipts") {
   Pair p;
   binary::Node m1 = p.incoming("hello", 1);
-  p.rx->handle(m1);
+  p.rx->on_message(m1);
   CHECK(p.sent.empty());
   binary::Node receipt("receipt", binary::Attrs{{"from", "111:1@s.whatsapp.net"}, {"id", "3EB0SOMEID"}});
-  p.rx->handle(receipt);
+  p.rx->on_receipt(receipt);
   REQUIRE(p.sent.size() == 2);
   CHECK(p.sent[0].tag == "receipt");
   CHECK(id_of(p.sent[0]) == id_of(m1));
@@ -207,7 +207,7 @@ TEST_CASE("a burst longer than one batch is committed in batches without waiting
   std::vector<binary::Node> ms;
   for (size_t i = 0; i < connection::Receiver::kMaxBatch + 1; ++i)
     ms.push_back(p.incoming("m" + std::to_string(i), static_cast<int>(i)));
-  for (const auto& m : ms) p.rx->handle(m);
+  for (const auto& m : ms) p.rx->on_message(m);
   CHECK(p.sent.size() == connection::Receiver::kMaxBatch);  // the full batch left, the last one waits
   uv_run(&p.loop.loop, UV_RUN_DEFAULT);
   REQUIRE(p.sent.size() == ms.size());
