@@ -275,12 +275,8 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
 }
 
 std::vector<std::string> Worker::missing_handlers() {
-  std::vector<std::string> out;
-  for (const auto& c : contract::commands()) {
-    const bool here = command_handlers().count(c.name) != 0;
-    if ((c.runs == contract::Runs::account) != here) out.emplace_back(c.name);
-  }
-  return out;
+  return contract::misplaced_handlers(contract::Runs::account,
+                                      [](std::string_view name) { return command_handlers().count(name) != 0; });
 }
 
 void Worker::on_request(const ipc::link::FromSupervisor& req) {

@@ -367,6 +367,13 @@ Result<const CommandSpec*> validate_request(const json& req) {
   return spec;
 }
 
+std::vector<std::string> misplaced_handlers(Runs where, bool (*has)(std::string_view name)) {
+  std::vector<std::string> out;
+  for (const auto& c : commands())
+    if ((c.runs == where) != has(c.name)) out.emplace_back(c.name);
+  return out;
+}
+
 json routed_args(const json& req) {
   json args = req;
   for (const char* k : {"cmd", "profile", "client_id"}) args.erase(k);

@@ -250,12 +250,8 @@ const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
 }
 
 std::vector<std::string> Supervisor::missing_handlers() {
-  std::vector<std::string> out;
-  for (const auto& c : contract::commands()) {
-    const bool here = handlers().count(c.name) != 0;
-    if ((c.runs == contract::Runs::supervisor) != here) out.emplace_back(c.name);
-  }
-  return out;
+  return contract::misplaced_handlers(contract::Runs::supervisor,
+                                      [](std::string_view name) { return handlers().count(name) != 0; });
 }
 
 void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending) {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include "wa/contract/errors.hpp"
 #include "wa/store/sqlite_store.hpp"
@@ -206,21 +207,29 @@ void store_outage(TwoAccounts& accounts, const std::string& a, const std::string
   CHECK(sup.conn_pid(b) == b_pid);
 }
 
+// A small tmpfs on `dir`, or null (with the reason shown) where this
+// machine cannot give one: mounting needs root.
+std::unique_ptr<Tmpfs> small_disk(const std::string& dir) {
+  if (::geteuid() != 0) {
+    MESSAGE("SKIPPED: mounting a small tmpfs for the profile needs root");
+    return nullptr;
+  }
+  auto fs = std::make_unique<Tmpfs>(dir, "8m");
+  if (!fs->mounted()) {
+    MESSAGE("SKIPPED: cannot mount a tmpfs (" << fs->error() << ")");
+    return nullptr;
+  }
+  return fs;
+}
+
 }  // namespace
 
 TEST_CASE("a full disk stops receiving without receipts - after space is freed all 30 messages are in the log once") {
-  if (::geteuid() != 0) {
-    MESSAGE("SKIPPED: mounting a small tmpfs for the profile needs root");
-    return;
-  }
   TempDir base;
   const std::string data = base.path() + "/data";
   const std::string b_dir = data + "/sfdb";
-  Tmpfs fs(b_dir, "8m");
-  if (!fs.mounted()) {
-    MESSAGE("SKIPPED: cannot mount a tmpfs (" << fs.error() << ")");
-    return;
-  }
+  auto fs = small_disk(b_dir);
+  if (!fs) return;
   TwoAccounts accounts("sfda", "15550000071", "sfdb", "15550000072", {{"data_dir", data}});
   const std::string db = b_dir + "/store.db";
   const std::string filler = b_dir + "/filler";
@@ -344,18 +353,11 @@ TEST_CASE("a damaged page only a sender reads also puts the account in failed st
 }
 
 TEST_CASE("a full disk during a send fails it once as a store error - nothing half-written, the next send works") {
-  if (::geteuid() != 0) {
-    MESSAGE("SKIPPED: mounting a small tmpfs for the profile needs root");
-    return;
-  }
   TempDir base;
   const std::string data = base.path() + "/data";
   const std::string a_dir = data + "/sdsa";
-  Tmpfs fs(a_dir, "8m");
-  if (!fs.mounted()) {
-    MESSAGE("SKIPPED: cannot mount a tmpfs (" << fs.error() << ")");
-    return;
-  }
+  auto fs = small_disk(a_dir);
+  if (!fs) return;
   TwoAccounts accounts("sdsa", "15550000101", "sdsb", "15550000102", {{"data_dir", data}});
   auto& ts = accounts.ts;
   auto& sup = accounts.sup;

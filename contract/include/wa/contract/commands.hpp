@@ -95,6 +95,11 @@ Status validate_chat_jid(const std::string& jid);
 // profile and client_id (the supervisor's business).
 nlohmann::json routed_args(const nlohmann::json& req);
 
+// The registry commands whose handler presence disagrees with where they
+// run: `has(name)` says whether the process running `where` has a handler.
+// Each binary refuses to start when this is not empty.
+std::vector<std::string> misplaced_handlers(Runs where, bool (*has)(std::string_view name));
+
 // Markdown for docs/CONTROL.md.
 std::string render_command_table();
 std::string render_error_table();
