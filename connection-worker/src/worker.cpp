@@ -6,6 +6,7 @@
 
 #include "wa/binary/codec.hpp"
 #include "wa/contract/commands.hpp"
+#include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/fields.hpp"
@@ -107,6 +108,12 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   }
   settings_ = std::move(*settings);
   set_log_level(json{{"level", settings_.log_level}});
+  // The account's own log (`wactl logs`), from the first line on: its
+  // directory is made here if this is the profile's first start.
+  if (fs::ensure_private_dir(settings_.data_dir) && fs::ensure_private_dir(settings_.data_dir + "/" + profile_) &&
+      !log::set_file(contract::account_log_path(settings_.data_dir, profile_)))
+    WA_WARN("cannot open the account log; lines go to stderr only");
+  WA_INFO("started (pid %d), server %s", static_cast<int>(::getpid()), settings_.server.url.c_str());
   const std::string& dir = m.instance_dir;
   // A start-up failure is a local fault: main() returns 1 and the
   // supervisor's restart policy (backoff, intensity limit) handles it. The

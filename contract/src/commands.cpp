@@ -142,6 +142,17 @@ std::vector<CommandSpec> build() {
                .result = R"(`{"events": [...], "last_seq"}`: the profile's logged events after `since` (see the )"
                          R"(event socket; `limit` defaults to 500))",
                .errors = {"unknown_profile", "busy", "db_error"}});
+  c.push_back({.name = "logs",
+               .runs = Runs::supervisor,
+               .fields = {kProfile,
+                          {.name = "lines", .kind = K::count, .max = kMaxLogLines},
+                          {.name = "offset", .kind = K::count, .max = uint64_t{1} << 53}},
+               .summary = "the account's own log: the lines of its connection worker and senders",
+               .result = R"(`{"lines": [...], "offset"}`: without `offset`, the last `lines` lines (default 100); )"
+                         R"(with the `offset` of a previous reply, the lines written since (at most 256 KiB a )"
+                         R"(reply; `wactl logs -f` polls this). The file is `data_dir/PROFILE/account.log`, )"
+                         R"(kept to 1 MiB plus one older generation)",
+               .errors = {"unknown_profile", "io_error"}});
   c.push_back({.name = "group_create",
                .runs = Runs::account,
                .deadline = Deadline::iq,

@@ -97,6 +97,10 @@ Status read_server(const json& s, ServerSettings& out) {
 
 }  // namespace
 
+std::string account_log_path(const std::string& data_dir, const std::string& profile) {
+  return data_dir + "/" + profile + "/account.log";
+}
+
 json to_json(const WorkerSettings& s) {
   return json{{"data_dir", s.data_dir},
               {"log_level", s.log_level},

@@ -12,6 +12,7 @@
 #include "pipeline.hpp"
 #include "wa/ipc/worker_process.hpp"
 #include "wa/log.hpp"
+#include "wa/contract/settings.hpp"
 #include "wa/profile.hpp"
 #include "wa/build_info.hpp"
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     return 64;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  // The account's own log (`wactl logs`); its connection worker made the directory.
+  if (!data_dir.empty()) (void)wa::log::set_file(wa::contract::account_log_path(data_dir, profile));
   wa::sender::Pipeline p(profile, conversation, data_dir);
   if (auto st = p.connect(link); !st) {
     WA_ERROR("%s", st.error().message.c_str());

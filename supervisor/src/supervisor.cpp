@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "account_log.hpp"
 #include "wa/build_info.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
@@ -244,7 +245,7 @@ const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
       {"start", &Supervisor::cmd_start},     {"stop", &Supervisor::cmd_stop},
       {"restart", &Supervisor::cmd_restart}, {"events", &Supervisor::cmd_events},
       {"check", &Supervisor::cmd_maintain},  {"recover", &Supervisor::cmd_maintain},
-      {"remove", &Supervisor::cmd_remove},
+      {"remove", &Supervisor::cmd_remove},   {"logs", &Supervisor::cmd_logs},
   };
   return table;
 }
@@ -360,6 +361,18 @@ void Supervisor::cmd_restart(Call& call) {
       reply(ipc::ok_reply(inst->status()));
     }
   });
+}
+
+void Supervisor::cmd_logs(Call& call) {
+  std::optional<uint64_t> offset;
+  if (call.req.contains("offset")) offset = call.req["offset"].get<uint64_t>();
+  auto r = read_account_log(contract::account_log_path(config_.data_dir, call.inst->profile()), offset,
+                            call.req.value("lines", contract::kDefaultLogLines));
+  if (!r) {
+    call.reply(ipc::error_reply(r.error().code, r.error().message));
+    return;
+  }
+  call.reply(ipc::ok_reply({{"lines", r->lines}, {"offset", r->offset}}));
 }
 
 void Supervisor::cmd_remove(Call& call) { remove(*call.inst, call.req.value("purge", false), call.reply); }

@@ -62,6 +62,7 @@ class Supervisor {
   void cmd_stop(Call& call);
   void cmd_restart(Call& call);
   void cmd_remove(Call& call);
+  void cmd_logs(Call& call);
   void cmd_maintain(Call& call);
   bool refuse_in_maintenance(Call& call);
   Instance* find(const std::string& profile);

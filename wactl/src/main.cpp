@@ -239,6 +239,26 @@ const std::map<std::string_view, Printer>& printers() {
   return table;
 }
 
+// `logs`: the last lines, then (with -f) whatever was written after the
+// offset of the previous reply, polled like `tail -f`.
+int run_logs(const Options& o, const std::string& profile, size_t lines, bool follow) {
+  json req{{"cmd", "logs"}, {"profile", profile}, {"lines", lines}};
+  uint64_t offset = 0;
+  auto print = [&offset](const json& r) {
+    for (const auto& l : r["lines"]) std::printf("%s\n", l.get<std::string>().c_str());
+    std::fflush(stdout);
+    offset = r["offset"].get<uint64_t>();
+    return 0;
+  };
+  Options quiet = o;
+  quiet.json_out = false;  // --json has no meaning for a stream of lines
+  if (int rc = call(quiet, req, print); rc != 0 || !follow) return rc;
+  for (;;) {
+    ::usleep(500 * 1000);
+    if (int rc = call(quiet, {{"cmd", "logs"}, {"profile", profile}, {"offset", offset}}, print); rc != 0) return rc;
+  }
+}
+
 int run(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   Options o;
@@ -274,6 +294,14 @@ int run(int argc, char** argv) {
   pair->add_flag("--invert", po.invert, "draw dark modules as blocks (light terminal background)");
   pair->add_flag("--create", po.create, "create the profile if the config does not list it");
   pair->add_option("--wait-s", po.timeout_s, "give up after this many seconds")->capture_default_str();
+  auto* logs = app.add_subcommand("logs", "print the account's own log lines (its connection worker and senders)");
+  std::string logs_profile;
+  size_t logs_lines = wa::contract::kDefaultLogLines;
+  bool logs_follow = false;
+  logs->add_option("profile", logs_profile)->required();
+  logs->add_option("-n,--lines", logs_lines, "how many of the last lines")
+      ->check(CLI::Range(size_t{1}, wa::contract::kMaxLogLines));
+  logs->add_flag("-f,--follow", logs_follow, "then print new lines as they are written, until interrupted");
   auto* raw = app.add_subcommand("call", "send one raw JSON request (from the argument) and print the reply");
   std::string raw_req;
   raw->add_option("request", raw_req, "the request; - reads it from stdin (for requests longer than an argument)")
@@ -342,6 +370,7 @@ int run(int argc, char** argv) {
     po.request_timeout_ms = std::min(o.timeout_ms, 30000);
     return wactl::run_pair(po);
   }
+  if (*logs) return run_logs(o, logs_profile, logs_lines, logs_follow);
   if (*raw) {
     auto c = wa::ipc::ControlClient::connect(control_url(o), o.timeout_ms);
     if (!c) return die(unreachable(o, c.error().message));

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <grp.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "harness.hpp"
@@ -210,4 +211,49 @@ TEST_CASE("profiles created at run time come back after a restart, and remove fo
   CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "gamma"}})) == "unknown_profile");
   CHECK(error_code(sup.call({{"cmd", "status"}, {"profile", "delta"}})) == "unknown_profile");
   CHECK(sup.wait_running("alpha"));
+}
+
+TEST_CASE("wactl logs - the account's own lines with timestamps, the last N, and -f follows new ones") {
+  Supervisor sup;
+  REQUIRE(sup.wait_running("alpha"));
+  REQUIRE(sup.wait_running("beta"));
+  TempDir tmp;
+  const std::string out = tmp.path() + "/out";
+  auto wactl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_program(argv, out);
+  };
+  auto lines = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  int rc = 0;
+  std::string text;
+  // Each worker writes its first line when it starts.
+  REQUIRE(wait_until([&] {
+    std::tie(rc, text) = wactl({"logs", "alpha"});
+    return rc == 0 && contains(text, "wa-connection[alpha] info: started");
+  }, 20s));
+  CHECK_FALSE(contains(text, "[beta]"));
+  CHECK(text.rfind("20", 0) == 0);  // each line begins with its UTC time
+  std::tie(rc, text) = wactl({"logs", "alpha", "-n", "1"});
+  CHECK(rc == 0);
+  CHECK(lines(text) == 1);
+  std::tie(rc, text) = wactl({"logs", "nobody"});
+  CHECK(rc == 2);
+  CHECK(contains(text, "unknown_profile"));
+
+  // -f: the last line, then what the restarted worker writes.
+  const std::string follow = tmp.path() + "/follow";
+  pid_t f = spawn({bin("wactl"), "--run-dir", sup.run_dir(), "logs", "alpha", "-f", "-n", "1"}, follow);
+  auto followed = [&] {
+    std::ifstream in(follow);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  CHECK(wait_until([&] { return lines(followed()) == 1; }, 10s));
+  const int old_pid = sup.conn_pid("alpha");
+  REQUIRE(sup.call({{"cmd", "restart"}, {"profile", "alpha"}}).value("ok", false));
+  const int new_pid = sup.conn_pid("alpha");
+  CHECK(new_pid != old_pid);
+  CHECK(wait_until([&] { return contains(followed(), "started (pid " + std::to_string(new_pid) + ")"); }, 20s));
+  ::kill(f, SIGTERM);
+  CHECK(wait_exit(f, 10s) != -1);
 }

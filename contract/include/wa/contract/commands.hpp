@@ -82,6 +82,8 @@ inline constexpr size_t kMaxParticipants = 1024;
 inline constexpr size_t kMaxReadIds = 256;
 inline constexpr size_t kMaxReplayLimit = 1000;
 inline constexpr size_t kDefaultReplayLimit = 500;
+inline constexpr size_t kMaxLogLines = 10000;
+inline constexpr size_t kDefaultLogLines = 100;
 
 const std::vector<CommandSpec>& commands();
 const CommandSpec* find_command(std::string_view name);

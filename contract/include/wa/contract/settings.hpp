@@ -93,6 +93,10 @@ struct WorkerSettings {
   int shutdown_timeout_ms = 5000;
 };
 
+// The account's own log: every line of its connection worker and senders
+// (wa/log.hpp set_file), read by the `logs` command.
+std::string account_log_path(const std::string& data_dir, const std::string& profile);
+
 nlohmann::json to_json(const WorkerSettings& s);
 Result<WorkerSettings> worker_settings_from_json(const nlohmann::json& j);
 
