@@ -100,7 +100,7 @@ wa::Result<json> build_request(const RegistryCommand& c) {
       auto it = c.flags.find(name);
       if (it == c.flags.end() || !it->second) continue;
       if (f.confirm && !c.yes)
-        return wa::fail("usage", std::string(f.flag) + " " + std::string(f.help) + ": add --yes to confirm");
+        return wa::fail("usage", std::string(f.flag) + " (" + std::string(f.help) + ") cannot be undone: add --yes to confirm");
       req[name] = true;
     } else if (is_list(f.kind)) {
       auto it = c.lists.find(name);
