@@ -7,7 +7,18 @@
 // transaction before the ack leaves; the next send fetches fresh devices and
 // bundles, the next message from USER starts a new session. The low-prekey
 // form (from the server, <count/>) is the client's business: it uploads.
+//
+// <notification type="devices" from=USER [lid=USER_LID]><add|remove|update
+// device_hash><device jid [lid]/>...</...></notification>: USER linked or
+// unlinked a device (USER may be our own account). The senders cache a
+// device list for an hour (message::SendOptions::device_ttl_s); a device
+// linked meanwhile would never get our messages. So the cached list of every
+// user the notification names (both namespaces) is dropped, durably, before
+// the ack: the next send asks the server again. The store is the profile's,
+// so the senders (other processes) see it on their next send.
 #include "receive.hpp"
+
+#include <set>
 
 #include "wa/binary/jid.hpp"
 #include "wa/log.hpp"
@@ -40,6 +51,38 @@ bool Receiver::on_identity_change(const binary::Node& stanza) {
     }
     WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
     hooks_.event({{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}});
+  }
+  ack(stanza);
+  return true;
+}
+
+bool Receiver::on_devices_changed(const binary::Node& stanza) {
+  flush();  // it may refer to the messages before it
+  std::set<std::string> users;
+  auto note = [&](std::string_view text) {
+    auto j = binary::Jid::parse(text);
+    if (j && j->is_user()) users.insert(j->to_non_ad().str());
+  };
+  note(stanza.attr_or("from", ""));
+  note(stanza.attr_or("lid", ""));
+  for (const auto& change : stanza.children())
+    for (const auto& d : change.children()) {
+      if (d.tag != "device") continue;
+      note(d.attr_or("jid", ""));
+      note(d.attr_or("lid", ""));
+    }
+  if (!users.empty()) {
+    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+      for (const auto& u : users) WA_TRY(store_->delete_device_list(u));
+      return {};
+    });
+    if (!st) {
+      // Not acked: the server delivers it again and we retry.
+      WA_WARN("cannot drop the device list of a user whose devices changed: %s", st.error().code.c_str());
+      if (store::is_store_failure(st.error())) halt(st.error());
+      return true;
+    }
+    WA_INFO("devices of %zu user(s) changed: cached device lists dropped", users.size());
   }
   ack(stanza);
   return true;

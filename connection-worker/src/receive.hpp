@@ -74,6 +74,9 @@ class Receiver {
   // a contact's identity changed (<identity/>). Then the row for every
   // other notification: acked.
   bool on_identity_change(const binary::Node& stanza);
+  // <notification type="devices">: the user linked or unlinked a device, so
+  // its cached device list is dropped before the ack; taken always.
+  bool on_devices_changed(const binary::Node& stanza);
   void on_notification(const binary::Node& stanza);
 
   // Decrypts and stores the queued messages in one durable transaction, then

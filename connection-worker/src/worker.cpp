@@ -209,6 +209,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     return false;  // on to the receive path, which acks it
   });
   in.on_notification("encrypt", [this](const binary::Node& n) { return receiver_->on_identity_change(n); });
+  in.on_notification("devices", [this](const binary::Node& n) { return receiver_->on_devices_changed(n); });
   in.on("notification", [this](const binary::Node& n) {
     receiver_->on_notification(n);
     return true;

@@ -48,8 +48,10 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
     json devices = json::array();
     for (const auto& [id, d] : a.devices) {
       DeviceAddr addr{phone, id};
-      devices.push_back({{"jid", pn_jid(phone, id)}, {"lid", lid_jid(a.lid, id)}, {"online", sessions_.online(addr) != nullptr},
+      const Conn* online = sessions_.online(addr);
+      devices.push_back({{"jid", pn_jid(phone, id)}, {"lid", lid_jid(a.lid, id)}, {"online", online != nullptr},
                          {"prekeys", d.prekeys.size()}, {"queued", state_.queued_count(phone, id)},
+                         {"unanswered", online ? online->outbox.unacked.size() : 0},
                          {"push_name", d.push_name}});
     }
     accounts.push_back({{"phone", phone}, {"lid", a.lid + "@lid"}, {"devices", devices},
@@ -71,7 +73,8 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                         {"counters", {{"messages", counters_.messages}, {"deliveries", counters_.deliveries},
                                       {"queued", counters_.queued}, {"receipts", counters_.receipts},
                                       {"retry_receipts", counters_.retry_receipts}, {"logins", counters_.logins},
-                                      {"pairings", counters_.pairings}, {"bad_frames", transport_->bad_frames()}}}});
+                                      {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
+                                      {"bad_frames", transport_->bad_frames()}}}});
 }
 
 json Server::admin_drain_prekeys(const json& req, std::shared_ptr<ipc::PendingRequest>&) {

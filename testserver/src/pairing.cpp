@@ -5,6 +5,7 @@
 #include "phone.hpp"
 #include "server.hpp"
 #include "stanza.hpp"
+#include "wa/crypto/crypto.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/log.hpp"
 
@@ -21,6 +22,7 @@ Node Server::iq_md(Conn& c, const Node& iq) {
     if (!addr || addr->phone != c.addr.phone || addr->device == 0) return error_for(iq, 400, "bad-request");
     (void)state_.remove_device(addr->phone, addr->device);
     if (Conn* o = sessions_.online(*addr)) transport_->stream_error(*o, "device_removed");
+    notify_devices(addr->phone, "remove", addr->device);
     return result_for(iq);
   }
   if (const Node* reg = iq.child("link_code_companion_reg")) {
@@ -127,6 +129,58 @@ void Server::on_pair_device_sign(Conn& c, const Node& iq) {
   WA_INFO("paired device %s:%u", c.pairing.phone.c_str(), static_cast<unsigned>(d.id));
   answer(ipc::ok_reply(json{{"jid", pn_jid(c.pairing.phone, d.id)}, {"lid", lid_jid(acc->lid, d.id)}}));
   transport_->stream_error(c, "515");
+  notify_devices(c.pairing.phone, "add", d.id);
+}
+
+// What the real server announces when an account links or unlinks a device
+// (whatsmeow notification.go handleDeviceNotification, Baileys
+// messages-recv.js handleDevicesNotification):
+//   <notification type="devices" from=USER lid=USER_LID id t>
+//     <add|remove device_hash=H><device jid=USER:D lid=USER_LID:D/>
+//       <key-index-list ts=T/></add|remove></notification>
+// Without it a contact keeps sending to the device list it cached, and a
+// device linked later never gets its messages. Told: the account's other
+// companions (its own sends must reach the new device too) and every device
+// of the accounts it exchanged messages with this run (contacts_, as for
+// identity changes). Queued offline like any stanza; the client acks it.
+void Server::notify_devices(const std::string& phone, const std::string& change, uint16_t device) {
+  const Account* acc = state_.account(phone);
+  if (acc == nullptr) return;
+  // The device hash names the list after the change; clients keep it
+  // opaque, so any digest of the device ids will do.
+  std::string ids;
+  for (const auto& [id, d] : acc->devices) {
+    (void)d;
+    ids += std::to_string(id) + ",";
+  }
+  auto digest = crypto::sha256(to_bytes(ids));
+  std::string hash = "2:" + to_base64(ByteView(digest.data(), 6));
+  std::vector<DeviceAddr> to;
+  for (const auto& [id, d] : acc->devices) {
+    (void)d;
+    if (id != device) to.push_back({phone, id});
+  }
+  auto peers = contacts_.find(phone);
+  if (peers != contacts_.end()) {
+    for (const auto& peer : peers->second) {
+      const Account* pa = state_.account(peer);
+      if (pa == nullptr || peer == phone) continue;
+      for (const auto& [id, d] : pa->devices) {
+        (void)d;
+        to.push_back({peer, id});
+      }
+    }
+  }
+  const std::string t = std::to_string(now_unix());
+  for (auto& addr : to) {
+    Node n("notification", {{"from", pn_jid(phone, 0)}, {"lid", lid_jid(acc->lid, 0)}, {"type", "devices"}, {"id", next_id()},
+                            {"t", t}});
+    n.content = binary::Children{Node(change, {{"device_hash", hash}}, binary::Children{
+        Node("device", {{"jid", pn_jid(phone, device)}, {"lid", lid_jid(acc->lid, device)}}),
+        Node("key-index-list", {{"ts", t}})})};
+    deliver({std::move(addr), std::move(n)});
+    ++counters_.device_notifications;
+  }
 }
 
 json Server::admin_scan(const json& req, std::shared_ptr<ipc::PendingRequest>& pending) {

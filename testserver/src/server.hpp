@@ -100,6 +100,9 @@ class Server final : private TransportEvents {
   binary::Node iq_md(Conn& c, const binary::Node& iq);       // pairing.cpp
   void on_pair_device_sign(Conn& c, const binary::Node& iq);
   void start_pairing(Conn& c, const std::string& phone, ByteView adv_secret, std::shared_ptr<ipc::PendingRequest> pending);
+  // <notification type="devices"> with <add>/<remove> of `device` to the
+  // account's other devices and to every device of its contacts.
+  void notify_devices(const std::string& phone, const std::string& change, uint16_t device);
 
   // admin_commands.cpp (scan and link-code: pairing.cpp; fault: faults.cpp).
   // A handler that keeps `pending` answers it later (pairing in flight).
@@ -123,10 +126,11 @@ class Server final : private TransportEvents {
   Sessions sessions_;
   std::set<DeviceAddr> prekeys_low_;  // notified, no upload since
   // Who has exchanged messages with whom (this run only): they are told when
-  // the other's identity changes.
+  // the other's identity changes or it links or unlinks a device.
   std::map<std::string, std::set<std::string>> contacts_;
   struct Counters {
-    uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0;
+    uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
+             device_notifications = 0;
   } counters_;
   uint64_t id_counter_ = 0;
   bool stopping_ = false;
