@@ -56,6 +56,12 @@ std::optional<uint32_t> decode_u32(ByteView b) {
   return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
 }
 
+// Binds `name` to the canonical (LID when mapped) form of address `from`.
+#define WA_CANON(name, from)        \
+  auto name##_r = canonical(from);  \
+  if (!name##_r) return err(name##_r); \
+  const Address& name = *name##_r
+
 namespace {
 
 static_assert(schema::kMigrations.size() == kSchemaVersion, "kSchemaVersion must match the migration list");
@@ -384,13 +390,66 @@ class SqliteStore final : public Store {
     });
   }
 
+  // ---------------------------------------------------------------- LID naming
+  //
+  // Signal state of a contact lives under its LID once the mapping is known
+  // (docs/PROTOCOL.md §12.1): a PN address ("123", hosted "123_128") is read
+  // and written as the LID one ("456_1", "456_129"), whichever form the
+  // caller names. Done here, under every caller, so the receive path, the
+  // senders and the Signal library all land on the same row.
+
+  Result<std::string> canonical_name(std::string_view name) {
+    std::string_view user = name;
+    std::string_view suffix;
+    if (auto us = name.find('_'); us != std::string_view::npos) {
+      user = name.substr(0, us);
+      suffix = name.substr(us + 1);
+    }
+    if (!suffix.empty() && suffix != "128") return std::string(name);  // a LID already, or unknown
+    auto lid = lid_for_pn(user);
+    if (!lid) return err(lid);
+    if (!*lid) return std::string(name);
+    return **lid + (suffix.empty() ? "_1" : "_129");
+  }
+
+  Result<Address> canonical(const Address& a) {
+    auto name = canonical_name(a.name);
+    if (!name) return err(name);
+    return Address{std::move(*name), a.device};
+  }
+
+  // Moves the contact's PN-named rows to its LID names. When both exist the
+  // LID row is kept: it can only have been made after the contact began
+  // writing from its LID, so it is the newer state.
+  Status migrate_to_lid(std::string_view pn_user, std::string_view lid_user) {
+    for (const auto& [pn_suffix, lid_suffix] : {std::pair{"", "_1"}, std::pair{"_128", "_129"}}) {
+      const std::string from = std::string(pn_user) + pn_suffix;
+      const std::string to = std::string(lid_user) + lid_suffix;
+      WA_TRY(with("INSERT OR IGNORE INTO sessions (name, device, record) SELECT ?, device, record FROM sessions WHERE name = ?",
+                  [&](sql::Query& q) { return q.bind(std::string_view(to)).bind(std::string_view(from)).run(); }));
+      WA_TRY(with("DELETE FROM sessions WHERE name = ?", [&](sql::Query& q) { return q.bind(std::string_view(from)).run(); }));
+      WA_TRY(with("INSERT OR IGNORE INTO identities (name, device, key, first_seen) "
+                  "SELECT ?, device, key, first_seen FROM identities WHERE name = ?",
+                  [&](sql::Query& q) { return q.bind(std::string_view(to)).bind(std::string_view(from)).run(); }));
+      WA_TRY(with("DELETE FROM identities WHERE name = ?", [&](sql::Query& q) { return q.bind(std::string_view(from)).run(); }));
+      WA_TRY(with("INSERT OR IGNORE INTO sender_keys (group_id, sender_name, sender_device, record) "
+                  "SELECT group_id, ?, sender_device, record FROM sender_keys WHERE sender_name = ?",
+                  [&](sql::Query& q) { return q.bind(std::string_view(to)).bind(std::string_view(from)).run(); }));
+      WA_TRY(with("DELETE FROM sender_keys WHERE sender_name = ?",
+                  [&](sql::Query& q) { return q.bind(std::string_view(from)).run(); }));
+    }
+    return {};
+  }
+
   // ---------------------------------------------------------------- sessions
 
-  Result<std::optional<Bytes>> load_session(const Address& a) override {
+  Result<std::optional<Bytes>> load_session(const Address& addr) override {
+    WA_CANON(a, addr);
     return load_blob("SELECT record FROM sessions WHERE name = ? AND device = ?", a);
   }
 
-  Status store_session(const Address& a, ByteView record) override {
+  Status store_session(const Address& addr, ByteView record) override {
+    WA_CANON(a, addr);
     // Outside a Signal operation's transaction a session write is
     // re-derivable state: normal. (Signal encrypt asks for full itself.)
     return write(Durability::normal, [&] {
@@ -401,14 +460,16 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<bool> contains_session(const Address& a) override {
+  Result<bool> contains_session(const Address& addr) override {
+    WA_CANON(a, addr);
     return with("SELECT 1 FROM sessions WHERE name = ? AND device = ?", [&](sql::Query& q) -> Result<bool> {
       q.bind(a.name).bind(int64_t{a.device});
       return q.step();
     });
   }
 
-  Result<bool> delete_session(const Address& a) override {
+  Result<bool> delete_session(const Address& addr) override {
+    WA_CANON(a, addr);
     bool deleted = false;
     auto s = write(Durability::normal, [&]() -> Status {
       auto r = with("DELETE FROM sessions WHERE name = ? AND device = ?",
@@ -421,7 +482,10 @@ class SqliteStore final : public Store {
     return deleted;
   }
 
-  Result<size_t> delete_all_sessions(std::string_view name) override {
+  Result<size_t> delete_all_sessions(std::string_view raw_name) override {
+    auto canon_name = canonical_name(raw_name);
+    if (!canon_name) return err(canon_name);
+    std::string_view name = *canon_name;
     size_t n = 0;
     auto s = write(Durability::normal, [&]() -> Status {
       auto r = with("DELETE FROM sessions WHERE name = ?", [&](sql::Query& q) { return q.bind(name).run(); });
@@ -433,7 +497,10 @@ class SqliteStore final : public Store {
     return n;
   }
 
-  Result<std::vector<uint32_t>> session_devices(std::string_view name) override {
+  Result<std::vector<uint32_t>> session_devices(std::string_view raw_name) override {
+    auto canon_name = canonical_name(raw_name);
+    if (!canon_name) return err(canon_name);
+    std::string_view name = *canon_name;
     return with("SELECT device FROM sessions WHERE name = ? ORDER BY device",
                 [&](sql::Query& q) -> Result<std::vector<uint32_t>> {
                   q.bind(name);
@@ -450,7 +517,8 @@ class SqliteStore final : public Store {
 
   // ---------------------------------------------------------------- sender keys
 
-  Result<std::optional<Bytes>> load_sender_key(std::string_view group, const Address& s) override {
+  Result<std::optional<Bytes>> load_sender_key(std::string_view group, const Address& addr) override {
+    WA_CANON(s, addr);
     return with("SELECT record FROM sender_keys WHERE group_id = ? AND sender_name = ? AND sender_device = ?",
                 [&](sql::Query& q) -> Result<std::optional<Bytes>> {
                   q.bind(group).bind(s.name).bind(int64_t{s.device});
@@ -461,7 +529,8 @@ class SqliteStore final : public Store {
                 });
   }
 
-  Status store_sender_key(std::string_view group, const Address& s, ByteView record) override {
+  Status store_sender_key(std::string_view group, const Address& addr, ByteView record) override {
+    WA_CANON(s, addr);
     return write(Durability::normal, [&] {
       return with(
           "INSERT INTO sender_keys (group_id, sender_name, sender_device, record) VALUES (?, ?, ?, ?) "
@@ -470,7 +539,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status delete_sender_key(std::string_view group, const Address& s) override {
+  Status delete_sender_key(std::string_view group, const Address& addr) override {
+    WA_CANON(s, addr);
     return write(Durability::normal, [&] {
       return with("DELETE FROM sender_keys WHERE group_id = ? AND sender_name = ? AND sender_device = ?",
                   [&](sql::Query& q) { return q.bind(group).bind(s.name).bind(int64_t{s.device}).run(); });
@@ -479,7 +549,8 @@ class SqliteStore final : public Store {
 
   // ---------------------------------------------------------------- identities
 
-  Result<std::optional<Bytes>> load_identity(const Address& a) override {
+  Result<std::optional<Bytes>> load_identity(const Address& addr) override {
+    WA_CANON(a, addr);
     return load_blob("SELECT key FROM identities WHERE name = ? AND device = ?", a);
   }
 
@@ -491,7 +562,8 @@ class SqliteStore final : public Store {
                                                                                     : IdentityStatus::changed;
   }
 
-  Result<IdentityStatus> save_identity(const Address& a, ByteView key) override {
+  Result<IdentityStatus> save_identity(const Address& addr, ByteView key) override {
+    WA_CANON(a, addr);
     if (key.size() != 32) return fail("bad_key", "identity key must be 32 bytes");
     IdentityStatus status = IdentityStatus::first_use;
     auto s = write(Durability::full, [&]() -> Status {
@@ -507,7 +579,8 @@ class SqliteStore final : public Store {
     return status;
   }
 
-  Status replace_identity(const Address& a, ByteView key) override {
+  Status replace_identity(const Address& addr, ByteView key) override {
+    WA_CANON(a, addr);
     if (key.size() != 32) return fail("bad_key", "identity key must be 32 bytes");
     return write(Durability::full, [&] {
       return with(
@@ -519,7 +592,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status delete_identity(const Address& a) override {
+  Status delete_identity(const Address& addr) override {
+    WA_CANON(a, addr);
     return write(Durability::full, [&] {
       return with("DELETE FROM identities WHERE name = ? AND device = ?",
                   [&](sql::Query& q) { return q.bind(a.name).bind(int64_t{a.device}).run(); });
@@ -561,11 +635,25 @@ class SqliteStore final : public Store {
   // ---------------------------------------------------------------- LID mappings
 
   Status put_lid_mapping(std::string_view pn_user, std::string_view lid_user) override {
-    // INSERT OR REPLACE drops any row conflicting on either unique column,
-    // keeping the mapping one-to-one. Re-learned from the server if lost.
-    return write(Durability::normal, [&] {
-      return with("INSERT OR REPLACE INTO lid_mappings (pn_user, lid_user) VALUES (?, ?)",
-                  [&](sql::Query& q) { return q.bind(pn_user).bind(lid_user).run(); });
+    if (pn_user.empty() || lid_user.empty() || pn_user.find_first_of("_:@") != std::string_view::npos ||
+        lid_user.find_first_of("_:@") != std::string_view::npos)
+      return fail("bad_request", "a LID mapping takes two bare user parts");
+    // One transaction for the mapping and the move of the contact's Signal
+    // state to its LID name: another process (a sender, the receive path)
+    // sees either the PN rows and no mapping, or the mapping and the LID
+    // rows — never a mapping with the state still under the PN name, where
+    // it would start a second session. BEGIN IMMEDIATE means only one
+    // process migrates; the second finds the mapping there and does nothing.
+    return write(Durability::full, [&]() -> Status {
+      auto known = lid_for_pn(pn_user);
+      if (!known) return err(known);
+      if (*known && **known == lid_user) return {};
+      // INSERT OR REPLACE drops any row conflicting on either unique column,
+      // keeping the mapping one-to-one (a number that moved to a new LID, a
+      // LID given to another number).
+      WA_TRY(with("INSERT OR REPLACE INTO lid_mappings (pn_user, lid_user) VALUES (?, ?)",
+                  [&](sql::Query& q) { return q.bind(pn_user).bind(lid_user).run(); }));
+      return migrate_to_lid(pn_user, lid_user);
     });
   }
 

@@ -322,6 +322,61 @@ TEST_CASE("lid mappings: both directions, stay one-to-one") {
   CHECK(**s->pn_for_lid("9002") == "5522");
 }
 
+TEST_CASE("lid mappings: the first mapping moves a contact's sessions, identities and sender keys to its LID name") {
+  TempDir d;
+  auto s = open_ok(d.path() + "/s.db");
+  const Bytes rec1{1, 1}, rec2{2, 2}, key(32, 7), other_key(32, 9), sk{5, 5};
+  REQUIRE(s->store_session({"5511", 0}, rec1));
+  REQUIRE(s->store_session({"5511", 3}, rec2));
+  REQUIRE(s->store_session({"5511_128", 4}, rec2));  // hosted device
+  REQUIRE(s->save_identity({"5511", 3}, key));
+  REQUIRE(s->store_sender_key("g1@g.us", {"5511", 3}, sk));
+  REQUIRE(s->store_session({"7777", 1}, rec1));  // someone else: untouched
+
+  REQUIRE(s->put_lid_mapping("5511", "9001"));
+  RawDb raw(d.path() + "/s.db");
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '5511' OR name = '5511_128'") == 0);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '9001_1'") == 2);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '9001_129'") == 1);
+  CHECK(raw.scalar("SELECT count(*) FROM identities WHERE name = '9001_1'") == 1);
+  CHECK(raw.scalar("SELECT count(*) FROM sender_keys WHERE sender_name = '9001_1'") == 1);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '7777'") == 1);
+
+  // Either name reaches the one row now.
+  CHECK(**s->load_session({"5511", 3}) == rec2);
+  CHECK(**s->load_session({"9001_1", 3}) == rec2);
+  CHECK(**s->load_session({"5511_128", 4}) == rec2);
+  CHECK(**s->load_identity({"5511", 3}) == key);
+  CHECK(*s->check_identity({"9001_1", 3}, other_key) == IdentityStatus::changed);
+  CHECK(**s->load_sender_key("g1@g.us", {"5511", 3}) == sk);
+  CHECK(*s->session_devices("5511") == std::vector<uint32_t>{0, 3});
+  // A write under the PN name lands on the LID row: no second session.
+  REQUIRE(s->store_session({"5511", 5}, rec1));
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '5511'") == 0);
+  CHECK(*s->session_devices("9001_1") == std::vector<uint32_t>{0, 3, 5});
+  CHECK(*s->delete_all_sessions("5511") == 3);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '9001_1'") == 0);
+}
+
+TEST_CASE("lid mappings: a LID-named session made before the mapping was known wins over the PN one") {
+  TempDir d;
+  auto s = open_ok(d.path() + "/s.db");
+  const Bytes old_rec{1}, new_rec{2};
+  REQUIRE(s->store_session({"5511", 2}, old_rec));
+  REQUIRE(s->store_session({"9001_1", 2}, new_rec));
+  REQUIRE(s->put_lid_mapping("5511", "9001"));
+  CHECK(**s->load_session({"5511", 2}) == new_rec);
+  RawDb raw(d.path() + "/s.db");
+  CHECK(raw.scalar("SELECT count(*) FROM sessions") == 1);
+  // Learning the same mapping again changes nothing.
+  REQUIRE(s->put_lid_mapping("5511", "9001"));
+  CHECK(**s->load_session({"9001_1", 2}) == new_rec);
+  // Malformed parts are refused, nothing stored.
+  CHECK_FALSE(s->put_lid_mapping("55:1", "9003"));
+  CHECK_FALSE(s->put_lid_mapping("", "9003"));
+  CHECK_FALSE(s->pn_for_lid("9003")->has_value());
+}
+
 TEST_CASE("inbox: de-duplication, replay by seq, ack, prune without seq reuse") {
   TempDir dir;
   auto s = open_ok(dir.file("p.db"));
