@@ -2,6 +2,7 @@
 // passive active -> `connection` open. And the offline queue, asked for in
 // batches once the server previews it.
 #include "client.hpp"
+#include "wa/binary/jid.hpp"
 #include "wa/log.hpp"
 
 namespace wa::connection {
@@ -19,6 +20,11 @@ void Client::on_success(const Node& node) {
     creds_.lid = std::string(*lid);
     (void)store_->put_credential(store::cred::own_lid, as_bytes(creds_.lid));
   }
+  // Our own PN <-> LID, on every login: our other devices' sessions live
+  // under our LID like any contact's (a failure is retried next login).
+  if (auto pn = binary::Jid::parse(creds_.jid), lid = binary::Jid::parse(creds_.lid); pn && lid && lid->is_lid())
+    if (auto st = store_->put_lid_mapping(pn->user, lid->user); !st)
+      WA_WARN("own LID mapping not stored: %s", st.error().code.c_str());
   keepalive_.start();
   check_prekeys();
 }

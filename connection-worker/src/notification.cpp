@@ -22,7 +22,9 @@
 
 #include "wa/binary/jid.hpp"
 #include "wa/log.hpp"
+#include "wa/message/lid.hpp"
 #include "wa/message/receipt.hpp"
+#include "wa/message/tctoken.hpp"
 
 namespace wa::connection {
 
@@ -74,7 +76,7 @@ bool Receiver::on_devices_changed(const binary::Node& stanza) {
   if (!users.empty()) {
     auto st = store_->transaction(store::Durability::full, [&]() -> Status {
       for (const auto& u : users) WA_TRY(store_->delete_device_list(u));
-      return {};
+      return message::learn_mappings(*store_, stanza);  // `from` + `lid`
     });
     if (!st) {
       // Not acked: the server delivers it again and we retry.
@@ -83,6 +85,77 @@ bool Receiver::on_devices_changed(const binary::Node& stanza) {
       return true;
     }
     WA_INFO("devices of %zu user(s) changed: cached device lists dropped", users.size());
+  }
+  ack(stanza);
+  return true;
+}
+
+// <notification type="privacy_token" from=ISSUER [sender_lid]><tokens><token
+// jid=OWN t type="trusted_contact">BYTES</token></tokens>: the token goes
+// on our next DMs to ISSUER (message::tctoken). Stored before the ack; a
+// store failure leaves it unacked, for the server to deliver again.
+bool Receiver::on_privacy_token(const binary::Node& stanza) {
+  flush();
+  size_t kept = 0;
+  auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+    WA_TRY(message::learn_mappings(*store_, stanza));
+    auto n = message::tctoken::store_received(*store_, stanza);
+    if (!n) return Unexpected<Error>{n.error()};
+    kept = *n;
+    return {};
+  });
+  if (!st) {
+    WA_WARN("privacy token not stored: %s", st.error().code.c_str());
+    if (store::is_store_failure(st.error())) {
+      halt(st.error());
+      return true;
+    }
+    // Malformed: nothing to keep, answered like any notification.
+  } else {
+    WA_DEBUG("privacy token notification: %zu token(s) kept", kept);
+  }
+  ack(stanza);
+  return true;
+}
+
+bool Receiver::on_contacts_changed(const binary::Node& stanza) {
+  flush();
+  struct Change {
+    binary::Jid pn_new, lid_new, lid_old, pn_old;
+  };
+  std::vector<Change> changes;
+  for (const binary::Node* m : stanza.children("modify")) {
+    auto pn_new = binary::Jid::parse(m->attr_or("new", ""));
+    auto lid_new = binary::Jid::parse(m->attr_or("new_lid", ""));
+    auto lid_old = binary::Jid::parse(m->attr_or("old_lid", ""));
+    auto pn_old = binary::Jid::parse(m->attr_or("old", ""));
+    if (!pn_new || !pn_new->is_pn() || !lid_new || !lid_new->is_lid()) continue;
+    changes.push_back({pn_new->to_non_ad(), lid_new->to_non_ad(), lid_old ? lid_old->to_non_ad() : binary::Jid{},
+                       pn_old ? pn_old->to_non_ad() : binary::Jid{}});
+  }
+  if (!changes.empty()) {
+    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+      for (const auto& c : changes) {
+        for (const binary::Jid* j : {&c.pn_new, &c.lid_new, &c.lid_old, &c.pn_old})
+          if (!j->user.empty()) WA_TRY(store_->delete_device_list(j->str()));
+        WA_TRY(store_->put_lid_mapping(c.pn_new.user, c.lid_new.user));
+      }
+      return {};
+    });
+    if (!st) {
+      WA_WARN("cannot re-map a contact whose number moved: %s", st.error().code.c_str());
+      if (store::is_store_failure(st.error())) {
+        halt(st.error());
+        return true;
+      }
+    } else {
+      for (const auto& c : changes) {
+        json ev{{"type", "contact_changed"}, {"pn", c.pn_new.str()}, {"lid", c.lid_new.str()}};
+        if (!c.lid_old.user.empty()) ev["old_lid"] = c.lid_old.str();
+        if (!c.pn_old.user.empty() && c.pn_old.user != c.pn_new.user) ev["old_pn"] = c.pn_old.str();
+        hooks_.event(std::move(ev));
+      }
+    }
   }
   ack(stanza);
   return true;

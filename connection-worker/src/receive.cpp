@@ -5,6 +5,7 @@
 #include "wa/binary/jid.hpp"
 #include "wa/bytes.hpp"
 #include "wa/log.hpp"
+#include "wa/message/lid.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
@@ -61,6 +62,10 @@ void Receiver::flush() {
   // else. A store failure is nobody's message's: it ends the transaction.
   auto tx = store_->transaction(store::Durability::full, [&]() -> Status {
     for (size_t i = 0; i < batch.size(); ++i) {
+      // Who is who first, and outside the message's savepoint: a message
+      // that fails to decrypt still teaches the mapping its re-send needs
+      // (learning one moves the contact's sessions to its LID name).
+      if (auto m = message::learn_mappings(*store_, batch[i]); !m && store::is_store_failure(m.error())) return m;
       outs[i].status = store_->savepoint([&] { return decrypt_and_store(batch[i], *self, outs[i]); });
       if (!outs[i].status && store::is_store_failure(outs[i].status.error())) return outs[i].status;
     }
@@ -84,6 +89,26 @@ void Receiver::halt(const Error& e) {
   if (store_hooks_.failed) store_hooks_.failed(e);
 }
 
+// Both identities where known (docs/CONTROL.md, "message"): `chat` and
+// `sender` as the stanza named them, plus `chat_pn` / `sender_pn` when those
+// are LIDs (or `chat_lid` / `sender_lid` when they are phone numbers), so a
+// consumer keyed by phone number keeps working when a contact migrates.
+Status Receiver::add_alternates(json& ev) {
+  for (const char* key : {"chat", "sender"}) {
+    auto it = ev.find(key);
+    if (it == ev.end() || !it->is_string()) continue;
+    auto j = binary::Jid::parse(it->get_ref<const std::string&>());
+    if (!j || !(j->is_pn() || j->is_lid())) continue;
+    auto alt = message::alternate_user(*store_, j->to_non_ad());
+    if (!alt) return Unexpected<Error>{alt.error()};
+    if (!*alt) continue;
+    binary::Jid other = std::move(**alt);
+    other.device = j->device;  // the same device in both namespaces
+    ev[std::string(key) + (other.is_pn() ? "_pn" : "_lid")] = other.str();
+  }
+  return {};
+}
+
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {
   auto dec = message::decrypt_message(*sig_, self, stanza);
   if (!dec) return Unexpected<Error>{dec.error()};
@@ -94,6 +119,7 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
   if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
+  WA_TRY(add_alternates(ev));
   // The message is the profile's next logged event: its seq is the one
   // consumers replay by, assigned in this very transaction.
   const int64_t ts = store::event_clock_ms();
@@ -126,7 +152,9 @@ void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, 
   auto src = message::message_source(self, stanza);
   std::string chat = src ? src->chat : std::string(stanza.attr_or("from", ""));
   std::string sender = src ? src->sender : std::string(stanza.attr_or("participant", stanza.attr_or("from", "")));
-  hooks_.event({{"type", "undecryptable"}, {"id", id}, {"chat", chat}, {"sender", sender}, {"reason", err.code}});
+  json ev{{"type", "undecryptable"}, {"id", id}, {"chat", chat}, {"sender", sender}, {"reason", err.code}};
+  (void)add_alternates(ev);  // best effort: the event goes out regardless
+  hooks_.event(std::move(ev));
   // Not in the inbox (redelivered() answered that): every decryption failure,
   // a reused message key under this new id included, gets a retry receipt.
   if (auto nack = message::nack_code_for(err)) {

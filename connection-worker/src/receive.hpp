@@ -77,6 +77,13 @@ class Receiver {
   // <notification type="devices">: the user linked or unlinked a device, so
   // its cached device list is dropped before the ack; taken always.
   bool on_devices_changed(const binary::Node& stanza);
+  // <notification type="privacy_token">: the tokens a contact issued us,
+  // stored durably before the ack (notification.cpp).
+  bool on_privacy_token(const binary::Node& stanza);
+  // <notification type="contacts"><modify old new old_lid new_lid/>: a
+  // number moved to a new account (a new LID). The new mapping replaces the
+  // old one before the ack; cached device lists of both are dropped.
+  bool on_contacts_changed(const binary::Node& stanza);
   void on_notification(const binary::Node& stanza);
 
   // Decrypts and stores the queued messages in one durable transaction, then
@@ -98,6 +105,7 @@ class Receiver {
            Hooks hooks);
   // Decrypt + inbox put of one message, inside the caller's transaction.
   Status decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out);
+  Status add_alternates(nlohmann::json& ev);
   // After the commit: receipt and events, or the failure answer.
   void finish(const binary::Node& stanza, const message::Self& self, Outcome& out);
   void on_failed(const binary::Node& stanza, const message::Self& self, const Error& err);

@@ -210,6 +210,8 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   });
   in.on_notification("encrypt", [this](const binary::Node& n) { return receiver_->on_identity_change(n); });
   in.on_notification("devices", [this](const binary::Node& n) { return receiver_->on_devices_changed(n); });
+  in.on_notification("privacy_token", [this](const binary::Node& n) { return receiver_->on_privacy_token(n); });
+  in.on_notification("contacts", [this](const binary::Node& n) { return receiver_->on_contacts_changed(n); });
   in.on("notification", [this](const binary::Node& n) {
     receiver_->on_notification(n);
     return true;

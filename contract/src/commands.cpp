@@ -123,7 +123,8 @@ std::vector<CommandSpec> build() {
                .summary = "send a text message; answered on the server's ack",
                .result = R"(`{"id", "devices", ...}`, answered on the server's ack for that message id)",
                .errors = {"invalid_jid", "not_connected", "rejected:", "no_devices", "session_failed", "iq_error:",
-                          "timeout", "unknown_outcome", "sender_crashed", "sender_failed"},
+                          "privacy_token_required", "unknown_contact", "timeout", "unknown_outcome", "sender_crashed",
+                          "sender_failed"},
                .cli = "send",
                .check = quote_needs_id});
   c.push_back({.name = "pair_code",

@@ -49,8 +49,14 @@ constexpr std::array kErrors{
               "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
               "group)"},
     ErrorSpec{"no_devices", K::remote, false, "the recipient (or the group) has no devices"},
+    ErrorSpec{"privacy_token_required", K::remote, false,
+              "the server refused a first message to this contact (463: no privacy token, or a reach-out "
+              "limit); not delivered and not resent. Our own token was issued to the contact: it can write first"},
     ErrorSpec{"rejected:", K::remote, false, "the server refused the stanza with that code"},
     ErrorSpec{"session_failed", K::remote, false, "no Signal session could be built for the recipient"},
+    ErrorSpec{"unknown_contact", K::remote, false,
+              "a LID with no known phone number, while the account's chats are not LID-migrated (write to the "
+              "phone number)"},
     ErrorSpec{"timeout", K::remote, true,
               "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
     // It may have happened.

@@ -50,7 +50,7 @@ Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload,
     ci.set_participant(j->to_non_ad().str());
     return {};
   }
-  auto sent = st.sent_get(id, chat.to_non_ad().str());
+  auto sent = message::find_sent(st, id, chat);
   if (!sent) return Unexpected<Error>{sent.error()};
   if (*sent) {
     auto self = message::load_self(st);

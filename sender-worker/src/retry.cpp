@@ -59,7 +59,7 @@ Result<json> answer_retry(store::Store& st, signal::SignalSession& sig, const me
 
   auto self = message::load_self(st);
   if (!self) return Unexpected<Error>{self.error()};
-  auto sent = st.sent_get(req->id, chat.str());
+  auto sent = message::find_sent(st, req->id, chat);
   if (!sent) return Unexpected<Error>{sent.error()};
   const int64_t now = unix_now();
   if (!*sent || now - (*sent)->ts > kSentMessageTtlS) return fail("not_found", "the message is not in the sent cache");

@@ -47,6 +47,12 @@ Result<GroupInfo> parse_group_info(const binary::Node& iq) {
     auto j = binary::Jid::parse(p->attr_or("jid", ""));
     if (!j || !j->is_user()) continue;
     info.participants.push_back(j->to_non_ad());
+    for (const char* alt_attr : {"phone_number", "lid"}) {
+      auto alt = binary::Jid::parse(p->attr_or(alt_attr, ""));
+      if (!alt) continue;
+      if (j->is_lid() && alt->is_pn()) info.mappings.push_back({alt->user, j->user});
+      if (j->is_pn() && alt->is_lid()) info.mappings.push_back({j->user, alt->user});
+    }
     info.members.push_back({j->to_non_ad(), std::string(p->attr_or("type", ""))});
   }
   return info;

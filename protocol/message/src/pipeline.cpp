@@ -8,8 +8,10 @@
 #include "wa/crypto/crypto.hpp"
 #include "wa/message/group.hpp"
 #include "wa/message/id.hpp"
+#include "wa/message/lid.hpp"
 #include "wa/message/prekeys.hpp"
 #include "wa/message/self.hpp"
+#include "wa/message/tctoken.hpp"
 #include "wa/message/usync.hpp"
 
 namespace wa::message {
@@ -79,6 +81,64 @@ Status ensure_sessions(store::Store& st, signal::SignalSession& sig, const Trans
   return {};
 }
 
+// Asks the server for a contact's LID (usync `lid` protocol) and stores it.
+Status lookup_lid(store::Store& st, const Transport& net, const binary::Jid& pn_user) {
+  const binary::Jid users[] = {pn_user};
+  auto answer = net.iq(build_usync_devices_query(users, new_iq_id(), new_iq_id()));
+  if (!answer) return Unexpected<Error>{answer.error()};
+  auto parsed = parse_usync_devices(*answer);
+  if (!parsed) return Unexpected<Error>{parsed.error()};
+  for (const auto& u : *parsed)
+    if (u.lid && u.user.is_pn() && u.user.user == pn_user.user) WA_TRY(st.put_lid_mapping(u.user.user, u.lid->user));
+  return {};
+}
+
+// Which namespace a DM uses (docs/PROTOCOL.md §12.1): an account whose chats
+// are LID-migrated writes to LIDs (the server refuses its PN-addressed DMs to
+// migrated contacts), any other account to phone numbers (the server refuses
+// its LID-addressed ones). The peer, our own user and every device in one
+// stanza are in that one namespace; mixing them is refused with 400.
+struct DirectAddress {
+  binary::Jid peer;                    // non-AD
+  binary::Jid own;                     // our user in the same namespace
+  std::optional<binary::Jid> peer_pn;  // for peer_recipient_pn
+};
+
+Result<DirectAddress> address_direct(store::Store& st, const Transport& net, const Self& self, const binary::Jid& to) {
+  const binary::Jid user = to.to_non_ad();
+  const binary::Jid own_pn = self.jid.to_non_ad();
+  if (!(user.is_pn() || user.is_lid())) return DirectAddress{user, own_pn, std::nullopt};
+  auto alt = alternate_user(st, user);
+  if (!alt) return Unexpected<Error>{alt.error()};
+  if (!self.lid_migrated) {
+    if (user.is_pn()) return DirectAddress{user, own_pn, std::nullopt};
+    if (!*alt)
+      return fail("unknown_contact", "no phone number is known for this LID and the account's chats are not LID-migrated");
+    return DirectAddress{**alt, own_pn, std::nullopt};
+  }
+  const binary::Jid own_lid = self.lid->to_non_ad();
+  if (user.is_lid()) return DirectAddress{user, own_lid, *alt};
+  if (!*alt) {
+    WA_TRY(lookup_lid(st, net, user));
+    alt = alternate_user(st, user);
+    if (!alt) return Unexpected<Error>{alt.error()};
+  }
+  // No LID on the server's side either: the contact is reached by number.
+  if (!*alt) return DirectAddress{user, own_pn, std::nullopt};
+  return DirectAddress{**alt, own_lid, user};
+}
+
+// After a DM went out: give the contact our token once per bucket, so it
+// can write to us (docs/PROTOCOL.md §12.2). Best effort - the message is
+// sent whatever happens here; a lost issue is redone on the next send.
+void maybe_issue_token(store::Store& st, const Transport& net, const binary::Jid& peer, int64_t now) {
+  auto due = tctoken::should_issue(st, peer, now);
+  if (!due || !*due) return;
+  auto answer = net.iq(tctoken::build_issue_iq(peer, now, new_iq_id()));
+  if (!answer || answer->attr_or("type", "") != "result") return;
+  (void)tctoken::mark_issued(st, peer, now);
+}
+
 Status check_ack(const binary::Node& ack, const std::string& id) {
   if (ack.tag != "ack" || ack.attr_or("id", "") != id) return fail("bad_ack", "the server acked something else");
   if (auto e = ack.attr("error")) return fail("rejected:" + std::string(*e), "the server refused the message");
@@ -95,22 +155,33 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   if (!to.is_user() && !to.is_group()) return fail("bad_request", "can only send to a user or a group");
   const bool group = to.is_group();
 
-  // 1. Who must get a copy: the peer (or the members) and our own user.
+  // 1. Who must get a copy: the peer (or the members) and our own user, in
+  // the one namespace the stanza uses.
   std::vector<binary::Jid> users;
   GroupOptions gopt;
+  binary::Jid chat = to.to_non_ad();
+  binary::Jid own_user = self->jid.to_non_ad();
+  std::optional<binary::Jid> peer_pn;
   if (group) {
     auto answer = net.iq(build_group_info_query(to, new_iq_id()));
     if (!answer) return Unexpected<Error>{answer.error()};
     auto info = parse_group_info(*answer);
     if (!info) return Unexpected<Error>{info.error()};
+    for (const auto& m : info->mappings) WA_TRY(st.put_lid_mapping(m.pn_user, m.lid_user));
     users = info->participants;
     gopt.addressing_mode = info->addressing_mode.empty() ? "pn" : info->addressing_mode;
-    // We keep PN addressing for Signal sessions (LID sessions: docs/PROTOCOL.md §12.1).
-    gopt.lid_addressing = false;
+    // A LID group lists LID members; our own devices and our sender key go
+    // under our LID too.
+    gopt.lid_addressing = gopt.addressing_mode == "lid" && self->lid.has_value();
+    if (gopt.lid_addressing) own_user = self->lid->to_non_ad();
   } else {
-    users.push_back(to.to_non_ad());
+    auto addr = address_direct(st, net, *self, to);
+    if (!addr) return Unexpected<Error>{addr.error()};
+    chat = addr->peer;
+    own_user = addr->own;
+    peer_pn = addr->peer_pn;
+    users.push_back(chat);
   }
-  binary::Jid own_user = self->jid.to_non_ad();
   users.push_back(own_user);
   auto devices = resolve_devices(st, net, *self, users, now, options.device_ttl_s);
   if (!devices) return Unexpected<Error>{devices.error()};
@@ -138,7 +209,13 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   }
 
   // 3. Encrypt and build.
-  Outgoing out{generate_message_id(self->jid.user, now), to.to_non_ad(), Bytes(message.begin(), message.end())};
+  Outgoing out{generate_message_id(self->jid.user, now), chat, Bytes(message.begin(), message.end())};
+  DirectExtras extras{peer_pn, std::nullopt};
+  if (!group) {
+    auto token = tctoken::valid_token_for(st, chat, now);
+    if (!token) return Unexpected<Error>{token.error()};
+    extras.tctoken = std::move(*token);
+  }
   // One transaction for the whole fan-out: each Signal encrypt would
   // otherwise make its own durable commit (an fsync per device, ~4 ms
   // here), and a crash mid-way now leaves no half-advanced ratchets behind
@@ -148,7 +225,7 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   // anything can ask: a store failure leaves neither half behind.
   auto tx = st.transaction(store::Durability::full, [&]() -> Status {
     built = group ? build_group_message(sig, st, *self, out, all, gopt)
-                  : build_direct_message(sig, *self, out, peer_devices, own_devices);
+                  : build_direct_message(sig, *self, out, peer_devices, own_devices, extras);
     if (!*built) return Unexpected<Error>{built->error()};
     return st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now});
   });
@@ -162,7 +239,15 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   // 4. Relay and wait for the server's ack.
   auto ack = net.relay(b->stanza, out.id);
   if (!ack) return Unexpected<Error>{ack.error()};
+  if (!group && ack->tag == "ack" && ack->attr_or("error", "") == "463") {
+    // Not delivered, and never resent: each try counts as another reach-out.
+    // Our own token lets the contact write to us (Baileys does the same).
+    maybe_issue_token(st, net, chat, now);
+    return fail("privacy_token_required",
+                "the contact does not take a first message from this account without its privacy token (463)");
+  }
   WA_TRY(check_ack(*ack, out.id));
+  if (!group) maybe_issue_token(st, net, chat, now);
   if (group && !b->sender_key_recipients.empty())
     WA_TRY(remember_sender_key_recipients(st, out.to.str(), b->sender_key_recipients));
   return outcome;

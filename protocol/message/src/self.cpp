@@ -7,6 +7,10 @@ store::Address Self::address(bool use_lid) const {
   return store::Address{j.to_non_ad().signal_address_name(), j.device};
 }
 
+binary::Jid Self::user_for(const binary::Jid& peer) const {
+  return (peer.is_lid() && lid) ? lid->to_non_ad() : jid.to_non_ad();
+}
+
 bool Self::is_own_user(std::string_view user) const noexcept {
   if (user.empty()) return false;
   return user == jid.user || (lid && user == lid->user);
@@ -29,6 +33,9 @@ Result<Self> load_self(store::Store& st) {
     if (pl->device == 0) pl->device = s.jid.device;
     s.lid = std::move(*pl);
   }
+  auto mig = st.get_credential(store::cred::lid_migrated);
+  if (!mig) return Unexpected<Error>{mig.error()};
+  s.lid_migrated = s.lid && *mig && !(*mig)->empty() && (**mig)[0] == 1;
   auto acc = st.get_credential(store::cred::account_identity);
   if (!acc) return Unexpected<Error>{acc.error()};
   if (*acc) s.account_identity = std::move(**acc);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "wa/message/id.hpp"
+#include "wa/message/lid.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/store/store.hpp"
 
@@ -79,6 +80,15 @@ store::Address address_of(const binary::Jid& device) {
   return store::Address{device.to_non_ad().signal_address_name(), device.device};
 }
 
+Result<std::optional<store::SentMessage>> find_sent(store::Store& st, std::string_view id, const binary::Jid& chat) {
+  auto sent = st.sent_get(id, chat.to_non_ad().str());
+  if (!sent || *sent || !chat.is_user()) return sent;
+  auto alt = alternate_user(st, chat.to_non_ad());
+  if (!alt) return Unexpected<Error>{alt.error()};
+  if (!*alt) return sent;
+  return st.sent_get(id, (*alt)->str());
+}
+
 IdentityPolicy accept_identity_changes() {
   return [](const store::Address&) { return IdentityDecision::accept; };
 }
@@ -132,7 +142,7 @@ std::string stanza_type(ByteView message) {
 
 Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self, const Outgoing& msg,
                                    std::span<const binary::Jid> peer_devices,
-                                   std::span<const binary::Jid> own_devices) {
+                                   std::span<const binary::Jid> own_devices, const DirectExtras& extras) {
   if (!msg.to.is_user()) return fail("bad_request", "a direct message needs a user jid");
   if (!plausible_message_id(msg.id)) return fail("bad_request", "invalid message id");
   auto original = parse_message(msg.message);
@@ -165,10 +175,12 @@ Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self,
   binary::Children children;
   children.emplace_back("participants", binary::Attrs{}, std::move(tos));
   add_device_identity(children, self, out.has_pkmsg);
-  out.stanza = binary::Node(
-      "message",
-      binary::Attrs{{"id", msg.id}, {"to", msg.to.to_non_ad().str()}, {"type", stanza_type(msg.message)}},
-      std::move(children));
+  // The token goes last, with no attributes.
+  if (extras.tctoken && !extras.tctoken->empty()) children.emplace_back("tctoken", binary::Attrs{}, *extras.tctoken);
+  binary::Attrs attrs{{"id", msg.id}, {"to", msg.to.to_non_ad().str()}, {"type", stanza_type(msg.message)}};
+  if (msg.to.is_lid() && extras.peer_pn && extras.peer_pn->is_pn())
+    attrs.emplace_back("peer_recipient_pn", extras.peer_pn->to_non_ad().str());
+  out.stanza = binary::Node("message", std::move(attrs), std::move(children));
   return out;
 }
 

@@ -27,10 +27,29 @@ struct FakeServer {
   std::map<std::string, std::vector<std::string>> groups;      // group -> member users
   int usync_queries = 0, prekey_queries = 0, group_queries = 0;
   std::vector<binary::Node> relayed;
+  std::vector<std::string> tokens_issued;  // <token jid> of each privacy iq
   std::optional<Error> relay_error;
   std::string ack_error;
 
+  // PN user jid -> LID user jid. Queries by LID reach the PN account's
+  // devices; answers echo the form asked (as the real server).
+  std::map<std::string, std::string> lids;
+
   void add(test::Device& d) { accounts[d.jid.to_non_ad().str()].push_back(&d); }
+  std::string pn_of(const std::string& user) const {
+    for (const auto& [pn, lid] : lids)
+      if (lid == user) return pn;
+    return user;
+  }
+  // "9222:3@lid" -> "222:3@s.whatsapp.net" when mapped.
+  std::string pn_device(const std::string& device) const {
+    auto j = binary::Jid::parse(device);
+    if (!j || !j->is_lid()) return device;
+    auto pn = binary::Jid::parse(pn_of(j->to_non_ad().str()));
+    if (!pn) return device;
+    pn->device = j->device;
+    return pn->str();
+  }
 
   Transport transport() {
     Transport t;
@@ -42,8 +61,8 @@ struct FakeServer {
         std::vector<test::UsyncEntry> entries;
         for (const auto* u : iq.child("usync")->child("list")->children("user")) {
           std::string jid(u->attr_or("jid", ""));
-          test::UsyncEntry e{jid, {}, ""};
-          for (auto* d : accounts[jid]) e.devices.emplace_back(d->jid.device, d->jid.device != 0);
+          test::UsyncEntry e{jid, {}, lids.count(jid) ? lids[jid] : ""};
+          for (auto* d : accounts[pn_of(jid)]) e.devices.emplace_back(d->jid.device, d->jid.device != 0);
           entries.push_back(std::move(e));
         }
         return test::usync_response(entries);
@@ -54,7 +73,11 @@ struct FakeServer {
         for (const auto* u : iq.child("key")->children("user"))
           for (auto& [user, devs] : accounts)
             for (auto* d : devs)
-              if (d->jid.str() == u->attr_or("jid", "")) users.push_back(d->bundle_user());
+              if (d->jid.str() == pn_device(std::string(u->attr_or("jid", "")))) {
+                binary::Node b = d->bundle_user();
+                b.set_attr("jid", std::string(u->attr_or("jid", "")));
+                users.push_back(std::move(b));
+              }
         return test::prekey_response(std::move(users));
       }
       if (xmlns == "w:g2") {
@@ -66,6 +89,10 @@ struct FakeServer {
         g.emplace_back("group", binary::Attrs{{"id", gid.substr(0, gid.find('@'))}, {"addressing_mode", "pn"}},
                        std::move(parts));
         return binary::Node("iq", {{"type", "result"}, {"id", "x"}}, std::move(g));
+      }
+      if (xmlns == "privacy") {
+        for (const auto* tk : iq.child("tokens")->children("token")) tokens_issued.emplace_back(tk->attr_or("jid", ""));
+        return binary::Node("iq", {{"type", "result"}, {"id", std::string(iq.attr_or("id", ""))}});
       }
       return fail("rejected:400", "unexpected iq");
     };

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "fake_server.hpp"
+#include "wa/message/lid.hpp"
+#include "wa/message/tctoken.hpp"
 #include "wa/message/pipeline.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/proto/message.pb.h"
@@ -68,8 +70,18 @@ TEST_CASE("pipeline: errors come back as codes") {
   e.server.relay_error = Error{"timeout", "no ack"};
   CHECK(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts).error().code == "timeout");
   e.server.relay_error.reset();
+  // 463: a typed error, the message is not resent, and our own token goes
+  // to the contact (once per bucket) so it can write first.
   e.server.ack_error = "463";
-  CHECK(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts).error().code == "rejected:463");
+  e.server.tokens_issued.clear();
+  size_t relayed = e.server.relayed.size();
+  CHECK(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts).error().code == "privacy_token_required");
+  CHECK(e.server.relayed.size() == relayed + 1);
+  CHECK(e.server.tokens_issued == std::vector<std::string>{"222@s.whatsapp.net"});
+  CHECK(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts).error().code == "privacy_token_required");
+  CHECK(e.server.tokens_issued.size() == 1);
+  e.server.ack_error = "400";
+  CHECK(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts).error().code == "rejected:400");
   e.server.ack_error.clear();
   auto nobody = must(binary::Jid::parse("444@s.whatsapp.net"));
   CHECK(send_message(*e.a1.db, *e.a1.sig, net, nobody, conversation("x"), e.opts).error().code == "no_devices");
@@ -112,4 +124,110 @@ TEST_CASE("pipeline group: metadata, SKDM once, then skmsg - members decrypt") {
     CHECK(in2.chat == g.str());
   }
   CHECK(e.server.group_queries == 2);
+}
+
+using test::FakeServer;
+using test::must_ok;
+
+// docs/PROTOCOL.md §12.1: a LID-migrated account writes DMs to LIDs. The
+// contact's LID comes from usync, the stanza is in one namespace with
+// peer_recipient_pn, and the sessions live under the LID name - the same
+// ones a PN-addressed reply from the contact then decrypts with.
+TEST_CASE("pipeline: a LID-migrated account writes to the contact's LID and a PN-addressed reply decrypts") {
+  test::TempDir dir;
+  test::Device a1{dir.file("a1.db"), "111:1@s.whatsapp.net", "9111:1@lid"};
+  test::Device b0{dir.file("b0.db"), "222@s.whatsapp.net"};
+  test::Device b3{dir.file("b3.db"), "222:3@s.whatsapp.net"};
+  must_ok(a1.db->put_credential(store::cred::lid_migrated, Bytes{1}));
+  FakeServer server;
+  for (auto* d : {&a1, &b0, &b3}) server.add(*d);
+  server.lids = {{"222@s.whatsapp.net", "9222@lid"}, {"111@s.whatsapp.net", "9111@lid"}};
+  PipelineOptions opts;
+  int64_t clock = 1700000000;
+  opts.now = [&clock] { return clock; };
+  auto net = server.transport();
+
+  auto b_pn = must(binary::Jid::parse("222@s.whatsapp.net"));
+  auto out = must(send_message(*a1.db, *a1.sig, net, b_pn, conversation("to your lid"), opts));
+  REQUIRE(server.relayed.size() == 1);
+  const binary::Node& st = server.relayed[0];
+  CHECK(st.attr_or("to", "") == "9222@lid");
+  CHECK(st.attr_or("peer_recipient_pn", "") == "222@s.whatsapp.net");
+  CHECK_FALSE(st.has_attr("addressing_mode"));
+  size_t tos = 0;
+  for (const binary::Node* t : st.child("participants")->children("to")) {
+    ++tos;
+    CHECK_MESSAGE(std::string(t->attr_or("jid", "")).ends_with("@lid"), t->attr_or("jid", ""));
+  }
+  CHECK(tos == 2);  // 9222@lid and 9222:3@lid (a1 has no other own device)
+  CHECK(*must(a1.db->lid_for_pn("222")) == "9222");
+  CHECK(must(a1.db->session_devices("9222_1")) == std::vector<uint32_t>{0, 3});
+  CHECK(server.tokens_issued == std::vector<std::string>{"9222@lid"});
+
+  // B (not migrated) learns who we are from sender_pn, decrypts under our LID.
+  binary::Node at_b = test::deliver(st, must(binary::Jid::parse("9111:1@lid")), must(binary::Jid::parse("9222@lid")), false);
+  at_b.set_attr("sender_pn", "111@s.whatsapp.net");
+  must_ok(message::learn_mappings(*b0.db, at_b));
+  auto in = must(decrypt_message(*b0.sig, b0.self(), at_b));
+  CHECK(in.text == "to your lid");
+  CHECK(in.chat == "9111@lid");
+
+  // B answers by phone number; its session with us is the LID-named one.
+  server.relayed.clear();
+  auto a_pn = must(binary::Jid::parse("111@s.whatsapp.net"));
+  must(send_message(*b0.db, *b0.sig, net, a_pn, conversation("reply by number"), opts));
+  REQUIRE(server.relayed.size() == 1);
+  const binary::Node& reply = server.relayed[0];
+  CHECK(reply.attr_or("to", "") == "111@s.whatsapp.net");
+  CHECK_FALSE(reply.has_attr("peer_recipient_pn"));
+  binary::Node at_a = test::deliver(reply, b0.jid, a1.jid, false);
+  at_a.set_attr("sender_lid", "9222@lid");
+  must_ok(message::learn_mappings(*a1.db, at_a));
+  auto back = must(decrypt_message(*a1.sig, a1.self(), at_a));
+  CHECK(back.text == "reply by number");
+  // One session per device pair: nothing was made under the PN name.
+  CHECK(must(a1.db->session_devices("222")) == std::vector<uint32_t>{0, 3});  // read through the mapping
+}
+
+TEST_CASE("pipeline: an account that is not LID-migrated writes to the phone number, and a LID with no number is refused") {
+  test::TempDir dir;
+  test::Device a1{dir.file("a1.db"), "111:1@s.whatsapp.net", "9111:1@lid"};
+  test::Device b0{dir.file("b0.db"), "222@s.whatsapp.net"};
+  FakeServer server;
+  for (auto* d : {&a1, &b0}) server.add(*d);
+  server.lids = {{"222@s.whatsapp.net", "9222@lid"}};
+  auto net = server.transport();
+  PipelineOptions opts;
+  auto b_lid = must(binary::Jid::parse("9222@lid"));
+  CHECK(send_message(*a1.db, *a1.sig, net, b_lid, conversation("x"), opts).error().code == "unknown_contact");
+  CHECK(server.relayed.empty());
+  must_ok(a1.db->put_lid_mapping("222", "9222"));
+  must(send_message(*a1.db, *a1.sig, net, b_lid, conversation("x"), opts));
+  REQUIRE(server.relayed.size() == 1);
+  CHECK(server.relayed[0].attr_or("to", "") == "222@s.whatsapp.net");
+}
+
+TEST_CASE("pipeline: a stored privacy token rides on DMs until it expires") {
+  Env e;
+  auto net = e.server.transport();
+  auto b = must(binary::Jid::parse("222@s.whatsapp.net"));
+  binary::Children tokens;
+  tokens.emplace_back("token", binary::Attrs{{"jid", "111@s.whatsapp.net"}, {"t", std::to_string(e.clock)},
+                                             {"type", "trusted_contact"}},
+                      Bytes{7, 7, 7});
+  binary::Children kids;
+  kids.emplace_back("tokens", binary::Attrs{}, std::move(tokens));
+  binary::Node note("notification", {{"from", "222@s.whatsapp.net"}, {"type", "privacy_token"}, {"id", "n1"}},
+                    std::move(kids));
+  CHECK(must(message::tctoken::store_received(*e.a1.db, note)) == 1);
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts));
+  const binary::Node* tc = e.server.relayed.back().child("tctoken");
+  REQUIRE(tc != nullptr);
+  CHECK(*tc->bytes() == Bytes{7, 7, 7});
+  // Four weeks on, the token is stale and stays home.
+  e.clock += 4 * message::tctoken::kBucketS;
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("y"), e.opts));
+  CHECK(e.server.relayed.back().child("tctoken") == nullptr);
+  CHECK(message::tctoken::expired(e.clock - 4 * message::tctoken::kBucketS, e.clock));
+  CHECK_FALSE(message::tctoken::expired(e.clock - 2 * message::tctoken::kBucketS, e.clock));
 }

@@ -67,10 +67,12 @@ TEST_CASE("sender job: text to a user, relayed stanza decrypts on both of B's de
   std::string id = done["result"]["id"];
   CHECK(id.size() == 22);
   CHECK(done["result"]["devices"] == 3);
-  REQUIRE(worker.seen.size() == 3);  // usync, prekeys, relay
+  REQUIRE(worker.seen.size() == 4);  // usync, prekeys, relay, our privacy token to the contact
   CHECK(worker.seen[0]["what"] == "iq");
   CHECK(worker.seen[1]["what"] == "iq");
   CHECK(worker.seen[2]["what"] == "relay");
+  CHECK(worker.seen[3]["what"] == "iq");
+  CHECK(e.server.tokens_issued == std::vector<std::string>{"222@s.whatsapp.net"});
   REQUIRE(e.server.relayed.size() == 1);
   for (auto* d : {&e.b0, &e.b3}) {
     auto in = must(message::decrypt_message(*d->sig, d->self(),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "wa/binary/jid.hpp"
+#include "wa/message/lid.hpp"
 #include "wa/binary/node.hpp"
 #include "wa/result.hpp"
 
@@ -29,6 +30,9 @@ struct GroupInfo {
   std::string subject;
   std::string creator;            // as the server gave it; may be empty
   std::string addressing_mode;    // "lid" | "pn" | "" (not given)
+  // What the participant list says about PN <-> LID (`jid=LID
+  // phone_number=PN` in LID groups, `jid=PN lid=LID` in PN groups).
+  std::vector<LidMapping> mappings;
   std::vector<binary::Jid> participants;  // non-AD user jids
   std::vector<GroupMember> members;       // the same, with their role
 };

@@ -18,9 +18,14 @@ struct Self {
   std::optional<binary::Jid> lid;  // own device, LID form, when known
   Bytes account_identity;          // serialized ADVSignedDeviceIdentity (may be empty before pairing)
   uint32_t registration_id = 0;
+  // The server says our 1:1 chats are LID-migrated: DMs go to LIDs
+  // (docs/PROTOCOL.md §12.1). Needs `lid`.
+  bool lid_migrated = false;
 
   // Signal address of this device under the PN or the LID identity.
   store::Address address(bool use_lid = false) const;
+  // Our user (no device) in the namespace a chat with `peer` uses.
+  binary::Jid user_for(const binary::Jid& peer) const;
   // True if `user` (non-AD user part) is us, under either identity.
   bool is_own_user(std::string_view user) const noexcept;
 };

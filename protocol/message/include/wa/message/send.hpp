@@ -53,6 +53,14 @@ struct Outgoing {
   Bytes message;   // serialized wa.proto.Message, unpadded
 };
 
+// What a DM carries besides the message: `peer_recipient_pn` on a
+// LID-addressed DM when the peer's phone number is known, and the peer's
+// privacy token as <tctoken> (docs/PROTOCOL.md §12.1, §12.2).
+struct DirectExtras {
+  std::optional<binary::Jid> peer_pn;
+  std::optional<Bytes> tctoken;
+};
+
 struct Built {
   binary::Node stanza;
   bool has_pkmsg = false;
@@ -74,7 +82,7 @@ std::string stanza_type(ByteView message);
 // encrypted for, "bad_request" on a non-user `to`.
 Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self, const Outgoing& msg,
                                    std::span<const binary::Jid> peer_devices,
-                                   std::span<const binary::Jid> own_devices);
+                                   std::span<const binary::Jid> own_devices, const DirectExtras& extras = {});
 
 // Groups. Our sender key for the group is (group, own address) with the
 // LID identity when the group is LID-addressed. The set of devices that hold
@@ -98,6 +106,11 @@ Status forget_sender_key_memory(store::Store& st, std::string_view group);
 Result<Built> build_group_message(signal::SignalSession& sig, store::Store& st, const Self& self,
                                   const Outgoing& msg, std::span<const binary::Jid> devices,
                                   const GroupOptions& options = {});
+
+// The cached plaintext of message `id` sent in `chat`, found under the
+// chat's PN or LID form (the cache keeps the form the stanza used; a retry
+// or a reply may name the other).
+Result<std::optional<store::SentMessage>> find_sent(store::Store& st, std::string_view id, const binary::Jid& chat);
 
 // A <receipt type="retry"> from a device that could not decrypt.
 struct RetryRequest {

@@ -100,6 +100,8 @@ inline constexpr std::string_view signed_prekey_id = "signed_prekey_id";  // 4 b
 inline constexpr std::string_view adv_secret = "adv_secret";
 inline constexpr std::string_view own_jid = "own_jid";
 inline constexpr std::string_view own_lid = "own_lid";
+// 1 byte: the account's 1:1 chats are LID-migrated (pair-success client-props).
+inline constexpr std::string_view lid_migrated = "lid_migrated";
 inline constexpr std::string_view account_identity = "account_identity";  // ADVSignedDeviceIdentity
 inline constexpr std::string_view routing_info = "routing_info";
 inline constexpr std::string_view platform = "platform";
