@@ -179,6 +179,9 @@ int main(int argc, char** argv) {
   ::sigaction(SIGPIPE, &sa, nullptr);
   ::alarm(kDeadlineSeconds);
 
+  const char* lid_env = std::getenv("WA_RACE_LID");
+  const bool lid_mode = lid_env != nullptr && std::string(lid_env) == "1";
+  if (lid_mode) std::printf("LID mode: the contact migrates PN -> LID during the race\n");
   std::string tmpl = (std::filesystem::temp_directory_path() / "wa-race-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) return 2;
   const std::string dir = tmpl;
@@ -211,11 +214,13 @@ int main(int argc, char** argv) {
     b.signed_prekey_pub = spk.pub;
     b.signed_prekey_signature = spk.signature;
     b.identity_key = *must(them_store->get_credential(wa::store::cred::identity_pub), "identity");
-    must(ours->process_bundle(kThem, b), "process bundle");
-    auto hello = must(ours->encrypt(kThem, wa::as_bytes("hello")), "first encrypt");
+    // WA_RACE_LID=1 (see peer.cpp): the session starts under the contact's phone number.
+    const wa::store::Address start = lid_mode ? wa::store::Address{"5511", 0} : kThem;
+    must(ours->process_bundle(start, b), "process bundle");
+    auto hello = must(ours->encrypt(start, wa::as_bytes("hello")), "first encrypt");
     must(them->decrypt_pkmsg(kOurs, hello.data), "first decrypt");
     auto reply = must(them->encrypt(kOurs, wa::as_bytes("reply")), "reply encrypt");
-    must(ours->decrypt_msg(kThem, reply.data), "reply decrypt");
+    must(ours->decrypt_msg(start, reply.data), "reply decrypt");
   }
 
   Child enc, dec;
@@ -316,8 +321,18 @@ int main(int argc, char** argv) {
   std::printf("peer exits: encrypt=%d decrypt=%d\n", enc_exit, dec_exit);
 
   const bool clean_exits = enc_exit == 0 && dec_exit == 0 && harness_errors == 0;
+  // LID mode: the session moved exactly once, nothing was left or made
+  // under the phone number.
+  bool migrated_once = true;
+  if (lid_mode) {
+    auto ours_store = must(wa::store::open_sqlite(ours_db), "reopen ours");
+    auto lid_dev = must(ours_store->session_devices("9001_1"), "lid sessions");
+    auto mapped = must(ours_store->lid_for_pn("5511"), "mapping");
+    migrated_once = lid_dev == std::vector<uint32_t>{0} && mapped && *mapped == "9001";
+    std::printf("LID mapping stored: %s, sessions under the LID: %zu\n", mapped ? "yes" : "no", lid_dev.size());
+  }
   if (!expect_fork) {
-    const bool pass = clean_exits && to_them.ok == rounds && to_ours.ok == rounds;
+    const bool pass = clean_exits && migrated_once && to_them.ok == rounds && to_ours.ok == rounds;
     std::printf("%s\n", pass ? "PASS: no fork, every message decrypted" : "FAIL");
     return pass ? 0 : 1;
   }

@@ -21,6 +21,19 @@ namespace {
 
 const wa::store::Address kThem{"them", 0};
 
+// WA_RACE_LID=1: the counterpart is a contact that migrates to a LID during
+// the race. Its session starts under its phone number; the encrypting peer
+// (a sender worker addressing the number) learns the mapping at a random
+// round, the decrypting peer (the receive path, messages from the LID)
+// before its first message - so both processes try to migrate at once,
+// each still naming the contact its own way.
+bool lid_mode() {
+  const char* v = std::getenv("WA_RACE_LID");
+  return v != nullptr && std::string(v) == "1";
+}
+const wa::store::Address kThemPn{"5511", 0};
+const wa::store::Address kThemLid{"9001_1", 0};
+
 class WindowStretcher : public wa::store::ForwardingStore {
  public:
   WindowStretcher(wa::store::Store& inner, uint64_t seed, int max_us)
@@ -71,13 +84,22 @@ int main(int argc, char** argv) {
 
   if (!race::write_frame(1, wa::as_bytes("ready"))) return 1;
 
+  const bool lid = lid_mode();
+  const wa::store::Address them = !lid ? kThem : mode == "encrypt" ? kThemPn : kThemLid;
+  auto learn = [&]() -> bool {
+    auto st = (**db).put_lid_mapping("5511", "9001");
+    if (!st) std::fprintf(stderr, "peer %s: mapping: %s\n", mode.c_str(), st.error().code.c_str());
+    return st.has_value();
+  };
   if (mode == "encrypt") {
     auto go = race::read_frame(0);
     if (!go) return 1;
+    const int learn_at = static_cast<int>(seed % 20);
     for (int i = 0; i < rounds; ++i) {
       jitter.sleep_up_to_us(10000);
+      if (lid && i == learn_at && !learn()) return 1;
       std::string text = "ours-" + std::to_string(i);
-      auto ct = (*sig)->encrypt(kThem, wa::as_bytes(text));
+      auto ct = (*sig)->encrypt(them, wa::as_bytes(text));
       wa::Bytes frame;
       if (ct) {
         frame = result_frame(true, {});
@@ -96,8 +118,9 @@ int main(int argc, char** argv) {
     if (!in) return 1;  // the driver went away early
     if (in->empty()) return 1;
     jitter.sleep_up_to_us(10000);
+    if (lid && i == 0 && !learn()) return 1;
     wa::ByteView body = wa::ByteView(*in).subspan(1);
-    auto pt = (*in)[0] == 3 ? (*sig)->decrypt_pkmsg(kThem, body) : (*sig)->decrypt_msg(kThem, body);
+    auto pt = (*in)[0] == 3 ? (*sig)->decrypt_pkmsg(them, body) : (*sig)->decrypt_msg(them, body);
     wa::Bytes frame = pt ? result_frame(true, *pt) : result_frame(false, wa::as_bytes(pt.error().code));
     if (!race::write_frame(1, frame)) return 1;
   }
