@@ -1,5 +1,7 @@
 #include "wa/contract/commands.hpp"
 
+#include <algorithm>
+
 #include <array>
 
 #include "wa/binary/jid.hpp"
@@ -351,6 +353,34 @@ Status validate_chat_jid(const std::string& jid) {
   if (!(j->is_group() || ((j->is_pn() || j->is_lid()) && !j->user.empty())))
     return fail("invalid_jid", "JID '" + jid + "' is not a user (…@s.whatsapp.net, …@lid) or a group (…@g.us)");
   return {};
+}
+
+std::string person_jid(const std::string& given) {
+  std::string_view d = given;
+  if (!d.empty() && d[0] == '+') d.remove_prefix(1);
+  if (d.size() < 5 || d.size() > 20 || d[0] == '0' ||
+      !std::all_of(d.begin(), d.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return given;
+  return std::string(d) + "@s.whatsapp.net";
+}
+
+void normalize_request(json& req) {
+  if (!req.is_object()) return;
+  auto c = req.find("cmd");
+  if (c == req.end() || !c->is_string()) return;
+  const CommandSpec* spec = find_command(c->get_ref<const std::string&>());
+  if (spec == nullptr) return;
+  for (const auto& f : spec->fields) {
+    if (f.kind != FieldKind::chat && f.kind != FieldKind::person && f.kind != FieldKind::people) continue;
+    auto v = req.find(f.name);
+    if (v == req.end()) continue;
+    if (v->is_string()) {
+      *v = person_jid(v->get<std::string>());
+    } else if (v->is_array()) {
+      for (auto& item : *v)
+        if (item.is_string()) item = person_jid(item.get<std::string>());
+    }
+  }
 }
 
 Result<const CommandSpec*> validate_request(const json& req) {

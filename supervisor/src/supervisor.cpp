@@ -255,7 +255,9 @@ std::vector<std::string> Supervisor::missing_handlers() {
                                       [](std::string_view name) { return handlers().count(name) != 0; });
 }
 
-void Supervisor::dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending) {
+void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending) {
+  json req = raw;
+  contract::normalize_request(req);
   auto spec = contract::validate_request(req);
   if (!spec) {
     reply(ipc::error_reply(spec.error().code, spec.error().message));

@@ -44,14 +44,6 @@ CLI::App* parent_of(CLI::App& app, std::string_view path, std::string& leaf) {
 
 }  // namespace
 
-std::string person_jid(const std::string& given) {
-  std::string_view d = given;
-  if (!d.empty() && d[0] == '+') d.remove_prefix(1);
-  if (d.size() < 5 || d.size() > 20 || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return given;
-  return std::string(d) + "@s.whatsapp.net";
-}
-
 std::vector<std::unique_ptr<RegistryCommand>> add_registry_commands(CLI::App& app) {
   std::vector<std::unique_ptr<RegistryCommand>> out;
   for (const auto& spec : wa::contract::commands()) {
@@ -106,7 +98,7 @@ wa::Result<json> build_request(const RegistryCommand& c) {
       auto it = c.lists.find(name);
       if (it == c.lists.end() || it->second.empty()) continue;
       json list = json::array();
-      for (const auto& v : it->second) list.push_back(is_jid(f.kind) ? person_jid(v) : v);
+      for (const auto& v : it->second) list.push_back(is_jid(f.kind) ? wa::contract::person_jid(v) : v);
       req[name] = std::move(list);
     } else if (f.kind == FieldKind::count) {
       auto it = c.counts.find(name);
@@ -114,7 +106,7 @@ wa::Result<json> build_request(const RegistryCommand& c) {
     } else {
       auto it = c.text.find(name);
       if (it == c.text.end() || it->second.empty()) continue;
-      req[name] = is_jid(f.kind) ? person_jid(it->second) : it->second;
+      req[name] = is_jid(f.kind) ? wa::contract::person_jid(it->second) : it->second;
     }
   }
   // A sending command gets a de-duplication id of its own, so a resend of

@@ -34,8 +34,5 @@ std::vector<std::unique_ptr<RegistryCommand>> add_registry_commands(CLI::App& ap
 // The control request, or a usage error (exit 2) naming what is missing.
 wa::Result<nlohmann::json> build_request(const RegistryCommand& c);
 
-// A bare phone number (digits, an optional leading '+') is the user's phone
-// JID; anything else goes to the supervisor as given (it checks JIDs).
-std::string person_jid(const std::string& given);
 
 }  // namespace wactl

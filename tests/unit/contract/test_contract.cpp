@@ -148,3 +148,24 @@ TEST_CASE("the README's wactl table lists every registry subcommand") {
     CHECK_MESSAGE(readme.find("`wactl " + std::string(c.cli)) != std::string::npos, c.cli);
   }
 }
+
+TEST_CASE("a bare phone number in a chat or person field becomes the user's phone JID, on the socket as in wactl") {
+  using wa::contract::normalize_request;
+  using wa::contract::person_jid;
+  CHECK(person_jid("+15551234567") == "15551234567@s.whatsapp.net");
+  CHECK(person_jid("15551234567") == "15551234567@s.whatsapp.net");
+  CHECK(person_jid("9001@lid") == "9001@lid");
+  CHECK(person_jid("0123456") == "0123456");  // not a number in international form: left to the checks
+  CHECK(person_jid("1234") == "1234");
+  CHECK(person_jid("+1555x") == "+1555x");
+  nlohmann::json send{{"cmd", "send_text"}, {"profile", "a"}, {"to", "+15551234567"}, {"text", "+15550000000"}};
+  normalize_request(send);
+  CHECK(send["to"] == "15551234567@s.whatsapp.net");
+  CHECK(send["text"] == "+15550000000");  // text is text
+  CHECK(wa::contract::validate_request(send).has_value());
+  nlohmann::json bad{{"cmd", "send_text"}, {"profile", "a"}, {"to", "+1555"}, {"text", "x"}};
+  normalize_request(bad);
+  auto r = wa::contract::validate_request(bad);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == "invalid_jid");
+}

@@ -93,6 +93,12 @@ const CommandSpec* find_command(std::string_view name);
 Result<const CommandSpec*> validate_request(const nlohmann::json& req);
 // A user (…@s.whatsapp.net, …@lid) or group JID without a device.
 Status validate_chat_jid(const std::string& jid);
+// A bare phone number ("+15551234567", digits with an optional '+') is the
+// user's phone JID; anything else is returned as given (and checked later).
+std::string person_jid(const std::string& given);
+// The request with every chat / person field's bare phone number made a
+// JID (wactl and the control socket accept both), ready for validate_request.
+void normalize_request(nlohmann::json& req);
 // What an account command carries to the worker: its fields without cmd,
 // profile and client_id (the supervisor's business).
 nlohmann::json routed_args(const nlohmann::json& req);
