@@ -135,6 +135,10 @@ class Client {
 
   // prekeys.cpp
   void check_prekeys();
+  // login.cpp: the AB props; `lid_one_on_one_migration_enabled` (9435)
+  // marks the account's chats LID-migrated when the server turns it on
+  // after pairing (docs/PROTOCOL.md §12.1).
+  void refresh_ab_props();
   void upload_prekeys(size_t count, std::function<void()> then);
   bool on_encrypt_notification(const binary::Node& node);
 

@@ -102,6 +102,10 @@ Status save_pairing(store::Store& st, const PairedIdentity& p, ByteView adv_secr
     WA_TRY(st.put_credential(cred::platform, as_bytes(p.platform)));
     WA_TRY(st.put_credential(cred::account_identity, p.account));
     if (!adv_secret.empty()) WA_TRY(st.put_credential(cred::adv_secret, adv_secret));
+    if (p.lid_migrated) WA_TRY(st.put_credential(cred::lid_migrated, Bytes{static_cast<uint8_t>(*p.lid_migrated ? 1 : 0)}));
+    // Our own PN <-> LID: our other devices' sessions live under our LID.
+    if (auto pn = binary::Jid::parse(p.jid); pn && lid && lid->is_lid())
+      WA_TRY(st.put_lid_mapping(pn->user, lid->user));
     // The phone's identity is trusted for its device 0, under the LID
     // address when there is one (as both reference clients do).
     if (!p.primary_identity.empty()) {
@@ -119,7 +123,7 @@ Status save_pairing(store::Store& st, const PairedIdentity& p, ByteView adv_secr
 
 Status forget_credentials(store::Store& st) {
   return st.transaction(store::Durability::full, [&]() -> Status {
-    for (std::string_view name : {cred::own_jid, cred::own_lid, cred::platform, cred::account_identity,
+    for (std::string_view name : {cred::own_jid, cred::own_lid, cred::lid_migrated, cred::platform, cred::account_identity,
                                   cred::adv_secret, cred::noise_pub, cred::noise_priv, cred::identity_pub,
                                   cred::identity_priv, cred::registration_id, cred::signed_prekey_id,
                                   cred::routing_info, cred::push_name, cred::next_prekey_id})

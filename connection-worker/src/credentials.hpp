@@ -4,6 +4,7 @@
 // primary-signed device identity), deleted on logout.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "wa/bytes.hpp"
@@ -35,6 +36,8 @@ struct PairedIdentity {
   std::string platform;
   Bytes account;           // full ADVSignedDeviceIdentity (with accountSignatureKey)
   Bytes primary_identity;  // 32, the phone's identity key (trusted for its device 0)
+  // pair-success <client-props> isChatDbLidMigrated, when the server sent it.
+  std::optional<bool> lid_migrated;
 };
 
 // Loads the credentials, creating whatever is missing in one durable

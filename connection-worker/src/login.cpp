@@ -9,6 +9,11 @@ namespace wa::connection {
 
 using binary::Node;
 
+namespace {
+// AB prop lid_one_on_one_migration_enabled.
+constexpr std::string_view kAbLidOneOnOneMigration = "9435";
+}  // namespace
+
 void Client::on_success(const Node& node) {
   if (!creds_.registered()) {
     drop({CloseAction::reconnect_backoff, "unexpected_success"});
@@ -27,6 +32,28 @@ void Client::on_success(const Node& node) {
       WA_WARN("own LID mapping not stored: %s", st.error().code.c_str());
   keepalive_.start();
   check_prekeys();
+  refresh_ab_props();
+}
+
+void Client::refresh_ab_props() {
+  Node iq("iq", {{"to", kServerJid}, {"type", "get"}, {"xmlns", "abt"}},
+          binary::Children{Node("props", {{"protocol", "1"}})});
+  query(std::move(iq), [this](Result<Node> r) {
+    // Optional: a server without AB props leaves the flag as pairing set it.
+    if (!r) return;
+    const Node* props = r->child("props");
+    if (!props) return;
+    for (const Node* p : props->children("prop")) {
+      if (p->attr_or("config_code", "") != kAbLidOneOnOneMigration) continue;
+      if (p->attr_or("config_value", "") != "true") continue;
+      auto old = store_->get_credential(store::cred::lid_migrated);
+      if (old && *old && !(*old)->empty() && (**old)[0] == 1) return;
+      if (auto st = store_->put_credential(store::cred::lid_migrated, Bytes{1}); !st)
+        WA_WARN("LID migration flag not stored: %s", st.error().code.c_str());
+      else
+        WA_INFO("the server marks this account's chats LID-migrated");
+    }
+  });
 }
 
 void Client::set_passive_active() {

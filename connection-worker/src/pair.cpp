@@ -1,6 +1,7 @@
 #include "pair.hpp"
 
 #include "wa/proto/adv.pb.h"
+#include "wa/proto/client_payload.pb.h"
 
 namespace wa::connection {
 
@@ -85,6 +86,14 @@ Result<PairSuccess> verify_pair_success(const binary::Node& iq, const Credential
   out.identity.jid = std::string(*jid);
   out.identity.lid = std::string(dev->attr_or("lid", ""));
   if (const binary::Node* p = ps->child("platform")) out.identity.platform = std::string(p->attr_or("name", ""));
+  // Whether the account's 1:1 chats are LID-addressed (docs/PROTOCOL.md
+  // §12.1). Unparseable props are ignored: the flag stays unknown (PN).
+  if (const binary::Node* cp = ps->child("client-props"); cp && cp->bytes()) {
+    pb::ClientPairingProps props;
+    if (props.ParseFromArray(cp->bytes()->data(), static_cast<int>(cp->bytes()->size())) &&
+        props.has_ischatdblidmigrated())
+      out.identity.lid_migrated = props.ischatdblidmigrated();
+  }
   std::string full = account.SerializeAsString();
   out.identity.account = Bytes(full.begin(), full.end());
   out.identity.primary_identity = Bytes(account.accountsignaturekey().begin(), account.accountsignaturekey().end());

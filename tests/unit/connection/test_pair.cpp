@@ -4,6 +4,7 @@
 
 #include "pair.hpp"
 #include "wa/proto/adv.pb.h"
+#include "wa/proto/client_payload.pb.h"
 
 using namespace wa;
 using namespace wa::connection;
@@ -118,6 +119,33 @@ TEST_CASE("a genuine pair-success is accepted and answered with a valid device s
   // What the server checks: 06 01 || details || companion identity || primary identity.
   Bytes msg = cat({Bytes{6, 1}, as_bytes(phone.details), c.identity.pub, phone.identity.pub});
   CHECK(crypto::xeddsa_verify(c.identity.pub, msg, as_bytes(sent.devicesignature())));
+}
+
+TEST_CASE("pair-success client-props say whether the account's chats are LID-migrated") {
+  Credentials c = make_creds();
+  Phone phone;
+  auto plain = verify_pair_success(phone.pair_success(c), c);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->identity.lid_migrated.has_value());
+  for (bool migrated : {true, false}) {
+    Node ps = phone.pair_success(c);
+    wa::proto::ClientPairingProps props;
+    props.set_ischatdblidmigrated(migrated);
+    std::string bytes = props.SerializeAsString();
+    auto& kids = std::get<wa::binary::Children>(ps.content);
+    std::get<wa::binary::Children>(kids[0].content).emplace_back("client-props", wa::binary::Attrs{}, Bytes(bytes.begin(), bytes.end()));
+    auto r = verify_pair_success(ps, c);
+    REQUIRE(r);
+    REQUIRE(r->identity.lid_migrated.has_value());
+    CHECK(*r->identity.lid_migrated == migrated);
+  }
+  // Garbage props are ignored, the pairing still succeeds.
+  Node ps = phone.pair_success(c);
+  std::get<wa::binary::Children>(std::get<wa::binary::Children>(ps.content)[0].content)
+      .emplace_back("client-props", wa::binary::Attrs{}, Bytes{0xff, 0xff, 0xff});
+  auto r = verify_pair_success(ps, c);
+  REQUIRE(r);
+  CHECK_FALSE(r->identity.lid_migrated.has_value());
 }
 
 TEST_CASE("hosted accounts use the 06 05 HMAC prefix") {
