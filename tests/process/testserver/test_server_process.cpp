@@ -371,7 +371,7 @@ const Node* usync_user(const Node& res, size_t i) {
 
 }  // namespace
 
-TEST_CASE("lid mode: pair-success client-props follow migrate; usync lid, contact and device lookups by PN and LID") {
+TEST_CASE("lid mode: pair-success client-props follow migrate - usync lid, contact and device lookups by PN and LID") {
   test::TempDir dir;
   Server s(dir.path(), {"--addressing", "lid"});
   auto a = pair_device(s.env(), "155701");

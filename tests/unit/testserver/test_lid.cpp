@@ -88,7 +88,7 @@ TEST_CASE("lid mode: a 1:1 message mixing PN and LID device JIDs is refused with
   CHECK(kept->deliveries.size() == 2);
 }
 
-TEST_CASE("lid mode: a LID-addressed DM needs a LID-migrated sender; it arrives from SENDERLID:d with sender_pn") {
+TEST_CASE("lid mode: a LID-addressed DM needs a LID-migrated sender - it arrives from SENDERLID:d with sender_pn") {
   Fixture f;
   REQUIRE(f.st.set_lid_migrated("155501", false));
   auto refused = plan_message(f.st, {"155501", 1}, dm("L1", f.bl(), {f.bl(1), f.bl(3)}), kNow);
@@ -113,7 +113,7 @@ TEST_CASE("lid mode: a LID-addressed DM needs a LID-migrated sender; it arrives 
   CHECK_FALSE(a2->node.has_attr("peer_recipient_lid"));
 }
 
-TEST_CASE("lid mode: a PN-addressed DM between migrated accounts gets 463; to an unmigrated one it arrives with sender_lid") {
+TEST_CASE("lid mode: a PN-addressed DM between migrated accounts gets 463 - to an unmigrated one it arrives with sender_lid") {
   Fixture f;
   auto pn = dm("P1", "155502@s.whatsapp.net", {"155502:1@s.whatsapp.net", "155501:2@s.whatsapp.net"});
   CHECK(error_code_of(plan_message(f.st, {"155501", 1}, pn, kNow)) == 463);
@@ -200,7 +200,7 @@ TEST_CASE("omit-pn: deliveries to the faulted device carry no sender_pn, peer_re
   CHECK(find(*again, "155502", 3)->node.attr_or("sender_pn", "") == "155501@s.whatsapp.net");
 }
 
-TEST_CASE("lid groups: LID devices only (PN ones 400); participant=LID:d, participant_pn, addressing_mode=lid") {
+TEST_CASE("lid groups: LID devices only (PN ones 400) - participant=LID:d, participant_pn, addressing_mode=lid") {
   Fixture f;
   Group g;
   g.id = "155501-8";
@@ -269,7 +269,7 @@ TEST_CASE("privacy tokens: 7-day buckets, 4 kept") {
   CHECK_FALSE(privacy_token_expired(0, 2 * week));  // no underflow near the epoch
 }
 
-TEST_CASE("privacy IQ: a token per peer, pushed to every holder device with the holder's own LID; stored") {
+TEST_CASE("privacy IQ: a token per peer, pushed to every holder device with the holder's own LID - stored") {
   Fixture f;
   Node iq("iq", {{"xmlns", "privacy"}, {"type", "set"}, {"id", "p1"}});
   iq.content = binary::Children{Node("tokens", {}, binary::Children{
@@ -395,7 +395,7 @@ TEST_CASE("new LID: the old LID resolves to nothing, peers get contacts/modify w
   CHECK_FALSE(reopened.account_by_lid(old));
 }
 
-TEST_CASE("state: lid_migrated and group addressing_mode persist; an older state.db gains the columns") {
+TEST_CASE("state: lid_migrated and group addressing_mode persist - an older state.db gains the columns") {
   test::TempDir dir;
   {
     // The schema before these columns existed, with one account and group.
