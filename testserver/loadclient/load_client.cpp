@@ -194,6 +194,8 @@ Creds pair_device(const Env& env, const std::string& phone) {
   creds.identity = ident;
   creds.jid = std::string(success->child("device")->attr_or("jid", ""));
   creds.device = must(binary::Jid::parse(creds.jid), "device jid").device;
+  creds.lid = std::string(success->child("device")->attr_or("lid", ""));
+  creds.pair_success = *success;
   return creds;
 }
 

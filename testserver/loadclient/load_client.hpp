@@ -35,6 +35,8 @@ struct Creds {
   // this device need it) and its registration id.
   crypto::KeyPair identity;
   uint32_t registration_id = 1234;
+  std::string lid;            // the device's LID JID from pair-success
+  binary::Node pair_success;  // as received (tests read <client-props>)
 };
 
 class WaConn {

@@ -33,6 +33,7 @@ const char* action_name(FaultAction a) {
     case FaultAction::drop_acks: return "drop-acks";
     case FaultAction::delay_acks: return "delay-acks";
     case FaultAction::refuse_login: return "refuse-login";
+    case FaultAction::omit_pn: return "omit-pn";
     case FaultAction::clear: return "clear";
   }
   return "?";
@@ -40,10 +41,10 @@ const char* action_name(FaultAction a) {
 
 Result<FaultAction> action_from(const std::string& s) {
   for (auto a : {FaultAction::close, FaultAction::malformed_frame, FaultAction::stream_error, FaultAction::drop_acks,
-                 FaultAction::delay_acks, FaultAction::refuse_login, FaultAction::clear})
+                 FaultAction::delay_acks, FaultAction::refuse_login, FaultAction::omit_pn, FaultAction::clear})
     if (s == action_name(a)) return a;
   return fail("bad_fault", "unknown fault '" + s +
-                               "' (close, malformed-frame, stream-error, drop-acks, delay-acks, refuse-login, clear)");
+                               "' (close, malformed-frame, stream-error, drop-acks, delay-acks, refuse-login, omit-pn, clear)");
 }
 
 }  // namespace
@@ -63,6 +64,7 @@ Result<json> fault_request(const std::string& jid, const std::string& phone, con
   switch (*action) {
     case FaultAction::close:
     case FaultAction::malformed_frame:
+    case FaultAction::omit_pn:
     case FaultAction::clear: WA_TRY(need(0)); break;
     case FaultAction::stream_error: WA_TRY(need(1)); req["code"] = words[1]; break;
     case FaultAction::drop_acks: {

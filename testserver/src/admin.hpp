@@ -7,7 +7,9 @@
 //   {"cmd":"status"}
 //   {"cmd":"fault","jid":J | "phone":P,"action":A, ...}
 //     close | malformed-frame | stream-error {"code": 515|device_removed|replaced|503}
-//     drop-acks {"n"} | delay-acks {"n","ms"} | refuse-login {"reason"} | clear
+//     drop-acks {"n"} | delay-acks {"n","ms"} | refuse-login {"reason"} | omit-pn | clear
+//   {"cmd":"migrate","phone":P,"on":true|false}
+//   {"cmd":"new-lid","phone":P}
 #pragma once
 
 #include <string>
@@ -26,7 +28,9 @@ std::string socket_url(const std::string& state_dir);
 // Digits only, 5..20 of them (phone numbers become JIDs and SQL keys).
 Status check_phone(const std::string& phone);
 
-enum class FaultAction { close, malformed_frame, stream_error, drop_acks, delay_acks, refuse_login, clear };
+// omit-pn: deliveries to the target carry no sender_pn / participant_pn /
+// peer_recipient_pn (the real server has begun leaving them out).
+enum class FaultAction { close, malformed_frame, stream_error, drop_acks, delay_acks, refuse_login, omit_pn, clear };
 
 struct Fault {
   std::string jid;    // a device JID (connection faults)

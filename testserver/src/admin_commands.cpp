@@ -26,6 +26,8 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
         {"fault", &Server::admin_fault},
         {"drain-prekeys", &Server::admin_drain_prekeys},
         {"reset-identity", &Server::admin_reset_identity},
+        {"migrate", &Server::admin_migrate},
+        {"new-lid", &Server::admin_new_lid},
     };
     AdminCommand handler = nullptr;
     for (const auto& [name, h] : kCommands)
@@ -54,26 +56,34 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                          {"unanswered", online ? online->outbox.unacked.size() : 0},
                          {"push_name", d.push_name}});
     }
-    accounts.push_back({{"phone", phone}, {"lid", a.lid + "@lid"}, {"devices", devices},
+    accounts.push_back({{"phone", phone}, {"lid", a.lid + "@lid"}, {"lid_migrated", a.lid_migrated}, {"devices", devices},
                         {"refuse_login", faults_.refusal(phone) ? *faults_.refusal(phone) : ""}});
   }
   json groups = json::array();
   for (const auto& [id, g] : state_.groups()) {
     json members = json::array();
     for (const auto& m : g.members) members.push_back(m.first);
-    groups.push_back({{"id", id + "@g.us"}, {"subject", g.subject}, {"members", members}});
+    groups.push_back({{"id", id + "@g.us"}, {"subject", g.subject}, {"members", members},
+                      {"addressing_mode", state_.policy.lid ? g.addressing_mode : "pn"}});
   }
   size_t unauthenticated = 0;
   for (const auto& [w, c] : transport_->conns()) {
     (void)w;
     if (!c->authed) ++unauthenticated;
   }
-  return ipc::ok_reply({{"port", port()}, {"connections", transport_->conns().size()}, {"online", sessions_.online_count()},
+  const Policy& pol = state_.policy;
+  return ipc::ok_reply({{"port", port()},
+                        {"addressing", pol.lid ? "lid" : "pn"},
+                        {"pn_lookups", pol.refuse_pn_lookups ? "refuse" : "serve"},
+                        {"pn_dm_to_migrated", pol.pn_dm_to_migrated_463 ? "463" : "deliver"},
+                        {"tctoken", pol.require_tctoken ? "require" : "off"},
+                        {"connections", transport_->conns().size()}, {"online", sessions_.online_count()},
                         {"unauthenticated", unauthenticated}, {"accounts", accounts}, {"groups", groups},
                         {"counters", {{"messages", counters_.messages}, {"deliveries", counters_.deliveries},
                                       {"queued", counters_.queued}, {"receipts", counters_.receipts},
                                       {"retry_receipts", counters_.retry_receipts}, {"logins", counters_.logins},
                                       {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
+                                      {"privacy_tokens", counters_.privacy_tokens},
                                       {"bad_frames", transport_->bad_frames()}}}});
 }
 
@@ -116,6 +126,35 @@ json Server::admin_reset_identity(const json& req, std::shared_ptr<ipc::PendingR
     }
   }
   return ipc::ok_reply({{"notified", notified}});
+}
+
+// The account's primary moved its chats to LID addressing (on) or not
+// (off): decides pair-success client-props and the LID DM rules.
+json Server::admin_migrate(const json& req, std::shared_ptr<ipc::PendingRequest>&) {
+  std::string phone = req.value("phone", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  if (!req.contains("on") || !req["on"].is_boolean()) return ipc::error_reply("bad_request", "on must be true or false");
+  if (!state_.account(phone)) return ipc::error_reply("unknown_account", "no account with this number");
+  if (auto st = state_.set_lid_migrated(phone, req["on"].get<bool>()); !st)
+    return ipc::error_reply(st.error().code, st.error().message);
+  return ipc::ok_reply({{"phone", phone}, {"lid_migrated", req["on"].get<bool>()}});
+}
+
+// Number change: a fresh LID; the old one resolves to nothing. Sessions
+// stay, but every peer must re-map: the accounts it exchanged messages with
+// get <notification type="contacts"><modify .../>.
+json Server::admin_new_lid(const json& req, std::shared_ptr<ipc::PendingRequest>&) {
+  std::string phone = req.value("phone", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  if (!state_.account(phone)) return ipc::error_reply("unknown_account", "no account with this number");
+  auto old = state_.change_lid(phone);
+  if (!old) return ipc::error_reply(old.error().code, old.error().message);
+  std::set<std::string> peers = state_.dm_peers(phone);
+  if (auto it = contacts_.find(phone); it != contacts_.end()) peers.insert(it->second.begin(), it->second.end());
+  auto notes = plan_lid_change(state_, phone, *old, peers, now_unix(), [this] { return next_id(); });
+  size_t notified = notes.size();
+  for (auto& d : notes) deliver(std::move(d));
+  return ipc::ok_reply({{"old_lid", lid_jid(*old, 0)}, {"lid", lid_jid(state_.account(phone)->lid, 0)}, {"notified", notified}});
 }
 
 }  // namespace wa::testserver

@@ -42,6 +42,7 @@ constexpr IqEntry kIqs[] = {
     {"usync", Iq::usync, Gate::login},
     {"w:g2", Iq::groups, Gate::login},
     {"md", Iq::md, Gate::link_code_step},
+    {"privacy", Iq::privacy, Gate::login},
 };
 
 }  // namespace

@@ -36,7 +36,29 @@ json Server::admin_fault(const json& req, std::shared_ptr<ipc::PendingRequest>&)
     faults_.refuse(f->phone, f->reason);
     return ipc::ok_reply({{"refusing", f->phone}});
   }
-  if (f->action == admin::FaultAction::clear && !f->phone.empty()) faults_.forgive(f->phone);
+  if (f->action == admin::FaultAction::omit_pn) {
+    // Not a connection fault: it holds for the device (or account) whether
+    // online or not, until `clear`.
+    std::optional<DeviceAddr> target;
+    if (!f->jid.empty()) {
+      auto j = Jid::parse(f->jid);
+      target = j ? resolve(state_, *j) : std::nullopt;
+      if (!target) return ipc::error_reply("unknown_account", "no account with this JID");
+      state_.set_omit_pn(target->phone, j->device != 0 ? std::optional<uint16_t>(j->device) : std::nullopt);
+    } else {
+      if (!state_.account(f->phone)) return ipc::error_reply("unknown_account", "no account with this number");
+      state_.set_omit_pn(f->phone, std::nullopt);
+    }
+    return ipc::ok_reply({{"omit_pn", target ? pn_jid(target->phone, target->device) : f->phone}});
+  }
+  if (f->action == admin::FaultAction::clear) {
+    if (!f->phone.empty()) {
+      faults_.forgive(f->phone);
+      state_.clear_omit_pn(f->phone);
+    } else if (auto j = Jid::parse(f->jid)) {
+      if (auto a = resolve(state_, *j)) state_.clear_omit_pn(a->phone);
+    }
+  }
   auto targets = conns_for(*f);
   if (targets.empty() && f->action != admin::FaultAction::clear)
     return ipc::error_reply("not_online", "no online connection matches");
@@ -87,7 +109,8 @@ void Faults::apply(Transport& t, Conn& c, const admin::Fault& f) {
       c.faults.delay_ms = f.ms;
       break;
     case admin::FaultAction::clear: c.faults.drop = c.faults.delay = 0; break;
-    case admin::FaultAction::refuse_login: break;  // per account, not per connection
+    case admin::FaultAction::refuse_login:
+    case admin::FaultAction::omit_pn: break;  // per account or device, not per connection
   }
 }
 

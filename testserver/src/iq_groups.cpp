@@ -11,11 +11,20 @@ namespace wa::testserver {
 using binary::Jid;
 using binary::Node;
 
+// pn groups list `jid=PN lid=LID`, lid groups `jid=LID phone_number=PN`.
+Node Server::group_participant(const Group& g, const std::string& phone) {
+  const Account* a = state_.account(phone);
+  if (state_.policy.lid && g.addressing_mode == "lid" && a)
+    return Node("participant", {{"jid", lid_jid(a->lid, 0)}, {"phone_number", pn_jid(phone, 0)}});
+  Node p("participant", {{"jid", pn_jid(phone, 0)}});
+  if (a) p.set_attr("lid", lid_jid(a->lid, 0));
+  return p;
+}
+
 Node Server::group_node(const Group& g) {
   binary::Children parts;
   for (const auto& [phone, admin] : g.members) {
-    Node p("participant", {{"jid", pn_jid(phone, 0)}});
-    if (auto* a = state_.account(phone)) p.set_attr("lid", a->lid + "@lid");
+    Node p = group_participant(g, phone);
     if (phone == g.creator) p.set_attr("type", "superadmin");
     else if (admin) p.set_attr("type", "admin");
     parts.push_back(std::move(p));
@@ -24,14 +33,28 @@ Node Server::group_node(const Group& g) {
                    {"s_o", pn_jid(g.creator, 0)}, {"creation", std::to_string(g.creation)},
                    {"creator", pn_jid(g.creator, 0)}, {"size", std::to_string(g.members.size())},
                    {"addressing_mode", "pn"}});
+  if (state_.policy.lid && g.addressing_mode == "lid") {
+    if (const Account* ca = state_.account(g.creator)) {
+      n.set_attr("s_o", lid_jid(ca->lid, 0));
+      n.set_attr("s_o_pn", pn_jid(g.creator, 0));
+      n.set_attr("creator", lid_jid(ca->lid, 0));
+      n.set_attr("creator_pn", pn_jid(g.creator, 0));
+    }
+    n.set_attr("addressing_mode", "lid");
+  }
   n.content = std::move(parts);
   return n;
 }
 
 void Server::notify_group(const Group& g, const std::string& action, const std::vector<std::string>& phones,
                           const DeviceAddr& author) {
+  // The pn server keeps its notifications as they always were (jid=PN only).
+  const bool lid_server = state_.policy.lid;
+  const bool lid_group = lid_server && g.addressing_mode == "lid";
   binary::Children parts;
-  for (const auto& p : phones) parts.push_back(Node("participant", {{"jid", pn_jid(p, 0)}}));
+  for (const auto& p : phones)
+    parts.push_back(lid_server ? group_participant(g, p) : Node("participant", {{"jid", pn_jid(p, 0)}}));
+  const Account* aa = state_.account(author.phone);
   uint64_t now = now_unix();
   std::set<std::string> audience;
   for (const auto& m : g.members) audience.insert(m.first);
@@ -43,6 +66,12 @@ void Server::notify_group(const Group& g, const std::string& action, const std::
       (void)d;
       Node n("notification", {{"from", g.id + "@g.us"}, {"type", "w:gp2"}, {"id", next_id()},
                               {"participant", pn_jid(author.phone, 0)}, {"t", std::to_string(now)}});
+      if (lid_group && aa) {
+        n.set_attr("participant", lid_jid(aa->lid, 0));
+        n.set_attr("participant_pn", pn_jid(author.phone, 0));
+      } else if (lid_server && aa) {
+        n.set_attr("participant_lid", lid_jid(aa->lid, 0));
+      }
       n.content = binary::Children{Node(action, {}, parts)};
       deliver({DeviceAddr{phone, dev_id}, std::move(n)});
     }
@@ -53,12 +82,21 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
   uint64_t now = now_unix();
   auto to = Jid::parse(iq.attr_or("to", ""));
   if (!to || !to->is_group()) return error_for(iq, 400, "bad-request");
+  // A participant by PN or LID; a LID this server does not know may come
+  // with its phone_number (as whatsmeow sends it).
+  auto resolve_participant = [&](const Node& p) -> std::optional<DeviceAddr> {
+    auto j = Jid::parse(p.attr_or("jid", ""));
+    auto addr = j ? resolve(state_, *j) : std::nullopt;
+    if (!addr) {
+      auto pn = Jid::parse(p.attr_or("phone_number", ""));
+      if (pn && pn->is_pn()) addr = resolve(state_, *pn);
+    }
+    return addr;
+  };
   auto member_phones = [&](const Node& action, std::vector<std::string>& out) {
     for (const auto& p : action.children()) {
       if (p.tag != "participant") continue;
-      auto j = Jid::parse(p.attr_or("jid", ""));
-      auto addr = j ? resolve(state_, *j) : std::nullopt;
-      if (addr) out.push_back(addr->phone);
+      if (auto addr = resolve_participant(p)) out.push_back(addr->phone);
     }
   };
   if (const Node* create = iq.child("create")) {
@@ -67,6 +105,8 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
     g.subject = std::string(create->attr_or("subject", "")).substr(0, 100);
     g.creator = c.addr.phone;
     g.creation = now;
+    // The LID-first server creates lid groups unless the create asks for pn.
+    if (state_.policy.lid) g.addressing_mode = create->attr_or("addressing_mode", "lid") == "pn" ? "pn" : "lid";
     g.members.emplace_back(c.addr.phone, true);
     std::vector<std::string> add;
     member_phones(*create, add);
@@ -121,9 +161,9 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
     const std::string act(action);
     for (const auto& pn : a->children()) {
       if (pn.tag != "participant") continue;
-      auto j = Jid::parse(pn.attr_or("jid", ""));
-      auto addr = j ? resolve(state_, *j) : std::nullopt;
-      Node part("participant", {{"jid", addr ? pn_jid(addr->phone, 0) : std::string(pn.attr_or("jid", ""))}});
+      auto addr = resolve_participant(pn);
+      Node part = addr && state_.policy.lid ? group_participant(*g, addr->phone)
+                                            : Node("participant", {{"jid", addr ? pn_jid(addr->phone, 0) : std::string(pn.attr_or("jid", ""))}});
       if (!addr) {
         part.set_attr("error", "404");
       } else if (act == "add") {

@@ -18,6 +18,8 @@ constexpr size_t kPreKeyLowMark = 5;
 
 }  // namespace
 
+
+
 Node Server::iq_encrypt(Conn& c, const Node& iq) {
   auto* acc = state_.account(c.addr.phone);
   auto dit = acc->devices.find(c.addr.device);
@@ -72,7 +74,9 @@ Node Server::iq_encrypt(Conn& c, const Node& iq) {
       auto addr = j ? resolve(state_, *j) : std::nullopt;
       Account* a = addr ? state_.account(addr->phone) : nullptr;
       Node un("user", {{"jid", jid_s}});
-      if (a && addr->device == 0) {
+      if (a && pn_lookup_refused(state_, c.addr, *j, a)) {
+        un.content = binary::Children{Node("error", {{"code", "404"}, {"text", "item-not-found"}})};
+      } else if (a && addr->device == 0) {
         un.content = binary::Children{
             bytes_node("registration", be(a->regid, 4)), bytes_node("type", Bytes{5}),
             bytes_node("identity", Bytes(a->identity.pub.begin(), a->identity.pub.end())),
@@ -132,7 +136,6 @@ Node Server::iq_encrypt(Conn& c, const Node& iq) {
 }
 
 Node Server::iq_usync(Conn& c, const Node& iq) {
-  (void)c;
   const Node* us = iq.child("usync");
   if (!us) return error_for(iq, 400, "bad-request");
   const Node* query = us->child("query");
@@ -141,6 +144,9 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
   bool want_devices = query->child("devices") != nullptr;
   bool want_lid = query->child("lid") != nullptr;
   bool want_contact = query->child("contact") != nullptr;
+  const bool lid_server = state_.policy.lid;
+  // 2026 onWhatsApp: <contact addressing_mode="lid"/> answers jid=LID pn_jid=PN.
+  const bool contact_lid = lid_server && want_contact && query->child("contact")->attr_or("addressing_mode", "") == "lid";
   uint64_t now = now_unix();
   binary::Children users;
   for (const auto& u : list->children()) {
@@ -160,10 +166,16 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
     auto addr = j ? resolve(state_, *j) : std::nullopt;
     Account* a = addr ? state_.account(addr->phone) : nullptr;
     Node un("user", {{"jid", jid_s}});
+    if (contact_lid) {
+      un.attrs.clear();
+      if (a) un.set_attr("jid", lid_jid(a->lid, 0));
+      if (a) un.set_attr("pn_jid", pn_jid(a->phone, 0));
+      else if (j && j->is_pn()) un.set_attr("pn_jid", j->to_non_ad().str());
+    }
     binary::Children kids;
     if (want_devices) {
       binary::Children devs;
-      if (a) {
+      if (a && !pn_lookup_refused(state_, c.addr, *j, a)) {
         devs.push_back(Node("device", {{"id", "0"}}));
         for (const auto& [id, d] : a->devices)
           devs.push_back(Node("device", {{"id", std::to_string(id)}, {"key-index", std::to_string(d.key_index)}}));
@@ -172,6 +184,8 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
                                                           Node("key-index-list", {{"ts", std::to_string(now)}})}));
     }
     if (want_lid && a) kids.push_back(Node("lid", {{"val", a->lid + "@lid"}}));
+    else if (want_lid && lid_server)
+      kids.push_back(Node("lid", {}, binary::Children{Node("error", {{"code", "404"}, {"text", "missing"}})}));
     if (want_contact) kids.push_back(Node("contact", {{"type", a ? "in" : "out"}}));
     un.content = std::move(kids);
     users.push_back(std::move(un));
@@ -182,6 +196,21 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
   out_us.content = binary::Children{Node("list", {}, std::move(users))};
   r.content = binary::Children{std::move(out_us)};
   return r;
+}
+
+Node Server::iq_privacy(Conn& c, const Node& iq) {
+  // Only the LID-first server (or one enforcing tokens) knows privacy
+  // tokens; the 2024 server never did.
+  if (!state_.policy.lid && !state_.policy.require_tctoken) return error_for(iq, 501, "feature-not-implemented");
+  if (iq.attr_or("type", "") != "set" || !iq.child("tokens")) return error_for(iq, 501, "feature-not-implemented");
+  auto plan = plan_privacy_tokens(state_, c.addr, iq, now_unix(), [this] { return next_id(); });
+  if (!plan) return error_for(iq, 400, "bad-request");
+  for (auto& d : *plan) {
+    ++counters_.privacy_tokens;
+    deliver(std::move(d));
+  }
+  // As the real server: the result carries no token (the holder gets it).
+  return result_for(iq);
 }
 
 void Server::check_prekey_stock(const DeviceAddr& dev) {

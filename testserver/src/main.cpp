@@ -32,7 +32,9 @@ constexpr const char* kFaultHelp = R"(Fault actions (target: --jid DEVICE_JID, o
   drop-acks N               do not send the server ack of the next N messages
   delay-acks N MS           send the ack of the next N messages MS ms late
   refuse-login REASON       (--phone) answer logins with <failure reason=REASON>
-  clear                     undo refuse-login and ack faults)";
+  omit-pn                   deliveries to the target omit sender_pn, participant_pn
+                            and peer_recipient_pn (until clear)
+  clear                     undo refuse-login, omit-pn and ack faults)";
 
 uint64_t now_unix() {
   return static_cast<uint64_t>(
@@ -63,7 +65,7 @@ int admin_call(const std::string& dir, const admin::json& req, bool as_json, int
 
 uv_loop_t* g_loop = nullptr;
 
-int serve(const std::string& listen, const std::string& dir, unsigned max_conns) {
+int serve(const std::string& listen, const std::string& dir, unsigned max_conns, const Policy& policy) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::fprintf(stderr, "wa-testserver: --listen must be HOST:PORT\n");
@@ -106,6 +108,7 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns)
     std::fprintf(stderr, "wa-testserver: state: %s\n", state.error().message.c_str());
     return 1;
   }
+  state->policy = policy;
   const auto& root = state->ca().root.pub;
   if (auto st = fs::write_file_atomic(dir + "/root.pub", to_hex(root) + "\n"); !st) {
     std::fprintf(stderr, "wa-testserver: %s\n", st.error().message.c_str());
@@ -173,6 +176,21 @@ int main(int argc, char** argv) {
   bool verbose = false;
   serve_cmd->add_flag("--verbose", verbose, "log every stanza's tag and id (never contents)");
   serve_cmd->add_option("--max-connections", max_conns, "connection capacity (fd table size)")->capture_default_str();
+  std::string addressing = "pn", pn_lookups, pn_dm = "463", tctoken = "off";
+  serve_cmd->add_option("--addressing", addressing,
+                        "pn: the 2024 phone-number server; lid: the LID-first server (LID DMs, lid groups, "
+                        "client-props, privacy tokens; see README)")
+      ->check(CLI::IsMember({"pn", "lid"}))->capture_default_str();
+  serve_cmd->add_option("--pn-lookups", pn_lookups,
+                        "lid mode: refuse (default) answers PN-keyed device lists / prekey fetches of migrated "
+                        "peers with nothing; serve answers them")
+      ->check(CLI::IsMember({"serve", "refuse"}));
+  serve_cmd->add_option("--pn-dm-to-migrated", pn_dm,
+                        "lid mode: a PN-addressed DM between migrated accounts gets ack 463, or is delivered")
+      ->check(CLI::IsMember({"463", "deliver"}))->capture_default_str();
+  serve_cmd->add_option("--tctoken", tctoken,
+                        "require: a 1:1 message without a conversation or a valid privacy token gets ack 463")
+      ->check(CLI::IsMember({"off", "require"}))->capture_default_str();
 
   auto* scan_cmd = app.add_subcommand("scan", "Link the companion showing QR to account NUMBER (as its phone would).");
   scan_cmd->add_option("--state", dir, "state directory of the running server")->required();
@@ -208,13 +226,30 @@ int main(int argc, char** argv) {
                         "contact's devices get <notification type=encrypt><identity/>.");
   reset_cmd->add_option("--state", dir, "state directory of the running server")->required();
   reset_cmd->add_option("--phone", phone, "account phone number")->required();
+  std::string onoff;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate", "Mark account NUMBER's chats LID-migrated (on) or not (off): pair-success client-props and the "
+                 "LID DM rules of --addressing lid follow it.");
+  migrate_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  migrate_cmd->add_option("--phone", phone, "account phone number")->required();
+  migrate_cmd->add_option("state", onoff, "on|off")->required()->check(CLI::IsMember({"on", "off"}));
+  auto* new_lid_cmd = app.add_subcommand(
+      "new-lid", "Number change: account NUMBER gets a new LID (the old one is unknown afterwards); its contacts get "
+                 "<notification type=contacts><modify old_lid new_lid/>.");
+  new_lid_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  new_lid_cmd->add_option("--phone", phone, "account phone number")->required();
   app.footer(kFaultHelp);
 
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) {
     if (verbose) wa::log::set_level(wa::log::Level::debug);
-    return serve(listen, dir, max_conns);
+    Policy policy;
+    policy.lid = addressing == "lid";
+    policy.refuse_pn_lookups = pn_lookups.empty() ? policy.lid : pn_lookups == "refuse";
+    policy.pn_dm_to_migrated_463 = pn_dm == "463";
+    policy.require_tctoken = tctoken == "require";
+    return serve(listen, dir, max_conns, policy);
   }
   if (*scan_cmd) {
     if (auto st = admin::check_phone(phone); !st) {
@@ -226,6 +261,8 @@ int main(int argc, char** argv) {
   if (*link_cmd) return admin_call(dir, {{"cmd", "link-code"}, {"phone", phone}, {"code", code}}, true, 30000);
   if (*status_cmd) return admin_call(dir, {{"cmd", "status"}}, true, 10000);
   if (*drain_cmd) return admin_call(dir, {{"cmd", "drain-prekeys"}, {"jid", jid}, {"leave", leave}}, true, 10000);
+  if (*migrate_cmd) return admin_call(dir, {{"cmd", "migrate"}, {"phone", phone}, {"on", onoff == "on"}}, true, 10000);
+  if (*new_lid_cmd) return admin_call(dir, {{"cmd", "new-lid"}, {"phone", phone}}, true, 10000);
   if (*reset_cmd) return admin_call(dir, {{"cmd", "reset-identity"}, {"phone", phone}}, true, 10000);
   if (*fault_cmd) {
     auto req = admin::fault_request(jid, phone, words);

@@ -8,6 +8,7 @@
 #include "wa/crypto/crypto.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/log.hpp"
+#include "wa/proto/client_payload.pb.h"
 
 namespace wa::testserver {
 
@@ -84,10 +85,17 @@ void Server::start_pairing(Conn& c, const std::string& phone, ByteView adv_secre
   c.pairing.key_index = key_index;
   c.pairing.admin = std::move(pending);
   Node iq("iq", {{"from", kServerJid}, {"type", "set"}, {"id", c.pairing.iq_id}, {"t", std::to_string(now_unix())}});
-  iq.content = binary::Children{Node("pair-success", {}, binary::Children{
-      Node("device-identity", {}, ps.container),
-      Node("device", {{"jid", pn_jid(phone, device)}, {"lid", lid_jid(acc.lid, device)}}),
-      Node("platform", {{"name", "android"}})})};
+  binary::Children kids{Node("device-identity", {}, ps.container),
+                        Node("device", {{"jid", pn_jid(phone, device)}, {"lid", lid_jid(acc.lid, device)}}),
+                        Node("platform", {{"name", "android"}})};
+  if (state_.policy.lid) {
+    // The LID-first server tells the companion whether the account's chats
+    // are LID-addressed; a client sends LID-addressed DMs only then.
+    proto::ClientPairingProps props;
+    props.set_ischatdblidmigrated(acc.lid_migrated);
+    kids.push_back(Node("client-props", {}, to_bytes(props.SerializeAsString())));
+  }
+  iq.content = binary::Children{Node("pair-success", {}, std::move(kids))};
   send(c, iq);
 }
 

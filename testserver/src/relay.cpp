@@ -29,7 +29,7 @@ void Server::on_message(Conn& c, const Node& msg) {
   ++counters_.messages;
   auto plan = plan_message(state_, c.addr, msg, now_unix());
   if (!plan) {
-    int code = plan.error().code == "not_member" ? 403 : plan.error().code == "unknown_group" ? 404 : 400;
+    int code = ack_error_code(plan.error());
     Node ack("ack", {{"class", "message"}, {"id", std::string(msg.attr_or("id", ""))},
                      {"from", std::string(msg.attr_or("to", kServerJid))}, {"error", std::to_string(code)}});
     faults_.send_ack(*transport_, c, std::move(ack));

@@ -1,6 +1,10 @@
 #include "routing.hpp"
 
+#include <charconv>
 #include <set>
+
+#include "stanza.hpp"
+#include "wa/crypto/crypto.hpp"
 
 namespace wa::testserver {
 
@@ -39,8 +43,9 @@ bool device_exists(State& st, const DeviceAddr& d) {
   return a && a->devices.count(d.device);
 }
 
-// Attributes the server stamps on every delivered message.
-void stamp(Node& n, const Node& msg, uint64_t now, State& st, const DeviceAddr& sender) {
+// Attributes the server stamps on every delivered message. DMs on the
+// LID-first server never carry addressing_mode (only groups do).
+void stamp(Node& n, const Node& msg, uint64_t now, State& st, const DeviceAddr& sender, bool copy_addressing = true) {
   n.set_attr("id", std::string(msg.attr_or("id", "")));
   n.set_attr("t", std::to_string(now));
   n.set_attr("type", std::string(msg.attr_or("type", "text")));
@@ -48,8 +53,10 @@ void stamp(Node& n, const Node& msg, uint64_t now, State& st, const DeviceAddr& 
     auto dit = a->devices.find(sender.device);
     if (dit != a->devices.end() && !dit->second.push_name.empty()) n.set_attr("notify", dit->second.push_name);
   }
-  for (const char* k : {"edit", "category", "mediatype", "addressing_mode"})
+  for (const char* k : {"edit", "category", "mediatype", "addressing_mode"}) {
+    if (!copy_addressing && std::string_view(k) == "addressing_mode") continue;
     if (auto v = msg.attr(k)) n.set_attr(k, std::string(*v));
+  }
 }
 
 Node ack_for(const Node& msg, const std::string& from, uint64_t now) {
@@ -57,7 +64,22 @@ Node ack_for(const Node& msg, const std::string& from, uint64_t now) {
   return ack;
 }
 
+// Content of a node as bytes (the decoder may hand short printable content
+// back as text).
+std::optional<Bytes> content_bytes(const Node& n) {
+  if (auto b = n.bytes()) return *b;
+  if (auto c = n.content_chars()) return to_bytes(*c);
+  return std::nullopt;
+}
+
 }  // namespace
+
+int ack_error_code(const Error& e) {
+  if (e.code == "not_member") return 403;
+  if (e.code == "unknown_group") return 404;
+  if (e.code == "account_restricted") return 463;
+  return 400;
+}
 
 Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& msg, uint64_t now) {
   auto to_s = msg.attr("to");
@@ -65,6 +87,7 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   if (!to_s || !id || id->empty() || id->size() > 128) return fail("bad_stanza", "message needs id and to");
   auto to = Jid::parse(*to_s);
   if (!to) return fail("bad_stanza", "bad to jid");
+  const Policy& pol = st.policy;
   RoutePlan plan;
   plan.ack = ack_for(msg, std::string(*to_s), now);
 
@@ -83,25 +106,37 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   }
   // Pairwise <to jid=DEV><enc/></to> entries, keyed by resolved device.
   std::vector<std::pair<DeviceAddr, const Node*>> pairwise;
-  bool any_lid_target = false;
+  bool any_lid_target = false, any_pn_target = false;
   if (const Node* parts = msg.child("participants")) {
     for (const auto& t : parts->children()) {
       if (t.tag != "to") continue;
       auto jid = Jid::parse(t.attr_or("jid", ""));
       if (!jid) continue;
+      any_lid_target = any_lid_target || jid->is_lid();
+      any_pn_target = any_pn_target || !jid->is_lid();
       auto addr = resolve(st, *jid);
       const Node* enc = t.child("enc");
       if (!addr || !enc) continue;
-      any_lid_target = any_lid_target || jid->is_lid();
       pairwise.emplace_back(*addr, enc);
     }
   }
+  // The LID-first server refuses a stanza whose devices are not all in one
+  // namespace, the one of `to` (the group's mode for groups): the real
+  // server answers 400 and delivers nothing. Listing one device in both
+  // forms is a case of it.
+  auto check_namespace = [&](bool lid) -> Status {
+    if ((lid && any_pn_target) || (!lid && any_lid_target))
+      return fail("bad_stanza", lid ? "PN device JIDs in a LID-addressed message" : "LID device JIDs in a PN-addressed message");
+    return {};
+  };
 
   if (to->is_group()) {
     Group* g = st.group(to->user);
     if (!g) return fail("unknown_group", "no such group");
     if (!g->has(sender.phone)) return fail("not_member", "sender is not a member");
-    bool lid_mode = msg.attr_or("addressing_mode", "pn") == "lid";
+    bool lid_mode = pol.lid ? g->addressing_mode == "lid" : msg.attr_or("addressing_mode", "pn") == "lid";
+    if (pol.lid) WA_TRY(check_namespace(lid_mode));
+    const Account* sacc = st.account(sender.phone);
     // A retry resend names its one target in `participant`.
     std::optional<DeviceAddr> only;
     if (auto p = msg.attr("participant")) {
@@ -122,9 +157,13 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
         Node out("message");
         out.set_attr("from", to->str());
         out.set_attr("participant", sender_jid(st, sender, lid_mode));
-        if (lid_mode)
-          out.set_attr("participant_pn", pn_jid(sender.phone, 0));
+        if (lid_mode) {
+          if (!(pol.lid && st.omits_pn(phone, dev_id))) out.set_attr("participant_pn", pn_jid(sender.phone, 0));
+        } else if (pol.lid && sacc) {
+          out.set_attr("participant_lid", lid_jid(sacc->lid, 0));
+        }
         stamp(out, msg, now, st, sender);
+        if (pol.lid) out.set_attr("addressing_mode", lid_mode ? "lid" : "pn");
         binary::Children kids;
         // Pairwise first: it may carry the sender key the skmsg needs.
         for (const auto& [addr, enc] : pairwise)
@@ -141,16 +180,68 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   }
 
   if (!to->is_user()) return fail("bad_stanza", "unsupported destination");
+  // Peer messages (app state keys, history sync to the own devices) stay
+  // PN-addressed and are never refused.
+  const bool peer_category = msg.attr_or("category", "") == "peer";
+  if (pol.lid && !peer_category) WA_TRY(check_namespace(to->is_lid()));
   auto peer = resolve(st, *to);
   if (!peer) return plan;  // unknown user: the real server acks and drops too
-  bool lid = to->is_lid() || any_lid_target;
-  const std::string peer_user_jid = to->to_non_ad().str();
+  const bool lid = pol.lid ? to->is_lid() : (to->is_lid() || any_lid_target);
+  const Account* sacc = st.account(sender.phone);
+  const Account* pacc = st.account(peer->phone);
+  if (!sacc || !pacc) return plan;
+  const bool self_chat = peer->phone == sender.phone;
+  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
+  const bool direct_resend = direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender);
 
-  auto make = [&](const DeviceAddr& target, const Node& enc, std::optional<std::string> recipient) {
+  if (pol.lid && !peer_category) {
+    // Reported real-server behaviour (2026): an account whose chats are not
+    // LID-migrated gets 400 for every LID-addressed DM; a PN-addressed DM
+    // between two migrated accounts is refused with 463.
+    if (to->is_lid() && !sacc->lid_migrated)
+      return fail("bad_stanza", "LID-addressed message from an account that is not LID-migrated");
+    if (!to->is_lid() && pol.pn_dm_to_migrated_463 && !self_chat && !direct_resend && sacc->lid_migrated &&
+        pacc->lid_migrated)
+      return fail("account_restricted", "PN-addressed message to a LID-migrated contact");
+  }
+  if (pol.require_tctoken && !peer_category && !self_chat && !direct_resend) {
+    // A first message needs trust: the recipient wrote to the sender
+    // before, the sender's earlier message was accepted, or the message
+    // carries a token the recipient issued to the sender and that is not
+    // expired.
+    bool trusted = st.has_dm(peer->phone, sender.phone) || st.has_dm(sender.phone, peer->phone);
+    if (!trusted) {
+      if (const Node* tc = msg.child("tctoken")) {
+        auto bytes = content_bytes(*tc);
+        trusted = bytes && st.token_valid(peer->phone, sender.phone, *bytes, now);
+      }
+    }
+    if (!trusted) return fail("account_restricted", "no conversation and no valid privacy token");
+  }
+  if (!peer_category && !self_chat) (void)st.record_dm(sender.phone, peer->phone);
+
+  // On the LID-first server every 1:1 delivery names the sender in the
+  // namespace it addressed, with the other form as an alt attribute (no
+  // device on the alt); own-device copies say which chat in both forms.
+  const bool alts = pol.lid && !peer_category;
+  auto make = [&](const DeviceAddr& target, const Node& enc, std::optional<std::string> recipient,
+                  const Account* chat) {
+    const bool omit = alts && st.omits_pn(target.phone, target.device);
     Node out("message");
     out.set_attr("from", sender_jid(st, sender, lid));
-    if (recipient) out.set_attr("recipient", *recipient);
-    stamp(out, msg, now, st, sender);
+    if (alts) {
+      if (!lid) out.set_attr("sender_lid", lid_jid(sacc->lid, 0));
+      else if (!omit) out.set_attr("sender_pn", pn_jid(sender.phone, 0));
+    }
+    if (recipient) {
+      out.set_attr("recipient", *recipient);
+      if (alts && chat) {
+        auto rj = Jid::parse(*recipient);
+        if (rj && !rj->is_lid()) out.set_attr("peer_recipient_lid", lid_jid(chat->lid, 0));
+        else if (rj && !omit) out.set_attr("peer_recipient_pn", pn_jid(chat->phone, 0));
+      }
+    }
+    stamp(out, msg, now, st, sender, !pol.lid);
     binary::Children kids{enc};
     for (const Node* e : extra) kids.push_back(*e);
     out.content = std::move(kids);
@@ -158,30 +249,33 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   };
 
   std::set<DeviceAddr> done;
-  // Retry resend: <message to=DEVICE><enc/></message> for exactly that device.
-  // Baileys also lists that device under <participants> with a second
-  // encryption of the same message: the device gets ONE copy (the direct
-  // one), as from the real server - two would make it decrypt, or fail and
-  // ask again, twice for one re-send.
-  const bool direct_resend = direct_enc && to->device != 0 && device_exists(st, *peer) && !(*peer == sender);
+  // Baileys also lists the retried device under <participants> with a
+  // second encryption of the same message: the device gets ONE copy (the
+  // direct one), as from the real server - two would make it decrypt, or
+  // fail and ask again, twice for one re-send.
   if (direct_resend) done.insert(*peer);
   for (const auto& [addr, enc] : pairwise) {
     if (addr == sender || addr.device == 0 || !device_exists(st, addr) || done.count(addr)) continue;
     done.insert(addr);
     if (addr.phone == sender.phone && peer->phone != sender.phone) {
       // One of the sender's own other devices: it learns the chat from `recipient`.
-      std::string recipient = lid ? lid_jid(st.account(peer->phone)->lid, 0) : pn_jid(peer->phone, 0);
-      plan.deliveries.push_back(make(addr, *enc, recipient));
+      std::string recipient = lid ? lid_jid(pacc->lid, 0) : pn_jid(peer->phone, 0);
+      plan.deliveries.push_back(make(addr, *enc, recipient, pacc));
     } else {
-      plan.deliveries.push_back(make(addr, *enc, std::nullopt));
+      plan.deliveries.push_back(make(addr, *enc, std::nullopt, nullptr));
     }
   }
   if (direct_resend) {
     std::optional<std::string> recipient;
-    if (auto r = msg.attr("recipient")) recipient = std::string(*r);
-    plan.deliveries.push_back(make(*peer, *direct_enc, recipient));
+    const Account* chat = nullptr;
+    if (auto r = msg.attr("recipient")) {
+      recipient = std::string(*r);
+      auto rj = Jid::parse(*r);
+      auto ra = rj ? resolve(st, *rj) : std::nullopt;
+      if (ra) chat = st.account(ra->phone);
+    }
+    plan.deliveries.push_back(make(*peer, *direct_enc, recipient, chat));
   }
-  (void)peer_user_jid;
   return plan;
 }
 
@@ -200,7 +294,8 @@ std::vector<Delivery> plan_chatstate(State& st, const DeviceAddr& sender, const 
     for (const auto& m : g->members)
       if (m.first != sender.phone) phones.push_back(m.first);
     proto.set_attr("from", to->to_non_ad().str());
-    proto.set_attr("participant", pn_jid(sender.phone, 0));
+    const bool lid_group = st.policy.lid && g->addressing_mode == "lid";
+    proto.set_attr("participant", sender_jid(st, DeviceAddr{sender.phone, 0}, lid_group));
   } else if (to->is_user()) {
     auto peer = resolve(st, *to);
     if (!peer || peer->phone == sender.phone) return out;
@@ -276,6 +371,66 @@ Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const Node& 
     plan.deliveries.push_back({t, std::move(out)});
   }
   return plan;
+}
+
+bool pn_lookup_refused(State& st, const DeviceAddr& asker, const Jid& asked, const Account* target) {
+  const Policy& pol = st.policy;
+  if (!pol.lid || !pol.refuse_pn_lookups || asked.is_lid() || !target || target->phone == asker.phone) return false;
+  const Account* a = st.account(asker.phone);
+  return a && a->lid_migrated && target->lid_migrated;
+}
+
+Result<std::vector<Delivery>> plan_privacy_tokens(State& st, const DeviceAddr& issuer, const Node& iq, uint64_t now,
+                                                  const std::function<std::string()>& next_id) {
+  const Node* tokens = iq.child("tokens");
+  if (!tokens) return fail("bad_stanza", "privacy set needs <tokens>");
+  const Account* ia = st.account(issuer.phone);
+  if (!ia) return fail("bad_stanza", "unknown issuer");
+  std::vector<Delivery> out;
+  for (const auto& tk : tokens->children()) {
+    if (tk.tag != "token" || tk.attr_or("type", "") != "trusted_contact") continue;
+    uint64_t t = now;
+    if (auto ts = tk.attr("t")) {
+      auto [p, ec] = std::from_chars(ts->data(), ts->data() + ts->size(), t);
+      if (ec != std::errc() || p != ts->data() + ts->size()) return fail("bad_stanza", "token t must be unix seconds");
+    }
+    auto j = Jid::parse(tk.attr_or("jid", ""));
+    auto holder = j ? resolve(st, *j) : std::nullopt;
+    if (!holder || holder->phone == issuer.phone) continue;
+    const Account* ha = st.account(holder->phone);
+    Bytes token = crypto::random_bytes(24);
+    (void)st.add_token(issuer.phone, holder->phone, t, token);
+    for (const auto& [dev_id, d] : ha->devices) {
+      (void)d;
+      Node n("notification", {{"from", pn_jid(issuer.phone, 0)}, {"sender_lid", lid_jid(ia->lid, 0)},
+                              {"type", "privacy_token"}, {"id", next_id()}, {"t", std::to_string(now)}});
+      // The inner jid is the HOLDER's own JID, not the issuer's.
+      n.content = binary::Children{Node("tokens", {}, binary::Children{Node(
+          "token", {{"jid", lid_jid(ha->lid, 0)}, {"t", std::to_string(t)}, {"type", "trusted_contact"}}, token)})};
+      out.push_back({DeviceAddr{holder->phone, dev_id}, std::move(n)});
+    }
+  }
+  return out;
+}
+
+std::vector<Delivery> plan_lid_change(State& st, const std::string& phone, const std::string& old_lid,
+                                      const std::set<std::string>& peers, uint64_t now,
+                                      const std::function<std::string()>& next_id) {
+  std::vector<Delivery> out;
+  const Account* a = st.account(phone);
+  if (!a) return out;
+  for (const auto& peer : peers) {
+    const Account* pa = st.account(peer);
+    if (!pa || peer == phone) continue;
+    for (const auto& [dev_id, d] : pa->devices) {
+      (void)d;
+      Node n("notification", {{"from", kServerJid}, {"type", "contacts"}, {"id", next_id()}, {"t", std::to_string(now)}});
+      n.content = binary::Children{Node("modify", {{"old", pn_jid(phone, 0)}, {"new", pn_jid(phone, 0)},
+                                                   {"old_lid", lid_jid(old_lid, 0)}, {"new_lid", lid_jid(a->lid, 0)}})};
+      out.push_back({DeviceAddr{peer, dev_id}, std::move(n)});
+    }
+  }
+  return out;
 }
 
 }  // namespace wa::testserver

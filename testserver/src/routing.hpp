@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +41,16 @@ std::string pn_jid(const std::string& phone, uint16_t device);
 std::string lid_jid(const std::string& lid, uint16_t device);
 
 // A <message> from `sender`. Errors are stanza-level problems the sender gets
-// as an ack error (bad_stanza -> 400, not_member -> 403, unknown_group -> 404).
+// as an ack error (ack_error_code). With st.policy.lid (the LID-first
+// server) it also enforces the addressing rules (mixed namespaces, LID DMs
+// from unmigrated accounts, PN DMs between migrated accounts) and, with
+// st.policy.require_tctoken, the privacy-token rule; an accepted 1:1
+// message records the conversation (st.record_dm).
 Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const binary::Node& msg, uint64_t now);
+
+// The ack error a plan_message error becomes: bad_stanza 400, not_member
+// 403, unknown_group 404, account_restricted 463.
+int ack_error_code(const Error& e);
 
 // A <chatstate to=USER|GROUP><composing/>|<paused/></chatstate> from
 // `sender`: one copy per device of the peer (1:1) or of every other member
@@ -52,5 +62,26 @@ std::vector<Delivery> plan_chatstate(State& st, const DeviceAddr& sender, const 
 
 // A <receipt> from `sender` (delivery, read, retry, ...).
 Result<RoutePlan> plan_receipt(State& st, const DeviceAddr& sender, const binary::Node& receipt, uint64_t now);
+
+// LID-first server with --pn-lookups refuse (reported real behaviour,
+// 2026): a PN-keyed device list or prekey fetch of a LID-migrated third
+// party, asked by a migrated account, gets nothing. The asker's own account
+// and LID-keyed lookups always answer.
+bool pn_lookup_refused(State& st, const DeviceAddr& asker, const binary::Jid& asked, const Account* target);
+
+// <iq xmlns="privacy" type="set"><tokens><token jid=PEER t type="trusted_contact"/>
+// from `issuer`: mints a random opaque token per known PEER (other
+// types and unknown or own JIDs are skipped), stores it, and returns the
+// <notification type="privacy_token"> for every device of each holder
+// (ids from next_id). Errors: bad_stanza (no <tokens>, a bad t).
+Result<std::vector<Delivery>> plan_privacy_tokens(State& st, const DeviceAddr& issuer, const binary::Node& iq, uint64_t now,
+                                                  const std::function<std::string()>& next_id);
+
+// Number change: `phone` now has LID st.account(phone)->lid instead of
+// old_lid. Every device of each peer gets <notification type="contacts">
+// <modify old=PN new=PN old_lid new_lid/> so it re-maps the account.
+std::vector<Delivery> plan_lid_change(State& st, const std::string& phone, const std::string& old_lid,
+                                      const std::set<std::string>& peers, uint64_t now,
+                                      const std::function<std::string()>& next_id);
 
 }  // namespace wa::testserver

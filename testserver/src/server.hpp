@@ -90,11 +90,15 @@ class Server final : private TransportEvents {
   // the handler answered already.
   binary::Node iq_encrypt(Conn& c, const binary::Node& iq);  // iq_keys.cpp
   binary::Node iq_usync(Conn& c, const binary::Node& iq);    // iq_keys.cpp
+  // xmlns=privacy <tokens>: mint privacy tokens, push them to the holders.
+  binary::Node iq_privacy(Conn& c, const binary::Node& iq);  // iq_keys.cpp
   // <notification type="encrypt"><count value=N/> once a device's one-time
   // prekeys run low (again after each upload).
   void check_prekey_stock(const DeviceAddr& dev);            // iq_keys.cpp
   binary::Node iq_groups(Conn& c, const binary::Node& iq);   // iq_groups.cpp
   binary::Node group_node(const Group& g);
+  // <participant> of a group's metadata or notification, in the group's mode.
+  binary::Node group_participant(const Group& g, const std::string& phone);
   void notify_group(const Group& g, const std::string& action, const std::vector<std::string>& phones,
                     const DeviceAddr& author);
   binary::Node iq_md(Conn& c, const binary::Node& iq);       // pairing.cpp
@@ -114,6 +118,8 @@ class Server final : private TransportEvents {
   admin::json admin_fault(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_drain_prekeys(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_reset_identity(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_migrate(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_new_lid(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   std::vector<Conn*> conns_for(const admin::Fault& f);
 
   uv_loop_t* loop_;
@@ -130,7 +136,7 @@ class Server final : private TransportEvents {
   std::map<std::string, std::set<std::string>> contacts_;
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
-             device_notifications = 0;
+             device_notifications = 0, privacy_tokens = 0;
   } counters_;
   uint64_t id_counter_ = 0;
   bool stopping_ = false;

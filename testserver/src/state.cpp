@@ -29,7 +29,20 @@ CREATE TABLE IF NOT EXISTS group_members(gid TEXT NOT NULL, phone TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS offline(seq INTEGER PRIMARY KEY AUTOINCREMENT, phone TEXT NOT NULL,
   device INTEGER NOT NULL, node BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS offline_dev ON offline(phone, device, seq);
+CREATE TABLE IF NOT EXISTS tokens(issuer TEXT NOT NULL, holder TEXT NOT NULL, t INTEGER NOT NULL, token BLOB NOT NULL,
+  PRIMARY KEY(issuer, holder, t));
+CREATE TABLE IF NOT EXISTS dm_pairs(sender TEXT NOT NULL, recipient TEXT NOT NULL, PRIMARY KEY(sender, recipient));
 )";
+
+// Columns added after the first schema: a state.db of an older server gets
+// them with their defaults (every account LID-migrated, every group pn).
+constexpr std::pair<const char*, const char*> kAddedColumns[] = {
+    {"accounts", "lid_migrated INTEGER NOT NULL DEFAULT 1"},
+    {"groups", "addressing_mode TEXT NOT NULL DEFAULT 'pn'"},
+};
+
+constexpr uint64_t kTokenBucket = 604800;  // 7 days
+constexpr uint64_t kTokenBuckets = 4;
 
 std::optional<crypto::Key32> to_key(const Bytes& b) {
   if (b.size() != 32) return std::nullopt;
@@ -48,6 +61,12 @@ Bytes signal_pub(const crypto::Key32& pub) {
 
 }  // namespace
 
+bool privacy_token_expired(uint64_t t, uint64_t now) {
+  const uint64_t bucket = now / kTokenBucket;
+  const uint64_t first_kept = bucket >= kTokenBuckets - 1 ? (bucket - (kTokenBuckets - 1)) * kTokenBucket : 0;
+  return t < first_kept;
+}
+
 Result<State> State::open(const std::string& dir, uint64_t now_unix) {
   const std::string path = dir + "/state.db";
   WA_TRY(sql::prepare_private_file(path));
@@ -58,6 +77,17 @@ Result<State> State::open(const std::string& dir, uint64_t now_unix) {
   if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(raw, rc, "open " + path)};
   sqlite3_busy_timeout(raw, 5000);
   WA_TRY(sql::exec(raw, kSchema));
+  for (const auto& [table, column] : kAddedColumns) {
+    std::string name(column, std::string_view(column).find(' '));
+    auto has = sql::with_statement(raw, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name=?",
+                                   [&](sql::Query& q) -> Result<bool> {
+                                     auto row = q.bind(std::string_view(table)).bind(name).step();
+                                     if (!row) return Unexpected<Error>{row.error()};
+                                     return *row && q.col_int(0) > 0;
+                                   });
+    if (!has) return Unexpected<Error>{has.error()};
+    if (!*has) WA_TRY(sql::exec(raw, (std::string("ALTER TABLE ") + table + " ADD COLUMN " + column).c_str()));
+  }
 
   auto get_meta = [&](const char* key) -> std::optional<Bytes> {
     auto v = sql::with_statement(raw, "SELECT value FROM meta WHERE key=?", [&](sql::Query& q) -> Result<std::optional<Bytes>> {
@@ -112,7 +142,7 @@ Result<State> State::open(const std::string& dir, uint64_t now_unix) {
 Status State::load() {
   sqlite3* db = db_.get();
   WA_TRY(sql::with_statement(
-      db, "SELECT phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index FROM accounts",
+      db, "SELECT phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index, lid_migrated FROM accounts",
       [&](sql::Query& q) {
         return sql::each_row(q, [&]() -> Status {
           Account a;
@@ -126,6 +156,7 @@ Status State::load() {
           a.regid = static_cast<uint32_t>(q.col_int(5));
           a.next_device = static_cast<uint16_t>(q.col_int(6));
           a.next_key_index = static_cast<uint32_t>(q.col_int(7));
+          a.lid_migrated = q.col_int(8) != 0;
           uint64_t lid_n = std::strtoull(a.lid.c_str(), nullptr, 10);
           if (lid_n >= next_lid_) next_lid_ = lid_n + 1;
           lid_to_phone_[a.lid] = a.phone;
@@ -163,13 +194,14 @@ Status State::load() {
       return {};
     });
   }));
-  WA_TRY(sql::with_statement(db, "SELECT id, subject, creator, creation FROM groups", [&](sql::Query& q) {
+  WA_TRY(sql::with_statement(db, "SELECT id, subject, creator, creation, addressing_mode FROM groups", [&](sql::Query& q) {
     return sql::each_row(q, [&]() -> Status {
       Group g;
       g.id = q.col_text(0);
       g.subject = q.col_text(1);
       g.creator = q.col_text(2);
       g.creation = static_cast<uint64_t>(q.col_int(3));
+      g.addressing_mode = q.col_text(4) == "lid" ? "lid" : "pn";
       groups_[g.id] = std::move(g);
       return {};
     });
@@ -178,6 +210,18 @@ Status State::load() {
     return sql::each_row(q, [&]() -> Status {
       auto it = groups_.find(q.col_text(0));
       if (it != groups_.end()) it->second.members.emplace_back(q.col_text(1), q.col_int(2) != 0);
+      return {};
+    });
+  }));
+  WA_TRY(sql::with_statement(db, "SELECT issuer, holder, t, token FROM tokens", [&](sql::Query& q) {
+    return sql::each_row(q, [&]() -> Status {
+      tokens_[{q.col_text(0), q.col_text(1)}][static_cast<uint64_t>(q.col_int(2))] = q.col_blob(3);
+      return {};
+    });
+  }));
+  WA_TRY(sql::with_statement(db, "SELECT sender, recipient FROM dm_pairs", [&](sql::Query& q) {
+    return sql::each_row(q, [&]() -> Status {
+      dms_.insert({q.col_text(0), q.col_text(1)});
       return {};
     });
   }));
@@ -216,15 +260,84 @@ Account& State::ensure_account(const std::string& phone) {
 Status State::save_account(const Account& a) {
   return sql::with_statement(
       db_.get(),
-      "INSERT OR REPLACE INTO accounts(phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index)"
-      " VALUES(?,?,?,?,?,?,?,?)",
+      "INSERT OR REPLACE INTO accounts(phone, lid, identity_priv, spk_priv, spk_sig, regid, next_device, next_key_index,"
+      " lid_migrated) VALUES(?,?,?,?,?,?,?,?,?)",
       [&](sql::Query& q) {
         return q.bind(a.phone).bind(a.lid).bind_blob(a.identity.priv).bind_blob(a.spk.priv).bind_blob(a.spk_sig)
-            .bind(int64_t{a.regid}).bind(int64_t{a.next_device}).bind(int64_t{a.next_key_index}).run();
+            .bind(int64_t{a.regid}).bind(int64_t{a.next_device}).bind(int64_t{a.next_key_index})
+            .bind(int64_t{a.lid_migrated ? 1 : 0}).run();
       });
 }
 
 Status State::save_account_counters(const Account& a) { return save_account(a); }
+
+Status State::set_lid_migrated(const std::string& phone, bool migrated) {
+  auto* a = account(phone);
+  if (!a) return fail("not_found", "no account");
+  a->lid_migrated = migrated;
+  return save_account(*a);
+}
+
+Result<std::string> State::change_lid(const std::string& phone) {
+  auto* a = account(phone);
+  if (!a) return fail("not_found", "no account");
+  std::string old = a->lid;
+  lid_to_phone_.erase(old);
+  a->lid = std::to_string(next_lid_++);
+  lid_to_phone_[a->lid] = phone;
+  WA_TRY(save_account(*a));
+  return old;
+}
+
+Status State::add_token(const std::string& issuer, const std::string& holder, uint64_t t, ByteView token) {
+  tokens_[{issuer, holder}][t] = Bytes(token.begin(), token.end());
+  return sql::with_statement(db_.get(), "INSERT OR REPLACE INTO tokens(issuer, holder, t, token) VALUES(?,?,?,?)",
+                             [&](sql::Query& q) {
+                               return q.bind(issuer).bind(holder).bind(static_cast<int64_t>(t)).bind_blob(token).run();
+                             });
+}
+
+bool State::token_valid(const std::string& issuer, const std::string& holder, ByteView token, uint64_t now) const {
+  auto it = tokens_.find({issuer, holder});
+  if (it == tokens_.end()) return false;
+  for (const auto& [t, bytes] : it->second)
+    if (!privacy_token_expired(t, now) && crypto::equal_ct(bytes, token)) return true;
+  return false;
+}
+
+bool State::has_dm(const std::string& sender, const std::string& recipient) const {
+  return dms_.count({sender, recipient}) > 0;
+}
+
+Status State::record_dm(const std::string& sender, const std::string& recipient) {
+  if (!dms_.insert({sender, recipient}).second) return {};
+  return sql::with_statement(db_.get(), "INSERT OR IGNORE INTO dm_pairs(sender, recipient) VALUES(?,?)",
+                             [&](sql::Query& q) { return q.bind(sender).bind(recipient).run(); });
+}
+
+std::set<std::string> State::dm_peers(const std::string& phone) const {
+  std::set<std::string> out;
+  for (const auto& [s, r] : dms_) {
+    if (s == phone) out.insert(r);
+    if (r == phone) out.insert(s);
+  }
+  out.erase(phone);
+  return out;
+}
+
+void State::set_omit_pn(const std::string& phone, std::optional<uint16_t> device) {
+  if (device) omit_pn_devices_.insert({phone, *device});
+  else omit_pn_accounts_.insert(phone);
+}
+
+void State::clear_omit_pn(const std::string& phone) {
+  omit_pn_accounts_.erase(phone);
+  std::erase_if(omit_pn_devices_, [&](const auto& d) { return d.first == phone; });
+}
+
+bool State::omits_pn(const std::string& phone, uint16_t device) const {
+  return omit_pn_accounts_.count(phone) > 0 || omit_pn_devices_.count({phone, device}) > 0;
+}
 
 Status State::reset_identity(const std::string& phone) {
   auto* a = account(phone);
@@ -312,9 +425,10 @@ Status State::save_group(const Group& g) {
   groups_[g.id] = g;
   sqlite3* db = db_.get();
   return sql::transaction(db, [&]() -> Status {
-    WA_TRY(sql::with_statement(db, "INSERT OR REPLACE INTO groups(id, subject, creator, creation) VALUES(?,?,?,?)",
+    WA_TRY(sql::with_statement(db, "INSERT OR REPLACE INTO groups(id, subject, creator, creation, addressing_mode) VALUES(?,?,?,?,?)",
                                [&](sql::Query& q) {
-                                 return q.bind(g.id).bind(g.subject).bind(g.creator).bind(static_cast<int64_t>(g.creation)).run();
+                                 return q.bind(g.id).bind(g.subject).bind(g.creator).bind(static_cast<int64_t>(g.creation))
+                                     .bind(g.addressing_mode).run();
                                }));
     WA_TRY(sql::with_statement(db, "DELETE FROM group_members WHERE gid=?", [&](sql::Query& q) { return q.bind(g.id).run(); }));
     auto stmt = sql::prepare(db, "INSERT INTO group_members(gid, phone, admin, pos) VALUES(?,?,?,?)");

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,20 @@
 #include "wa/store/sqlite_handle.hpp"
 
 namespace wa::testserver {
+
+// The server-wide addressing model (`wa-testserver serve` flags). `lid`
+// false is the 2024 phone-number world, kept exactly as it was; `lid` true
+// is the LID-first server of 2026 (testserver/README.md lists its rules).
+struct Policy {
+  bool lid = false;                   // --addressing lid
+  bool refuse_pn_lookups = false;     // --pn-lookups refuse: PN usync/prekeys of migrated peers come back empty
+  bool pn_dm_to_migrated_463 = true;  // --pn-dm-to-migrated 463|deliver
+  bool require_tctoken = false;       // --tctoken require
+};
+
+// tctoken lifetime (7-day buckets, 4 kept): expired iff
+// t < (floor(now / 604800) - 3) * 604800.
+bool privacy_token_expired(uint64_t t, uint64_t now);
 
 struct Device {
   uint16_t id = 0;
@@ -35,6 +50,9 @@ struct Device {
 struct Account {
   std::string phone;  // digits
   std::string lid;    // digits of the LID user
+  // The account's chats are LID-addressed (ClientPairingProps
+  // isChatDbLidMigrated); `wa-testserver migrate` flips it.
+  bool lid_migrated = true;
   // The emulated primary phone (device 0): identity, signed prekey, regid.
   crypto::KeyPair identity;
   crypto::KeyPair spk;
@@ -51,6 +69,7 @@ struct Group {
   std::string creator;  // phone
   uint64_t creation = 0;
   std::vector<std::pair<std::string, bool>> members;  // phone, admin
+  std::string addressing_mode = "pn";                 // "pn" | "lid"
   bool has(const std::string& phone) const {
     for (const auto& m : members)
       if (m.first == phone) return true;
@@ -85,6 +104,10 @@ class State {
   // Hands out (and deletes) the lowest one-time prekey, if any is left.
   std::optional<std::pair<uint32_t, Bytes>> take_prekey(const std::string& phone, uint16_t device);
   Status save_signed_prekey(const std::string& phone, const Device& d);
+  Status set_lid_migrated(const std::string& phone, bool migrated);
+  // Number change: the account gets a fresh LID, the old one resolves to
+  // nothing any more. Returns the old LID (digits).
+  Result<std::string> change_lid(const std::string& phone);
   // The user reinstalled: fresh phone identity, signed prekey and
   // registration id; every linked device is removed.
   Status reset_identity(const std::string& phone);
@@ -94,6 +117,22 @@ class State {
   Status delete_group(const std::string& id);
   const std::map<std::string, Group>& groups() const { return groups_; }
   std::string new_group_id(const std::string& creator, uint64_t now);
+
+  // Privacy tokens: `issuer` trusts `holder` (phones); the holder attaches
+  // the bytes to its messages to the issuer.
+  Status add_token(const std::string& issuer, const std::string& holder, uint64_t t, ByteView token);
+  bool token_valid(const std::string& issuer, const std::string& holder, ByteView token, uint64_t now) const;
+  // 1:1 conversations: `sender` got a (non-peer) message accepted to `recipient`.
+  bool has_dm(const std::string& sender, const std::string& recipient) const;
+  Status record_dm(const std::string& sender, const std::string& recipient);
+  std::set<std::string> dm_peers(const std::string& phone) const;
+  // The omit-pn fault (memory only): deliveries to the device (or, with
+  // device nullopt, to every device of the account) carry no *_pn attributes.
+  void set_omit_pn(const std::string& phone, std::optional<uint16_t> device);
+  void clear_omit_pn(const std::string& phone);
+  bool omits_pn(const std::string& phone, uint16_t device) const;
+
+  Policy policy;
 
   Status enqueue(const std::string& phone, uint16_t device, ByteView node);
   std::vector<QueuedStanza> queued(const std::string& phone, uint16_t device);
@@ -111,6 +150,10 @@ class State {
   std::map<std::string, std::string> lid_to_phone_;
   std::map<std::string, Group> groups_;
   uint64_t next_lid_ = 0;
+  std::map<std::pair<std::string, std::string>, std::map<uint64_t, Bytes>> tokens_;  // (issuer, holder) -> t -> bytes
+  std::set<std::pair<std::string, std::string>> dms_;                                // (sender, recipient)
+  std::set<std::string> omit_pn_accounts_;
+  std::set<std::pair<std::string, uint16_t>> omit_pn_devices_;
 };
 
 }  // namespace wa::testserver

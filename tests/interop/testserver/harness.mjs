@@ -27,9 +27,14 @@ export function waitFor(emitterOn, pred, ms, what) {
   });
 }
 
-export async function startServer(bin) {
+// serveArgs: extra `serve` flags, e.g. ['--addressing', 'lid']; the
+// environment's WATS_SERVE_ARGS (space-separated) are added to every server,
+// so a whole interop run can be repeated against the LID-first server.
+export async function startServer(bin, serveArgs = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'wats-'));
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--state', dir, ...(process.env.WATS_VERBOSE ? ['--verbose'] : [])], {
+  const envArgs = (process.env.WATS_SERVE_ARGS || '').split(/\s+/).filter(Boolean);
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--state', dir, ...envArgs, ...serveArgs,
+    ...(process.env.WATS_VERBOSE ? ['--verbose'] : [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, LSAN_OPTIONS: 'suppressions=' + path.join(path.dirname(new URL(import.meta.url).pathname), 'lsan.supp') },
   });
@@ -210,11 +215,12 @@ export class Client {
 // Baileys trusts, creates one Client per name, runs `body`, and always closes
 // the clients and stops the server. Any throw fails the test; a scenario
 // longer than 55 s fails too. argv: <interop dir> <wa-testserver>.
-export async function runScenario(names, body) {
+// opts.serveArgs: extra `serve` flags (e.g. ['--addressing', 'lid']).
+export async function runScenario(names, body, opts = {}) {
   const [interopDir, bin] = process.argv.slice(2);
   const B = await loadBaileys(interopDir);
   const verifier = makeVerifier(B.require, B.proto, B.Curve);
-  const server = await startServer(bin);
+  const server = await startServer(bin, opts.serveArgs || []);
   B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
   const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
   const clients = names.map((n) => new Client(B, server, n));

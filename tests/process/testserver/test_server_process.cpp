@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -15,6 +17,7 @@
 #include "load_client.hpp"
 #include "temp_dir.hpp"
 #include "wa/ipc/client.hpp"
+#include "wa/proto/client_payload.pb.h"
 
 extern char** environ;
 
@@ -27,7 +30,9 @@ namespace {
 
 class Server {
  public:
-  explicit Server(const std::string& dir) : dir_(dir) { start(); }
+  explicit Server(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir), extra_(std::move(extra)) {
+    start();
+  }
   // A clean exit on SIGTERM (under ASan: no leak, no memory error reported).
   ~Server() { CHECK(stop() == 0); }
 
@@ -35,6 +40,7 @@ class Server {
     std::filesystem::remove(dir_ + "/ready");
     std::string bin = WA_TESTSERVER_BIN;
     std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--state", dir_};
+    args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -75,6 +81,7 @@ class Server {
 
  private:
   std::string dir_;
+  std::vector<std::string> extra_;
   pid_t pid_ = 0;
   Env env_;
 };
@@ -323,4 +330,187 @@ TEST_CASE("the admin socket answers mistyped fields and hostile JSON with bad_re
     CHECK(r->find("bad_request") != std::string::npos);
   }
   CHECK(s.admin({{"cmd", "status"}}).value("ok", false));
+}
+
+namespace {
+
+// <client-props> of a pair-success as ClientPairingProps; nullopt when absent.
+std::optional<proto::ClientPairingProps> client_props(const Creds& c) {
+  const Node* cp = c.pair_success.child("client-props");
+  if (!cp || !cp->bytes()) return std::nullopt;
+  proto::ClientPairingProps p;
+  if (!p.ParseFromArray(cp->bytes()->data(), static_cast<int>(cp->bytes()->size()))) return std::nullopt;
+  return p;
+}
+
+// An iq and its answer (other stanzas in between are skipped).
+Node ask(WaConn& c, Node iq) {
+  std::string id(iq.attr_or("id", ""));
+  c.send(iq);
+  for (;;) {
+    Node n = c.recv(10000);
+    if (n.tag == "iq" && n.attr_or("id", "") == id) return n;
+  }
+}
+
+Node usync(const std::string& id, Node query, std::vector<std::string> jids) {
+  binary::Children users;
+  for (auto& j : jids) users.push_back(Node("user", {{"jid", j}}));
+  Node iq("iq", {{"id", id}, {"xmlns", "usync"}, {"type", "get"}, {"to", "@s.whatsapp.net"}});
+  iq.content = binary::Children{Node("usync", {{"sid", id}, {"mode", "query"}, {"context", "interactive"}}, binary::Children{
+      std::move(query), Node("list", {}, std::move(users))})};
+  return iq;
+}
+
+const Node* usync_user(const Node& res, size_t i) {
+  const Node* us = res.child("usync");
+  const Node* list = us ? us->child("list") : nullptr;
+  if (!list || list->children().size() <= i) return nullptr;
+  return &list->children()[i];
+}
+
+}  // namespace
+
+TEST_CASE("lid mode: pair-success client-props follow migrate - usync lid, contact and device lookups by PN and LID") {
+  test::TempDir dir;
+  Server s(dir.path(), {"--addressing", "lid"});
+  auto a = pair_device(s.env(), "155701");
+  auto b = pair_device(s.env(), "155702");
+  auto props = client_props(a);
+  REQUIRE(props);
+  CHECK(props->has_ischatdblidmigrated());
+  CHECK(props->ischatdblidmigrated());
+  auto st = s.admin({{"cmd", "status"}});
+  CHECK(st["result"].value("addressing", "") == "lid");
+  CHECK(st["result"].value("pn_lookups", "") == "refuse");
+
+  // migrate off: the next pairing says so, and it persists (status).
+  auto m = s.admin({{"cmd", "migrate"}, {"phone", "155701"}, {"on", false}});
+  REQUIRE_MESSAGE(m.value("ok", false), m.dump());
+  auto a2 = pair_device(s.env(), "155701");
+  auto props2 = client_props(a2);
+  REQUIRE(props2);
+  CHECK_FALSE(props2->ischatdblidmigrated());
+  CHECK_FALSE(s.admin({{"cmd", "migrate"}, {"phone", "155799"}, {"on", true}}).value("ok", true));
+  REQUIRE(s.admin({{"cmd", "migrate"}, {"phone", "155701"}, {"on", true}}).value("ok", false));
+
+  std::string b_lid = b.lid.substr(0, b.lid.find(':')) + "@lid";
+  auto cb = login(s.env(), b);
+  auto ca = login(s.env(), a);
+  // lid protocol: known users get <lid val>, unknown ones a 404 "missing".
+  Node res = ask(ca, usync("u1", Node("query", {}, binary::Children{Node("lid")}),
+                           {"155702@s.whatsapp.net", "155788@s.whatsapp.net"}));
+  REQUIRE(usync_user(res, 1));
+  CHECK(usync_user(res, 0)->child("lid")->attr_or("val", "") == b_lid);
+  const Node* missing = usync_user(res, 1)->child("lid");
+  REQUIRE(missing);
+  REQUIRE(missing->child("error"));
+  CHECK(missing->child("error")->attr_or("code", "") == "404");
+  CHECK(missing->child("error")->attr_or("text", "") == "missing");
+
+  // contact with addressing_mode=lid: jid=LID pn_jid=PN (unregistered: pn_jid only, out).
+  Node cq("query", {}, binary::Children{Node("contact", {{"addressing_mode", "lid"}})});
+  Node cres = ask(ca, usync("u2", cq, {"155702@s.whatsapp.net", "155788@s.whatsapp.net"}));
+  REQUIRE(usync_user(cres, 1));
+  CHECK(usync_user(cres, 0)->attr_or("jid", "") == b_lid);
+  CHECK(usync_user(cres, 0)->attr_or("pn_jid", "") == "155702@s.whatsapp.net");
+  CHECK(usync_user(cres, 0)->child("contact")->attr_or("type", "") == "in");
+  CHECK_FALSE(usync_user(cres, 1)->has_attr("jid"));
+  CHECK(usync_user(cres, 1)->attr_or("pn_jid", "") == "155788@s.whatsapp.net");
+  CHECK(usync_user(cres, 1)->child("contact")->attr_or("type", "") == "out");
+
+  // devices: by LID the list (echoing the LID), by PN nothing (both migrated).
+  Node dq("query", {}, binary::Children{Node("devices", {{"version", "2"}})});
+  Node dres = ask(ca, usync("u3", dq, {b_lid, "155702@s.whatsapp.net"}));
+  REQUIRE(usync_user(dres, 1));
+  CHECK(usync_user(dres, 0)->attr_or("jid", "") == b_lid);
+  CHECK(usync_user(dres, 0)->child("devices")->child("device-list")->children().size() == 2);  // phone + companion
+  CHECK(usync_user(dres, 1)->child("devices")->child("device-list")->children().empty());
+
+  // Prekeys: by PN a 404 for the migrated peer, by LID the bundle.
+  Node fetch("iq", {{"id", "k1"}, {"xmlns", "encrypt"}, {"type", "get"}, {"to", "@s.whatsapp.net"}});
+  fetch.content = binary::Children{Node("key", {}, binary::Children{Node("user", {{"jid", b.jid}}), Node("user", {{"jid", b.lid}})})};
+  Node kres = ask(ca, fetch);
+  const Node* klist = kres.child("list");
+  REQUIRE(klist);
+  REQUIRE(klist->children().size() == 2);
+  CHECK(klist->children()[0].child("error"));
+  CHECK(klist->children()[1].attr_or("jid", "") == b.lid);
+  CHECK(klist->children()[1].child("identity"));
+}
+
+TEST_CASE("lid mode with --tctoken require: 463 without trust, a privacy token from the recipient opens the chat") {
+  test::TempDir dir;
+  Server s(dir.path(), {"--addressing", "lid", "--tctoken", "require"});
+  auto a = pair_device(s.env(), "155711");
+  auto b = pair_device(s.env(), "155712");
+  auto ca = login(s.env(), a);
+  auto cb = login(s.env(), b);
+  std::string a_lid = a.lid.substr(0, a.lid.find(':')) + "@lid";
+  std::string b_lid = b.lid.substr(0, b.lid.find(':')) + "@lid";
+  auto lid_dm = [&](const std::string& id, const std::string& to_user, const std::string& to_dev, std::optional<Bytes> token) {
+    Node m("message", {{"id", id}, {"to", to_user}, {"type", "text"}});
+    binary::Children kids{Node("participants", {}, binary::Children{
+        Node("to", {{"jid", to_dev}}, binary::Children{Node("enc", {{"v", "2"}, {"type", "msg"}}, Bytes{1, 2, 3})})})};
+    if (token) kids.push_back(Node("tctoken", {}, *token));
+    m.content = std::move(kids);
+    return m;
+  };
+  ca.send(lid_dm("M1", b_lid, b.lid, std::nullopt));
+  Node refused = ca.recv_tag("ack", 10000);
+  CHECK(refused.attr_or("id", "") == "M1");
+  CHECK(refused.attr_or("error", "") == "463");
+
+  // A PN-addressed DM between migrated accounts: 463 too (--pn-dm-to-migrated 463).
+  ca.send(text_to(b, "M2", Bytes{1}));
+  CHECK(ca.recv_tag("ack", 10000).attr_or("error", "") == "463");
+
+  // b trusts a: the token reaches a's device, not b's.
+  Node issue("iq", {{"id", "p1"}, {"xmlns", "privacy"}, {"type", "set"}, {"to", "@s.whatsapp.net"}});
+  issue.content = binary::Children{Node("tokens", {}, binary::Children{
+      Node("token", {{"jid", a_lid}, {"t", std::to_string(std::time(nullptr))}, {"type", "trusted_contact"}})})};
+  Node issued = ask(cb, issue);
+  CHECK(issued.attr_or("type", "") == "result");
+  CHECK_FALSE(issued.has_content());
+  Node note = ca.recv_tag("notification", 10000);
+  CHECK(note.attr_or("type", "") == "privacy_token");
+  CHECK(note.attr_or("from", "") == "155712@s.whatsapp.net");
+  CHECK(note.attr_or("sender_lid", "") == b_lid);
+  const Node* token = note.child("tokens") ? note.child("tokens")->child("token") : nullptr;
+  REQUIRE(token);
+  REQUIRE(token->bytes());
+  CHECK(token->attr_or("jid", "") == a_lid);
+  ca.send(Node("ack", {{"class", "notification"}, {"id", std::string(note.attr_or("id", ""))}}));
+
+  ca.send(lid_dm("M3", b_lid, b.lid, *token->bytes()));
+  Node ok = ca.recv_tag("ack", 10000);
+  CHECK(ok.attr_or("id", "") == "M3");
+  CHECK_FALSE(ok.has_attr("error"));
+  Node got = cb.recv_tag("message", 10000);
+  CHECK(got.attr_or("id", "") == "M3");
+  CHECK(got.attr_or("from", "") == a.lid);
+  CHECK(got.attr_or("sender_pn", "") == "155711@s.whatsapp.net");
+  // The conversation exists now: no token needed any more.
+  ca.send(lid_dm("M4", b_lid, b.lid, std::nullopt));
+  CHECK_FALSE(ca.recv_tag("ack", 10000).has_attr("error"));
+}
+
+TEST_CASE("pn mode (default): no client-props, privacy IQs 501, PN DMs delivered as before") {
+  test::TempDir dir;
+  Server s(dir.path());
+  auto a = pair_device(s.env(), "155721");
+  auto b = pair_device(s.env(), "155722");
+  CHECK_FALSE(a.pair_success.child("client-props"));
+  auto ca = login(s.env(), a);
+  auto cb = login(s.env(), b);
+  Node issue("iq", {{"id", "p1"}, {"xmlns", "privacy"}, {"type", "set"}, {"to", "@s.whatsapp.net"}});
+  issue.content = binary::Children{Node("tokens", {}, binary::Children{
+      Node("token", {{"jid", "155722@s.whatsapp.net"}, {"t", "1"}, {"type", "trusted_contact"}})})};
+  Node r = ask(ca, issue);
+  CHECK(r.attr_or("type", "") == "error");
+  ca.send(text_to(b, "P1", Bytes{1}));
+  CHECK_FALSE(ca.recv_tag("ack", 10000).has_attr("error"));
+  Node got = cb.recv_tag("message", 10000);
+  CHECK(got.attr_or("from", "") == a.jid);
+  CHECK_FALSE(got.has_attr("sender_lid"));
 }

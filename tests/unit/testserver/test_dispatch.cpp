@@ -54,7 +54,9 @@ TEST_CASE("after login: each namespace has its handler, unknown ones 501") {
   CHECK(route_iq("get", "usync", true, false).handler == Iq::usync);
   CHECK(route_iq("set", "w:g2", true, false).handler == Iq::groups);
   CHECK(route_iq("set", "md", true, false).handler == Iq::md);
-  for (const char* xmlns : {"w:profile:picture", "privacy", "", "MD"}) {
+  // The handler answers 501 itself unless privacy tokens are on.
+  CHECK(route_iq("set", "privacy", true, false).handler == Iq::privacy);
+  for (const char* xmlns : {"w:profile:picture", "blocklist", "", "MD"}) {
     auto r = route_iq("get", xmlns, true, false);
     CHECK_MESSAGE(!r.handler, xmlns);
     CHECK(r.error_code == 501);
