@@ -93,13 +93,13 @@ void Receiver::halt(const Error& e) {
 // `sender` as the stanza named them, plus `chat_pn` / `sender_pn` when those
 // are LIDs (or `chat_lid` / `sender_lid` when they are phone numbers), so a
 // consumer keyed by phone number keeps working when a contact migrates.
-Status Receiver::add_alternates(json& ev) {
+Status add_alternates(store::Store& st, json& ev) {
   for (const char* key : {"chat", "sender"}) {
     auto it = ev.find(key);
     if (it == ev.end() || !it->is_string()) continue;
     auto j = binary::Jid::parse(it->get_ref<const std::string&>());
     if (!j || !(j->is_pn() || j->is_lid())) continue;
-    auto alt = message::alternate_user(*store_, j->to_non_ad());
+    auto alt = message::alternate_user(st, j->to_non_ad());
     if (!alt) return Unexpected<Error>{alt.error()};
     if (!*alt) continue;
     binary::Jid other = std::move(**alt);
@@ -119,7 +119,7 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
   if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
-  WA_TRY(add_alternates(ev));
+  WA_TRY(add_alternates(*store_, ev));
   // The message is the profile's next logged event: its seq is the one
   // consumers replay by, assigned in this very transaction.
   const int64_t ts = store::event_clock_ms();
@@ -153,7 +153,7 @@ void Receiver::on_failed(const binary::Node& stanza, const message::Self& self, 
   std::string chat = src ? src->chat : std::string(stanza.attr_or("from", ""));
   std::string sender = src ? src->sender : std::string(stanza.attr_or("participant", stanza.attr_or("from", "")));
   json ev{{"type", "undecryptable"}, {"id", id}, {"chat", chat}, {"sender", sender}, {"reason", err.code}};
-  (void)add_alternates(ev);  // best effort: the event goes out regardless
+  (void)add_alternates(*store_, ev);  // best effort: the event goes out regardless
   hooks_.event(std::move(ev));
   // Not in the inbox (redelivered() answered that): every decryption failure,
   // a reused message key under this new id included, gets a retry receipt.
@@ -190,7 +190,11 @@ void Receiver::on_receipt(const binary::Node& stanza) {
   // The chat is the user (or group), not the device that sent the receipt.
   std::string chat(stanza.attr_or("from", ""));
   if (auto j = binary::Jid::parse(chat); j) chat = j->to_non_ad().str();
-  if (type != "retry") hooks_.event({{"type", "receipt"}, {"ids", ids}, {"chat", chat}, {"receipt_type", type}});
+  if (type != "retry") {
+    json ev{{"type", "receipt"}, {"ids", ids}, {"chat", chat}, {"receipt_type", type}};
+    (void)add_alternates(*store_, ev);  // best effort: the event goes out regardless
+    hooks_.event(std::move(ev));
+  }
   ack(stanza);
 }
 

@@ -41,6 +41,11 @@
 
 namespace wa::connection {
 
+// Adds the other identity of an event's `chat` / `sender` when the store
+// knows it: `chat_pn` / `sender_pn` next to LIDs, `chat_lid` / `sender_lid`
+// next to phone numbers (docs/CONTROL.md, "Both identities").
+Status add_alternates(store::Store& st, nlohmann::json& ev);
+
 class Receiver {
  public:
   struct Hooks {
@@ -105,7 +110,6 @@ class Receiver {
            Hooks hooks);
   // Decrypt + inbox put of one message, inside the caller's transaction.
   Status decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out);
-  Status add_alternates(nlohmann::json& ev);
   // After the commit: receipt and events, or the failure answer.
   void finish(const binary::Node& stanza, const message::Self& self, Outcome& out);
   void on_failed(const binary::Node& stanza, const message::Self& self, const Error& err);

@@ -134,7 +134,9 @@ json Server::admin_migrate(const json& req, std::shared_ptr<ipc::PendingRequest>
   std::string phone = req.value("phone", "");
   if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
   if (!req.contains("on") || !req["on"].is_boolean()) return ipc::error_reply("bad_request", "on must be true or false");
-  if (!state_.account(phone)) return ipc::error_reply("unknown_account", "no account with this number");
+  // The account comes into being as on a first scan: a test may set the
+  // flag before the first companion links (pair-success carries it).
+  state_.ensure_account(phone);
   if (auto st = state_.set_lid_migrated(phone, req["on"].get<bool>()); !st)
     return ipc::error_reply(st.error().code, st.error().message);
   return ipc::ok_reply({{"phone", phone}, {"lid_migrated", req["on"].get<bool>()}});

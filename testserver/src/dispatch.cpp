@@ -43,6 +43,7 @@ constexpr IqEntry kIqs[] = {
     {"w:g2", Iq::groups, Gate::login},
     {"md", Iq::md, Gate::link_code_step},
     {"privacy", Iq::privacy, Gate::login},
+    {"abt", Iq::abt, Gate::login},
 };
 
 }  // namespace

@@ -29,6 +29,7 @@ enum class Iq {
   usync,         // iq_keys.cpp
   groups,        // iq_groups.cpp (w:g2)
   md,            // pairing.cpp: link-code stages, remove-companion-device
+  abt,           // iq_abt.cpp: AB props
   privacy,       // iq_keys.cpp: privacy tokens (LID-first server or --tctoken require)
   client_answer, // type=result|error from the client (pair-device-sign)
 };

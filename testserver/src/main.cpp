@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   serve_cmd->add_flag("--verbose", verbose, "log every stanza's tag and id (never contents)");
   serve_cmd->add_option("--max-connections", max_conns, "connection capacity (fd table size)")->capture_default_str();
-  std::string addressing = "pn", pn_lookups, pn_dm = "463", tctoken = "off";
+  std::string addressing = "lid", pn_lookups, pn_dm = "463", tctoken = "off";
   serve_cmd->add_option("--addressing", addressing,
                         "pn: the 2024 phone-number server; lid: the LID-first server (LID DMs, lid groups, "
                         "client-props, privacy tokens; see README)")

@@ -84,6 +84,7 @@ void Server::on_iq(Conn& c, const Node& iq) {
       case dispatch::Iq::groups: reply = iq_groups(c, iq); break;
       case dispatch::Iq::md: reply = iq_md(c, iq); break;
       case dispatch::Iq::privacy: reply = iq_privacy(c, iq); break;
+      case dispatch::Iq::abt: reply = iq_abt(c, iq); break;
     }
   }
   if (!reply.tag.empty()) send(c, reply);  // empty: answered already

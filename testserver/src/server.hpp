@@ -6,6 +6,7 @@
 //   relay.cpp       messages, receipts, chat states, acks; offline queue and batches
 //   iq_keys.cpp     encrypt (prekeys) and usync IQs
 //   iq_groups.cpp   w:g2 IQs and group notifications
+//   iq_abt.cpp      AB props (the account's LID migration flag)
 //   pairing.cpp     the emulated phone's side: QR and link-code pairing, md IQs
 //   admin_commands.cpp  the admin socket's commands
 //   faults.cpp      injected faults (class Faults)
@@ -92,6 +93,7 @@ class Server final : private TransportEvents {
   binary::Node iq_usync(Conn& c, const binary::Node& iq);    // iq_keys.cpp
   // xmlns=privacy <tokens>: mint privacy tokens, push them to the holders.
   binary::Node iq_privacy(Conn& c, const binary::Node& iq);  // iq_keys.cpp
+  binary::Node iq_abt(Conn& c, const binary::Node& iq);      // iq_abt.cpp
   // <notification type="encrypt"><count value=N/> once a device's one-time
   // prekeys run low (again after each upload).
   void check_prekey_stock(const DeviceAddr& dev);            // iq_keys.cpp

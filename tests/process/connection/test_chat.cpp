@@ -94,7 +94,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   json own_copy = wait_message(ev, "gra2", d1);
   CHECK(own_copy["text"] == "direct A to B");
   CHECK(own_copy["from_me"] == true);
-  CHECK(own_copy["chat"] == user(kPhoneB));
+  CHECK(pn_of(own_copy, "chat") == user(kPhoneB));
   const std::string d2 = send_ok(sup, "grb", user(kPhoneA), "direct B to A")["id"];
   for (const char* p : {"gra", "gra2"}) CHECK(wait_message(ev, p, d2)["text"] == "direct B to A");
 
@@ -127,7 +127,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
     INFO(p, " ", m.dump());
     REQUIRE(m.is_object());
     CHECK(m["chat"] == gid);
-    CHECK(starts_with(m["sender"], std::string(kPhoneA) + ":"));
+    CHECK(starts_with(pn_of(m, "sender"), std::string(kPhoneA) + ":"));
     CHECK(m["text"] == "hello team");
     CHECK(m["from_me"] == (std::string(p) == "gra2"));
   }
@@ -138,7 +138,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
     INFO(p, " ", m.dump());
     REQUIRE(m.is_object());
     CHECK(m["chat"] == gid);
-    CHECK(starts_with(m["sender"], std::string(kPhoneB) + ":"));
+    CHECK(starts_with(pn_of(m, "sender"), std::string(kPhoneB) + ":"));
     CHECK(m["text"] == "hi A");
   }
 
@@ -251,7 +251,7 @@ TEST_CASE("reply, read receipts and typing between two accounts") {
   CHECK(read["result"]["read"] == 2);
   CHECK(ev.wait_for([&](const std::vector<json>& all) {
     for (const auto& e : events_of(all, "rda", "receipt"))
-      if (e["receipt_type"] == "read" && e["chat"] == user(kPhoneB) && e["ids"] == json::array({q, a2})) return true;
+      if (e["receipt_type"] == "read" && pn_of(e, "chat") == user(kPhoneB) && e["ids"] == json::array({q, a2})) return true;
     return false;
   }, 20s));
 

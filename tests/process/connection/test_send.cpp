@@ -43,8 +43,10 @@ TEST_CASE("send_text between two paired accounts is answered on the server's ack
   REQUIRE(msgs.size() == 2);
   CHECK(msgs[0]["id"] == id);
   CHECK(msgs[0]["text"] == "hello");
-  CHECK(msgs[0]["chat"] == "15550000021@s.whatsapp.net");
-  CHECK(msgs[0]["sender"].get<std::string>().rfind("15550000021:", 0) == 0);
+  // LID-first server: the chat is our LID, with the phone number beside it.
+  CHECK(pn_of(msgs[0], "chat") == "15550000021@s.whatsapp.net");
+  CHECK(pn_of(msgs[0], "sender").rfind("15550000021:", 0) == 0);
+  CHECK(msgs[0]["chat"].get<std::string>().ends_with("@lid"));
   CHECK(msgs[0]["from_me"] == false);
   CHECK(msgs[1]["text"] == "again");
   CHECK(msgs[1]["seq"].get<int64_t>() > msgs[0]["seq"].get<int64_t>());
@@ -52,7 +54,7 @@ TEST_CASE("send_text between two paired accounts is answered on the server's ack
   CHECK(ev.wait_for([&](const std::vector<json>& all) {
     for (const auto& e : events_of(all, "snda", "receipt"))
       for (const auto& i : e["ids"])
-        if (i == id && e["chat"] == "15550000022@s.whatsapp.net" && e["receipt_type"] == "delivered") return true;
+        if (i == id && pn_of(e, "chat") == "15550000022@s.whatsapp.net" && e["receipt_type"] == "delivered") return true;
     return false;
   }));
 }

@@ -8,25 +8,28 @@ namespace harness {
 
 class TestServer {
  public:
-  TestServer() {
+  // `serve_args`: extra `serve` flags, e.g. {"--addressing", "pn"} for the
+  // 2024 phone-number world (the default is the LID-first server).
+  explicit TestServer(std::vector<std::string> serve_args = {}) {
     become_subreaper();
     state_ = dir_.path() + "/ts";
     log_ = dir_.path() + "/testserver.log";
-    pid_ = spawn({bin("wa-testserver"), "serve", "--listen", "127.0.0.1:0", "--state", state_}, log_);
-    if (!wait_until([&] { return read("port").size() > 0 && read("root.pub").size() >= 64; }))
-      throw std::runtime_error("wa-testserver did not start; log:\n" + read_log());
-    port_ = std::stoi(read("port"));
+    start(std::move(serve_args), "127.0.0.1:0");
     root_ = read("root.pub").substr(0, 64);
   }
   ~TestServer() {
     if (std::getenv("WA_TEST_SHOW_LOG") != nullptr) std::fprintf(stderr, "%s", read_log().c_str());
-    ::kill(pid_, SIGTERM);
-    if (wait_exit(pid_, 10s) == -1) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 5s);
-    }
+    stop();
   }
   TestServer(const TestServer&) = delete;
+
+  // The same server (state, port, root) started again with other flags:
+  // clients reconnect to it as after any server restart.
+  void restart(std::vector<std::string> serve_args) {
+    stop();
+    ::unlink((state_ + "/port").c_str());
+    start(std::move(serve_args), "127.0.0.1:" + std::to_string(port_));
+  }
 
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws/chat"; }
   const std::string& root() const { return root_; }
@@ -72,6 +75,23 @@ class TestServer {
     ss << f.rdbuf();
     return ss.str();
   }
+  void start(std::vector<std::string> serve_args, const std::string& listen) {
+    std::vector<std::string> argv{bin("wa-testserver"), "serve", "--listen", listen, "--state", state_};
+    argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+    pid_ = spawn(argv, log_);
+    if (!wait_until([&] { return read("port").size() > 0 && read("root.pub").size() >= 64; }))
+      throw std::runtime_error("wa-testserver did not start; log:\n" + read_log());
+    port_ = std::stoi(read("port"));
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    if (wait_exit(pid_, 10s) == -1) {
+      ::kill(pid_, SIGKILL);
+      wait_exit(pid_, 5s);
+    }
+    pid_ = 0;
+  }
   TempDir dir_;
   std::string state_, log_, root_;
   int port_ = 0;
@@ -112,6 +132,12 @@ inline json server_status(const TestServer& ts) {
 
 // A user's phone JID.
 inline std::string user_jid(const std::string& phone) { return phone + "@s.whatsapp.net"; }
+// An event's `key` (chat, sender) in phone-number form: `key_pn` when the
+// event names a LID, else `key` (docs/CONTROL.md, "Both identities").
+inline std::string pn_of(const json& e, const std::string& key) {
+  if (e.contains(key + "_pn") && e[key + "_pn"].is_string()) return e[key + "_pn"].get<std::string>();
+  return e.value(key, "");
+}
 
 // One send_text request; the supervisor's reply as it came.
 inline json send_text(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text,
@@ -154,11 +180,20 @@ struct TwoAccounts {
   std::string a_dev, b_dev;  // each account's own device JID
 
   TwoAccounts(const std::string& a, const std::string& phone_a, const std::string& b, const std::string& phone_b,
-              json extra = json::object())
-      : sup(config_for(ts, json::array({{{"profile", a}}, {{"profile", b}}}), std::move(extra))), ev(sup.run_dir()) {
-    a_dev = pair_by_qr(ts, ev, a, phone_a)["jid"];
-    b_dev = pair_by_qr(ts, ev, b, phone_b)["jid"];
+              json extra = json::object(), std::vector<std::string> serve_args = {},
+              const std::function<void(TestServer&)>& before_pairing = nullptr)
+      : ts(std::move(serve_args)),
+        sup(config_for(ts, json::array({{{"profile", a}}, {{"profile", b}}}), std::move(extra))),
+        ev(sup.run_dir()) {
+    if (before_pairing) before_pairing(ts);
+    auto open_a = pair_by_qr(ts, ev, a, phone_a);
+    auto open_b = pair_by_qr(ts, ev, b, phone_b);
+    a_dev = open_a["jid"];
+    b_dev = open_b["jid"];
+    a_lid = open_a.value("lid", "");
+    b_lid = open_b.value("lid", "");
   }
+  std::string a_lid, b_lid;  // each account's own device LID (from the open event)
 };
 
 }  // namespace harness

@@ -1,6 +1,8 @@
 // wa-testserver as a process, driven over its real protocol by the load
 // client: injected faults, login rules, one-time prekeys, restart persistence.
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -41,6 +43,10 @@ class Server {
     std::string bin = WA_TESTSERVER_BIN;
     std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--state", dir_};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    // These tests speak the 2024 phone-number protocol unless they ask for
+    // the LID-first server (the default) by name.
+    if (std::find(extra_.begin(), extra_.end(), "--addressing") == extra_.end())
+      args.insert(args.end(), {"--addressing", "pn"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -495,7 +501,7 @@ TEST_CASE("lid mode with --tctoken require: 463 without trust, a privacy token f
   CHECK_FALSE(ca.recv_tag("ack", 10000).has_attr("error"));
 }
 
-TEST_CASE("pn mode (default): no client-props, privacy IQs 501, PN DMs delivered as before") {
+TEST_CASE("pn mode: no client-props, privacy IQs 501, PN DMs delivered as before") {
   test::TempDir dir;
   Server s(dir.path());
   auto a = pair_device(s.env(), "155721");
