@@ -565,7 +565,9 @@ TEST_CASE("lid mode: groups are lid groups listing jid=LID phone_number=PN, and 
   CHECK(ack400.attr_or("id", "") == "GM1");
   CHECK(ack400.attr_or("error", "") == "400");
 
-  // A LID DM makes b a contact; then a changes number: b hears old and new LID.
+  // A LID DM makes b a contact (b's device has the omit-pn fault: no
+  // sender_pn); then a changes number: b hears old and new LID.
+  s.fault(b.jid, "omit-pn");
   Node m("message", {{"id", "D1"}, {"to", b_lid}, {"type", "text"}});
   m.content = binary::Children{Node("participants", {}, binary::Children{Node("to", {{"jid", b.lid}}, binary::Children{
       Node("enc", {{"v", "2"}, {"type", "msg"}}, Bytes{3})})})};
@@ -573,6 +575,8 @@ TEST_CASE("lid mode: groups are lid groups listing jid=LID phone_number=PN, and 
   CHECK_FALSE(ca.recv_tag("ack", 10000).has_attr("error"));
   Node got = cb.recv_tag("message", 10000);
   CHECK(got.attr_or("id", "") == "D1");
+  CHECK(got.attr_or("from", "") == a.lid);
+  CHECK_FALSE(got.has_attr("sender_pn"));
   cb.send(Node("receipt", {{"id", "D1"}, {"to", std::string(got.attr_or("from", ""))}}));
   auto r = s.admin({{"cmd", "new-lid"}, {"phone", "155731"}});
   REQUIRE_MESSAGE(r.value("ok", false), r.dump());
