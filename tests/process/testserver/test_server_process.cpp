@@ -391,7 +391,12 @@ TEST_CASE("lid mode: pair-success client-props follow migrate - usync lid, conta
   auto props2 = client_props(a2);
   REQUIRE(props2);
   CHECK_FALSE(props2->ischatdblidmigrated());
-  CHECK_FALSE(s.admin({{"cmd", "migrate"}, {"phone", "155799"}, {"on", true}}).value("ok", true));
+  // An account that does not exist yet is created unmigrated: its first pairing says so.
+  REQUIRE(s.admin({{"cmd", "migrate"}, {"phone", "155703"}, {"on", false}}).value("ok", false));
+  auto fresh = client_props(pair_device(s.env(), "155703"));
+  REQUIRE(fresh);
+  CHECK_FALSE(fresh->ischatdblidmigrated());
+  CHECK_FALSE(s.admin({{"cmd", "migrate"}, {"phone", "155703"}, {"on", "yes"}}).value("ok", true));
   REQUIRE(s.admin({{"cmd", "migrate"}, {"phone", "155701"}, {"on", true}}).value("ok", false));
 
   std::string b_lid = b.lid.substr(0, b.lid.find(':')) + "@lid";
