@@ -129,13 +129,12 @@ json Server::admin_reset_identity(const json& req, std::shared_ptr<ipc::PendingR
 }
 
 // The account's primary moved its chats to LID addressing (on) or not
-// (off): decides pair-success client-props and the LID DM rules.
+// (off): decides pair-success client-props and the LID DM rules. Creates
+// the account (as scan does), so a test can pair an unmigrated one.
 json Server::admin_migrate(const json& req, std::shared_ptr<ipc::PendingRequest>&) {
   std::string phone = req.value("phone", "");
   if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
   if (!req.contains("on") || !req["on"].is_boolean()) return ipc::error_reply("bad_request", "on must be true or false");
-  // The account comes into being as on a first scan: a test may set the
-  // flag before the first companion links (pair-success carries it).
   state_.ensure_account(phone);
   if (auto st = state_.set_lid_migrated(phone, req["on"].get<bool>()); !st)
     return ipc::error_reply(st.error().code, st.error().message);

@@ -18,8 +18,6 @@ constexpr size_t kPreKeyLowMark = 5;
 
 }  // namespace
 
-
-
 Node Server::iq_encrypt(Conn& c, const Node& iq) {
   auto* acc = state_.account(c.addr.phone);
   auto dit = acc->devices.find(c.addr.device);
@@ -171,6 +169,7 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
       if (a) un.set_attr("jid", lid_jid(a->lid, 0));
       if (a) un.set_attr("pn_jid", pn_jid(a->phone, 0));
       else if (j && j->is_pn()) un.set_attr("pn_jid", j->to_non_ad().str());
+      else un.set_attr("jid", jid_s);  // an unknown LID (or junk): echoed as asked
     }
     binary::Children kids;
     if (want_devices) {

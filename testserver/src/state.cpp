@@ -77,7 +77,10 @@ Result<State> State::open(const std::string& dir, uint64_t now_unix) {
   if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(raw, rc, "open " + path)};
   sqlite3_busy_timeout(raw, 5000);
   WA_TRY(sql::exec(raw, kSchema));
-  for (const auto& [table, column] : kAddedColumns) {
+  // (No structured binding: clang-14 cannot capture one in the lambda.)
+  for (const auto& added : kAddedColumns) {
+    const char* table = added.first;
+    const char* column = added.second;
     std::string name(column, std::string_view(column).find(' '));
     auto has = sql::with_statement(raw, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name=?",
                                    [&](sql::Query& q) -> Result<bool> {

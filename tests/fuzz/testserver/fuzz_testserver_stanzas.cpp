@@ -40,6 +40,9 @@ State& state() {
     g.creator = "155501";
     g.members = {{"155501", true}, {"155502", false}};
     (void)s->save_group(g);
+    g.id = "155501-2";
+    g.addressing_mode = "lid";
+    (void)s->save_group(g);
     return s;
   }();
   return *st;
@@ -50,8 +53,14 @@ State& state() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteView in(data, size);
   if (auto node = binary::decode(in)) {
+    // Both worlds: the pn server and the LID-first one enforcing tokens.
+    const bool lid = size % 2 == 1;
+    state().policy.lid = lid;
+    state().policy.refuse_pn_lookups = lid;
+    state().policy.require_tctoken = lid;
     (void)plan_message(state(), {"155501", 1}, *node, 1);
     (void)plan_receipt(state(), {"155502", 2}, *node, 1);
+    (void)plan_privacy_tokens(state(), {"155501", 1}, *node, 1, [] { return std::string("n"); });
   }
   std::string text(as_chars(in));
   (void)phone::parse_qr(text);

@@ -397,7 +397,12 @@ TEST_CASE("lid mode: pair-success client-props follow migrate - usync lid, conta
   auto props2 = client_props(a2);
   REQUIRE(props2);
   CHECK_FALSE(props2->ischatdblidmigrated());
-  CHECK_FALSE(s.admin({{"cmd", "migrate"}, {"phone", "155799"}, {"on", true}}).value("ok", true));
+  // An account that does not exist yet is created unmigrated: its first pairing says so.
+  REQUIRE(s.admin({{"cmd", "migrate"}, {"phone", "155703"}, {"on", false}}).value("ok", false));
+  auto fresh = client_props(pair_device(s.env(), "155703"));
+  REQUIRE(fresh);
+  CHECK_FALSE(fresh->ischatdblidmigrated());
+  CHECK_FALSE(s.admin({{"cmd", "migrate"}, {"phone", "155703"}, {"on", "yes"}}).value("ok", true));
   REQUIRE(s.admin({{"cmd", "migrate"}, {"phone", "155701"}, {"on", true}}).value("ok", false));
 
   std::string b_lid = b.lid.substr(0, b.lid.find(':')) + "@lid";
@@ -519,4 +524,80 @@ TEST_CASE("pn mode: no client-props, privacy IQs 501, PN DMs delivered as before
   Node got = cb.recv_tag("message", 10000);
   CHECK(got.attr_or("from", "") == a.jid);
   CHECK_FALSE(got.has_attr("sender_lid"));
+}
+
+TEST_CASE("lid mode: groups are lid groups listing jid=LID phone_number=PN, and new-lid tells the contacts") {
+  test::TempDir dir;
+  Server s(dir.path(), {"--addressing", "lid"});
+  auto a = pair_device(s.env(), "155731");
+  auto b = pair_device(s.env(), "155732");
+  auto c = pair_device(s.env(), "155733");
+  auto ca = login(s.env(), a);
+  auto cb = login(s.env(), b);
+  auto cc = login(s.env(), c);
+  std::string b_lid = b.lid.substr(0, b.lid.find(':')) + "@lid";
+  std::string c_lid = c.lid.substr(0, c.lid.find(':')) + "@lid";
+
+  // Create with b by LID; add c by LID with its phone_number.
+  Node create("iq", {{"id", "g1"}, {"xmlns", "w:g2"}, {"type", "set"}, {"to", "@g.us"}});
+  create.content = binary::Children{Node("create", {{"subject", "lid"}}, binary::Children{Node("participant", {{"jid", b_lid}})})};
+  Node created = ask(ca, create);
+  const Node* g = created.child("group");
+  REQUIRE(g);
+  CHECK(g->attr_or("addressing_mode", "") == "lid");
+  CHECK(g->attr_or("creator_pn", "") == "155731@s.whatsapp.net");
+  bool listed = false;
+  for (const auto& p : g->children())
+    if (p.attr_or("jid", "") == b_lid) listed = p.attr_or("phone_number", "") == "155732@s.whatsapp.net";
+  CHECK(listed);
+  Node gnote = cb.recv_tag("notification", 10000);
+  CHECK(gnote.attr_or("type", "") == "w:gp2");
+  CHECK(gnote.attr_or("participant_pn", "") == "155731@s.whatsapp.net");
+  REQUIRE(gnote.child("add"));
+  CHECK(gnote.child("add")->child("participant")->attr_or("jid", "") == b_lid);
+  cb.send(Node("ack", {{"class", "notification"}, {"id", std::string(gnote.attr_or("id", ""))}}));
+
+  std::string gid = std::string(g->attr_or("id", "")) + "@g.us";
+  Node add("iq", {{"id", "g2"}, {"xmlns", "w:g2"}, {"type", "set"}, {"to", gid}});
+  add.content = binary::Children{Node("add", {}, binary::Children{
+      Node("participant", {{"jid", c_lid}, {"phone_number", "155733@s.whatsapp.net"}})})};
+  Node added = ask(ca, add);
+  REQUIRE(added.child("add"));
+  CHECK_FALSE(added.child("add")->child("participant")->has_attr("error"));
+  CHECK(added.child("add")->child("participant")->attr_or("jid", "") == c_lid);
+
+  // A group send with PN devices: 400, nothing delivered.
+  Node pn_send("message", {{"id", "GM1"}, {"to", gid}, {"type", "text"}, {"addressing_mode", "lid"}});
+  pn_send.content = binary::Children{Node("enc", {{"v", "2"}, {"type", "skmsg"}}, Bytes{1}),
+                                     Node("participants", {}, binary::Children{Node("to", {{"jid", b.jid}}, binary::Children{
+                                         Node("enc", {{"v", "2"}, {"type", "pkmsg"}}, Bytes{2})})})};
+  ca.send(pn_send);
+  Node ack400 = ca.recv_tag("ack", 10000);
+  CHECK(ack400.attr_or("id", "") == "GM1");
+  CHECK(ack400.attr_or("error", "") == "400");
+
+  // A LID DM makes b a contact (b's device has the omit-pn fault: no
+  // sender_pn); then a changes number: b hears old and new LID.
+  s.fault(b.jid, "omit-pn");
+  Node m("message", {{"id", "D1"}, {"to", b_lid}, {"type", "text"}});
+  m.content = binary::Children{Node("participants", {}, binary::Children{Node("to", {{"jid", b.lid}}, binary::Children{
+      Node("enc", {{"v", "2"}, {"type", "msg"}}, Bytes{3})})})};
+  ca.send(m);
+  CHECK_FALSE(ca.recv_tag("ack", 10000).has_attr("error"));
+  Node got = cb.recv_tag("message", 10000);
+  CHECK(got.attr_or("id", "") == "D1");
+  CHECK(got.attr_or("from", "") == a.lid);
+  CHECK_FALSE(got.has_attr("sender_pn"));
+  cb.send(Node("receipt", {{"id", "D1"}, {"to", std::string(got.attr_or("from", ""))}}));
+  auto r = s.admin({{"cmd", "new-lid"}, {"phone", "155731"}});
+  REQUIRE_MESSAGE(r.value("ok", false), r.dump());
+  Node contacts = cb.recv_tag("notification", 10000);
+  while (contacts.attr_or("type", "") != "contacts") contacts = cb.recv_tag("notification", 10000);
+  const Node* mod = contacts.child("modify");
+  REQUIRE(mod);
+  CHECK(mod->attr_or("old", "") == "155731@s.whatsapp.net");
+  CHECK(mod->attr_or("old_lid", "") == r["result"].value("old_lid", "?"));
+  CHECK(mod->attr_or("new_lid", "") == r["result"].value("lid", "?"));
+  CHECK(r["result"].value("old_lid", "") != r["result"].value("lid", ""));
+  (void)cc;
 }

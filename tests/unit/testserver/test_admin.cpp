@@ -58,3 +58,13 @@ TEST_CASE("phone numbers") {
   CHECK_FALSE(check_phone(std::string(21, '1')));
   CHECK(socket_url("/tmp/x") == "ipc:///tmp/x/admin.sock");
 }
+
+TEST_CASE("omit-pn takes a device JID, a LID or a phone and no arguments") {
+  auto dev = fault_request("155501:2@s.whatsapp.net", "", {"omit-pn"});
+  REQUIRE(dev);
+  CHECK(parse_fault(*dev)->action == FaultAction::omit_pn);
+  CHECK(fault_request("100000000000001:2@lid", "", {"omit-pn"}));
+  CHECK(fault_request("", "155501", {"omit-pn"}));
+  CHECK_FALSE(fault_request("", "155501", {"omit-pn", "1"}));
+  CHECK_FALSE(fault_request("", "", {"omit-pn"}));
+}
