@@ -43,10 +43,15 @@ Result<std::vector<binary::Jid>> users_field(const json& args, const char* name)
 
 json group_json(const message::GroupInfo& g) {
   json parts = json::array();
-  for (const auto& m : g.members)
-    parts.push_back({{"jid", m.jid.str()}, {"admin", m.admin()}, {"type", m.type.empty() ? "member" : m.type}});
+  for (const auto& m : g.members) {
+    json p{{"jid", m.jid.str()}, {"admin", m.admin()}, {"type", m.type.empty() ? "member" : m.type}};
+    // Both identities, as events carry them (docs/CONTROL.md).
+    if (m.alt) p[m.alt->is_pn() ? "jid_pn" : "jid_lid"] = m.alt->str();
+    parts.push_back(std::move(p));
+  }
   json out{{"gid", g.id.str()}, {"subject", g.subject}, {"participants", std::move(parts)}};
   if (!g.creator.empty()) out["creator"] = g.creator;
+  if (!g.creator_pn.empty()) out["creator_pn"] = g.creator_pn;
   if (!g.addressing_mode.empty()) out["addressing_mode"] = g.addressing_mode;
   return out;
 }

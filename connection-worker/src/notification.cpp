@@ -40,9 +40,14 @@ bool Receiver::on_identity_change(const binary::Node& stanza) {
     binary::Jid user = from->to_non_ad();
     size_t dropped = 0;
     auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+      // Sessions are read under the contact's LID name whichever form is
+      // given; the device list is cached under the form last addressed.
       auto n = store_->delete_all_sessions(user.signal_address_name());
       if (!n) return Unexpected<Error>{n.error()};
       dropped = *n;
+      auto alt = message::alternate_user(*store_, user);
+      if (!alt) return Unexpected<Error>{alt.error()};
+      if (*alt) WA_TRY(store_->delete_device_list((*alt)->str()));
       return store_->delete_device_list(user.str());
     });
     if (!st) {
@@ -52,7 +57,9 @@ bool Receiver::on_identity_change(const binary::Node& stanza) {
       return true;
     }
     WA_INFO("identity of a contact changed: %zu sessions dropped", dropped);
-    hooks_.event({{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}});
+    json ev{{"type", "identity_changed"}, {"jid", user.str()}, {"sessions_dropped", dropped}};
+    (void)add_alternates(*store_, ev);
+    hooks_.event(std::move(ev));
   }
   ack(stanza);
   return true;

@@ -94,7 +94,7 @@ void Receiver::halt(const Error& e) {
 // are LIDs (or `chat_lid` / `sender_lid` when they are phone numbers), so a
 // consumer keyed by phone number keeps working when a contact migrates.
 Status add_alternates(store::Store& st, json& ev) {
-  for (const char* key : {"chat", "sender"}) {
+  for (const char* key : {"chat", "sender", "jid"}) {
     auto it = ev.find(key);
     if (it == ev.end() || !it->is_string()) continue;
     auto j = binary::Jid::parse(it->get_ref<const std::string&>());

@@ -89,6 +89,8 @@ class Receiver {
   // number moved to a new account (a new LID). The new mapping replaces the
   // old one before the ack; cached device lists of both are dropped.
   bool on_contacts_changed(const binary::Node& stanza);
+  // add_alternates on an event from elsewhere in the worker (best effort).
+  void annotate(nlohmann::json& ev) { (void)add_alternates(*store_, ev); }
   void on_notification(const binary::Node& stanza);
 
   // Decrypts and stores the queued messages in one durable transaction, then

@@ -175,7 +175,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   }
   receiver_ = std::move(*rx);
   receiver_->set_store_hooks({[this](const Error& e) { on_store_failed(e); }, [this] { client_->store_ok(); }});
-  chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) { emit(std::move(ev)); });
+  chat_ = std::make_unique<ChatCommands>(*client_, store_path, [this](json ev) {
+    receiver_->annotate(ev);  // chat states name LIDs too: the number beside them
+    emit(std::move(ev));
+  });
   events_->start_retention();
   // The receive side's rows of the stanza table (the client's own are in
   // Client::register_handlers). Messages are batched by the receive path:

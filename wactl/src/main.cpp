@@ -151,8 +151,12 @@ void print_status(const json& r) {
 
 void print_group(const json& r) {
   std::printf("subject: %s\n", r.value("subject", std::string()).c_str());
-  for (const auto& p : r.value("participants", json::array()))
-    std::printf("  %s%s\n", p.value("jid", std::string()).c_str(), p.value("admin", false) ? " (admin)" : "");
+  for (const auto& p : r.value("participants", json::array())) {
+    // A LID group names members by LID: the phone number goes beside it.
+    std::string pn = p.contains("jid_pn") ? " " + p.value("jid_pn", std::string()) : std::string();
+    std::printf("  %s%s%s\n", p.value("jid", std::string()).c_str(), pn.c_str(),
+                p.value("admin", false) ? " (admin)" : "");
+  }
 }
 
 int run(int argc, char** argv);

@@ -42,18 +42,21 @@ Result<GroupInfo> parse_group_info(const binary::Node& iq) {
   info.id = std::move(*gid);
   info.subject = std::string(g->attr_or("subject", ""));
   info.creator = std::string(g->attr_or("creator", ""));
+  info.creator_pn = std::string(g->attr_or("creator_pn", ""));
   info.addressing_mode = std::string(g->attr_or("addressing_mode", ""));
   for (const binary::Node* p : g->children("participant")) {
     auto j = binary::Jid::parse(p->attr_or("jid", ""));
     if (!j || !j->is_user()) continue;
     info.participants.push_back(j->to_non_ad());
+    GroupMember member{j->to_non_ad(), std::string(p->attr_or("type", "")), std::nullopt};
     for (const char* alt_attr : {"phone_number", "lid"}) {
       auto alt = binary::Jid::parse(p->attr_or(alt_attr, ""));
       if (!alt) continue;
       if (j->is_lid() && alt->is_pn()) info.mappings.push_back({alt->user, j->user});
       if (j->is_pn() && alt->is_lid()) info.mappings.push_back({j->user, alt->user});
+      if (alt->is_pn() != j->is_pn()) member.alt = alt->to_non_ad();
     }
-    info.members.push_back({j->to_non_ad(), std::string(p->attr_or("type", ""))});
+    info.members.push_back(std::move(member));
   }
   return info;
 }
@@ -91,8 +94,10 @@ Result<std::vector<ParticipantResult>> parse_participants_change(const binary::N
     const std::string want = r.to_non_ad().str();
     ParticipantResult pr{want, "404"};
     for (const binary::Node* p : a->children("participant")) {
+      // A LID group answers with the LID and the number we asked for beside it.
       auto j = binary::Jid::parse(p->attr_or("jid", ""));
-      if (!j || j->to_non_ad().str() != want) continue;
+      auto alt = binary::Jid::parse(p->attr_or(j && j->is_lid() ? "phone_number" : "lid", ""));
+      if (!((j && j->to_non_ad().str() == want) || (alt && alt->to_non_ad().str() == want))) continue;
       pr.status = std::string(p->attr_or("error", "200"));
       break;
     }

@@ -44,7 +44,8 @@ json send_ok(const Supervisor& sup, const std::string& profile, const std::strin
 
 std::set<std::string> member_jids(const json& group) {
   std::set<std::string> out;
-  for (const auto& p : group["participants"]) out.insert(p["jid"].get<std::string>());
+  // By phone number: a LID group lists LIDs with the number beside them.
+  for (const auto& p : group["participants"]) out.insert(pn_of(p, "jid"));
   return out;
 }
 
@@ -114,7 +115,11 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   REQUIRE(info.value("ok", false));
   CHECK(info["result"]["gid"] == gid);
   CHECK(info["result"]["subject"] == "team");
-  for (const auto& p : info["result"]["participants"]) CHECK(p["admin"] == (p["jid"] == user(kPhoneA)));
+  CHECK(info["result"]["addressing_mode"] == "lid");
+  for (const auto& p : info["result"]["participants"]) {
+    CHECK(p["admin"] == (pn_of(p, "jid") == user(kPhoneA)));
+    CHECK(p["jid"].get<std::string>().ends_with("@lid"));
+  }
   CHECK(member_jids(info["result"]) == member_jids(created["result"]));
   // C is not a member: the server refuses, the error names its code.
   json outsider = sup.call({{"cmd", "group_info"}, {"profile", "grc"}, {"gid", gid}}, 30000);
@@ -205,7 +210,7 @@ TEST_CASE("groups: create, info, messages both ways, add and remove, every membe
   for (const char* p : {"gra", "gra2"})
     CHECK(ev.wait_for([&](const std::vector<json>& all) {
       for (const auto& e : events_of(all, p, "chatstate"))
-        if (e["chat"] == gid && e["sender"] == user(kPhoneC) && e["state"] == "composing") return true;
+        if (e["chat"] == gid && pn_of(e, "sender") == user(kPhoneC) && e["state"] == "composing") return true;
       return false;
     }, 20s));
 
@@ -262,7 +267,7 @@ TEST_CASE("reply, read receipts and typing between two accounts") {
     REQUIRE(trc == 0);
     CHECK(ev.wait_for([&, s = std::string(seen)](const std::vector<json>& all) {
       for (const auto& e : events_of(all, "rda", "chatstate"))
-        if (e["state"] == s && e["chat"] == user(kPhoneB) && e["sender"] == user(kPhoneB)) return true;
+        if (e["state"] == s && pn_of(e, "chat") == user(kPhoneB) && pn_of(e, "sender") == user(kPhoneB)) return true;
       return false;
     }, 20s));
   }

@@ -90,7 +90,11 @@ TEST_CASE("a contact's identity change drops its sessions and the next messages 
     auto devs = st->session_devices("15550000042");
     REQUIRE(devs);
     REQUIRE(!devs->empty());
-    auto dl = st->get_device_list("15550000042@s.whatsapp.net");
+    // Cached under the contact's LID: A writes to LIDs on the LID-first server.
+    auto lid = st->lid_for_pn("15550000042");
+    REQUIRE(lid);
+    REQUIRE(lid->has_value());
+    auto dl = st->get_device_list(**lid + "@lid");
     REQUIRE(dl);
     REQUIRE(dl->has_value());
   }
@@ -104,16 +108,18 @@ TEST_CASE("a contact's identity change drops its sessions and the next messages 
   CHECK(json::parse(out)["result"]["notified"].get<int>() >= 1);
   REQUIRE(wait_event(ev, "rcia", "identity_changed", "", changed_before));
   json ic = last_event(ev, "rcia", "identity_changed");
-  CHECK(ic["jid"] == "15550000042@s.whatsapp.net");
+  CHECK(pn_of(ic, "jid") == "15550000042@s.whatsapp.net");
   CHECK(ic["sessions_dropped"].get<int>() >= 1);
   {
     auto st = open_store(sup, "rcia");
     auto devs = st->session_devices("15550000042");
     REQUIRE(devs);
     CHECK(devs->empty());
-    auto dl = st->get_device_list("15550000042@s.whatsapp.net");
-    REQUIRE(dl);
-    CHECK(!dl->has_value());
+    for (std::string key : {std::string("15550000042@s.whatsapp.net"), **st->lid_for_pn("15550000042") + "@lid"}) {
+      auto dl = st->get_device_list(key);
+      REQUIRE(dl);
+      CHECK_MESSAGE(!dl->has_value(), key);
+    }
   }
   // A's connection is untouched; B was logged out and stays down.
   CHECK(count_of(ev, "rcia", "connection", "open") == 1);

@@ -103,7 +103,7 @@ const json* message_event(const std::vector<json>& all, const std::string& id) {
 }  // namespace
 
 TEST_CASE("a message key reused under a new id gets a retry receipt, not NACK 496, and the re-send is read") {
-  TestServer ts;
+  TestServer ts({"--addressing", "pn"});  // the raw peer speaks the 2024 protocol
   auto env = wa::loadclient::Env::from_state_dir(ts.state());
   wa::test::TempDir dir;
   Peer peer(env, "15550000192", dir.file("peer.db"));

@@ -4,6 +4,7 @@
 // the nodes over the socket.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@ binary::Node build_group_info_query(const binary::Jid& group, std::string_view i
 struct GroupMember {
   binary::Jid jid;   // non-AD user jid
   std::string type;  // "" (member), "admin", "superadmin"
+  std::optional<binary::Jid> alt;  // the other form (phone_number / lid attribute), when given
   bool admin() const noexcept { return type == "admin" || type == "superadmin"; }
 };
 
@@ -29,6 +31,7 @@ struct GroupInfo {
   binary::Jid id;
   std::string subject;
   std::string creator;            // as the server gave it; may be empty
+  std::string creator_pn;         // `creator_pn` (LID groups), when given
   std::string addressing_mode;    // "lid" | "pn" | "" (not given)
   // What the participant list says about PN <-> LID (`jid=LID
   // phone_number=PN` in LID groups, `jid=PN lid=LID` in PN groups).
