@@ -238,14 +238,18 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
 
   // 4. Relay and wait for the server's ack.
   auto ack = net.relay(b->stanza, out.id);
-  if (!ack) return Unexpected<Error>{ack.error()};
-  if (!group && ack->tag == "ack" && ack->attr_or("error", "") == "463") {
+  // A refusal may come as the ack itself or as the transport's rejected:<code>.
+  const bool refused_463 = ack ? (ack->tag == "ack" && ack->attr_or("error", "") == "463")
+                               : ack.error().code == "rejected:463";
+  if (!ack && !refused_463) return Unexpected<Error>{ack.error()};
+  if (!group && refused_463) {
     // Not delivered, and never resent: each try counts as another reach-out.
     // Our own token lets the contact write to us (Baileys does the same).
     maybe_issue_token(st, net, chat, now);
     return fail("privacy_token_required",
                 "the contact does not take a first message from this account without its privacy token (463)");
   }
+  if (!ack) return Unexpected<Error>{ack.error()};
   WA_TRY(check_ack(*ack, out.id));
   if (!group) maybe_issue_token(st, net, chat, now);
   if (group && !b->sender_key_recipients.empty())

@@ -6,7 +6,7 @@
 
 namespace wa::store::schema {
 
-inline constexpr std::array<const char*, 3> kMigrations = {
+inline constexpr std::array<const char*, 4> kMigrations = {
     // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
     // ROWID): session and sender-key records are several KB each.
     R"sql(
@@ -99,6 +99,28 @@ ALTER TABLE inbox_v3 RENAME TO inbox;
 CREATE UNIQUE INDEX inbox_message ON inbox (msg_id, chat, sender) WHERE msg_id <> '';
 CREATE INDEX inbox_unacked ON inbox (seq) WHERE acked = 0;
 CREATE INDEX inbox_ts ON inbox (ts);
+)sql",
+    // 4: Signal state of a contact lives under its LID name once the
+    // mapping is known (docs/PROTOCOL.md §12.1). Older stores recorded
+    // mappings without using them: their PN-named rows move to the LID
+    // names here, the LID row winning where both exist (as at run time).
+    R"sql(
+INSERT OR IGNORE INTO sessions (name, device, record)
+  SELECT m.lid_user || '_1', s.device, s.record FROM sessions s JOIN lid_mappings m ON s.name = m.pn_user;
+INSERT OR IGNORE INTO sessions (name, device, record)
+  SELECT m.lid_user || '_129', s.device, s.record FROM sessions s JOIN lid_mappings m ON s.name = m.pn_user || '_128';
+DELETE FROM sessions WHERE name IN (SELECT pn_user FROM lid_mappings UNION ALL SELECT pn_user || '_128' FROM lid_mappings);
+INSERT OR IGNORE INTO identities (name, device, key, first_seen)
+  SELECT m.lid_user || '_1', i.device, i.key, i.first_seen FROM identities i JOIN lid_mappings m ON i.name = m.pn_user;
+INSERT OR IGNORE INTO identities (name, device, key, first_seen)
+  SELECT m.lid_user || '_129', i.device, i.key, i.first_seen FROM identities i JOIN lid_mappings m ON i.name = m.pn_user || '_128';
+DELETE FROM identities WHERE name IN (SELECT pn_user FROM lid_mappings UNION ALL SELECT pn_user || '_128' FROM lid_mappings);
+INSERT OR IGNORE INTO sender_keys (group_id, sender_name, sender_device, record)
+  SELECT k.group_id, m.lid_user || '_1', k.sender_device, k.record FROM sender_keys k JOIN lid_mappings m ON k.sender_name = m.pn_user;
+INSERT OR IGNORE INTO sender_keys (group_id, sender_name, sender_device, record)
+  SELECT k.group_id, m.lid_user || '_129', k.sender_device, k.record FROM sender_keys k
+  JOIN lid_mappings m ON k.sender_name = m.pn_user || '_128';
+DELETE FROM sender_keys WHERE sender_name IN (SELECT pn_user FROM lid_mappings UNION ALL SELECT pn_user || '_128' FROM lid_mappings);
 )sql",
 };
 

@@ -98,6 +98,35 @@ TEST_CASE("schema: migrations run in order from an older version and keep data")
   CHECK(raw.scalar("PRAGMA user_version") == kSchemaVersion);
 }
 
+TEST_CASE("schema: a version 3 store's PN-named Signal state moves to the LID names of the mappings it recorded") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  {
+    SqliteOptions opt;
+    opt.migrate_to = 3;
+    open_ok(path, opt);
+  }
+  {
+    // What a version 3 client left: mappings recorded, sessions by number.
+    RawDb raw(path);
+    REQUIRE(raw.exec("INSERT INTO lid_mappings VALUES ('5511', '9001'), ('5522', '9002');"
+                     "INSERT INTO sessions VALUES ('5511', 0, x'01'), ('5511', 3, x'02'), ('5511_128', 4, x'03'),"
+                     " ('5522', 1, x'04'), ('9002_1', 1, x'05'), ('7777', 1, x'06');"
+                     "INSERT INTO identities VALUES ('5511', 3, x'0a', 1);"
+                     "INSERT INTO sender_keys VALUES ('g@g.us', '5511', 3, x'0b');") == SQLITE_OK);
+  }
+  auto s = open_ok(path);
+  RawDb raw(path);
+  CHECK(raw.scalar("PRAGMA user_version") == kSchemaVersion);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name IN ('5511', '5511_128', '5522')") == 0);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '9001_1'") == 2);
+  CHECK(raw.scalar("SELECT count(*) FROM sessions WHERE name = '9001_129'") == 1);
+  CHECK(**s->load_session({"5522", 1}) == Bytes{5});  // the LID row won
+  CHECK(**s->load_session({"7777", 1}) == Bytes{6});  // unmapped: untouched
+  CHECK(raw.scalar("SELECT count(*) FROM identities WHERE name = '9001_1'") == 1);
+  CHECK(raw.scalar("SELECT count(*) FROM sender_keys WHERE sender_name = '9001_1'") == 1);
+}
+
 TEST_CASE("schema: a database from a newer build is refused") {
   TempDir dir;
   auto path = dir.file("p.db");

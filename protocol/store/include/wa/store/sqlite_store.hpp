@@ -11,7 +11,7 @@
 
 namespace wa::store {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct SqliteOptions {
   // How long one statement waits for another process's write lock inside
