@@ -72,6 +72,8 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
     if (!c->authed) ++unauthenticated;
   }
   const Policy& pol = state_.policy;
+  json refused = json::object();
+  for (const auto& [code, n] : counters_.refused) refused[std::to_string(code)] = n;
   return ipc::ok_reply({{"port", port()},
                         {"addressing", pol.lid ? "lid" : "pn"},
                         {"pn_lookups", pol.refuse_pn_lookups ? "refuse" : "serve"},
@@ -83,7 +85,7 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                                       {"queued", counters_.queued}, {"receipts", counters_.receipts},
                                       {"retry_receipts", counters_.retry_receipts}, {"logins", counters_.logins},
                                       {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
-                                      {"privacy_tokens", counters_.privacy_tokens},
+                                      {"privacy_tokens", counters_.privacy_tokens}, {"refused", refused},
                                       {"bad_frames", transport_->bad_frames()}}}});
 }
 

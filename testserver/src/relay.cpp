@@ -30,6 +30,7 @@ void Server::on_message(Conn& c, const Node& msg) {
   auto plan = plan_message(state_, c.addr, msg, now_unix());
   if (!plan) {
     int code = ack_error_code(plan.error());
+    ++counters_.refused[code];
     Node ack("ack", {{"class", "message"}, {"id", std::string(msg.attr_or("id", ""))},
                      {"from", std::string(msg.attr_or("to", kServerJid))}, {"error", std::to_string(code)}});
     faults_.send_ack(*transport_, c, std::move(ack));

@@ -139,6 +139,7 @@ class Server final : private TransportEvents {
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              device_notifications = 0, privacy_tokens = 0;
+    std::map<int, uint64_t> refused;  // messages refused, by ack error code (400, 463, ...)
   } counters_;
   uint64_t id_counter_ = 0;
   bool stopping_ = false;

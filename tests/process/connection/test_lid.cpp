@@ -49,6 +49,12 @@ long prekeys_left(const TestServer& ts, const std::string& device_jid) {
   return -1;
 }
 
+// Messages the server refused with this ack error code.
+uint64_t refused(const TestServer& ts, int code) {
+  json st = server_status(ts);
+  return st["counters"]["refused"].value(std::to_string(code), uint64_t{0});
+}
+
 json send_ok(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text) {
   json r = send_text(sup, profile, to, text);
   INFO(r.dump());
@@ -91,6 +97,9 @@ TEST_CASE("lid: migrated accounts write to each other's LIDs, events carry both 
   // Nothing could not be decrypted anywhere.
   CHECK(events_of(t.ev.all(), "lma", "undecryptable").empty());
   CHECK(events_of(t.ev.all(), "lmb", "undecryptable").empty());
+  // Our stanzas never mixed namespaces, nor wrote a DM the wrong way.
+  CHECK(refused(t.ts, 400) == 0);
+  CHECK(refused(t.ts, 463) == 0);
 }
 
 TEST_CASE("lid: a migrated and an unmigrated account write to each other, each in its own namespace") {
@@ -118,6 +127,8 @@ TEST_CASE("lid: a migrated and an unmigrated account write to each other, each i
   CHECK(again["chat"] == b_pn);
   CHECK(events_of(t.ev.all(), "lxa", "undecryptable").empty());
   CHECK(events_of(t.ev.all(), "lxb", "undecryptable").empty());
+  CHECK(refused(t.ts, 400) == 0);
+  CHECK(refused(t.ts, 463) == 0);
 }
 
 TEST_CASE("lid: two unmigrated accounts chat by phone number on the LID-first server") {
@@ -133,6 +144,7 @@ TEST_CASE("lid: two unmigrated accounts chat by phone number on the LID-first se
   json back = wait_text(t.ev, "lna", "pn both ways 2");
   REQUIRE(back.is_object());
   CHECK(back["chat"] == user_jid("15550000322"));
+  CHECK(refused(t.ts, 400) == 0);
 }
 
 TEST_CASE("lid: a sender whose phone number the server withholds is answered by LID") {
@@ -177,6 +189,8 @@ TEST_CASE("lid: a first message without trust is refused 463 and not resent, the
   send_ok(t.sup, "lta", b_pn, "now we talk");
   CHECK(wait_text(t.ev, "ltb", "now we talk").is_object());
   CHECK_FALSE(has_message(t.ev, "ltb", "cold hello"));
+  CHECK(refused(t.ts, 463) == 1);
+  CHECK(refused(t.ts, 400) == 0);
 }
 
 TEST_CASE("lid: a contact migrating mid-conversation keeps its session, moved to the LID, and the next messages decrypt") {
