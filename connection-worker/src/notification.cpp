@@ -111,17 +111,19 @@ bool Receiver::on_privacy_token(const binary::Node& stanza) {
     kept = *n;
     return {};
   });
-  if (!st) {
-    WA_WARN("privacy token not stored: %s", st.error().code.c_str());
-    if (store::is_store_failure(st.error())) {
-      halt(st.error());
-      return true;
-    }
-    // Malformed: nothing to keep, answered like any notification.
-  } else {
-    WA_DEBUG("privacy token notification: %zu token(s) kept", kept);
-  }
+  if (halted_by(st, "privacy token not stored")) return true;
+  // Malformed: nothing kept, answered like any notification.
+  if (st) WA_DEBUG("privacy token notification: %zu token(s) kept", kept);
   ack(stanza);
+  return true;
+}
+
+bool Receiver::halted_by(const Status& st, const char* what) {
+  if (st) return false;
+  WA_WARN("%s: %s", what, st.error().code.c_str());
+  if (!store::is_store_failure(st.error())) return false;
+  // Not acked: the server delivers it again once the store works.
+  halt(st.error());
   return true;
 }
 
@@ -149,13 +151,8 @@ bool Receiver::on_contacts_changed(const binary::Node& stanza) {
       }
       return {};
     });
-    if (!st) {
-      WA_WARN("cannot re-map a contact whose number moved: %s", st.error().code.c_str());
-      if (store::is_store_failure(st.error())) {
-        halt(st.error());
-        return true;
-      }
-    } else {
+    if (halted_by(st, "cannot re-map a contact whose number moved")) return true;
+    if (st) {
       for (const auto& c : changes) {
         json ev{{"type", "contact_changed"}, {"pn", c.pn_new.str()}, {"lid", c.lid_new.str()}};
         if (!c.lid_old.user.empty()) ev["old_lid"] = c.lid_old.str();

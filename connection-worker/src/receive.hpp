@@ -112,6 +112,9 @@ class Receiver {
            Hooks hooks);
   // Decrypt + inbox put of one message, inside the caller's transaction.
   Status decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out);
+  // A notification's store step failed: logged; true (and the receive path
+  // halted, the stanza left unacked) when it is the store's own failure.
+  bool halted_by(const Status& st, const char* what);
   // After the commit: receipt and events, or the failure answer.
   void finish(const binary::Node& stanza, const message::Self& self, Outcome& out);
   void on_failed(const binary::Node& stanza, const message::Self& self, const Error& err);

@@ -19,16 +19,7 @@ std::string user(const std::string& phone) { return phone + "@s.whatsapp.net"; }
 
 // The `message` event of `profile` with this id, waiting for it.
 json wait_message(EventLog& ev, const std::string& profile, const std::string& id, std::chrono::milliseconds t = 20s) {
-  json found;
-  ev.wait_for([&](const std::vector<json>& all) {
-    for (const auto& e : events_of(all, profile, "message"))
-      if (e.value("id", "") == id) {
-        found = e;
-        return true;
-      }
-    return false;
-  }, t);
-  return found;
+  return wait_message_with(ev, profile, "id", id, t);
 }
 
 // A send that must succeed; its result.

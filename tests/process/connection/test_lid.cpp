@@ -23,30 +23,13 @@ std::unique_ptr<wa::store::Store> profile_store(const Supervisor& sup, const std
 
 // The message event with this text, once it arrived.
 json wait_text(EventLog& ev, const std::string& profile, const std::string& text) {
-  json found;
-  ev.wait_for([&](const std::vector<json>& all) {
-    for (const auto& e : events_of(all, profile, "message"))
-      if (e.value("text", "") == text) {
-        found = e;
-        return true;
-      }
-    return false;
-  }, kWait);
-  return found;
+  return wait_message_with(ev, profile, "text", text, kWait);
 }
 
 std::string user_of(const std::string& device_jid) {
   auto colon = device_jid.find(':');
   auto at = device_jid.find('@');
   return device_jid.substr(0, colon == std::string::npos ? at : colon) + device_jid.substr(at);
-}
-
-long prekeys_left(const TestServer& ts, const std::string& device_jid) {
-  json st = server_status(ts);
-  for (const auto& a : st["accounts"])
-    for (const auto& d : a["devices"])
-      if (d["jid"] == device_jid) return d["prekeys"].get<long>();
-  return -1;
 }
 
 // Messages the server refused with this ack error code.
@@ -220,8 +203,8 @@ TEST_CASE("lid: a contact migrating mid-conversation keeps its session, moved to
     sqlite3_close(db);
     CHECK_FALSE(profile_store(t.sup, p)->session_devices(peer_pn)->empty());
   }
-  const long b_prekeys = prekeys_left(t.ts, t.b_dev);
-  const long a_prekeys = prekeys_left(t.ts, t.a_dev);
+  const long b_prekeys = server_prekeys(t.ts, t.b_dev);
+  const long a_prekeys = server_prekeys(t.ts, t.a_dev);
   REQUIRE(b_prekeys > 0);
 
   // The server turns LID-first (every account migrated); both come back
@@ -246,8 +229,8 @@ TEST_CASE("lid: a contact migrating mid-conversation keeps its session, moved to
   REQUIRE(wait_text(t.ev, "lga", "after 2").is_object());
   // Moved, not rebuilt: no one-time prekey was spent, nothing failed, and
   // nothing is left under the phone number.
-  CHECK(prekeys_left(t.ts, t.b_dev) == b_prekeys);
-  CHECK(prekeys_left(t.ts, t.a_dev) == a_prekeys);
+  CHECK(server_prekeys(t.ts, t.b_dev) == b_prekeys);
+  CHECK(server_prekeys(t.ts, t.a_dev) == a_prekeys);
   CHECK(events_of(t.ev.all(), "lga", "undecryptable").empty());
   CHECK(events_of(t.ev.all(), "lgb", "undecryptable").empty());
   for (const auto& [p, peer_pn] : {std::pair{"lga", "15550000352"}, std::pair{"lgb", "15550000351"}}) {

@@ -16,14 +16,6 @@ using namespace harness;
 namespace {
 
 // One-time prekeys the server holds for a device (-1: unknown device).
-long server_prekeys(const TestServer& ts, const std::string& device_jid) {
-  json st = server_status(ts);
-  for (const auto& a : st["accounts"])
-    for (const auto& d : a["devices"])
-      if (d["jid"] == device_jid) return d["prekeys"].get<long>();
-  return -1;
-}
-
 std::unique_ptr<wa::store::Store> open_store(const Supervisor& sup, const std::string& profile) {
   auto st = wa::store::open_sqlite(sup.data_dir() + "/" + profile + "/store.db");
   if (!st) throw std::runtime_error("store: " + st.error().message);

@@ -145,6 +145,31 @@ inline json send_text(const Supervisor& sup, const std::string& profile, const s
   return sup.call({{"cmd", "send_text"}, {"profile", profile}, {"to", to}, {"text", text}}, timeout_ms);
 }
 
+// The first `message` event of `profile` whose `key` equals `value` (an id,
+// a text), waiting up to `t` for it; null when none came.
+inline json wait_message_with(EventLog& ev, const std::string& profile, const std::string& key, const std::string& value,
+                              std::chrono::milliseconds t = 20s) {
+  json found;
+  ev.wait_for([&](const std::vector<json>& all) {
+    for (const auto& e : events_of(all, profile, "message"))
+      if (e.value(key, "") == value) {
+        found = e;
+        return true;
+      }
+    return false;
+  }, t);
+  return found;
+}
+
+// One-time prekeys the server still holds for a device (-1: no such device).
+inline long server_prekeys(const TestServer& ts, const std::string& device_jid) {
+  json st = server_status(ts);
+  for (const auto& a : st["accounts"])
+    for (const auto& d : a["devices"])
+      if (d["jid"] == device_jid) return d["prekeys"].get<long>();
+  return -1;
+}
+
 // Whether `profile` announced a message with this text.
 inline bool has_message(EventLog& ev, const std::string& profile, const std::string& text) {
   for (const auto& e : events_of(ev.all(), profile, "message"))

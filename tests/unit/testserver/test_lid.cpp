@@ -3,6 +3,8 @@
 // states what the pn server (the default) still does, so a rule that leaks
 // into the old world fails here.
 #include <doctest/doctest.h>
+
+#include "route_helpers.hpp"
 #include <sqlite3.h>
 
 #include "routing.hpp"
@@ -12,21 +14,11 @@ using namespace wa;
 using namespace wa::testserver;
 using binary::Node;
 
+using namespace wa::testserver::test_helpers;
+
 namespace {
 
 constexpr uint64_t kNow = 1780000000;
-
-void add_device(State& st, const std::string& phone, uint16_t id) {
-  Account& a = st.ensure_account(phone);
-  Device d;
-  d.id = id;
-  d.key_index = id;
-  d.push_name = "n" + phone;
-  a.devices[id] = d;
-}
-
-Node enc(const std::string& type, uint8_t tagbyte) { return Node("enc", {{"v", "2"}, {"type", type}}, Bytes{tagbyte}); }
-Node to(const std::string& jid, Node e) { return Node("to", {{"jid", jid}}, binary::Children{std::move(e)}); }
 
 Node dm(const std::string& id, const std::string& to_jid, std::vector<std::string> device_jids) {
   Node msg("message", {{"id", id}, {"to", to_jid}, {"type", "text"}});
@@ -35,12 +27,6 @@ Node dm(const std::string& id, const std::string& to_jid, std::vector<std::strin
   for (const auto& j : device_jids) tos.push_back(to(j, enc("msg", b++)));
   msg.content = binary::Children{Node("participants", {}, std::move(tos))};
   return msg;
-}
-
-const Delivery* find(const RoutePlan& p, const std::string& phone, uint16_t dev) {
-  for (const auto& d : p.deliveries)
-    if (d.to.phone == phone && d.to.device == dev) return &d;
-  return nullptr;
 }
 
 // 155501 (devices 1, 2) and 155502 (devices 1, 3); lid mode unless told.

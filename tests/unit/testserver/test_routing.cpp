@@ -1,6 +1,8 @@
 // Routing decisions: who gets which stanza, with which attributes.
 #include <doctest/doctest.h>
 
+#include "route_helpers.hpp"
+
 #include "routing.hpp"
 #include "temp_dir.hpp"
 
@@ -8,26 +10,9 @@ using namespace wa;
 using namespace wa::testserver;
 using binary::Node;
 
+using namespace wa::testserver::test_helpers;
+
 namespace {
-
-void add_device(State& st, const std::string& phone, uint16_t id) {
-  Account& a = st.ensure_account(phone);
-  Device d;
-  d.id = id;
-  d.key_index = id;
-  d.push_name = "n" + phone;
-  a.devices[id] = d;
-}
-
-Node enc(const std::string& type, uint8_t tagbyte) { return Node("enc", {{"v", "2"}, {"type", type}}, Bytes{tagbyte}); }
-
-Node to(const std::string& jid, Node e) { return Node("to", {{"jid", jid}}, binary::Children{std::move(e)}); }
-
-const Delivery* find(const RoutePlan& p, const std::string& phone, uint16_t dev) {
-  for (const auto& d : p.deliveries)
-    if (d.to.phone == phone && d.to.device == dev) return &d;
-  return nullptr;
-}
 
 struct Fixture {
   test::TempDir dir;
