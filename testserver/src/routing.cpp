@@ -59,6 +59,19 @@ void stamp(Node& n, const Node& msg, uint64_t now, State& st, const DeviceAddr& 
   }
 }
 
+// The device JIDs a sender is expected to address for account `a` (its
+// phone, device 0, and every linked companion; `skip` left out), in one
+// namespace: what the ack's participant hash is computed over.
+void expected_devices(const Account& a, bool lid, const DeviceAddr& skip, std::vector<std::string>& out) {
+  auto add = [&](uint16_t id) {
+    if (DeviceAddr{a.phone, id} == skip) return;
+    out.push_back(lid ? lid_jid(a.lid, id) : pn_jid(a.phone, id));
+  };
+  add(0);
+  for (const auto& [id, d] : a.devices)
+    if (id != 0 && d.key_index != 0) add(id);
+}
+
 Node ack_for(const Node& msg, const std::string& from, uint64_t now) {
   Node ack("ack", {{"class", "message"}, {"id", std::string(msg.attr_or("id", ""))}, {"from", from}, {"t", std::to_string(now)}});
   return ack;
@@ -176,6 +189,16 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
         plan.deliveries.push_back({target, std::move(out)});
       }
     }
+    if (!only) {
+      // The device list as the server knows it: a client whose list is
+      // stale sees a different hash and asks again (docs/PROTOCOL.md §8.4).
+      std::vector<std::string> devices;
+      for (const auto& [phone, admin] : g->members) {
+        (void)admin;
+        if (const Account* a = st.account(phone)) expected_devices(*a, lid_mode, sender, devices);
+      }
+      plan.ack.set_attr("phash", crypto::participant_hash(std::move(devices)));
+    }
     return plan;
   }
 
@@ -275,6 +298,12 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
       if (ra) chat = st.account(ra->phone);
     }
     plan.deliveries.push_back(make(*peer, *direct_enc, recipient, chat));
+  }
+  if (!direct_resend && !peer_category) {
+    std::vector<std::string> devices;
+    if (!self_chat) expected_devices(*pacc, lid, sender, devices);
+    expected_devices(*sacc, lid, sender, devices);
+    plan.ack.set_attr("phash", crypto::participant_hash(std::move(devices)));
   }
   return plan;
 }

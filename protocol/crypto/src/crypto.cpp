@@ -138,6 +138,13 @@ std::array<uint8_t, 32> sha256(ByteView data) { return digest<32>(md_sha256(), d
 std::array<uint8_t, 64> sha512(ByteView data) { return digest<64>(md_sha512(), data); }
 std::array<uint8_t, 16> md5(ByteView data) { return digest<16>(md_md5(), data); }
 
+std::string participant_hash(std::vector<std::string> device_jids) {
+  std::sort(device_jids.begin(), device_jids.end());
+  std::string all;
+  for (const auto& j : device_jids) all += j;
+  return "2:" + to_base64(sha256(as_bytes(all))).substr(0, 6);
+}
+
 std::array<uint8_t, 32> sha256_concat(ByteView a, ByteView b) {
   MdCtx ctx(EVP_MD_CTX_new());
   std::array<uint8_t, 32> out{};

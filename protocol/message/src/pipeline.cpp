@@ -251,6 +251,20 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   }
   if (!ack) return Unexpected<Error>{ack.error()};
   WA_TRY(check_ack(*ack, out.id));
+  // The server's hash of the devices it expected: another one means our
+  // cached lists are stale (a device came or went unannounced) - the next
+  // send asks again. Advisory: the message itself went out.
+  if (auto phash = ack->attr("phash")) {
+    std::vector<std::string> addressed;
+    for (const auto& d : group ? all : peer_devices) addressed.push_back(d.str());
+    if (!group)
+      for (const auto& d : own_devices) addressed.push_back(d.str());
+    if (crypto::participant_hash(std::move(addressed)) != *phash)
+      for (const auto& [user, list] : *devices) {
+        (void)list;
+        WA_TRY(st.delete_device_list(user));
+      }
+  }
   if (!group) maybe_issue_token(st, net, chat, now);
   if (group && !b->sender_key_recipients.empty())
     WA_TRY(remember_sender_key_recipients(st, out.to.str(), b->sender_key_recipients));

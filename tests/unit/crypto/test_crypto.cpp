@@ -282,3 +282,10 @@ TEST_CASE("random and constant-time compare") {
   CHECK_FALSE(equal_ct(as_bytes("abc"), as_bytes("ab")));
   CHECK(equal_ct(ByteView{}, ByteView{}));
 }
+
+TEST_CASE("participant hash: 2: and 6 characters of base64(SHA-256(sorted device JIDs)), order-free") {
+  // Computed independently (Python hashlib/base64) with Baileys' formula.
+  CHECK(crypto::participant_hash({"1:2@s.whatsapp.net", "1@s.whatsapp.net"}) == "2:vgWvjH");
+  CHECK(crypto::participant_hash({"1@s.whatsapp.net", "1:2@s.whatsapp.net"}) == "2:vgWvjH");
+  CHECK(crypto::participant_hash({"1@s.whatsapp.net"}) != "2:vgWvjH");
+}

@@ -30,6 +30,7 @@ struct FakeServer {
   std::vector<std::string> tokens_issued;  // <token jid> of each privacy iq
   std::optional<Error> relay_error;
   std::string ack_error;
+  std::string ack_phash;  // `phash` on acks, when set
 
   // PN user jid -> LID user jid. Queries by LID reach the PN account's
   // devices; answers echo the form asked (as the real server).
@@ -101,6 +102,7 @@ struct FakeServer {
       relayed.push_back(test::wire(stanza));
       binary::Attrs a{{"class", "message"}, {"id", id}, {"from", std::string(stanza.attr_or("to", ""))}, {"t", "1"}};
       if (!ack_error.empty()) a.emplace_back("error", ack_error);
+      if (!ack_phash.empty()) a.emplace_back("phash", ack_phash);
       return binary::Node("ack", std::move(a));
     };
     return t;

@@ -6,6 +6,7 @@
 #include "fake_server.hpp"
 #include "wa/message/lid.hpp"
 #include "wa/message/tctoken.hpp"
+#include "wa/crypto/crypto.hpp"
 #include "wa/message/pipeline.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/proto/message.pb.h"
@@ -230,4 +231,25 @@ TEST_CASE("pipeline: a stored privacy token rides on DMs until it expires") {
   CHECK(e.server.relayed.back().child("tctoken") == nullptr);
   CHECK(message::tctoken::expired(e.clock - 4 * message::tctoken::kBucketS, e.clock));
   CHECK_FALSE(message::tctoken::expired(e.clock - 2 * message::tctoken::kBucketS, e.clock));
+}
+
+TEST_CASE("pipeline: an ack whose participant hash differs drops the cached device lists, a matching one keeps them") {
+  Env e;
+  auto net = e.server.transport();
+  auto b = must(binary::Jid::parse("222@s.whatsapp.net"));
+  // Devices a1 addresses: B's 0 and 3, our own 2 (not the sending 1).
+  e.server.ack_phash = crypto::participant_hash({"222@s.whatsapp.net", "222:3@s.whatsapp.net", "111:2@s.whatsapp.net"});
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("x"), e.opts));
+  const int queries = e.server.usync_queries;
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("y"), e.opts));
+  CHECK(e.server.usync_queries == queries);  // cached, hash matched
+  CHECK(must(e.a1.db->get_device_list("222@s.whatsapp.net")).has_value());
+  // The server knows a device we do not: the lists go, the next send asks.
+  e.server.ack_phash = "2:AAAAAA";
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("z"), e.opts));
+  CHECK_FALSE(must(e.a1.db->get_device_list("222@s.whatsapp.net")).has_value());
+  CHECK_FALSE(must(e.a1.db->get_device_list("111@s.whatsapp.net")).has_value());
+  e.server.ack_phash.clear();
+  must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("w"), e.opts));
+  CHECK(e.server.usync_queries == queries + 1);
 }

@@ -413,3 +413,19 @@ TEST_CASE("state: lid_migrated and group addressing_mode persist - an older stat
   CHECK_FALSE(st->account("155501")->lid_migrated);
   CHECK(st->group("155501-1")->addressing_mode == "lid");
 }
+
+TEST_CASE("the message ack carries the participant hash of the devices the server expected, in the stanza's namespace") {
+  Fixture f;
+  auto plan = plan_message(f.st, {"155501", 1}, dm("H1", f.bl(), {f.bl(), f.bl(1), f.bl(3), f.al(), f.al(2)}), kNow);
+  REQUIRE(plan);
+  // B's phone and companions, A's phone and other companion; never the sender.
+  CHECK(plan->ack.attr_or("phash", "") ==
+        crypto::participant_hash({f.bl(), f.bl(1), f.bl(3), f.al(), f.al(2)}));
+  // A device linked since: the hash the sender would compute no longer matches.
+  add_device(f.st, "155502", 4);
+  auto later = plan_message(f.st, {"155501", 1}, dm("H2", f.bl(), {f.bl(), f.bl(1), f.bl(3), f.al(), f.al(2)}), kNow);
+  REQUIRE(later);
+  CHECK(later->ack.attr_or("phash", "") != plan->ack.attr_or("phash", ""));
+  CHECK(later->ack.attr_or("phash", "") ==
+        crypto::participant_hash({f.bl(), f.bl(1), f.bl(3), f.bl(4), f.al(), f.al(2)}));
+}

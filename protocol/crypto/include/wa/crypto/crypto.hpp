@@ -7,6 +7,8 @@
 #pragma once
 
 #include <array>
+#include <string>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -63,6 +65,11 @@ bool xeddsa_verify(ByteView pub32, ByteView message, ByteView signature64);
 
 // SHA256(a || b) without building the concatenation (Noise MixHash).
 std::array<uint8_t, 32> sha256_concat(ByteView a, ByteView b);
+
+// The participant hash of a message's device list, as the server returns it
+// in an ack's `phash` (docs/PROTOCOL.md §8.4; Baileys' form): "2:" + the first
+// 6 characters of base64(SHA-256(the device JIDs sorted, concatenated)).
+std::string participant_hash(std::vector<std::string> device_jids);
 
 // Constant-time equality (false when lengths differ).
 bool equal_ct(ByteView a, ByteView b);
