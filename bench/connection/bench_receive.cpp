@@ -104,7 +104,9 @@ struct Rig {
     char tmpl[] = "/tmp/wab.XXXXXX";
     dir = mkdtemp(tmpl);
     ts_state = dir + "/ts";
-    ts = spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state}, dir + "/ts.log");
+    // The load-client senders speak the 2024 phone-number protocol.
+    ts = spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state, "--addressing", "pn"},
+               dir + "/ts.log");
     if (ts < 0 || !wait_file(ts_state + "/port") || !wait_file(ts_state + "/root.pub")) die("wa-testserver did not start");
     // BENCH_DATA_DIR puts the profiles' databases elsewhere (e.g. on tmpfs,
     // to see what the fsyncs cost).

@@ -24,7 +24,10 @@ ninja -C "$BUILD_DIR" -j2 wa-testserver wa-supervisor wa-connection wa-sender wa
 BIN=$BUILD_DIR/bin
 WORK=$(mktemp -d /tmp/wa-send-bench-XXXXXX)
 STATE=$WORK/ts
-"$BIN/wa-testserver" serve --listen 127.0.0.1:0 --state "$STATE" 2>"$WORK/ts.log" &
+# The 2024 phone-number server: stock Baileys (the comparison) writes to the
+# numbers it is given, which the LID-first default refuses between migrated
+# accounts (docs/PROTOCOL.md §12.7).
+"$BIN/wa-testserver" serve --listen 127.0.0.1:0 --state "$STATE" --addressing pn 2>"$WORK/ts.log" &
 TS=$!
 SUP=
 cleanup() {

@@ -16,7 +16,8 @@ ninja -C "$BUILD_DIR" -j2 wa-testserver bench_testserver >/dev/null
 # Each held connection is one fd on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 STATE=$(mktemp -d /tmp/wats-bench-XXXXXX)
-"$BUILD_DIR/bin/wa-testserver" serve --listen 127.0.0.1:0 --state "$STATE" --max-connections $((CONNS + 64)) 2>"$STATE.log" &
+# The load client speaks the 2024 phone-number protocol.
+"$BUILD_DIR/bin/wa-testserver" serve --listen 127.0.0.1:0 --state "$STATE" --addressing pn --max-connections $((CONNS + 64)) 2>"$STATE.log" &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$STATE" "$STATE.log"; }
 trap cleanup EXIT
