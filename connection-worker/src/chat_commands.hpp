@@ -12,6 +12,7 @@
 
 #include "client.hpp"
 #include "wa/binary/node.hpp"
+#include "wa/message/group.hpp"
 
 namespace wa::connection {
 
@@ -46,6 +47,7 @@ class ChatCommands {
 
   Client& client_;
   std::string store_path_;
+  message::ParticipantExtras participant_extras();
   Event event_;
 };
 

@@ -5,6 +5,11 @@
 #include <vector>
 
 #include "chat_commands.hpp"
+
+#include <memory>
+
+#include "wa/message/lid.hpp"
+#include "wa/message/tctoken.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/log.hpp"
 #include "wa/message/group.hpp"
@@ -60,6 +65,25 @@ json error_json(const Error& e) { return ipc::error_reply(e.code, e.message); }
 
 }  // namespace
 
+// For a create or an add: each participant's phone number (LID members) and
+// the privacy token it gave us, read once from the store for the request.
+// Without a store nothing is added: the server decides as it would.
+message::ParticipantExtras ChatCommands::participant_extras() {
+  auto opened = store::open_sqlite(store_path_);
+  if (!opened) {
+    WA_WARN("participants without tokens: the store did not open (%s)", opened.error().code.c_str());
+    return {};
+  }
+  std::shared_ptr<store::Store> st(std::move(*opened));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  return [st, now](const binary::Jid& p) {
+    message::ParticipantExtra x;
+    if (auto alt = message::alternate_user(*st, p.to_non_ad()); alt && *alt && (*alt)->is_pn()) x.phone_number = **alt;
+    if (auto tok = message::tctoken::valid_token_for(*st, p, now); tok && *tok) x.privacy = std::move(**tok);
+    return x;
+  };
+}
+
 ChatCommands::ChatCommands(Client& client, std::string store_path, Event event)
     : client_(client), store_path_(std::move(store_path)), event_(std::move(event)) {}
 
@@ -72,7 +96,7 @@ void ChatCommands::group_create(const json& args, Reply reply) {
   if (!own) return reply(ipc::error_reply("not_connected", "the account is not paired"));
   // The server de-duplicates creates by this key, like a message id.
   std::string key = message::generate_message_id(own->user, static_cast<int64_t>(std::time(nullptr)));
-  auto iq = message::build_group_create(args["subject"].get<std::string>(), *users, key, "");
+  auto iq = message::build_group_create(args["subject"].get<std::string>(), *users, key, "", participant_extras());
   client_.query(std::move(iq), [reply](Result<binary::Node> r) {
     if (!r) return reply(error_json(r.error()));
     auto info = message::parse_group_info(*r);
@@ -98,7 +122,8 @@ void ChatCommands::group_change(const json& args, bool add, Reply reply) {
   auto users = users_field(args, "participants");
   if (!users) return reply(error_json(users.error()));
   const auto action = add ? message::ParticipantAction::add : message::ParticipantAction::remove;
-  auto iq = message::build_participants_change(*gid, action, *users, "");
+  auto iq = message::build_participants_change(*gid, action, *users, "",
+                                               add ? participant_extras() : message::ParticipantExtras{});
   std::string group = gid->to_non_ad().str();
   client_.query(std::move(iq), [this, reply, action, add, group, requested = *users](Result<binary::Node> r) {
     if (!r) return reply(error_json(r.error()));

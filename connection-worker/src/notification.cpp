@@ -48,6 +48,9 @@ bool Receiver::on_identity_change(const binary::Node& stanza) {
       auto alt = message::alternate_user(*store_, user);
       if (!alt) return Unexpected<Error>{alt.error()};
       if (*alt) WA_TRY(store_->delete_device_list((*alt)->str()));
+      // The contact's new install holds none of our tokens: the next DM to
+      // it issues ours again (docs/PROTOCOL.md §12.2).
+      WA_TRY(message::tctoken::forget_issued(*store_, user));
       return store_->delete_device_list(user.str());
     });
     if (!st) {

@@ -13,9 +13,19 @@ Status check_iq(const binary::Node& iq, const char* what) {
   return {};
 }
 
-binary::Children participant_nodes(std::span<const binary::Jid> participants) {
+binary::Children participant_nodes(std::span<const binary::Jid> participants, const ParticipantExtras& extras) {
   binary::Children c;
-  for (const auto& p : participants) c.emplace_back("participant", binary::Attrs{{"jid", p.to_non_ad().str()}});
+  for (const auto& p : participants) {
+    binary::Node n("participant", binary::Attrs{{"jid", p.to_non_ad().str()}});
+    if (extras) {
+      ParticipantExtra x = extras(p);
+      if (p.is_lid() && x.phone_number && x.phone_number->is_pn())
+        n.set_attr("phone_number", x.phone_number->to_non_ad().str());
+      if (x.privacy && !x.privacy->empty())
+        n.content = binary::Children{binary::Node("privacy", binary::Attrs{}, std::move(*x.privacy))};
+    }
+    c.push_back(std::move(n));
+  }
   return c;
 }
 
@@ -62,10 +72,10 @@ Result<GroupInfo> parse_group_info(const binary::Node& iq) {
 }
 
 binary::Node build_group_create(std::string_view subject, std::span<const binary::Jid> participants,
-                                std::string_view key, std::string_view iq_id) {
+                                std::string_view key, std::string_view iq_id, const ParticipantExtras& extras) {
   binary::Children c;
   c.emplace_back("create", binary::Attrs{{"subject", std::string(subject)}, {"key", std::string(key)}},
-                 participant_nodes(participants));
+                 participant_nodes(participants, extras));
   // "@g.us" alone addresses the group service.
   return binary::Node("iq",
                       binary::Attrs{{"type", "set"}, {"xmlns", "w:g2"}, {"to", "@g.us"}, {"id", std::string(iq_id)}},
@@ -75,9 +85,12 @@ binary::Node build_group_create(std::string_view subject, std::span<const binary
 const char* to_string(ParticipantAction a) noexcept { return a == ParticipantAction::add ? "add" : "remove"; }
 
 binary::Node build_participants_change(const binary::Jid& group, ParticipantAction action,
-                                       std::span<const binary::Jid> participants, std::string_view iq_id) {
+                                       std::span<const binary::Jid> participants, std::string_view iq_id,
+                                       const ParticipantExtras& extras) {
   binary::Children c;
-  c.emplace_back(to_string(action), binary::Attrs{}, participant_nodes(participants));
+  // Tokens and numbers go with an add; a removal names the JIDs only.
+  c.emplace_back(to_string(action), binary::Attrs{},
+                 participant_nodes(participants, action == ParticipantAction::add ? extras : ParticipantExtras{}));
   return binary::Node("iq",
                       binary::Attrs{{"type", "set"}, {"xmlns", "w:g2"}, {"to", group.to_non_ad().str()},
                                     {"id", std::string(iq_id)}},

@@ -110,6 +110,12 @@ Status mark_issued(store::Store& st, const binary::Jid& peer, int64_t now) {
   return st.put_credential("tcissued:" + *user, be64(now));
 }
 
+Status forget_issued(store::Store& st, const binary::Jid& peer) {
+  auto user = key_user(st, peer);
+  if (!user) return Unexpected<Error>{user.error()};
+  return st.delete_credential("tcissued:" + *user);
+}
+
 binary::Node build_issue_iq(const binary::Jid& peer, int64_t now, std::string_view iq_id) {
   binary::Children tokens;
   tokens.emplace_back("token", binary::Attrs{{"jid", peer.to_non_ad().str()}, {"t", std::to_string(now)},

@@ -125,3 +125,33 @@ TEST_CASE("group info: subject, creator and roles") {
   CHECK_FALSE(info->members[1].admin());
   CHECK(info->participants.size() == 2);
 }
+
+TEST_CASE("group create and add carry a LID member's phone number and the privacy token it gave us, a removal neither") {
+  std::vector<Jid> users{J("9001@lid"), J("222@s.whatsapp.net")};
+  message::ParticipantExtras extras = [](const Jid& p) {
+    message::ParticipantExtra x;
+    if (p.is_lid()) {
+      x.phone_number = J("5511@s.whatsapp.net");
+      x.privacy = wa::Bytes{7, 7};
+    }
+    return x;
+  };
+  for (const Node& iq : {message::build_group_create("team", users, "K", "i", extras),
+                         message::build_participants_change(J("1-2@g.us"), message::ParticipantAction::add, users, "i",
+                                                            extras)}) {
+    const Node* list = iq.child("create") ? iq.child("create") : iq.child("add");
+    REQUIRE(list != nullptr);
+    auto parts = list->children("participant");
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0]->attr_or("phone_number", "") == "5511@s.whatsapp.net");
+    REQUIRE(parts[0]->child("privacy") != nullptr);
+    CHECK(*parts[0]->child("privacy")->bytes() == wa::Bytes{7, 7});
+    CHECK_FALSE(parts[1]->has_attr("phone_number"));
+    CHECK(parts[1]->child("privacy") == nullptr);
+  }
+  Node rm = message::build_participants_change(J("1-2@g.us"), message::ParticipantAction::remove, users, "i", extras);
+  for (const Node* p : rm.child("remove")->children("participant")) {
+    CHECK_FALSE(p->has_attr("phone_number"));
+    CHECK(p->child("privacy") == nullptr);
+  }
+}

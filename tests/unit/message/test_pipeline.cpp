@@ -230,6 +230,10 @@ TEST_CASE("pipeline: a stored privacy token rides on DMs until it expires") {
   must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("y"), e.opts));
   CHECK(e.server.relayed.back().child("tctoken") == nullptr);
   CHECK(message::tctoken::expired(e.clock - 4 * message::tctoken::kBucketS, e.clock));
+  // Issued once per bucket; a contact's re-install makes the next DM issue again.
+  CHECK_FALSE(must(message::tctoken::should_issue(*e.a1.db, b, e.clock)));
+  must_ok(message::tctoken::forget_issued(*e.a1.db, b));
+  CHECK(must(message::tctoken::should_issue(*e.a1.db, b, e.clock)));
   CHECK_FALSE(message::tctoken::expired(e.clock - 2 * message::tctoken::kBucketS, e.clock));
 }
 

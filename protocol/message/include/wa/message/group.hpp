@@ -4,6 +4,7 @@
 // the nodes over the socket.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,18 +45,29 @@ struct GroupInfo {
 // dropped. Also parses the answer to a create (the same <group> child).
 Result<GroupInfo> parse_group_info(const binary::Node& iq);
 
+// What a create or an add says of a participant besides its JID
+// (docs/PROTOCOL.md §12.1, §12.2): the phone number of a LID participant,
+// and the privacy token it gave us, as `<participant jid phone_number>
+// <privacy>TOKEN</privacy></participant>`.
+struct ParticipantExtra {
+  std::optional<binary::Jid> phone_number;
+  std::optional<Bytes> privacy;
+};
+using ParticipantExtras = std::function<ParticipantExtra(const binary::Jid& participant)>;
+
 // <iq type="set" xmlns="w:g2" to="@g.us" id><create subject key>
 //   <participant jid=USER/>...</create></iq>. `key` is a fresh message id
 // (the server uses it to de-duplicate creates).
 binary::Node build_group_create(std::string_view subject, std::span<const binary::Jid> participants,
-                                std::string_view key, std::string_view iq_id);
+                                std::string_view key, std::string_view iq_id, const ParticipantExtras& extras = {});
 
 enum class ParticipantAction { add, remove };
 const char* to_string(ParticipantAction a) noexcept;
 
 // <iq type="set" xmlns="w:g2" to=GROUP id><add|remove><participant jid/>...
 binary::Node build_participants_change(const binary::Jid& group, ParticipantAction action,
-                                       std::span<const binary::Jid> participants, std::string_view iq_id);
+                                       std::span<const binary::Jid> participants, std::string_view iq_id,
+                                       const ParticipantExtras& extras = {});
 
 struct ParticipantResult {
   std::string jid;     // as requested

@@ -37,6 +37,8 @@ Result<std::optional<Bytes>> valid_token_for(store::Store& st, const binary::Jid
 // an earlier bucket.
 Result<bool> should_issue(store::Store& st, const binary::Jid& peer, int64_t now);
 Status mark_issued(store::Store& st, const binary::Jid& peer, int64_t now);
+// The peer re-registered (identity change): issue ours again on the next DM.
+Status forget_issued(store::Store& st, const binary::Jid& peer);
 // <iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/></tokens></iq>
 binary::Node build_issue_iq(const binary::Jid& peer, int64_t now, std::string_view iq_id);
 
