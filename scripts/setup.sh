@@ -11,6 +11,8 @@ PKGS=(
   nlohmann-json3-dev doctest-dev libsqlite3-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libqrencode-dev
   libcli11-dev libsystemd-dev libbenchmark-dev
+  libcurl4-openssl-dev libmagic-dev libvips-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev ffmpeg
   clang-14 libclang-rt-14-dev
   nodejs npm sqlite3 procps help2man adduser
 )
