@@ -6,6 +6,7 @@
 #include "wa/bytes.hpp"
 #include "wa/log.hpp"
 #include "wa/message/lid.hpp"
+#include "wa/message/media.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
@@ -109,6 +110,28 @@ Status add_alternates(store::Store& st, json& ev) {
   return {};
 }
 
+namespace {
+
+// What a media message event says of its file (docs/CONTROL.md, "message").
+void add_media_fields(const message::MediaFields& m, json& ev) {
+  ev["msg_type"] = m.kind;
+  ev["mimetype"] = m.mimetype;
+  ev["size"] = m.size;
+  ev["sha256"] = to_hex(m.file_sha256);
+  if (!m.caption.empty()) ev["caption"] = m.caption;
+  if (!m.filename.empty()) ev["filename"] = m.filename;
+  if (m.width) ev["width"] = m.width;
+  if (m.height) ev["height"] = m.height;
+  if (m.seconds) ev["seconds"] = m.seconds;
+  if (m.pages) ev["pages"] = m.pages;
+  if (m.animated) ev["animated"] = true;
+  if (m.gif) ev["gif"] = true;
+  if (m.view_once) ev["view_once"] = true;
+  if (!m.quoted_id.empty()) ev["quoted_id"] = m.quoted_id;
+}
+
+}  // namespace
+
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {
   auto dec = message::decrypt_message(*sig_, self, stanza);
   if (!dec) return Unexpected<Error>{dec.error()};
@@ -118,7 +141,15 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
-  if (in.text.empty()) ev["protobuf"] = to_base64(in.raw);
+  if (auto media = message::find_media(in.raw)) {
+    // The media's key, path and hashes stay in the store (what `download`
+    // needs); the event carries what a consumer shows and a handle.
+    add_media_fields(*media, ev);
+    ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
+    WA_TRY(store_->media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp}));
+  } else if (in.text.empty()) {
+    ev["protobuf"] = to_base64(in.raw);
+  }
   WA_TRY(add_alternates(*store_, ev));
   // The message is the profile's next logged event: its seq is the one
   // consumers replay by, assigned in this very transaction.

@@ -133,12 +133,46 @@ Result<SessionReport> install_bundles(signal::SignalSession& sig, std::span<cons
   return rep;
 }
 
-std::string stanza_type(ByteView message) {
+// The <enc mediatype> of a media message, "" for anything else (docs/PROTOCOL.md
+// §13.6; Baileys' getMediaType on the message unwrapped from its view-once and
+// captioned-document envelopes).
+std::string media_type_of(ByteView message) {
   proto::Message m;
-  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return "text";
-  if (m.has_imagemessage()) return "media";
-  return "text";
+  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return "";
+  for (int depth = 0; depth < 2; ++depth) {
+    if (m.has_viewoncemessage() && m.viewoncemessage().has_message()) {
+      proto::Message inner = m.viewoncemessage().message();
+      m = std::move(inner);
+    } else if (m.has_documentwithcaptionmessage() && m.documentwithcaptionmessage().has_message()) {
+      proto::Message inner = m.documentwithcaptionmessage().message();
+      m = std::move(inner);
+    }
+  }
+  if (m.has_imagemessage()) return "image";
+  if (m.has_videomessage()) return m.videomessage().gifplayback() ? "gif" : "video";
+  if (m.has_ptvmessage()) return "video";
+  if (m.has_audiomessage()) return m.audiomessage().ptt() ? "ptt" : "audio";
+  if (m.has_documentmessage()) return "document";
+  if (m.has_stickermessage()) return "sticker";
+  return "";
 }
+
+namespace {
+
+// type="media" and every <enc> marked with the media type, or type="text".
+void set_message_type(binary::Node& stanza, ByteView message) {
+  const std::string mt = media_type_of(message);
+  stanza.set_attr("type", mt.empty() ? "text" : "media");
+  if (mt.empty()) return;
+  auto mark = [&mt](auto& self, binary::Node& n) -> void {
+    if (n.tag == "enc") n.set_attr("mediatype", mt);
+    if (auto* kids = n.mutable_children())
+      for (auto& k : *kids) self(self, k);
+  };
+  mark(mark, stanza);
+}
+
+}  // namespace
 
 Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self, const Outgoing& msg,
                                    std::span<const binary::Jid> peer_devices,
@@ -177,10 +211,11 @@ Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self,
   add_device_identity(children, self, out.has_pkmsg);
   // The token goes last, with no attributes.
   if (extras.tctoken && !extras.tctoken->empty()) children.emplace_back("tctoken", binary::Attrs{}, *extras.tctoken);
-  binary::Attrs attrs{{"id", msg.id}, {"to", msg.to.to_non_ad().str()}, {"type", stanza_type(msg.message)}};
+  binary::Attrs attrs{{"id", msg.id}, {"to", msg.to.to_non_ad().str()}, {"type", "text"}};
   if (msg.to.is_lid() && extras.peer_pn && extras.peer_pn->is_pn())
     attrs.emplace_back("peer_recipient_pn", extras.peer_pn->to_non_ad().str());
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
+  set_message_type(out.stanza, msg.message);
   return out;
 }
 
@@ -284,9 +319,10 @@ Result<Built> build_group_message(signal::SignalSession& sig, store::Store& st, 
   if (!tos.empty()) children.emplace_back("participants", binary::Attrs{}, std::move(tos));
   children.emplace_back("enc", binary::Attrs{{"v", "2"}, {"type", "skmsg"}}, std::move(*skmsg));
   add_device_identity(children, self, out.has_pkmsg);
-  binary::Attrs attrs{{"id", msg.id}, {"to", group}, {"type", stanza_type(msg.message)}};
+  binary::Attrs attrs{{"id", msg.id}, {"to", group}, {"type", "text"}};
   if (!options.addressing_mode.empty()) attrs.emplace_back("addressing_mode", options.addressing_mode);
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
+  set_message_type(out.stanza, msg.message);
   return out;
 }
 
@@ -385,11 +421,12 @@ Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, c
   binary::Children children;
   children.push_back(enc_node(*ct, req.count));
   add_device_identity(children, self, out.has_pkmsg);
-  binary::Attrs attrs{{"id", req.id}, {"to", req.from.str()}, {"type", stanza_type(sent.plaintext)}};
+  binary::Attrs attrs{{"id", req.id}, {"to", req.from.str()}, {"type", "text"}};
   if (!req.from.is_group()) attrs.emplace_back("device_fanout", "false");
   if (req.participant) attrs.emplace_back("participant", req.participant->str());
   if (!req.recipient.empty()) attrs.emplace_back("recipient", req.recipient);
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
+  set_message_type(out.stanza, sent.plaintext);
   return out;
 }
 

@@ -6,7 +6,7 @@
 
 namespace wa::store::schema {
 
-inline constexpr std::array<const char*, 4> kMigrations = {
+inline constexpr std::array<const char*, 5> kMigrations = {
     // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
     // ROWID): session and sender-key records are several KB each.
     R"sql(
@@ -121,6 +121,21 @@ INSERT OR IGNORE INTO sender_keys (group_id, sender_name, sender_device, record)
   SELECT k.group_id, m.lid_user || '_129', k.sender_device, k.record FROM sender_keys k
   JOIN lid_mappings m ON k.sender_name = m.pn_user || '_128';
 DELETE FROM sender_keys WHERE sender_name IN (SELECT pn_user FROM lid_mappings UNION ALL SELECT pn_user || '_128' FROM lid_mappings);
+)sql",
+    // 5: received media (docs/PROTOCOL.md §13): what a download needs — the
+    // message's media part with its key, direct path and hashes — kept out
+    // of the event log, whose events carry only a handle. One row per
+    // (message, chat); local_path is set once a download verified the file.
+    R"sql(
+CREATE TABLE media (
+  msg_id     TEXT NOT NULL,
+  chat       TEXT NOT NULL,
+  sender     TEXT NOT NULL,
+  message    BLOB NOT NULL,
+  local_path TEXT NOT NULL DEFAULT '',
+  ts         INTEGER NOT NULL,
+  PRIMARY KEY (msg_id, chat));
+CREATE INDEX media_ts ON media (ts);
 )sql",
 };
 

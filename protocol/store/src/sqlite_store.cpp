@@ -801,6 +801,62 @@ class SqliteStore final : public Store {
                 });
   }
 
+  // ---------------------------------------------------------------- media
+
+  Status media_put(const MediaRef& m) override {
+    // Part of the receive transaction: durable with the message's event.
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO media (msg_id, chat, sender, message, local_path, ts) VALUES (?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (msg_id, chat) DO NOTHING",
+          [&](sql::Query& q) {
+            return q.bind(m.msg_id).bind(m.chat).bind(m.sender).bind_blob(m.message).bind(m.local_path).bind(m.ts).run();
+          });
+    });
+  }
+
+  Result<std::optional<MediaRef>> media_get(std::string_view msg_id, std::string_view chat) override {
+    const char* sql = chat.empty()
+                          ? "SELECT chat, sender, message, local_path, ts FROM media WHERE msg_id = ? "
+                            "ORDER BY ts DESC LIMIT 1"
+                          : "SELECT chat, sender, message, local_path, ts FROM media WHERE msg_id = ? AND chat = ?";
+    return with(sql, [&](sql::Query& q) -> Result<std::optional<MediaRef>> {
+      q.bind(msg_id);
+      if (!chat.empty()) q.bind(chat);
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<MediaRef>{};
+      MediaRef m;
+      m.msg_id = std::string(msg_id);
+      m.chat = q.col_text(0);
+      m.sender = q.col_text(1);
+      m.message = q.col_blob(2);
+      m.local_path = q.col_text(3);
+      m.ts = q.col_int(4);
+      return std::optional<MediaRef>{std::move(m)};
+    });
+  }
+
+  Status media_update(const MediaRef& m) override {
+    return write(Durability::full, [&] {
+      return with("UPDATE media SET message = ?, local_path = ? WHERE msg_id = ? AND chat = ?", [&](sql::Query& q) {
+        return q.bind_blob(m.message).bind(m.local_path).bind(m.msg_id).bind(m.chat).run();
+      });
+    });
+  }
+
+  Result<size_t> media_prune(int64_t older_than_ts) override {
+    size_t n = 0;
+    auto s = write(Durability::normal, [&]() -> Status {
+      auto r = with("DELETE FROM media WHERE ts < ?", [&](sql::Query& q) { return q.bind(older_than_ts).run(); });
+      if (!r) return r;
+      n = static_cast<size_t>(sqlite3_changes(db_.get()));
+      return {};
+    });
+    if (!s) return err(s);
+    return n;
+  }
+
   Result<size_t> sent_prune(int64_t older_than_ts) override {
     size_t n = 0;
     auto s = write(Durability::normal, [&]() -> Status {

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wa::ByteView in(data, size);
   (void)wa::message::unpad(in);
   (void)wa::message::summarize(in);
-  (void)wa::message::stanza_type(in);
+  (void)wa::message::media_type_of(in);
   auto node = wa::binary::decode(in);
   if (!node) return 0;
   wa::message::Self self;

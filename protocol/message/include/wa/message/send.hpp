@@ -70,9 +70,10 @@ struct Built {
   std::vector<binary::Jid> identity_changed;             // retry: the requester's key changed (accepted)
 };
 
-// The stanza `type` for a message ("text", "media", "reaction", ...);
-// "text" when the bytes do not parse.
-std::string stanza_type(ByteView message);
+// The <enc mediatype> of a media message ("image", "video", "gif", "ptt",
+// "audio", "document", "sticker"), "" for any other message or bytes that do
+// not parse. Such a stanza's type is "media", else "text".
+std::string media_type_of(ByteView message);
 
 // 1:1 send: `peer_devices` get the message, `own_devices` (our other
 // devices; the sending device is skipped if present) get it wrapped in

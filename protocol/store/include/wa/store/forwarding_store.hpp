@@ -88,6 +88,12 @@ class ForwardingStore : public Store {
     return inner_.sent_get(msg_id, chat);
   }
   Result<size_t> sent_prune(int64_t older_than_ts) override { return inner_.sent_prune(older_than_ts); }
+  Status media_put(const MediaRef& ref) override { return inner_.media_put(ref); }
+  Result<std::optional<MediaRef>> media_get(std::string_view msg_id, std::string_view chat) override {
+    return inner_.media_get(msg_id, chat);
+  }
+  Status media_update(const MediaRef& ref) override { return inner_.media_update(ref); }
+  Result<size_t> media_prune(int64_t older_than_ts) override { return inner_.media_prune(older_than_ts); }
 
  protected:
   Store& inner_;

@@ -11,7 +11,7 @@
 
 namespace wa::store {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct SqliteOptions {
   // How long one statement waits for another process's write lock inside

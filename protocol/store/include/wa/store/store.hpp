@@ -89,6 +89,19 @@ struct SentMessage {
   int64_t ts = 0;
 };
 
+// A received media message: what a download needs. `message` is the
+// serialized wa.proto.Message holding the media part (its key, direct path
+// and hashes: secret, so never in an event); local_path is where a verified
+// download put the file ("" until then).
+struct MediaRef {
+  std::string msg_id;
+  std::string chat;
+  std::string sender;
+  Bytes message;
+  std::string local_path;
+  int64_t ts = 0;  // when received, unix seconds
+};
+
 // Well-known credential names (values are opaque blobs to the store).
 namespace cred {
 inline constexpr std::string_view noise_pub = "noise_pub";
@@ -224,6 +237,14 @@ class Store {
   virtual Status sent_put(const SentMessage& msg) = 0;
   virtual Result<std::optional<SentMessage>> sent_get(std::string_view msg_id, std::string_view chat) = 0;
   virtual Result<size_t> sent_prune(int64_t older_than_ts) = 0;
+
+  // Received media (one row per message and chat; a re-delivery keeps the first).
+  virtual Status media_put(const MediaRef& ref) = 0;
+  // chat empty: the newest row with that message id in any chat.
+  virtual Result<std::optional<MediaRef>> media_get(std::string_view msg_id, std::string_view chat) = 0;
+  // A new direct path after a media retry (message), or where the file now is.
+  virtual Status media_update(const MediaRef& ref) = 0;
+  virtual Result<size_t> media_prune(int64_t older_than_ts) = 0;
 };
 
 }  // namespace wa::store
