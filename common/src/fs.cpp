@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace wa::fs {
 
@@ -101,6 +102,49 @@ Result<std::string> read_file(const std::string& path, size_t max_size) {
   }
   ::close(fd);
   return out;
+}
+
+}  // namespace wa::fs
+
+namespace wa::fs {
+
+namespace {
+
+// realpath(3) as a string, or the errno.
+Result<std::string> real(const std::string& path) {
+  std::unique_ptr<char, decltype(&::free)> r(::realpath(path.c_str(), nullptr), &::free);
+  if (!r) return fail("file_error", errno_text("cannot resolve", path));
+  return std::string(r.get());
+}
+
+bool below(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/';
+}
+
+}  // namespace
+
+Result<std::string> resolve_under(const std::string& path, std::span<const std::string> roots, bool must_exist) {
+  if (path.empty() || path.front() != '/' || path.find('\0') != std::string::npos)
+    return fail("path_not_allowed", "not an absolute path");
+  std::string resolved;
+  if (must_exist) {
+    auto r = real(path);
+    if (!r) return r;
+    resolved = std::move(*r);
+  } else {
+    const size_t slash = path.find_last_of('/');
+    const std::string leaf = path.substr(slash + 1);
+    if (leaf.empty() || leaf == "." || leaf == "..") return fail("path_not_allowed", "not a file name: " + path);
+    auto dir = real(slash == 0 ? "/" : path.substr(0, slash));
+    if (!dir) return dir;
+    resolved = (*dir == "/" ? "" : *dir) + "/" + leaf;
+  }
+  for (const auto& root : roots) {
+    auto r = real(root);
+    if (r && below(resolved, *r)) return resolved;
+  }
+  return fail("path_not_allowed", path + " is not below an allowed directory (media.allowed_roots)");
 }
 
 }  // namespace wa::fs

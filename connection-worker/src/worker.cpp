@@ -167,7 +167,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   // client created it above), so decrypt + inbox commit independently.
   auto rx = Receiver::open(loop_, store_path,
                            {[this](const binary::Node& n) { return client_->send_node(n); },
-                            [this](json ev) { emit(std::move(ev)); }});
+                            [this](json ev) {
+                              if (media_) media_->on_event(ev);
+                              emit(std::move(ev));
+                            }});
   if (!rx) {
     if (store::is_store_corrupt(rx.error())) return on_store_corrupt(rx.error());
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());
@@ -179,6 +182,8 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     receiver_->annotate(ev);  // chat states name LIDs too: the number beside them
     emit(std::move(ev));
   });
+  media_ = std::make_unique<MediaCommands>(loop_, *client_, *senders_, settings_, profile_, store_path,
+                                           [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
   // The receive side's rows of the stanza table (the client's own are in
   // Client::register_handlers). Messages are batched by the receive path:
@@ -215,6 +220,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   in.on_notification("devices", [this](const binary::Node& n) { return receiver_->on_devices_changed(n); });
   in.on_notification("privacy_token", [this](const binary::Node& n) { return receiver_->on_privacy_token(n); });
   in.on_notification("contacts", [this](const binary::Node& n) { return receiver_->on_contacts_changed(n); });
+  in.on_notification("mediaretry", [this](const binary::Node& n) {
+    receiver_->flush();
+    return media_->on_retry_notification(n);  // false: on to the receive path, which acks it
+  });
   in.on("notification", [this](const binary::Node& n) {
     receiver_->on_notification(n);
     return true;
@@ -276,6 +285,8 @@ void Worker::on_store_corrupt(const Error& e) {
 const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
   static const std::map<std::string_view, Command> table{
       {"send_text", [](Worker& w, const json& a, Reply r) { w.send_text(a, std::move(r)); }},
+      {"send_media", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->send_media(a, std::move(r)); }},
+      {"download", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->download(a, std::move(r)); }},
       {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
       {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
       {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},
@@ -349,6 +360,9 @@ void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(jso
   auto error = [&reply](const std::string& code, const std::string& message) {
     reply({{msg::kOp, msg::kError}, {"code", code}, {"message", message}});
   };
+  // A sender moving a media file says how far it got: proof it is alive
+  // (its silence deadline restarts with every request), answered at once.
+  if (q.what == "progress") return reply({{msg::kOp, msg::kResult}});
   if (!client_ || !client_->logged_in()) return error("not_connected", "the account is not connected");
   // Sender queries (protocol in ipc/messages.hpp): the node travels as an
   // encoded binary node and runs through the IQ layer, so it gets a

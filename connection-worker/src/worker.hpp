@@ -17,6 +17,7 @@
 #include "chat_commands.hpp"
 #include "client.hpp"
 #include "events.hpp"
+#include "media.hpp"
 #include "receive.hpp"
 #include "senders.hpp"
 #include "wa/contract/settings.hpp"
@@ -76,6 +77,8 @@ class Worker {
   std::unique_ptr<Client> client_;  // the WhatsApp connection
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
+  // After the client and the receive path: gone before them.
+  std::unique_ptr<MediaCommands> media_;  // uploads and downloads through the senders
   int exit_code_ = 0;
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn

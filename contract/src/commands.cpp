@@ -20,6 +20,30 @@ constexpr std::array<std::string_view, 2> kOnOff{"on", "off"};
 
 // The profile every profile-bound command names.
 constexpr FieldSpec kProfile{.name = "profile", .kind = K::profile, .required = true};
+// The fields every sending command shares.
+constexpr FieldSpec kTo{.name = "to",
+                        .kind = K::chat,
+                        .required = true,
+                        .help = "recipient: a JID (15551234567@s.whatsapp.net, …@lid, …@g.us) or a bare phone "
+                                "number"};
+constexpr FieldSpec kClientId{.name = "client_id",
+                              .kind = K::text,
+                              .max = kMaxClientId,
+                              .help = "de-duplication id (wactl: random when not given)",
+                              .cli = Cli::option,
+                              .flag = "--client-id"};
+constexpr FieldSpec kQuotedId{.name = "quoted_id",
+                              .kind = K::text,
+                              .max = kMaxMessageId,
+                              .help = "reply to (quote) this message id",
+                              .cli = Cli::option,
+                              .flag = "--reply,--reply-to"};
+constexpr FieldSpec kQuotedSender{.name = "quoted_sender",
+                                  .kind = K::author,
+                                  .help = "author of the quoted message (default: looked up / the chat)",
+                                  .cli = Cli::option,
+                                  .flag = "--reply-sender"};
+constexpr std::array<std::string_view, 6> kMediaKinds{"image", "video", "audio", "voice", "document", "sticker"};
 
 Status quote_needs_id(const json& req) {
   if (req.contains("quoted_sender") && !req.contains("quoted_id"))
@@ -99,29 +123,11 @@ std::vector<CommandSpec> build() {
                .deadline = Deadline::send,
                .sends = true,
                .fields = {kProfile,
-                          {.name = "to",
-                           .kind = K::chat,
-                           .required = true,
-                           .help = "recipient: a JID (15551234567@s.whatsapp.net, …@lid, …@g.us) or a bare phone "
-                                   "number"},
+                          kTo,
                           {.name = "text", .kind = K::text, .required = true, .max = kMaxTextBytes},
-                          {.name = "client_id",
-                           .kind = K::text,
-                           .max = kMaxClientId,
-                           .help = "de-duplication id (wactl: random when not given)",
-                           .cli = Cli::option,
-                           .flag = "--client-id"},
-                          {.name = "quoted_id",
-                           .kind = K::text,
-                           .max = kMaxMessageId,
-                           .help = "reply to (quote) this message id",
-                           .cli = Cli::option,
-                           .flag = "--reply,--reply-to"},
-                          {.name = "quoted_sender",
-                           .kind = K::author,
-                           .help = "author of the quoted message (default: looked up / the chat)",
-                           .cli = Cli::option,
-                           .flag = "--reply-sender"}},
+                          kClientId,
+                          kQuotedId,
+                          kQuotedSender},
                .summary = "send a text message; answered on the server's ack",
                .result = R"(`{"id", "devices", ...}`, answered on the server's ack for that message id)",
                .errors = {"invalid_jid", "not_connected", "rejected:", "no_devices", "session_failed", "iq_error:",
@@ -129,6 +135,72 @@ std::vector<CommandSpec> build() {
                           "sender_failed"},
                .cli = "send",
                .check = quote_needs_id});
+  c.push_back({.name = "send_media",
+               .runs = Runs::account,
+               .deadline = Deadline::transfer,
+               .sends = true,
+               .fields = {kProfile,
+                          kTo,
+                          {.name = "path",
+                           .kind = K::path,
+                           .required = true,
+                           .max = kMaxPath,
+                           .help = "the file to send, under one of the config's media.allowed_roots"},
+                          {.name = "type",
+                           .kind = K::choice,
+                           .help = "send as this kind (default: detected from the content)",
+                           .cli = Cli::option,
+                           .flag = "--type",
+                           .choices = kMediaKinds},
+                          {.name = "caption",
+                           .kind = K::text,
+                           .max = kMaxTextBytes,
+                           .help = "text shown with an image, video or document",
+                           .cli = Cli::option,
+                           .flag = "--caption"},
+                          {.name = "filename",
+                           .kind = K::text,
+                           .max = kMaxFileName,
+                           .help = "the name a document is shown with (default: the file's)",
+                           .cli = Cli::option,
+                           .flag = "--filename"},
+                          kClientId,
+                          kQuotedId,
+                          kQuotedSender},
+               .summary = "send an image, video, audio file, voice note, document or sticker; answered on the "
+                          "server's ack",
+               .result = R"(`{"id", "devices", "media": {"type", "mimetype", "size", "sha256", ...}}`, answered on )"
+                         R"(the server's ack for that message id)",
+               .errors = {"invalid_jid", "not_connected", "path_not_allowed", "file_error", "unsupported_media",
+                          "too_large", "file_changed", "upload_failed", "rejected:", "no_devices", "session_failed",
+                          "iq_error:", "privacy_token_required", "unknown_contact", "timeout", "unknown_outcome",
+                          "sender_crashed", "sender_failed"},
+               .cli = "send-media",
+               .check = quote_needs_id});
+  c.push_back({.name = "download",
+               .runs = Runs::account,
+               .deadline = Deadline::transfer,
+               .fields = {kProfile,
+                          {.name = "id", .kind = K::text, .required = true, .max = kMaxMessageId,
+                           .help = "the media message's id (its event's media.id)"},
+                          {.name = "chat",
+                           .kind = K::chat,
+                           .help = "the chat the message is in (default: the newest message with that id)",
+                           .cli = Cli::option,
+                           .flag = "--chat"},
+                          {.name = "path",
+                           .kind = K::path,
+                           .max = kMaxPath,
+                           .help = "where to write the file, under one of media.allowed_roots (default: the "
+                                   "profile's media directory)",
+                           .cli = Cli::option,
+                           .flag = "-o,--output"}},
+               .summary = "fetch, verify and decrypt a received media file",
+               .result = R"(`{"id", "chat", "path", "size", "mimetype", "retried"}`: the file (0600) is complete and )"
+                         R"(verified; `retried` when the sender's phone had to upload it again)",
+               .errors = {"not_media", "path_not_allowed", "media_expired", "media_corrupt", "download_failed",
+                          "file_error", "not_connected", "timeout", "sender_crashed", "sender_failed"},
+               .cli = "download"});
   c.push_back({.name = "pair_code",
                .runs = Runs::account,
                .deadline = Deadline::iq,
@@ -329,6 +401,10 @@ Status validate_field(const FieldSpec& f, const json& v) {
     case K::group: return validate_group(s);
     case K::person: return validate_person(s, false);
     case K::author: return validate_person(s, true);
+    case K::path:
+      if (s.front() != '/') return bad_field(f, "must be an absolute path");
+      if (s.find('\0') != std::string::npos) return bad_field(f, "must not contain a NUL byte");
+      return {};
     default: return {};
   }
 }

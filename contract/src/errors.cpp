@@ -15,11 +15,20 @@ constexpr std::array kErrors{
     ErrorSpec{"bad_request", K::request, false,
               "malformed JSON (also a number out of range such as 1e400, a NUL byte, nesting deeper than 64), "
               "a missing, unknown or mistyped field, an empty string"},
+    ErrorSpec{"file_changed", K::request, true, "the file changed while it was being sent: nothing was sent"},
+    ErrorSpec{"file_error", K::request, false,
+              "the file cannot be read or written (missing, not a regular file, no permission)"},
     ErrorSpec{"in_config", K::request, false, "the profile is listed in the config file: remove it there"},
     ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
     ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
-    ErrorSpec{"too_large", K::request, false, "the request (over 256 KiB) or a field is over its limit"},
+    ErrorSpec{"not_media", K::request, false, "no received media message with that id (or it was pruned)"},
+    ErrorSpec{"path_not_allowed", K::request, false,
+              "the path is not below one of the config's media.allowed_roots (symbolic links resolved)"},
+    ErrorSpec{"too_large", K::request, false,
+              "the request (over 256 KiB) or a field is over its limit; a media file over the media host's limit"},
     ErrorSpec{"unknown_command", K::request, false, "no such command"},
+    ErrorSpec{"unsupported_media", K::request, false,
+              "the file's content cannot be sent as that kind (e.g. a text file as an image)"},
     ErrorSpec{"unknown_profile", K::request, false, "no such profile (start/pair create one only when asked)"},
     // The state of the supervisor or the account.
     ErrorSpec{"already_running", K::state, false, "the instance runs already"},
@@ -48,6 +57,11 @@ constexpr std::array kErrors{
     ErrorSpec{"iq_error:", K::remote, false,
               "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
               "group)"},
+    ErrorSpec{"download_failed", K::remote, true, "no media host could be reached or answered (network, 5xx)"},
+    ErrorSpec{"media_corrupt", K::remote, false,
+              "the downloaded file failed its checks (MAC, file hashes): nothing was kept"},
+    ErrorSpec{"media_expired", K::remote, false,
+              "the media host no longer has the file and the sender's phone did not upload it again"},
     ErrorSpec{"no_devices", K::remote, false, "the recipient (or the group) has no devices"},
     ErrorSpec{"privacy_token_required", K::remote, false,
               "the server refused a first message to this contact (463: no privacy token, or a reach-out "
@@ -57,6 +71,8 @@ constexpr std::array kErrors{
     ErrorSpec{"unknown_contact", K::remote, false,
               "a LID with no known phone number, while the account's chats are not LID-migrated (write to the "
               "phone number)"},
+    ErrorSpec{"upload_failed", K::remote, true,
+              "every media host refused or failed the upload (the message was not sent)"},
     ErrorSpec{"timeout", K::remote, true,
               "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
     // It may have happened.

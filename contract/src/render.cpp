@@ -26,6 +26,7 @@ std::string kind_text(const FieldSpec& f) {
     case FieldKind::author: return "user or device JID";
     case FieldKind::people: return "1–" + std::to_string(f.max) + " user JIDs";
     case FieldKind::texts: return "1–" + std::to_string(f.max) + " strings";
+    case FieldKind::path: return "absolute path";
   }
   return "?";
 }
@@ -47,8 +48,9 @@ std::string render_command_table() {
     std::string errors;
     for (auto e : c.errors) errors += (errors.empty() ? "" : ", ") + code_text(e);
     std::string runs = c.runs == Runs::supervisor ? "supervisor"
-                       : c.deadline == Deadline::send ? "account (send)"
-                                                        : "account";
+                       : c.deadline == Deadline::send     ? "account (send)"
+                       : c.deadline == Deadline::transfer ? "account (transfer)"
+                                                          : "account";
     out += "| `" + std::string(c.name) + "` | " + runs + " | " + (fields.empty() ? "—" : fields) + " | " +
            std::string(c.summary) + ": " + std::string(c.result) + " | " + (errors.empty() ? "—" : errors) + " |\n";
   }

@@ -55,6 +55,27 @@ Status read(const json& obj, const char* key, std::string& out) {
   return {};
 }
 
+Status read(const json& obj, const char* key, int64_t& out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_number_integer()) return bad(std::string(key) + " must be an integer");
+  out = it->get<int64_t>();
+  if (out < 0) return bad(std::string(key) + " is out of range");
+  return {};
+}
+
+Status read(const json& obj, const char* key, std::vector<std::string>& out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_array()) return bad(std::string(key) + " must be a list of strings");
+  out.clear();
+  for (const auto& v : *it) {
+    if (!v.is_string()) return bad(std::string(key) + " must be a list of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return {};
+}
+
 Result<const json*> section(const json& obj, const char* key) {
   static const json kEmpty = json::object();
   auto it = obj.find(key);
@@ -67,11 +88,13 @@ json server_json(const ServerSettings& s) {
   return json{{"url", s.url},
               {"root_public_key", to_hex(s.root_public_key)},
               {"wa_version", version_text(s.wa_version)},
-              {"browser", json::array({s.browser.os, s.browser.name, s.browser.version})}};
+              {"browser", json::array({s.browser.os, s.browser.name, s.browser.version})},
+              {"media_ca_file", s.media_ca_file}};
 }
 
 Status read_server(const json& s, ServerSettings& out) {
   WA_TRY(read(s, "url", out.url));
+  WA_TRY(read(s, "media_ca_file", out.media_ca_file));
   if (out.url.rfind("wss://", 0) != 0 && out.url.rfind("ws://", 0) != 0)
     return bad("server url must start with wss:// or ws://");
   if (auto it = s.find("root_public_key"); it != s.end()) {
@@ -97,6 +120,10 @@ Status read_server(const json& s, ServerSettings& out) {
 
 }  // namespace
 
+std::string media_dir(const std::string& data_dir, const std::string& profile) {
+  return data_dir + "/" + profile + "/media";
+}
+
 std::string account_log_path(const std::string& data_dir, const std::string& profile) {
   return data_dir + "/" + profile + "/account.log";
 }
@@ -109,7 +136,12 @@ json to_json(const WorkerSettings& s) {
                {{"max_per_instance", s.senders.max_per_instance},
                 {"idle_ms", s.senders.idle_ms},
                 {"ack_timeout_ms", s.senders.ack_timeout_ms},
-                {"queue_timeout_ms", s.senders.queue_timeout_ms}}},
+                {"queue_timeout_ms", s.senders.queue_timeout_ms},
+                {"transfer_timeout_ms", s.senders.transfer_timeout_ms}}},
+              {"media",
+               {{"allowed_roots", s.media.allowed_roots},
+                {"auto_download", s.media.auto_download},
+                {"auto_download_max_bytes", s.media.auto_download_max_bytes}}},
               {"liveness",
                {{"interval_ms", s.liveness.interval_ms},
                 {"timeout_ms", s.liveness.timeout_ms},
@@ -133,6 +165,12 @@ Result<WorkerSettings> worker_settings_from_json(const json& j) {
   WA_TRY(read(**senders, "idle_ms", s.senders.idle_ms));
   WA_TRY(read(**senders, "ack_timeout_ms", s.senders.ack_timeout_ms));
   WA_TRY(read(**senders, "queue_timeout_ms", s.senders.queue_timeout_ms));
+  WA_TRY(read(**senders, "transfer_timeout_ms", s.senders.transfer_timeout_ms));
+  auto media = section(j, "media");
+  if (!media) return Unexpected<Error>{media.error()};
+  WA_TRY(read(**media, "allowed_roots", s.media.allowed_roots));
+  WA_TRY(read(**media, "auto_download", s.media.auto_download));
+  WA_TRY(read(**media, "auto_download_max_bytes", s.media.auto_download_max_bytes));
   if (s.senders.max_per_instance < 1) return bad("senders.max_per_instance must be at least 1");
   auto liveness = section(j, "liveness");
   if (!liveness) return Unexpected<Error>{liveness.error()};

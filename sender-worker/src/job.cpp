@@ -31,6 +31,8 @@ Result<binary::Node> node_query(const QueryFn& query, json what, const binary::N
   return binary::decode(ByteView(bin.data(), bin.size()));
 }
 
+}  // namespace
+
 // A reply: contextInfo{stanzaId, participant[, quotedMessage]} as Baileys
 // builds it. The participant is the quoted message's author: given by the
 // caller, else us when the id is in our sent-message cache (whose plaintext
@@ -69,8 +71,6 @@ Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload,
   return {};
 }
 
-}  // namespace
-
 message::Transport query_transport(const QueryFn& query) {
   message::Transport net;
   // The server answers an iq within seconds or not at all; the budget of a
@@ -84,30 +84,22 @@ message::Transport query_transport(const QueryFn& query) {
   return net;
 }
 
-json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
-             uint64_t job, const json& payload) {
-  auto failed = [job](const Error& e) {
-    return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", e.code}, {"message", e.message}};
-  };
-  if (!payload.is_object()) return failed(Error{"bad_request", "job payload is not an object"});
+json failed_done(uint64_t job, const Error& e) {
+  return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", e.code}, {"message", e.message}};
+}
+
+Result<binary::Jid> job_recipient(const std::string& conversation, const json& payload) {
   std::string to_text = conversation;
   if (payload.contains("to") && payload["to"].is_string()) to_text = payload["to"].get<std::string>();
   auto to = binary::Jid::parse(to_text);
-  if (!to) return failed(Error{"bad_request", "invalid recipient jid"});
+  if (!to) return fail("bad_request", "invalid recipient jid");
   if (to->to_non_ad().str() != conversation && to_text != conversation)
-    return failed(Error{"bad_request", "job is for another conversation"});
-  if (!payload.contains("text") || !payload["text"].is_string())
-    return failed(Error{"bad_request", "job without text"});
+    return fail("bad_request", "job is for another conversation");
+  return *to;
+}
 
-  // Baileys sends typed text as extendedTextMessage; receivers read both.
-  proto::Message m;
-  m.mutable_extendedtextmessage()->set_text(payload["text"].get<std::string>());
-  if (payload.contains("quoted_id")) {
-    if (auto q = add_quote(st, *to, payload, *m.mutable_extendedtextmessage()->mutable_contextinfo()); !q)
-      return failed(q.error());
-  }
-  std::string serialized = m.SerializeAsString();
-
+json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& query, uint64_t job,
+                const binary::Jid& to, Bytes serialized, json extra) {
   message::Transport net = query_transport(query);
   // The id of a message that left: named in an unknown_outcome failure.
   std::string relayed_id;
@@ -115,13 +107,13 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
     relayed_id = id;
     return relay(stanza, id);
   };
-  auto r = message::send_message(st, sig, net, *to, as_bytes(serialized));
-  secure_wipe(serialized.data(), serialized.size());
+  auto r = message::send_message(st, sig, net, to, serialized);
+  secure_wipe(serialized);
   if (!r) {
     // An unpaired profile cannot be connected: the code callers already handle.
-    if (r.error().code == "not_paired") return failed(Error{"not_connected", "the account is not paired"});
+    if (r.error().code == "not_paired") return failed_done(job, Error{"not_connected", "the account is not paired"});
     WA_WARN("job %llu failed: %s", static_cast<unsigned long long>(job), r.error().code.c_str());
-    json done = failed(r.error());
+    json done = failed_done(job, r.error());
     if (r.error().code == "unknown_outcome" && !relayed_id.empty()) done["id"] = relayed_id;
     return done;
   }
@@ -131,7 +123,30 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
     for (const auto& j : r->identity_changed) changed.push_back(j.str());
     result["identity_changed"] = std::move(changed);
   }
+  if (extra.is_object())
+    for (auto it = extra.begin(); it != extra.end(); ++it) result[it.key()] = it.value();
   return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
+}
+
+json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+             uint64_t job, const json& payload) {
+  if (!payload.is_object()) return failed_done(job, Error{"bad_request", "job payload is not an object"});
+  auto to = job_recipient(conversation, payload);
+  if (!to) return failed_done(job, to.error());
+  if (!payload.contains("text") || !payload["text"].is_string())
+    return failed_done(job, Error{"bad_request", "job without text"});
+
+  // Baileys sends typed text as extendedTextMessage; receivers read both.
+  proto::Message m;
+  m.mutable_extendedtextmessage()->set_text(payload["text"].get<std::string>());
+  if (payload.contains("quoted_id")) {
+    if (auto q = add_quote(st, *to, payload, *m.mutable_extendedtextmessage()->mutable_contextinfo()); !q)
+      return failed_done(job, q.error());
+  }
+  std::string serialized = m.SerializeAsString();
+  Bytes bytes(serialized.begin(), serialized.end());
+  secure_wipe(serialized.data(), serialized.size());
+  return send_built(st, sig, query, job, *to, std::move(bytes), nullptr);
 }
 
 }  // namespace wa::sender

@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/binary/jid.hpp"
 #include "wa/message/pipeline.hpp"
+#include "wa/proto/message.pb.h"
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
 #include "wa/store/store.hpp"
@@ -28,6 +30,24 @@ using QueryFn = std::function<Result<json>(const json& what)>;
 // identity_changed]}} or {op:"done", job, ok:false, code, message}.
 json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
              uint64_t job, const json& payload);
+
+// The parts every kind of send job shares (job.cpp, media_job.cpp):
+// the failed "done", the job's recipient (refused when it is for another
+// conversation), a quote's contextInfo, and the send of a built message
+// with its "done" (extra: more fields of the result).
+json failed_done(uint64_t job, const Error& e);
+Result<binary::Jid> job_recipient(const std::string& conversation, const json& payload);
+Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload, proto::ContextInfo& ci);
+json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& query, uint64_t job,
+                const binary::Jid& to, Bytes serialized, json extra);
+
+// A media send ({kind:"media", to, path, roots, type?, caption?, filename?,
+// quoted_id?, ca_file, transfer_timeout_ms}): probe, upload, then the
+// message; and a download ({kind:"download", id, chat, out, ca_file,
+// transfer_timeout_ms}) into `out` (media_job.cpp).
+json run_media_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                   uint64_t job, const json& payload);
+json run_download_job(store::Store& st, const QueryFn& query, uint64_t job, const json& payload);
 
 // The message layer's transport over `query`: iq round trips (deadline
 // contract::kSenderIqTimeoutMs) and relays answered on the server's ack.

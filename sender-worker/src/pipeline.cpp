@@ -56,6 +56,8 @@ Status Pipeline::open_store(const std::string& data_dir) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   if (auto pruned = store_->sent_prune(now.count() - kSentMessageTtlS); !pruned)
     WA_WARN("sent-message cache not pruned: %s", pruned.error().code.c_str());
+  if (auto pruned = store_->media_prune(now.count() - kMediaRefTtlS); !pruned)
+    WA_WARN("received-media rows not pruned: %s", pruned.error().code.c_str());
   return {};
 }
 
@@ -89,8 +91,10 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
     return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", false}, {"code", st.error().code},
                 {"message", st.error().message}};
   QueryFn q = [this, job](const json& what) { return query(job, what); };
-  if (auto kind = ipc::field_or<std::string>(payload, "kind", ""); kind && *kind == "retry")
-    return run_retry_job(*store_, *signal_, q, conversation_, job, payload);
+  auto kind = ipc::field_or<std::string>(payload, "kind", "");
+  if (kind && *kind == "retry") return run_retry_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "media") return run_media_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "download") return run_download_job(*store_, q, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 

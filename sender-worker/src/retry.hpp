@@ -14,6 +14,9 @@ namespace wa::sender {
 // How long a sent message stays answerable: a recipient that was offline
 // asks only when it comes back, which may take a while.
 inline constexpr int64_t kSentMessageTtlS = 24 * 3600;
+// Received media stay downloadable this long (the phone can upload an
+// expired file again for weeks; the event log keeps 30 days by default).
+inline constexpr int64_t kMediaRefTtlS = 90 * 24 * 3600;
 
 // payload: {kind:"retry", receipt:<encoded <receipt type="retry"> node>}.
 // Returns the "done" message like run_job ({id, device, count} on success);

@@ -56,7 +56,8 @@ Status read_path(const json& obj, const char* key, std::string& out) {
 
 Status read_server(const json& s, const std::string& where, ServerConfig& out) {
   if (!s.is_object()) return bad(where, "must be an object");
-  WA_TRY(only_keys(s, where, {"url", "root_public_key", "wa_version", "browser"}));
+  WA_TRY(only_keys(s, where, {"url", "root_public_key", "wa_version", "browser", "media_ca_file"}));
+  if (s.contains("media_ca_file")) WA_TRY(read_path(s, "media_ca_file", out.media_ca_file));
   if (s.contains("url")) {
     if (!s["url"].is_string()) return bad(where + ".url", "must be a string");
     std::string url = s["url"].get<std::string>();
@@ -88,6 +89,37 @@ Status read_server(const json& s, const std::string& where, ServerConfig& out) {
   return {};
 }
 
+Status read_media(const json& m, contract::MediaPolicy& out) {
+  if (!m.is_object()) return bad("media", "must be an object");
+  WA_TRY(only_keys(m, "media", {"allowed_roots", "auto_download", "auto_download_max_bytes"}));
+  if (m.contains("allowed_roots")) {
+    const json& r = m["allowed_roots"];
+    if (!r.is_array()) return bad("media.allowed_roots", "must be a list of absolute directory paths");
+    for (const auto& d : r) {
+      if (!d.is_string() || d.get_ref<const std::string&>().empty() || d.get_ref<const std::string&>()[0] != '/')
+        return bad("media.allowed_roots", "must be a list of absolute directory paths");
+      out.allowed_roots.push_back(d.get<std::string>());
+    }
+  }
+  if (m.contains("auto_download")) {
+    const json& a = m["auto_download"];
+    static const std::set<std::string> kinds{"image", "video", "audio", "voice", "document", "sticker"};
+    if (!a.is_array()) return bad("media.auto_download", "must be a list of media kinds");
+    for (const auto& k : a) {
+      if (!k.is_string() || kinds.count(k.get<std::string>()) == 0)
+        return bad("media.auto_download", "entries must be one of image, video, audio, voice, document, sticker");
+      out.auto_download.push_back(k.get<std::string>());
+    }
+  }
+  if (m.contains("auto_download_max_bytes")) {
+    const json& b = m["auto_download_max_bytes"];
+    if (!b.is_number_integer() || b.get<int64_t>() < 0)
+      return bad("media.auto_download_max_bytes", "must be a whole number of bytes");
+    out.auto_download_max_bytes = b.get<int64_t>();
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string default_data_dir() {
@@ -105,7 +137,7 @@ Result<Config> parse_config(std::string_view text) {
   if (!parsed) return fail("bad_config", parsed.error().message);
   const json& root = *parsed;
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
-  WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders",
+  WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
                               "log_level"}));
   Config c;
@@ -147,14 +179,18 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("senders")) {
     const json& s = root["senders"];
     if (!s.is_object()) return bad("senders", "must be an object");
-    WA_TRY(only_keys(s, "senders", {"max_per_instance", "idle_ms", "ack_timeout_ms", "queue_timeout_ms"}));
+    WA_TRY(only_keys(s, "senders",
+                     {"max_per_instance", "idle_ms", "ack_timeout_ms", "queue_timeout_ms", "transfer_timeout_ms"}));
     WA_TRY(read_int(s, "max_per_instance", "senders.max_per_instance", 1, 1024, c.senders.max_per_instance));
     WA_TRY(read_int(s, "idle_ms", "senders.idle_ms", 10, 86400000, c.senders.idle_ms));
     WA_TRY(read_int(s, "ack_timeout_ms", "senders.ack_timeout_ms", 100, 600000, c.senders.ack_timeout_ms));
     WA_TRY(read_int(s, "queue_timeout_ms", "senders.queue_timeout_ms", 100, 600000, c.senders.queue_timeout_ms));
+    WA_TRY(read_int(s, "transfer_timeout_ms", "senders.transfer_timeout_ms", 1000, 3600000,
+                    c.senders.transfer_timeout_ms));
     // Every deadline a send meets is derived from these (wa/contract/deadlines.hpp).
     WA_TRY(contract::check_budget(c.senders));
   }
+  if (root.contains("media")) WA_TRY(read_media(root["media"], c.media));
   if (root.contains("liveness")) {
     const json& l = root["liveness"];
     if (!l.is_object()) return bad("liveness", "must be an object");
@@ -218,6 +254,7 @@ contract::WorkerSettings Config::worker_settings(const std::string& profile) con
   w.senders = senders;
   w.liveness = liveness;
   w.events = events;
+  w.media = media;
   w.shutdown_timeout_ms = shutdown_timeout_ms;
   return w;
 }

@@ -45,6 +45,7 @@ struct Config {
   SenderPolicy senders;
   LivenessPolicy liveness;
   EventRetention events;
+  contract::MediaPolicy media;
   int shutdown_timeout_ms = 5000;
   std::vector<InstanceConfig> instances;
 

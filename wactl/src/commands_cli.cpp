@@ -1,6 +1,7 @@
 #include "commands_cli.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "wa/crypto_random.hpp"
 
@@ -106,7 +107,14 @@ wa::Result<json> build_request(const RegistryCommand& c) {
     } else {
       auto it = c.text.find(name);
       if (it == c.text.end() || it->second.empty()) continue;
-      req[name] = is_jid(f.kind) ? wa::contract::person_jid(it->second) : it->second;
+      if (f.kind == FieldKind::path) {
+        // The supervisor does not share our working directory.
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(it->second, ec);
+        req[name] = ec ? it->second : abs.lexically_normal().string();
+      } else {
+        req[name] = is_jid(f.kind) ? wa::contract::person_jid(it->second) : it->second;
+      }
     }
   }
   // A sending command gets a de-duplication id of its own, so a resend of

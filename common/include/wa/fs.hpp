@@ -1,6 +1,7 @@
 // File-system helpers with the project's permission rules built in.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "wa/result.hpp"
@@ -22,5 +23,11 @@ Result<int> lock_file(const std::string& path);
 // Write `data` to `path` atomically (temp file in the same dir + rename), mode 0600.
 Status write_file_atomic(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path, size_t max_size);
+
+// The canonical form of `path` (symbolic links and .. resolved) when it lies
+// below one of `roots` (themselves resolved). For a path that must exist
+// (must_exist); otherwise its directory must exist and the last component is
+// kept. Errors: path_not_allowed, file_error (missing, unreadable).
+Result<std::string> resolve_under(const std::string& path, std::span<const std::string> roots, bool must_exist);
 
 }  // namespace wa::fs

@@ -38,6 +38,7 @@ enum class FieldKind {
   author,       // a user JID, a device allowed (the author of a message as events report it)
   people,       // 1..max user JIDs
   texts,        // 1..max non-empty strings of at most kMaxJid bytes
+  path,         // an absolute file path, no NUL (wactl makes a relative one absolute)
 };
 
 enum class Runs { supervisor, account };
@@ -84,6 +85,8 @@ inline constexpr size_t kMaxReplayLimit = 1000;
 inline constexpr size_t kDefaultReplayLimit = 500;
 inline constexpr size_t kMaxLogLines = 10000;
 inline constexpr size_t kDefaultLogLines = 100;
+inline constexpr size_t kMaxPath = 4096;
+inline constexpr size_t kMaxFileName = 255;
 
 const std::vector<CommandSpec>& commands();
 const CommandSpec* find_command(std::string_view name);

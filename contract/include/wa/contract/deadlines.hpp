@@ -10,6 +10,9 @@
 //               group info, device list, prekeys)
 //             + ack (senders.ack_timeout_ms)
 //             + kLinkMarginMs (link hops, process start)
+//   send_media / download:  as send_text, plus one media_conn iq and
+//             senders.transfer_timeout_ms for the upload or the download
+//             (with its media retry) of the file
 //   iq-bound commands (groups, read, pair code):  kAccountIqTimeoutMs + margin
 //   supervisor-local commands: no routed deadline
 //
@@ -29,6 +32,7 @@ enum class Deadline {
   local,  // answered by the supervisor itself
   iq,     // one request to the server on the account's socket
   send,   // a message: sender slot, pipeline, server ack
+  transfer,  // a media file up or down, and for a send the message after it
 };
 
 inline constexpr uint64_t kSenderIqTimeoutMs = 20000;   // one iq of a sender's pipeline
@@ -42,6 +46,8 @@ inline constexpr uint64_t kClientWaitMs = kMaxRouteDeadlineMs + 30000;
 
 // From the moment a sender takes the job to its done.
 uint64_t send_job_budget_ms(const SenderPolicy& s);
+// The same for a job that moves a media file first.
+uint64_t transfer_job_budget_ms(const SenderPolicy& s);
 // The supervisor's deadline for a routed request of this kind.
 uint64_t route_deadline_ms(Deadline d, const SenderPolicy& s);
 // The senders section fits the budget (bad_config naming the fields if not).

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,9 @@ struct ServerSettings {
   crypto::Key32 root_public_key = noise::kWaRootPublicKey;
   WaVersion wa_version = kDefaultWaVersion;
   BrowserIdentity browser;
+  // Trust anchors added for the media host's HTTPS (the local server's
+  // DIR/media-ca.pem); empty: the system's only.
+  std::string media_ca_file;
 };
 
 struct RestartPolicy {
@@ -65,6 +69,20 @@ struct SenderPolicy {
   // A send still waiting for a sender (all slots busy, or behind earlier
   // sends of its conversation) after this long fails `timeout`: not sent.
   int queue_timeout_ms = 60000;
+  // One media upload or download (a media retry included) may take this long.
+  int transfer_timeout_ms = 300000;
+};
+
+// Media (docs/ARCHITECTURE.md, "Media").
+struct MediaPolicy {
+  // send_media reads files only below these directories and download writes
+  // only below them (or in the profile's media directory). Empty: send_media
+  // by path is refused.
+  std::vector<std::string> allowed_roots;
+  // Kinds downloaded on arrival ("image", "video", "audio", "voice",
+  // "document", "sticker"), when at most auto_download_max_bytes.
+  std::vector<std::string> auto_download;
+  int64_t auto_download_max_bytes = 16 << 20;
 };
 
 // Liveness on every link: a worker that stops answering is killed and
@@ -90,8 +108,12 @@ struct WorkerSettings {
   SenderPolicy senders;
   LivenessPolicy liveness;
   EventRetention events;
+  MediaPolicy media;
   int shutdown_timeout_ms = 5000;
 };
+
+// Where a profile's downloads go unless the caller names a path.
+std::string media_dir(const std::string& data_dir, const std::string& profile);
 
 // The account's own log: every line of its connection worker and senders
 // (wa/log.hpp set_file), read by the `logs` command.
