@@ -115,19 +115,22 @@ Result<FileHashes> hash_file(const std::string& path, ByteView media_key, Kind k
 struct MediaHost {
   std::string hostname;  // may carry ":port"
   bool fallback = false;
+  uint64_t max_content_bytes = 0;  // the host's maxContentLengthBytes; 0: not announced
 };
 struct MediaConn {
   std::string auth;
   int64_t ttl_s = 0;
   int64_t auth_ttl_s = 0;
   int64_t fetched_at = 0;  // unix seconds, set by the caller
-  uint64_t max_content_bytes = 0;  // 0: not announced
-  std::vector<MediaHost> hosts;  // primary first
+  uint64_t max_content_bytes = 0;  // 0: not announced; else the smallest limit announced
+  std::vector<MediaHost> hosts;  // primary first (type="fallback" hosts after the others)
   bool fresh(int64_t now) const { return !hosts.empty() && now < fetched_at + ttl_s; }
 };
-// <iq xmlns="w:m" type="set" to="s.whatsapp.net" id=ID><media_conn/></iq>
+// <iq xmlns="w:m" type="set" to="@s.whatsapp.net" id=ID><media_conn/></iq>
 binary::Node build_media_conn_iq(const std::string& id);
 // The answer's <media_conn auth ttl auth_ttl max_buckets><host hostname/>...
+// Lenient like Baileys: auth, ttl and one host with a hostname are required,
+// the rest optional (hosts without a hostname are skipped).
 // Errors: bad_stanza (an iq error, no hosts, auth or ttl missing).
 Result<MediaConn> parse_media_conn(const binary::Node& iq_result);
 
@@ -179,6 +182,8 @@ Status download_file(const DownloadRequest& req, const std::string& out_path, co
 //   <rmr jid=CHAT from_me=".." [participant=SENDER]/></receipt>
 // enc_p = AES-256-GCM(HKDF(media_key, "WhatsApp Media Retry Notification", 32),
 //                     iv12, aad=msg id, ServerErrorReceipt{stanzaId}).
+// `to` is own_pn without its device (as Baileys' jidNormalizedUser); an empty
+// participant is left out. Errors: bad_key, bad_jid.
 Result<binary::Node> build_retry_receipt(const std::string& msg_id, const std::string& own_pn, const std::string& chat,
                                          bool from_me, const std::string& participant, ByteView media_key);
 struct RetryAnswer {
@@ -190,10 +195,18 @@ struct RetryAnswer {
 // <notification type="mediaretry" id=MSG><rmr/><encrypt>...</encrypt>|<error code/></notification>
 // Errors: bad_stanza, media_corrupt (GCM check failed).
 Result<RetryAnswer> parse_retry_notification(const binary::Node& n, ByteView media_key);
-// The phone's side (the local server's emulated phone, and tests).
+// The phone's side (the local server's emulated phone, and tests). An empty
+// direct_path reports NOT_FOUND. The node carries id and type="mediaretry";
+// the sender adds from/t. Errors: bad_key.
 Result<binary::Node> build_retry_notification(const std::string& msg_id, const std::string& chat, bool from_me,
                                               const std::string& participant, const std::string& direct_path,
                                               ByteView media_key);
+// The phone could not help: <notification ...><rmr/><error code=CODE/></notification>.
+binary::Node build_retry_error_notification(const std::string& msg_id, const std::string& chat, bool from_me,
+                                            const std::string& participant, int code);
+// The retry key: HKDF-SHA256(media_key, no salt, "WhatsApp Media Retry Notification", 32).
+// Errors: bad_key.
+Result<Bytes> retry_key(ByteView media_key);
 
 // ---- probing (libmagic, libvips, FFmpeg) ----
 

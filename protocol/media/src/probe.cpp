@@ -1,0 +1,1 @@
+#include "wa/media/media.hpp"
