@@ -194,7 +194,7 @@ std::vector<CommandSpec> build() {
                            .help = "where to write the file, under one of media.allowed_roots (default: the "
                                    "profile's media directory)",
                            .cli = Cli::option,
-                           .flag = "-o,--output"}},
+                           .flag = "--output,-o"}},
                .summary = "fetch, verify and decrypt a received media file",
                .result = R"(`{"id", "chat", "path", "size", "mimetype", "retried"}`: the file (0600) is complete and )"
                          R"(verified; `retried` when the sender's phone had to upload it again)",

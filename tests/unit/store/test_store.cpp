@@ -736,3 +736,35 @@ TEST_CASE("savepoint: a failed step undoes only its own changes, nested ones inc
   }));
   CHECK_FALSE(has("alone-failed"));
 }
+
+TEST_CASE("media: a received media row is kept once, found by id (and chat), updated and pruned by age") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  const Bytes msg{1, 2, 3};
+  REQUIRE(s->media_put(MediaRef{"M1", "a@s.whatsapp.net", "a:1@s.whatsapp.net", msg, "", 100}));
+  // A re-delivery keeps the first row (and its download state).
+  REQUIRE(s->media_put(MediaRef{"M1", "a@s.whatsapp.net", "a:1@s.whatsapp.net", Bytes{9}, "", 100}));
+  REQUIRE(s->media_put(MediaRef{"M1", "g-1@g.us", "b:1@s.whatsapp.net", Bytes{4}, "", 200}));
+  auto one = s->media_get("M1", "a@s.whatsapp.net");
+  REQUIRE(one);
+  REQUIRE(one->has_value());
+  CHECK((*one)->message == msg);
+  CHECK((*one)->sender == "a:1@s.whatsapp.net");
+  auto newest = s->media_get("M1", "");
+  REQUIRE(newest);
+  REQUIRE(newest->has_value());
+  CHECK((*newest)->chat == "g-1@g.us");
+  CHECK_FALSE(s->media_get("M2", "")->has_value());
+
+  MediaRef r = **one;
+  r.message = Bytes{5, 5};
+  r.local_path = "/tmp/x.jpg";
+  REQUIRE(s->media_update(r));
+  auto again = s->media_get("M1", "a@s.whatsapp.net");
+  CHECK((*again)->message == Bytes{5, 5});
+  CHECK((*again)->local_path == "/tmp/x.jpg");
+
+  CHECK(*s->media_prune(150) == 1);
+  CHECK_FALSE(s->media_get("M1", "a@s.whatsapp.net")->has_value());
+  CHECK(s->media_get("M1", "g-1@g.us")->has_value());
+}
