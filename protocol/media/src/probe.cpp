@@ -215,34 +215,42 @@ Status decode(Media& m, const std::function<bool(const AVFrame&)>& on_frame, int
   Packet pkt(av_packet_alloc());
   Frame frame(av_frame_alloc());
   if (!pkt || !frame) return fail("unsupported_media", "out of memory");
-  int packets = 0;
+  int packets = 0, frames = 0;
   bool more = true, draining = false;
   while (more) {
     if (!draining) {
       const int r = av_read_frame(m.fmt.get(), pkt.get());
       if (r < 0) {
         draining = true;
-        avcodec_send_packet(m.codec.get(), nullptr);
+        if (avcodec_send_packet(m.codec.get(), nullptr) < 0) break;
       } else {
         const bool ours = pkt->stream_index == m.stream;
         const int s = ours ? avcodec_send_packet(m.codec.get(), pkt.get()) : 0;
         av_packet_unref(pkt.get());
-        if (s < 0 && s != AVERROR(EAGAIN)) return fail("unsupported_media", "the stream does not decode");
         if (!ours) continue;
-        if (max_packets != 0 && ++packets > max_packets) return fail("unsupported_media", "no frame decoded");
+        // One damaged packet is skipped, as players do; other errors end it.
+        if (s < 0 && s != AVERROR_INVALIDDATA) return fail("unsupported_media", "the stream does not decode");
+        if (max_packets != 0 && ++packets > max_packets && frames == 0) {
+          return fail("unsupported_media", "no frame decoded");
+        }
       }
     }
     for (;;) {
       const int r = avcodec_receive_frame(m.codec.get(), frame.get());
-      if (r == AVERROR(EAGAIN)) break;
-      if (r == AVERROR_EOF) return {};
+      if (r == AVERROR(EAGAIN)) {
+        if (draining) return frames > 0 ? Status{} : fail("unsupported_media", "nothing decoded");
+        break;
+      }
+      if (r == AVERROR_EOF) return frames > 0 ? Status{} : fail("unsupported_media", "nothing decoded");
+      if (r == AVERROR_INVALIDDATA) continue;
       if (r < 0) return fail("unsupported_media", "the stream does not decode");
+      ++frames;
       more = on_frame(*frame);
       av_frame_unref(frame.get());
       if (!more) break;
     }
   }
-  return {};
+  return frames > 0 ? Status{} : fail("unsupported_media", "nothing decoded");
 }
 
 // The first frame as a JPEG, 32 px wide.
@@ -411,6 +419,7 @@ Result<Probe> probe_file(const std::string& path, std::optional<Kind> forced) {
 
   Probe p;
   p.mimetype = mimetype_of(path);
+  const std::string detected_mimetype = p.mimetype;
   const Kind detected = kind_of_mimetype(p.mimetype);
   p.kind = forced.value_or(detected);
   if (p.kind == Kind::sticker && p.mimetype != "image/webp") {
@@ -431,7 +440,7 @@ Result<Probe> probe_file(const std::string& path, std::optional<Kind> forced) {
   if (forced) return Unexpected<Error>{s.error()};
   // The content only looked like media: send it as a document.
   Probe doc;
-  doc.mimetype = mimetype_of(path);
+  doc.mimetype = detected_mimetype;
   doc.kind = Kind::document;
   return doc;
 }
