@@ -206,10 +206,8 @@ std::optional<std::string> json_string(const nlohmann::json& j, const char* key)
 class TempFile {
  public:
   ~TempFile() {
-    if (fd_.get() >= 0 || !path_.empty()) {
-      fd_.reset();
-      if (!path_.empty()) ::unlink(path_.c_str());
-    }
+    fd_.reset();
+    if (!path_.empty()) ::unlink(path_.c_str());
   }
   Status open(const std::string& target) {
     std::string tmpl = target + ".part-XXXXXX";

@@ -5,10 +5,13 @@
 //   media_tool retry-receipt <msg id> <own pn> <chat> <from_me 0|1> <participant|-> <key hex>
 //     -> "<to> <type> <rmr jid> <rmr from_me> <rmr participant|-> <enc_p hex> <enc_iv hex>"
 //   media_tool retry-open <msg id> <key hex> <enc_p hex> <enc_iv hex>  -> "<result> <direct path>" | "ERROR <code>"
+//   media_tool probe <path> [kind]  -> JSON {mimetype, kind, width, height, seconds, pages, animated,
+//                                            thumbnail (hex), waveform [..]} | "ERROR <code>"
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "wa/media/media.hpp"
@@ -107,6 +110,20 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::cout << a->result << ' ' << (a->direct_path.empty() ? "-" : a->direct_path) << '\n';
+  } else if (cmd == "probe" && (argc == 3 || argc == 4)) {
+    std::optional<Kind> forced;
+    if (argc == 4) forced = kind_arg(argv[3]);
+    auto p = probe_file(argv[2], forced);
+    if (!p) {
+      std::cout << "ERROR " << p.error().code << '\n';
+      return 0;
+    }
+    std::cout << "{\"mimetype\":\"" << p->mimetype << "\",\"kind\":\"" << kind_name(p->kind) << "\",\"width\":" << p->width
+              << ",\"height\":" << p->height << ",\"seconds\":" << p->seconds << ",\"pages\":" << p->pages
+              << ",\"animated\":" << (p->animated ? "true" : "false") << ",\"thumbnail\":\"" << to_hex(p->jpeg_thumbnail)
+              << "\",\"waveform\":[";
+    for (size_t i = 0; i < p->waveform.size(); ++i) std::cout << (i ? "," : "") << int{p->waveform[i]};
+    std::cout << "]}\n";
   } else {
     usage();
   }
