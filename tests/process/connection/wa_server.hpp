@@ -36,7 +36,10 @@ class TestServer {
   const std::string& state() const { return state_; }
 
   // Server settings for the supervisor config.
-  json server_config() const { return {{"url", url()}, {"root_public_key", root_}}; }
+  // The media host's CA is written at start (DIR/media-ca.pem).
+  json server_config() const {
+    return {{"url", url()}, {"root_public_key", root_}, {"media_ca_file", state_ + "/media-ca.pem"}};
+  }
 
   // Runs one admin command; returns its exit code and stdout.
   std::pair<int, std::string> admin(std::vector<std::string> args) const {
