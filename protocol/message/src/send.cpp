@@ -134,7 +134,7 @@ Result<SessionReport> install_bundles(signal::SignalSession& sig, std::span<cons
 }
 
 // The <enc mediatype> of a media message, "" for anything else (docs/PROTOCOL.md
-// §13.6; Baileys' getMediaType on the message unwrapped from its view-once and
+// §12.3; Baileys' getMediaType on the message unwrapped from its view-once and
 // captioned-document envelopes).
 std::string media_type_of(ByteView message) {
   proto::Message m;

@@ -122,7 +122,7 @@ INSERT OR IGNORE INTO sender_keys (group_id, sender_name, sender_device, record)
   JOIN lid_mappings m ON k.sender_name = m.pn_user || '_128';
 DELETE FROM sender_keys WHERE sender_name IN (SELECT pn_user FROM lid_mappings UNION ALL SELECT pn_user || '_128' FROM lid_mappings);
 )sql",
-    // 5: received media (docs/PROTOCOL.md §13): what a download needs — the
+    // 5: received media (docs/PROTOCOL.md §12.3): what a download needs — the
     // message's media part with its key, direct path and hashes — kept out
     // of the event log, whose events carry only a handle. One row per
     // (message, chat); local_path is set once a download verified the file.

@@ -1,5 +1,5 @@
 // Media end to end between two of our accounts on the local server, which
-// is also the media host (issue 13, docs/PROTOCOL.md §13): every kind both
+// is also the media host (issue 13, docs/PROTOCOL.md §12.3): every kind both
 // ways with the bytes compared, a large file streamed, auto-download, the
 // media retry after expiry, a corrupted file, a slow host that must not
 // stall the account, and the refusals.

@@ -1,6 +1,6 @@
 // Media: the crypto, the media host's HTTP and the content probing behind
 // sending and receiving images, video, audio, voice notes, documents and
-// stickers (docs/PROTOCOL.md §13). Pure library: no processes, no sockets of
+// stickers (docs/PROTOCOL.md §12.3). Pure library: no processes, no sockets of
 // the account (the media_conn IQ is built and parsed here, sent by callers).
 //
 // Files are streamed: no function here holds a whole file in memory; the
@@ -110,7 +110,7 @@ Result<Bytes> decrypt(ByteView media_key, Kind k, ByteView body, const FileHashe
 // read in kChunk pieces. Errors: io_error (cannot read).
 Result<FileHashes> hash_file(const std::string& path, ByteView media_key, Kind k);
 
-// ---- the media_conn IQ (docs/PROTOCOL.md §13.2) ----
+// ---- the media_conn IQ (docs/PROTOCOL.md §12.3) ----
 
 struct MediaHost {
   std::string hostname;  // may carry ":port"
@@ -176,7 +176,7 @@ struct DownloadRequest {
 };
 Status download_file(const DownloadRequest& req, const std::string& out_path, const HttpOptions& http);
 
-// ---- media retry (docs/PROTOCOL.md §13.7) ----
+// ---- media retry (docs/PROTOCOL.md §12.3) ----
 
 // <receipt id=MSG to=OWN_PN type="server-error"><encrypt><enc_p/><enc_iv/></encrypt>
 //   <rmr jid=CHAT from_me=".." [participant=SENDER]/></receipt>

@@ -1,4 +1,4 @@
-// The media part of a message (docs/PROTOCOL.md §13.5): read from a received
+// The media part of a message (docs/PROTOCOL.md §12.3): read from a received
 // message and written for a send. Kinds are named as wa::media::kind_name
 // spells them ("image", "video", "audio", "voice", "document", "sticker") so
 // this layer needs no media library.
