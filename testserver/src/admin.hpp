@@ -10,6 +10,12 @@
 //     drop-acks {"n"} | delay-acks {"n","ms"} | refuse-login {"reason"} | omit-pn | clear
 //   {"cmd":"migrate","phone":P,"on":true|false}
 //   {"cmd":"new-lid","phone":P}
+//   {"cmd":"media-expire","path":DIRECT_PATH|"all"}   (media_phone.cpp)
+//   {"cmd":"media-corrupt","path":DIRECT_PATH}
+//   {"cmd":"media-refuse-uploads","on":true|false}
+//   {"cmd":"media-slow","bytes_per_sec":N}              (0: off)
+//   {"cmd":"media-list"}
+//   {"cmd":"media-retry-key","id":MSG_ID,"media_key":B64,"path":DIRECT_PATH}
 #pragma once
 
 #include <string>

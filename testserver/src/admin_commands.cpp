@@ -28,6 +28,12 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
         {"reset-identity", &Server::admin_reset_identity},
         {"migrate", &Server::admin_migrate},
         {"new-lid", &Server::admin_new_lid},
+        {"media-expire", &Server::admin_media_expire},
+        {"media-corrupt", &Server::admin_media_corrupt},
+        {"media-refuse-uploads", &Server::admin_media_refuse_uploads},
+        {"media-slow", &Server::admin_media_slow},
+        {"media-list", &Server::admin_media_list},
+        {"media-retry-key", &Server::admin_media_retry_key},
     };
     AdminCommand handler = nullptr;
     for (const auto& [name, h] : kCommands)
@@ -75,6 +81,8 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
   json refused = json::object();
   for (const auto& [code, n] : counters_.refused) refused[std::to_string(code)] = n;
   return ipc::ok_reply({{"port", port()},
+                        {"media_port", media_port()},
+                        {"media", media_status()},
                         {"addressing", pol.lid ? "lid" : "pn"},
                         {"pn_lookups", pol.refuse_pn_lookups ? "refuse" : "serve"},
                         {"pn_dm_to_migrated", pol.pn_dm_to_migrated_463 ? "463" : "deliver"},

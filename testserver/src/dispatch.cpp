@@ -44,6 +44,7 @@ constexpr IqEntry kIqs[] = {
     {"md", Iq::md, Gate::link_code_step},
     {"privacy", Iq::privacy, Gate::login},
     {"abt", Iq::abt, Gate::login},
+    {"w:m", Iq::media_conn, Gate::login},
 };
 
 }  // namespace

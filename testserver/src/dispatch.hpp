@@ -30,6 +30,7 @@ enum class Iq {
   groups,        // iq_groups.cpp (w:g2)
   md,            // pairing.cpp: link-code stages, remove-companion-device
   abt,           // iq_abt.cpp: AB props
+  media_conn,    // media_phone.cpp (w:m): the media host and an upload auth token
   privacy,       // iq_keys.cpp: privacy tokens (LID-first server or --tctoken require)
   client_answer, // type=result|error from the client (pair-device-sign)
 };

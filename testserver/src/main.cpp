@@ -65,7 +65,16 @@ int admin_call(const std::string& dir, const admin::json& req, bool as_json, int
 
 uv_loop_t* g_loop = nullptr;
 
-int serve(const std::string& listen, const std::string& dir, unsigned max_conns, const Policy& policy) {
+struct MediaFlags {
+  int port = 0;
+  uint64_t max_bytes = 2ull << 30;
+  uint64_t auth_ttl = 3600;
+  std::string fallback_host;
+  bool fallback_first = false;
+};
+
+int serve(const std::string& listen, const std::string& dir, unsigned max_conns, const Policy& policy,
+          const MediaFlags& media) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::fprintf(stderr, "wa-testserver: --listen must be HOST:PORT\n");
@@ -75,7 +84,12 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns,
   opts.host = listen.substr(0, colon);
   opts.port = std::atoi(listen.c_str() + colon + 1);
   opts.state_dir = dir;
-  if (opts.port < 0 || opts.port > 65535) {
+  opts.media_port = media.port;
+  opts.media_max_bytes = media.max_bytes;
+  opts.media_auth_ttl = media.auth_ttl;
+  opts.media_fallback_host = media.fallback_host;
+  opts.media_fallback_first = media.fallback_first;
+  if (opts.port < 0 || opts.port > 65535 || opts.media_port < 0 || opts.media_port > 65535) {
     std::fprintf(stderr, "wa-testserver: bad port\n");
     return 64;
   }
@@ -94,6 +108,7 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns,
   }
   ::unlink((dir + "/ready").c_str());
   ::unlink((dir + "/port").c_str());
+  ::unlink((dir + "/media-port").c_str());
   // Each connection is one fd: raise the soft limit to what we were allowed.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -124,8 +139,10 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns,
     return 1;
   }
   (void)fs::write_file_atomic(dir + "/port", std::to_string((*server)->port()) + "\n");
+  (void)fs::write_file_atomic(dir + "/media-port", std::to_string((*server)->media_port()) + "\n");
   (void)fs::write_file_atomic(dir + "/ready", "1\n");
-  WA_INFO("serving ws://%s:%d/ws/chat (state %s)", opts.host.c_str(), (*server)->port(), dir.c_str());
+  WA_INFO("serving ws://%s:%d/ws/chat and media on https://%s:%d (state %s)", opts.host.c_str(), (*server)->port(),
+          opts.host.c_str(), (*server)->media_port(), dir.c_str());
 
   uv_signal_t sigint, sigterm;
   Server* srv = server->get();
@@ -191,6 +208,41 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tctoken", tctoken,
                         "require: a 1:1 message without a conversation or a valid privacy token gets ack 463")
       ->check(CLI::IsMember({"off", "require"}))->capture_default_str();
+  MediaFlags media;
+  serve_cmd->add_option("--media-port", media.port,
+                        "HTTPS media host port on the --listen host (0: the kernel picks; see DIR/media-port)")
+      ->capture_default_str();
+  serve_cmd->add_option("--media-max-bytes", media.max_bytes, "larger uploads answer 413")->capture_default_str();
+  serve_cmd->add_option("--media-auth-ttl", media.auth_ttl,
+                        "seconds a media_conn upload auth token lives (also the answer's ttl)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--media-fallback-host", media.fallback_host,
+                        "HOST:PORT listed as a second media host (type=fallback); may point nowhere");
+  serve_cmd->add_flag("--media-fallback-first", media.fallback_first,
+                      "list the fallback host before this server's media host");
+
+  std::string media_word;
+  auto* media_expire_cmd = app.add_subcommand(
+      "media-expire", "Media host: the blob answers 410 from now on (its bytes stay, as on the sender's phone).");
+  media_expire_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  media_expire_cmd->add_option("path", media_word, "DIRECT_PATH (or its URL) | all")->required();
+  auto* media_corrupt_cmd = app.add_subcommand("media-corrupt", "Media host: flip one byte of the stored blob.");
+  media_corrupt_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  media_corrupt_cmd->add_option("path", media_word, "DIRECT_PATH (or its URL)")->required();
+  auto* media_refuse_cmd = app.add_subcommand("media-refuse-uploads", "Media host: uploads answer 503 (on) or not (off).");
+  media_refuse_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  media_refuse_cmd->add_option("state", media_word, "on|off")->required()->check(CLI::IsMember({"on", "off"}));
+  auto* media_slow_cmd = app.add_subcommand("media-slow", "Media host: throttle every transfer to N bytes/s (off: no limit).");
+  media_slow_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  media_slow_cmd->add_option("rate", media_word, "BYTES_PER_SEC|off")->required();
+  auto* media_list_cmd = app.add_subcommand("media-list", "Media host: stored blobs (direct path, size, state).");
+  media_list_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  std::vector<std::string> retry_words;
+  auto* media_retry_cmd = app.add_subcommand(
+      "media-retry-key", "Tell NUMBER's emulated phone the media key of message MSG_ID (what the real phone decrypts "
+                         "from its copy): a media retry for MSG_ID then re-publishes DIRECT_PATH's bytes.");
+  media_retry_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  media_retry_cmd->add_option("args", retry_words, "MSG_ID B64_MEDIA_KEY DIRECT_PATH")->required()->expected(3);
 
   auto* scan_cmd = app.add_subcommand("scan", "Link the companion showing QR to account NUMBER (as its phone would).");
   scan_cmd->add_option("--state", dir, "state directory of the running server")->required();
@@ -249,7 +301,7 @@ int main(int argc, char** argv) {
     policy.refuse_pn_lookups = pn_lookups.empty() ? policy.lid : pn_lookups == "refuse";
     policy.pn_dm_to_migrated_463 = pn_dm == "463";
     policy.require_tctoken = tctoken == "require";
-    return serve(listen, dir, max_conns, policy);
+    return serve(listen, dir, max_conns, policy, media);
   }
   if (*scan_cmd) {
     if (auto st = admin::check_phone(phone); !st) {
@@ -263,6 +315,26 @@ int main(int argc, char** argv) {
   if (*drain_cmd) return admin_call(dir, {{"cmd", "drain-prekeys"}, {"jid", jid}, {"leave", leave}}, true, 10000);
   if (*migrate_cmd) return admin_call(dir, {{"cmd", "migrate"}, {"phone", phone}, {"on", onoff == "on"}}, true, 10000);
   if (*new_lid_cmd) return admin_call(dir, {{"cmd", "new-lid"}, {"phone", phone}}, true, 10000);
+  if (*media_expire_cmd) return admin_call(dir, {{"cmd", "media-expire"}, {"path", media_word}}, true, 10000);
+  if (*media_corrupt_cmd) return admin_call(dir, {{"cmd", "media-corrupt"}, {"path", media_word}}, true, 10000);
+  if (*media_refuse_cmd)
+    return admin_call(dir, {{"cmd", "media-refuse-uploads"}, {"on", media_word == "on"}}, true, 10000);
+  if (*media_slow_cmd) {
+    uint64_t rate = 0;
+    if (media_word != "off") {
+      char* end = nullptr;
+      rate = std::strtoull(media_word.c_str(), &end, 10);
+      if (media_word.empty() || *end != '\0' || media_word[0] == '-') {
+        std::fprintf(stderr, "wa-testserver: media-slow takes BYTES_PER_SEC or off\n");
+        return 64;
+      }
+    }
+    return admin_call(dir, {{"cmd", "media-slow"}, {"bytes_per_sec", rate}}, true, 10000);
+  }
+  if (*media_list_cmd) return admin_call(dir, {{"cmd", "media-list"}}, true, 10000);
+  if (*media_retry_cmd)
+    return admin_call(dir, {{"cmd", "media-retry-key"}, {"id", retry_words[0]}, {"media_key", retry_words[1]},
+                            {"path", retry_words[2]}}, true, 10000);
   if (*reset_cmd) return admin_call(dir, {{"cmd", "reset-identity"}, {"phone", phone}}, true, 10000);
   if (*fault_cmd) {
     auto req = admin::fault_request(jid, phone, words);

@@ -53,6 +53,12 @@ void Server::on_receipt(Conn& c, const Node& r) {
     for (const auto* item : list->children("item")) answered(c, "message", item->attr_or("id", ""));
   ++counters_.receipts;
   if (r.attr_or("type", "") == "retry") ++counters_.retry_receipts;
+  if (r.attr_or("type", "") == "server-error") {
+    // A media retry goes to the account's phone (emulated here), not to
+    // the other companions.
+    on_media_retry(c, r);
+    return;
+  }
   auto plan = plan_receipt(state_, c.addr, r, now_unix());
   if (!plan) return;
   for (auto& d : plan->deliveries) deliver(std::move(d));

@@ -20,6 +20,7 @@ Result<std::unique_ptr<Server>> Server::start(uv_loop_t* loop, ServeOptions opts
                                      s->state_.server_static(), std::move(cert_chain), *s);
   if (!transport) return Unexpected<Error>{transport.error()};
   s->transport_ = std::move(*transport);
+  WA_TRY(s->start_media());
 
   s->bridge_ = std::make_unique<ipc::LoopBridge>(loop);
   auto sock = ipc::open_socket(ipc::Protocol::rep);
@@ -40,6 +41,7 @@ void Server::stop() {
   // Connections first (their on_closed answers pending admin requests),
   // then the admin socket those answers need.
   if (transport_) transport_->stop();
+  if (media_) media_->stop();
   sessions_.clear();
   admin_.reset();
   if (bridge_) bridge_->close();
@@ -85,6 +87,7 @@ void Server::on_iq(Conn& c, const Node& iq) {
       case dispatch::Iq::md: reply = iq_md(c, iq); break;
       case dispatch::Iq::privacy: reply = iq_privacy(c, iq); break;
       case dispatch::Iq::abt: reply = iq_abt(c, iq); break;
+      case dispatch::Iq::media_conn: reply = iq_media_conn(c, iq); break;
     }
   }
   if (!reply.tag.empty()) send(c, reply);  // empty: answered already

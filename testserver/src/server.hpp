@@ -10,6 +10,8 @@
 //   pairing.cpp     the emulated phone's side: QR and link-code pairing, md IQs
 //   admin_commands.cpp  the admin socket's commands
 //   faults.cpp      injected faults (class Faults)
+//   media_phone.cpp media_conn IQ, media admin commands, the phone's side of
+//                   media retry (the HTTPS host itself: media_host.cpp)
 // Everything runs on the loop thread; admin requests arrive through
 // ipc::LoopBridge.
 #pragma once
@@ -27,6 +29,8 @@
 #include "admin.hpp"
 #include "conn.hpp"
 #include "faults.hpp"
+#include "media.hpp"
+#include "media_host.hpp"
 #include "routing.hpp"
 #include "sessions.hpp"
 #include "state.hpp"
@@ -42,6 +46,12 @@ struct ServeOptions {
   int port = 0;
   std::string state_dir;
   unsigned fd_limit = 4096;  // lws per-thread fd table (and our connection cap)
+  // The HTTPS media host (same host as the chat listener).
+  int media_port = 0;  // 0: any free port
+  uint64_t media_max_bytes = 2ull << 30;
+  uint64_t media_auth_ttl = 3600;     // media_conn auth (and ttl) in seconds
+  std::string media_fallback_host;    // HOST:PORT listed as type="fallback" (may point nowhere)
+  bool media_fallback_first = false;  // list the fallback before our host
 };
 
 class Server final : private TransportEvents {
@@ -52,6 +62,7 @@ class Server final : private TransportEvents {
   Server& operator=(const Server&) = delete;
 
   int port() const { return transport_ ? transport_->port() : 0; }
+  int media_port() const { return media_ ? media_->port() : 0; }
   // Loop thread: close every connection and the listener; run the loop
   // afterwards so libuv can finish closing handles.
   void stop();
@@ -94,6 +105,9 @@ class Server final : private TransportEvents {
   // xmlns=privacy <tokens>: mint privacy tokens, push them to the holders.
   binary::Node iq_privacy(Conn& c, const binary::Node& iq);  // iq_keys.cpp
   binary::Node iq_abt(Conn& c, const binary::Node& iq);      // iq_abt.cpp
+  binary::Node iq_media_conn(Conn& c, const binary::Node& iq);  // media_phone.cpp
+  // <receipt type="server-error"> (media retry): the phone's answer.
+  void on_media_retry(Conn& c, const binary::Node& r);          // media_phone.cpp
   // <notification type="encrypt"><count value=N/> once a device's one-time
   // prekeys run low (again after each upload).
   void check_prekey_stock(const DeviceAddr& dev);            // iq_keys.cpp
@@ -122,6 +136,15 @@ class Server final : private TransportEvents {
   admin::json admin_reset_identity(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_migrate(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_new_lid(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  // media_phone.cpp
+  admin::json admin_media_expire(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_media_corrupt(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_media_refuse_uploads(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_media_slow(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_media_list(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_media_retry_key(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json media_status() const;
+  Status start_media();
   std::vector<Conn*> conns_for(const admin::Fault& f);
 
   uv_loop_t* loop_;
@@ -131,6 +154,8 @@ class Server final : private TransportEvents {
   Faults faults_;
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<ipc::RepServer> admin_;
+  std::unique_ptr<media::Store> media_store_;
+  std::unique_ptr<media::MediaHost> media_;
   Sessions sessions_;
   std::set<DeviceAddr> prekeys_low_;  // notified, no upload since
   // Who has exchanged messages with whom (this run only): they are told when
@@ -139,6 +164,9 @@ class Server final : private TransportEvents {
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              device_notifications = 0, privacy_tokens = 0;
+    // media retry requests (server-error receipts): all, answered with a
+    // new direct path, answered with an error
+    uint64_t media_retries = 0, media_retries_served = 0, media_retries_failed = 0;
     std::map<int, uint64_t> refused;  // messages refused, by ack error code (400, 463, ...)
   } counters_;
   uint64_t id_counter_ = 0;
