@@ -30,8 +30,10 @@ export function waitFor(emitterOn, pred, ms, what) {
 // serveArgs: extra `serve` flags, e.g. ['--addressing', 'lid']; the
 // environment's WATS_SERVE_ARGS (space-separated) are added to every server,
 // so a whole interop run can be repeated against the LID-first server.
+// WATS_STATE_DIR: a state directory prepared before (its media CA already
+// trusted by this process through NODE_EXTRA_CA_CERTS, see prepareMediaCa).
 export async function startServer(bin, serveArgs = []) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wats-'));
+  const dir = process.env.WATS_STATE_DIR || mkdtempSync(path.join(tmpdir(), 'wats-'));
   const envArgs = (process.env.WATS_SERVE_ARGS || '').split(/\s+/).filter(Boolean);
   const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--state', dir, ...envArgs, ...serveArgs,
     ...(process.env.WATS_VERBOSE ? ['--verbose'] : [])], {
@@ -71,6 +73,32 @@ export async function startServer(bin, serveArgs = []) {
     if (code !== 0) fail('server exited with ' + code + ':\n' + log.slice(-40).join('\n'));
   };
   return { dir, port, root, admin, stop, proc };
+}
+
+// Node reads NODE_EXTRA_CA_CERTS only at start, and the media host's CA is
+// made by the server's first start. So a media scenario runs in two steps:
+// this process starts a server once in a fresh state dir (which writes
+// DIR/media-ca.pem and keeps it for later starts), stops it, and runs itself
+// again trusting that CA with WATS_STATE_DIR set; it exits with the child's
+// status. Returns only in the child.
+export async function prepareMediaCa() {
+  if (process.env.NODE_EXTRA_CA_CERTS && process.env.WATS_STATE_DIR) return;
+  const bin = process.argv[3];
+  const dir = mkdtempSync(path.join(tmpdir(), 'wats-'));
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--state', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines = readline.createInterface({ input: proc.stderr });
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('server did not start')), 15000);
+    lines.on('line', (l) => { if (l.includes('serving ws://')) { clearTimeout(t); resolve(); } });
+  });
+  await new Promise((r) => { proc.on('exit', r); proc.kill('SIGTERM'); });
+  const child = spawn(process.execPath, process.argv.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'media-ca.pem'), WATS_STATE_DIR: dir },
+  });
+  const code = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(code);
 }
 
 // Certificate chain + pairing signature checks with libsignal's verifySignature.
@@ -180,7 +208,7 @@ export class Client {
     sock.ev.on('messages.upsert', ({ messages }) => {
       for (const m of messages) {
         const text = m.message?.conversation || m.message?.extendedTextMessage?.text;
-        this.received.push({ id: m.key.id, from: m.key.remoteJid, participant: m.key.participant, fromMe: m.key.fromMe, text, stub: m.messageStubType });
+        this.received.push({ id: m.key.id, from: m.key.remoteJid, participant: m.key.participant, fromMe: m.key.fromMe, text, stub: m.messageStubType, raw: m });
       }
       this.notify();
     });

@@ -9,12 +9,15 @@ import path from 'path';
 import readline from 'readline';
 import { waitFor } from './harness.mjs';
 
-export async function startOurs(server, profile, binDir) {
+// opts.mediaRoots: directories send_media may read (and download write).
+export async function startOurs(server, profile, binDir, opts = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'wats-ours-'));
   const config = {
     run_dir: path.join(dir, 'run'),
     data_dir: path.join(dir, 'data'),
-    server: { url: `ws://127.0.0.1:${server.port}/ws/chat`, root_public_key: server.root.toString('hex') },
+    server: { url: `ws://127.0.0.1:${server.port}/ws/chat`, root_public_key: server.root.toString('hex'),
+      media_ca_file: path.join(server.dir, 'media-ca.pem') },
+    media: { allowed_roots: opts.mediaRoots || [] },
     instances: [{ profile, autostart: true }],
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
