@@ -5,7 +5,7 @@
 include(GNUInstallDirs)
 
 install(TARGETS wa-supervisor wactl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS wa-connection wa-sender RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/wa-supervisor)
+install(TARGETS wa-connection wa-sender wa-probe RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/wa-supervisor)
 if(TARGET wa-testserver)
   install(TARGETS wa-testserver wa-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

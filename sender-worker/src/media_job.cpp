@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "job.hpp"
+#include "probe_child.hpp"
 #include "wa/bytes.hpp"
 #include "wa/contract/deadlines.hpp"
 #include "wa/crypto_random.hpp"
@@ -172,7 +173,7 @@ json run_media_job(store::Store& st, signal::SignalSession& sig, const QueryFn& 
     forced = media::kind_from_name(payload["type"].get<std::string>());
     if (!forced) return failed_done(job, Error{"bad_request", "unknown media type"});
   }
-  auto probe = media::probe_file(fd_path, forced);
+  auto probe = probe_in_child(file.fd, forced);
   if (!probe) return failed_done(job, file_side(probe.error()));
   const media::Kind kind = forced.value_or(probe->kind);
 

@@ -77,7 +77,7 @@ Supervisor::~Supervisor() {
 namespace {
 
 bool has_workers(const std::string& dir) {
-  for (const char* w : {"wa-connection", "wa-sender"})
+  for (const char* w : {"wa-connection", "wa-sender", "wa-probe"})
     if (::access((dir + "/" + w).c_str(), X_OK) != 0) return false;
   return true;
 }
@@ -89,7 +89,7 @@ Result<std::string> find_worker_dir(const std::string& self) {
   const std::string installed = self + "/" + kWorkerDirFromBin;
   for (const auto& dir : {self, installed})
     if (has_workers(dir)) return dir;
-  return fail("no_workers", "wa-connection and wa-sender not found (looked in " + self + " and " + installed +
+  return fail("no_workers", "wa-connection, wa-sender and wa-probe not found (looked in " + self + " and " + installed +
                                 "): install them with wa-supervisor (cmake --install, or the package)");
 }
 

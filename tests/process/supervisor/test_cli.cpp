@@ -66,7 +66,7 @@ TEST_CASE("wactl - global flags anywhere, usage errors exit 2, unknown commands 
   CHECK(rc == 2);
   std::tie(rc, text) = wactl({"status", "--no-such-flag"});
   CHECK(rc == 2);
-  for (const char* prog : {"wactl", "wa-supervisor", "wa-connection", "wa-sender"}) {
+  for (const char* prog : {"wactl", "wa-supervisor", "wa-connection", "wa-sender", "wa-probe"}) {
     std::tie(rc, text) = run_program({bin(prog), "--version"}, out);
     CHECK_MESSAGE(rc == 0, prog);
     CHECK_MESSAGE(contains(text, std::string(prog) + " "), text);
@@ -113,7 +113,7 @@ TEST_CASE("wa-supervisor without its workers stops at once with exit 72 and says
   std::string text;
   std::tie(rc, text) = run_program({alone, "--config", tmp.path() + "/config.json"}, tmp.path() + "/out");
   CHECK(rc == 72);
-  CHECK_MESSAGE(contains(text, "wa-connection and wa-sender not found"), text);
+  CHECK_MESSAGE(contains(text, "wa-connection, wa-sender and wa-probe not found"), text);
   CHECK(contains(text, tmp.path() + "/../libexec/wa-supervisor"));
 }
 

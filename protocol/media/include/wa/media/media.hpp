@@ -224,5 +224,10 @@ struct Probe {
 // of a voice note). `forced` overrides the detected kind. Errors:
 // unsupported_media (the content cannot be the kind asked for), io_error.
 Result<Probe> probe_file(const std::string& path, std::optional<Kind> forced);
+// wa_media_probe (libmagic, libvips, FFmpeg) links probe_file; everything
+// else runs it in the wa-probe process and reads its answer: one line of
+// JSON, {"probe": {...}} or {"error": {"code", "message"}}.
+std::string probe_answer(const Result<Probe>& p);
+Result<Probe> parse_probe_answer(std::string_view line);
 
 }  // namespace wa::media
