@@ -1,12 +1,14 @@
 // Every parser of server-sent message-layer nodes on arbitrary decoded
 // nodes: usync, prekey bundles, group info, retry receipts, padding, and the
-// receipt/ack builders (which echo routing attributes).
+// receipt/ack builders (which echo routing attributes), and the media part of
+// a decrypted message (read, rebuilt, its path replaced).
 #include <cstddef>
 #include <cstdint>
 
 #include "wa/binary/codec.hpp"
 #include "wa/message/group.hpp"
 #include "wa/message/id.hpp"
+#include "wa/message/media.hpp"
 #include "wa/message/prekeys.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
@@ -18,6 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)wa::message::unpad(in);
   (void)wa::message::summarize(in);
   (void)wa::message::media_type_of(in);
+  if (auto media = wa::message::find_media(in)) (void)wa::message::build_media_message(*media, nullptr);
+  (void)wa::message::with_direct_path(in, "/v/x");
   auto node = wa::binary::decode(in);
   if (!node) return 0;
   wa::message::Self self;
