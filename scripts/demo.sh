@@ -51,7 +51,9 @@ cat > "$DEMO/config.json" <<JSON
 {
   "run_dir": "$DEMO/run",
   "data_dir": "$DEMO/data",
-  "server": {"url": "ws://127.0.0.1:$PORT/ws/chat", "root_public_key": "$ROOT"},
+  "server": {"url": "ws://127.0.0.1:$PORT/ws/chat", "root_public_key": "$ROOT",
+             "media_ca_file": "$DEMO/server/media-ca.pem"},
+  "media": {"allowed_roots": ["$DEMO/outbox"]},
   "restart": {"intensity": 5, "period_s": 60, "backoff_min_ms": 200, "backoff_max_ms": 5000},
   "senders": {"max_per_instance": 4, "idle_ms": 30000},
   "instances": [{"profile": "sales", "autostart": false}, {"profile": "support", "autostart": false}]
@@ -109,6 +111,17 @@ two_messages() { [ "$(wactl events --profile support --since 0 --no-follow | gre
 wait_for 10 two_messages
 # Stored copies of qr events carry no QR string; they are left out here for brevity.
 wactl events --profile support --since 0 --no-follow | grep -v '"type":"qr"' | cut -c1-160
+
+say "sales sends a document (this README) to support, which downloads and checks it"
+mkdir -p "$DEMO/outbox" && cp README.md "$DEMO/outbox/README.md"
+wactl send-media sales 15550002@s.whatsapp.net "$DEMO/outbox/README.md" --caption "our README"
+got_document() { grep '"profile":"support"' "$DEMO/events.jsonl" | grep -q '"msg_type":"document"'; }
+wait_for 10 got_document
+DOC=$(grep '"profile":"support"' "$DEMO/events.jsonl" | grep '"msg_type":"document"' | tail -1)
+echo "$DOC" | cut -c1-200
+echo "(the event describes the file and names it; its key stays in support's store)"
+wactl download support "$(echo "$DOC" | str_field id)" -o "$DEMO/outbox/README.copy"
+cmp "$DEMO/outbox/README.md" "$DEMO/outbox/README.copy" && echo "identical to what sales sent"
 
 say "orderly shutdown"
 wactl shutdown

@@ -206,6 +206,20 @@ const std::map<std::string_view, Printer>& printers() {
          return 0;
        }},
       {"send_text", [](const json& r) { return std::printf("sent %s\n", r.value("id", std::string()).c_str()) < 0; }},
+      {"send_media",
+       [](const json& r) {
+         const json m = r.value("media", json::object());
+         return std::printf("sent %s (%s, %s, %llu bytes)\n", r.value("id", std::string()).c_str(),
+                            m.value("type", std::string()).c_str(), m.value("mimetype", std::string()).c_str(),
+                            static_cast<unsigned long long>(m.value("size", uint64_t{0}))) < 0;
+       }},
+      {"download",
+       [](const json& r) {
+         return std::printf("%s (%llu bytes, %s)%s\n", r.value("path", std::string()).c_str(),
+                            static_cast<unsigned long long>(r.value("size", uint64_t{0})),
+                            r.value("mimetype", std::string()).c_str(),
+                            r.value("retried", false) ? ", uploaded again by the sender's phone" : "") < 0;
+       }},
       {"group_create",
        [](const json& r) {
          std::printf("created %s\n", r.value("gid", std::string()).c_str());
