@@ -152,8 +152,9 @@ TEST_CASE("liveness - a connection worker that never gets ready is killed at the
     w << "#!/bin/sh\nexec sleep 600\n";
   }
   std::filesystem::permissions(bindir + "/wa-connection", std::filesystem::perms::owner_all);
-  // The supervisor refuses to start without both workers beside it.
+  // The supervisor refuses to start without all its workers beside it.
   std::filesystem::copy_file(bin("wa-sender"), bindir + "/wa-sender");
+  std::filesystem::copy_file(bin("wa-probe"), bindir + "/wa-probe");
   json cfg{{"run_dir", run},
            {"data_dir", data},
            {"shutdown_timeout_ms", 2000},
