@@ -158,6 +158,10 @@ TEST_CASE("upload paths, tokens and direct paths") {
   CHECK(media::b64url(sha, true) == nopad + "=");
   CHECK_FALSE(media::token_matches(b64url_nopad(crypto::sha256(as_bytes("other"))), sha));
   CHECK_FALSE(media::token_matches("", sha));
+  CHECK(media::token_matches(nopad + "%3D", sha));
+  CHECK(media::same_token("abc%3D", "abc="));
+  CHECK(media::same_token("abc", "abc=="));
+  CHECK_FALSE(media::same_token("abc", "abd"));
 
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
