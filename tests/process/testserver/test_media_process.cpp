@@ -137,7 +137,7 @@ Resp post(const std::string& ca, const std::string& url, const std::string& body
 
 struct MediaConn {
   std::string auth;
-  std::string host;  // HOST:PORT of the first (primary) host
+  std::string host;  // HOST:PORT of the primary host (ours)
   Node node;
 };
 
@@ -149,7 +149,9 @@ MediaConn media_conn(WaConn& c, const std::string& id = "mc1") {
   REQUIRE(r.attr_or("id", "") == id);
   const Node* mc = r.child("media_conn");
   REQUIRE(mc);
-  const Node* host = mc->child("host");
+  const Node* host = nullptr;
+  for (const Node* h : mc->children("host"))
+    if (h->attr_or("type", "") == "primary") host = h;
   REQUIRE(host);
   return {std::string(mc->attr_or("auth", "")), std::string(host->attr_or("hostname", "")), *mc};
 }
@@ -260,9 +262,15 @@ TEST_CASE("media host: media_conn names it, an upload downloads byte for byte, w
 }
 
 TEST_CASE("media host: uploads need a live auth token (401) and the body's hash (400)") {
-  World w({"--media-auth-ttl", "2"});
+  World w({"--media-auth-ttl", "2", "--media-fallback-host", "127.0.0.1:9", "--media-fallback-first"});
   auto m = media_conn(w.ca);
   CHECK(m.node.attr_or("auth_ttl", "") == "2");
+  CHECK(m.node.attr_or("ttl", "") == "2");
+  // --media-fallback-first: the (dead) fallback is listed before our host.
+  auto hosts = m.node.children("host");
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0]->attr_or("type", "") == "fallback");
+  CHECK(hosts[1]->attr_or("hostname", "") == m.host);
   std::string body = random_body(5000);
   std::string t = token_of(body);
   CHECK(post(w.cacert, "https://" + m.host + "/mms/image/" + t + "?token=" + t, body).status == 401);

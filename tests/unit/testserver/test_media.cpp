@@ -82,7 +82,7 @@ TEST_CASE("media_conn IQ (w:m) is routed after login only") {
   CHECK(before.error_code == 401);
 }
 
-TEST_CASE("media TLS: a P-256 test CA and a leaf for 127.0.0.1 and localhost that verifies against it; reused") {
+TEST_CASE("media TLS: a P-256 test CA and a leaf for 127.0.0.1 and localhost that verifies against it, reused") {
   test::TempDir dir;
   auto files = media::ensure_tls(dir.path());
   REQUIRE(files);
