@@ -70,6 +70,8 @@ struct Request {
   std::string file;            // POST body streamed from this file
   uint64_t file_size = 0;
   std::string range;
+  long timeout_ms = 120000;
+  curl_off_t max_send_speed = 0;  // bytes/s, 0: unlimited
 };
 
 size_t on_read(char* p, size_t sz, size_t n, void* ud) { return std::fread(p, sz, n, static_cast<std::FILE*>(ud)) * sz; }
@@ -88,7 +90,8 @@ Resp http(const std::string& cacert, const Request& rq) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.content_range);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq.timeout_ms);
+  if (rq.max_send_speed) curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, rq.max_send_speed);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   std::FILE* f = nullptr;
   if (rq.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -330,6 +333,26 @@ TEST_CASE("media host: size limit 413, refused uploads 503, expiry 410, corrupti
   CHECK(get(w.cacert, up2.url).status == 410);
   CHECK(w.ok({{"cmd", "status"}})["media"]["counters"]["expired_hits"] == 2);
   CHECK_FALSE(w.s.admin({{"cmd", "media-corrupt"}, {"path", "/v/t62.7118-24/unknown.enc"}}).value("ok", true));
+
+  // An upload cut off midway leaves no file behind and stores nothing.
+  std::string part = random_body(90000);
+  Request cut;
+  cut.url = upload_url(m, "image", token_of(part), m.auth);
+  cut.method = "POST";
+  cut.body = part;
+  cut.max_send_speed = 20000;
+  cut.timeout_ms = 1000;
+  CHECK(http(w.cacert, cut).status == 0);
+  auto leftovers = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(w.dir.path() + "/media"))
+      n += e.path().extension() == ".part";
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (leftovers() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(leftovers() == 0);
+  CHECK(w.ok({{"cmd", "media-list"}})["blobs"].size() == 2);
 }
 
 TEST_CASE("media host: a throttled transfer does not stall the chat socket") {
