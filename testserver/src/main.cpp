@@ -186,8 +186,9 @@ int main(int argc, char** argv) {
   bool as_json = false;
   unsigned max_conns = 4096;
 
-  auto* serve_cmd = app.add_subcommand("serve", "Run the server: ws://HOST:PORT/ws/chat. Writes DIR/root.pub "
-                                                "(64 hex), DIR/port and, once listening, DIR/ready.");
+  auto* serve_cmd = app.add_subcommand("serve", "Run the server: ws://HOST:PORT/ws/chat and the HTTPS media host. "
+                                                "Writes DIR/root.pub (64 hex), DIR/media-ca.pem (the media host's "
+                                                "test CA), DIR/port, DIR/media-port and, once listening, DIR/ready.");
   serve_cmd->add_option("--listen", listen, "HOST:PORT (port 0: the kernel picks; see DIR/port)")->capture_default_str();
   serve_cmd->add_option("--state", dir, "state directory (created 0700)")->required();
   bool verbose = false;

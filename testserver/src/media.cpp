@@ -26,9 +26,15 @@ bool known(std::span<const std::string_view> list, std::string_view t) {
   return std::find(list.begin(), list.end(), t) != list.end();
 }
 
+// Trailing '=' padding, also percent-encoded (whatsmeow's query encoder
+// writes token=...%3D).
 std::string_view strip_padding(std::string_view s) {
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  return s;
+  for (;;) {
+    if (!s.empty() && s.back() == '=') s.remove_suffix(1);
+    else if (s.size() >= 3 && s[s.size() - 3] == '%' && s[s.size() - 2] == '3' && (s.back() == 'D' || s.back() == 'd'))
+      s.remove_suffix(3);
+    else return s;
+  }
 }
 
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -66,6 +72,8 @@ std::string b64url(ByteView b, bool pad) {
 bool token_matches(std::string_view token, const std::array<uint8_t, 32>& sha) {
   return strip_padding(token) == b64url(sha, false);
 }
+
+bool same_token(std::string_view a, std::string_view b) { return strip_padding(a) == strip_padding(b); }
 
 std::optional<UploadTarget> parse_upload_path(std::string_view path) {
   UploadTarget t;

@@ -40,6 +40,9 @@ std::string b64url(ByteView b, bool pad);
 // The upload TOKEN is b64url(SHA-256(body)); whatsmeow keeps the padding,
 // Baileys strips it: both are accepted.
 bool token_matches(std::string_view token, const std::array<uint8_t, 32>& body_sha256);
+// The query's token= and the path's token name the same hash (padding, raw
+// or percent-encoded, aside).
+bool same_token(std::string_view a, std::string_view b);
 
 struct UploadTarget {
   std::string type;   // image, video, audio, document, ... as in the path

@@ -92,6 +92,7 @@ Result<std::unique_ptr<MediaHost>> MediaHost::listen(uv_loop_t* loop, const Host
   // control (the throttle) simple, and every client speaks it.
   info.alpn = "http/1.1";
   info.pt_serv_buf_size = 64 * 1024;
+  info.max_http_header_data = 8192;  // long download URLs with their extra query
   info.timeout_secs = kTimeoutS;
   info.keepalive_timeout = 30;
   h->ctx_ = lws_create_context(&info);
@@ -229,7 +230,7 @@ int MediaHost::start_upload(lws* wsi, Request& r) {
     r.target = *target;
     r.phone = *phone;
     std::string q = urlarg(wsi, "token=");
-    if (!q.empty() && q != target->token) r.reject = 400;  // the query's token names the path's
+    if (!q.empty() && !same_token(q, target->token)) r.reject = 400;  // the query's token names the path's
   }
   if (r.reject == 0) {
     r.tmp_path = store_.dir() + "/upload-" + store_.new_file_name() + ".part";
@@ -345,6 +346,7 @@ int MediaHost::on_body_done(lws* wsi, Request& r) {
 }
 
 int MediaHost::start_download(lws* wsi, Request& r, const std::string& path, bool head) {
+  r.head = head;  // error answers to a HEAD carry no body either
   Blob* b = store_.find(path);
   if (!b) {
     ++counters_.not_found;
@@ -385,7 +387,6 @@ int MediaHost::start_download(lws* wsi, Request& r, const std::string& path, boo
   }
   r.kind = Request::Kind::download;
   r.file_fd = fd;
-  r.head = head;
   r.content_type = "application/octet-stream";
   r.t0 = std::chrono::steady_clock::now();
   r.epoch = rate_epoch_;

@@ -1,12 +1,14 @@
 // Hostile stanzas from an authenticated client through the routing planner,
-// plus the admin-side parsers (QR text, fault requests). Nothing may crash,
-// leak or hang.
+// plus the admin-side parsers (QR text, fault requests) and the media host's
+// request parsers (upload path, token, Range, media retry request). Nothing
+// may crash, leak or hang.
 #include <stdlib.h>
 
 #include <cstdint>
 #include <string>
 
 #include "admin.hpp"
+#include "media.hpp"
 #include "phone.hpp"
 #include "routing.hpp"
 #include "state.hpp"
@@ -61,8 +63,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)plan_message(state(), {"155501", 1}, *node, 1);
     (void)plan_receipt(state(), {"155502", 2}, *node, 1);
     (void)plan_privacy_tokens(state(), {"155501", 1}, *node, 1, [] { return std::string("n"); });
+    (void)media::mediaretry_notification("id", "155501@s.whatsapp.net", 1, *node, std::nullopt, 2);
   }
   std::string text(as_chars(in));
+  media::ByteRange range;
+  (void)media::parse_range(text, size * 7, range);
+  (void)media::parse_range(text, 0, range);
+  (void)media::parse_upload_path(text);
+  (void)media::path_of(text);
+  (void)media::token_matches(text, {});
+  (void)media::same_token(text, "abc=");
+  static const Bytes key(32, 7);
+  if (size > 12) (void)media::open_server_error_receipt(key, "id", in.subspan(12), in.first(12));
   (void)phone::parse_qr(text);
   auto j = admin::json::parse(text, nullptr, false);
   if (!j.is_discarded()) (void)admin::parse_fault(j);

@@ -70,6 +70,8 @@ struct Request {
   std::string file;            // POST body streamed from this file
   uint64_t file_size = 0;
   std::string range;
+  long timeout_ms = 120000;
+  curl_off_t max_send_speed = 0;  // bytes/s, 0: unlimited
 };
 
 size_t on_read(char* p, size_t sz, size_t n, void* ud) { return std::fread(p, sz, n, static_cast<std::FILE*>(ud)) * sz; }
@@ -88,7 +90,8 @@ Resp http(const std::string& cacert, const Request& rq) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.content_range);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq.timeout_ms);
+  if (rq.max_send_speed) curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, rq.max_send_speed);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   std::FILE* f = nullptr;
   if (rq.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -137,7 +140,7 @@ Resp post(const std::string& ca, const std::string& url, const std::string& body
 
 struct MediaConn {
   std::string auth;
-  std::string host;  // HOST:PORT of the first (primary) host
+  std::string host;  // HOST:PORT of the primary host (ours)
   Node node;
 };
 
@@ -149,7 +152,9 @@ MediaConn media_conn(WaConn& c, const std::string& id = "mc1") {
   REQUIRE(r.attr_or("id", "") == id);
   const Node* mc = r.child("media_conn");
   REQUIRE(mc);
-  const Node* host = mc->child("host");
+  const Node* host = nullptr;
+  for (const Node* h : mc->children("host"))
+    if (h->attr_or("type", "") == "primary") host = h;
   REQUIRE(host);
   return {std::string(mc->attr_or("auth", "")), std::string(host->attr_or("hostname", "")), *mc};
 }
@@ -228,10 +233,19 @@ TEST_CASE("media host: media_conn names it, an upload downloads byte for byte, w
   CHECK(d.body == body);
   auto d2 = get(w.cacert, up.url);  // Baileys: the url field
   CHECK(d2.body == body);
-  // A padded token (whatsmeow keeps '=') is the same token.
+  // A padded token (whatsmeow keeps '=', its query encoder writes %3D) is the same token.
   std::string body2 = random_body(1000);
-  auto r = post(w.cacert, upload_url(m, "document", token_of(body2, true), m.auth), body2);
+  std::string padded = token_of(body2, true);
+  REQUIRE(padded.back() == '=');
+  auto r = post(w.cacert,
+                "https://" + m.host + "/mms/document/" + padded + "?auth=" + m.auth + "&token=" +
+                    padded.substr(0, padded.size() - 1) + "%3D",
+                body2);
   CHECK_MESSAGE(r.status == 200, r.body);
+  // HEAD of an unknown path: the status, no body.
+  auto hd404 = head(w.cacert, "https://" + m.host + "/v/t62.7118-24/none.enc");
+  CHECK(hd404.status == 404);
+  CHECK(hd404.body.empty());
 
   auto part = get(w.cacert, up.url, "1000-1999");
   CHECK(part.status == 206);
@@ -247,13 +261,19 @@ TEST_CASE("media host: media_conn names it, an upload downloads byte for byte, w
   auto st = w.ok({{"cmd", "status"}})["media"]["counters"];
   CHECK(st["uploads"] == 2);
   CHECK(st["bytes_in"] == 301000);
-  CHECK(st["not_found"] == 1);
+  CHECK(st["not_found"] == 2);
 }
 
 TEST_CASE("media host: uploads need a live auth token (401) and the body's hash (400)") {
-  World w({"--media-auth-ttl", "2"});
+  World w({"--media-auth-ttl", "2", "--media-fallback-host", "127.0.0.1:9", "--media-fallback-first"});
   auto m = media_conn(w.ca);
   CHECK(m.node.attr_or("auth_ttl", "") == "2");
+  CHECK(m.node.attr_or("ttl", "") == "2");
+  // --media-fallback-first: the (dead) fallback is listed before our host.
+  auto hosts = m.node.children("host");
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0]->attr_or("type", "") == "fallback");
+  CHECK(hosts[1]->attr_or("hostname", "") == m.host);
   std::string body = random_body(5000);
   std::string t = token_of(body);
   CHECK(post(w.cacert, "https://" + m.host + "/mms/image/" + t + "?token=" + t, body).status == 401);
@@ -313,6 +333,26 @@ TEST_CASE("media host: size limit 413, refused uploads 503, expiry 410, corrupti
   CHECK(get(w.cacert, up2.url).status == 410);
   CHECK(w.ok({{"cmd", "status"}})["media"]["counters"]["expired_hits"] == 2);
   CHECK_FALSE(w.s.admin({{"cmd", "media-corrupt"}, {"path", "/v/t62.7118-24/unknown.enc"}}).value("ok", true));
+
+  // An upload cut off midway leaves no file behind and stores nothing.
+  std::string part = random_body(90000);
+  Request cut;
+  cut.url = upload_url(m, "image", token_of(part), m.auth);
+  cut.method = "POST";
+  cut.body = part;
+  cut.max_send_speed = 20000;
+  cut.timeout_ms = 1000;
+  CHECK(http(w.cacert, cut).status == 0);
+  auto leftovers = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(w.dir.path() + "/media"))
+      n += e.path().extension() == ".part";
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (leftovers() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(leftovers() == 0);
+  CHECK(w.ok({{"cmd", "media-list"}})["blobs"].size() == 2);
 }
 
 TEST_CASE("media host: a throttled transfer does not stall the chat socket") {

@@ -82,7 +82,7 @@ TEST_CASE("media_conn IQ (w:m) is routed after login only") {
   CHECK(before.error_code == 401);
 }
 
-TEST_CASE("media TLS: a P-256 test CA and a leaf for 127.0.0.1 and localhost that verifies against it; reused") {
+TEST_CASE("media TLS: a P-256 test CA and a leaf for 127.0.0.1 and localhost that verifies against it, reused") {
   test::TempDir dir;
   auto files = media::ensure_tls(dir.path());
   REQUIRE(files);
@@ -158,6 +158,10 @@ TEST_CASE("upload paths, tokens and direct paths") {
   CHECK(media::b64url(sha, true) == nopad + "=");
   CHECK_FALSE(media::token_matches(b64url_nopad(crypto::sha256(as_bytes("other"))), sha));
   CHECK_FALSE(media::token_matches("", sha));
+  CHECK(media::token_matches(nopad + "%3D", sha));
+  CHECK(media::same_token("abc%3D", "abc="));
+  CHECK(media::same_token("abc", "abc=="));
+  CHECK_FALSE(media::same_token("abc", "abd"));
 
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
