@@ -89,32 +89,32 @@ Status read_server(const json& s, const std::string& where, ServerConfig& out) {
   return {};
 }
 
-Status read_media(const json& m, contract::MediaPolicy& out) {
-  if (!m.is_object()) return bad("media", "must be an object");
-  WA_TRY(only_keys(m, "media", {"allowed_roots", "auto_download", "auto_download_max_bytes"}));
+Status read_media(const json& m, const std::string& where, contract::MediaPolicy& out) {
+  if (!m.is_object()) return bad(where, "must be an object");
+  WA_TRY(only_keys(m, where, {"allowed_roots", "auto_download", "auto_download_max_bytes"}));
   if (m.contains("allowed_roots")) {
     const json& r = m["allowed_roots"];
-    if (!r.is_array()) return bad("media.allowed_roots", "must be a list of absolute directory paths");
+    if (!r.is_array()) return bad(where + ".allowed_roots", "must be a list of absolute directory paths");
     for (const auto& d : r) {
       if (!d.is_string() || d.get_ref<const std::string&>().empty() || d.get_ref<const std::string&>()[0] != '/')
-        return bad("media.allowed_roots", "must be a list of absolute directory paths");
+        return bad(where + ".allowed_roots", "must be a list of absolute directory paths");
       out.allowed_roots.push_back(d.get<std::string>());
     }
   }
   if (m.contains("auto_download")) {
     const json& a = m["auto_download"];
     static const std::set<std::string> kinds{"image", "video", "audio", "voice", "document", "sticker"};
-    if (!a.is_array()) return bad("media.auto_download", "must be a list of media kinds");
+    if (!a.is_array()) return bad(where + ".auto_download", "must be a list of media kinds");
     for (const auto& k : a) {
       if (!k.is_string() || kinds.count(k.get<std::string>()) == 0)
-        return bad("media.auto_download", "entries must be one of image, video, audio, voice, document, sticker");
+        return bad(where + ".auto_download", "entries must be one of image, video, audio, voice, document, sticker");
       out.auto_download.push_back(k.get<std::string>());
     }
   }
   if (m.contains("auto_download_max_bytes")) {
     const json& b = m["auto_download_max_bytes"];
     if (!b.is_number_integer() || b.get<int64_t>() < 0)
-      return bad("media.auto_download_max_bytes", "must be a whole number of bytes");
+      return bad(where + ".auto_download_max_bytes", "must be a whole number of bytes");
     out.auto_download_max_bytes = b.get<int64_t>();
   }
   return {};
@@ -190,7 +190,7 @@ Result<Config> parse_config(std::string_view text) {
     // Every deadline a send meets is derived from these (wa/contract/deadlines.hpp).
     WA_TRY(contract::check_budget(c.senders));
   }
-  if (root.contains("media")) WA_TRY(read_media(root["media"], c.media));
+  if (root.contains("media")) WA_TRY(read_media(root["media"], "media", c.media));
   if (root.contains("liveness")) {
     const json& l = root["liveness"];
     if (!l.is_object()) return bad("liveness", "must be an object");
@@ -219,7 +219,7 @@ Result<Config> parse_config(std::string_view text) {
     std::string where = "instances[" + std::to_string(i) + "]";
     const json& e = inst[i];
     if (!e.is_object()) return bad(where, "must be an object");
-    WA_TRY(only_keys(e, where, {"profile", "autostart", "server"}));
+    WA_TRY(only_keys(e, where, {"profile", "autostart", "server", "media"}));
     if (!e.contains("profile") || !e["profile"].is_string()) return bad(where + ".profile", "must be a string");
     InstanceConfig ic;
     ic.profile = e["profile"].get<std::string>();
@@ -232,6 +232,11 @@ Result<Config> parse_config(std::string_view text) {
     ic.server = c.server;
     if (e.contains("server")) {
       WA_TRY(read_server(e["server"], where + ".server", ic.server));
+    }
+    ic.media = c.media;
+    if (e.contains("media")) {
+      ic.media = contract::MediaPolicy{};
+      WA_TRY(read_media(e["media"], where + ".media", ic.media));
     }
     c.instances.push_back(std::move(ic));
   }
@@ -249,12 +254,15 @@ contract::WorkerSettings Config::worker_settings(const std::string& profile) con
   w.data_dir = data_dir;
   w.log_level = log_level;
   w.server = server;
+  w.media = media;
   for (const auto& i : instances)
-    if (i.profile == profile) w.server = i.server;
+    if (i.profile == profile) {
+      w.server = i.server;
+      w.media = i.media;
+    }
   w.senders = senders;
   w.liveness = liveness;
   w.events = events;
-  w.media = media;
   w.shutdown_timeout_ms = shutdown_timeout_ms;
   return w;
 }

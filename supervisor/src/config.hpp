@@ -28,6 +28,9 @@ struct InstanceConfig {
   // Per-instance server settings: the top-level `server` with this
   // instance's keys laid over it.
   ServerConfig server;
+  // Per-instance media policy: the top-level `media`, or this instance's
+  // own `media` object in its place (keys it leaves out take the defaults).
+  contract::MediaPolicy media;
 };
 
 struct Config {

@@ -312,3 +312,26 @@ TEST_CASE("media: paths outside the allowed roots, content of the wrong kind, un
   // Nothing but the one image reached B.
   CHECK(events_of(t.ev.all(), "mxb", "message").size() == 1);
 }
+
+TEST_CASE("media: an image and a voice note to a group, downloaded by a member") {
+  Fixtures fx;
+  TwoAccounts t("mga", "15550000471", "mgb", "15550000472", media_config(fx.root));
+  json g = t.sup.call({{"cmd", "group_create"},
+                       {"profile", "mga"},
+                       {"subject", "media group"},
+                       {"participants", {user_jid("15550000472")}}},
+                      30000);
+  const std::string gid = ok_result(g)["gid"];
+  for (const char* kind : {"image", "voice"}) {
+    CAPTURE(kind);
+    json sent = ok_result(send_media(t.sup, "mga", gid, fx.file[kind], {{"type", kind}}));
+    json ev = wait_media(t.ev, "mgb", sent["id"]);
+    REQUIRE(ev.is_object());
+    CHECK(ev["chat"] == gid);
+    CHECK(ev["msg_type"] == kind);
+    CHECK(ev["media"]["chat"] == gid);
+    json got = ok_result(download(t.sup, "mgb", sent["id"], {{"chat", gid}}));
+    CHECK(read_all(got["path"]) == read_all(fx.file[kind]));
+  }
+  CHECK(events_of(t.ev.all(), "mgb", "undecryptable").empty());
+}

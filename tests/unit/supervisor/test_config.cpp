@@ -107,3 +107,35 @@ TEST_CASE("control validation: numbers of every shape get bad_request") {
   CHECK(code(R"({"cmd":"events","profile":"a","since":"3"})") == "bad_request");
   CHECK(code(R"({"cmd":"events","profile":"a","since":1,"limit":1001})") == "bad_request");
 }
+
+TEST_CASE("media settings: roots, auto-download per instance, the transfer budget, the media CA, all reach the worker") {
+  auto c = parse_config(R"({"server": {"media_ca_file": "/etc/wa/ca.pem"},
+    "senders": {"transfer_timeout_ms": 120000},
+    "media": {"allowed_roots": ["/srv/out"], "auto_download": ["image", "voice"], "auto_download_max_bytes": 1000},
+    "instances": [{"profile": "a"}, {"profile": "b", "media": {"auto_download": ["document"]}}]})");
+  REQUIRE(c.has_value());
+  auto a = wa::contract::to_json(c->worker_settings("a"));
+  CHECK(a["server"]["media_ca_file"] == "/etc/wa/ca.pem");
+  CHECK(a["senders"]["transfer_timeout_ms"] == 120000);
+  CHECK(a["media"]["allowed_roots"] == nlohmann::json::array({"/srv/out"}));
+  CHECK(a["media"]["auto_download"] == nlohmann::json::array({"image", "voice"}));
+  CHECK(a["media"]["auto_download_max_bytes"] == 1000);
+  // An instance's own media object replaces the top level's.
+  auto b = wa::contract::worker_settings_from_json(wa::contract::to_json(c->worker_settings("b")));
+  REQUIRE(b.has_value());
+  CHECK(b->media.auto_download == std::vector<std::string>{"document"});
+  CHECK(b->media.allowed_roots.empty());
+  CHECK(b->senders.transfer_timeout_ms == 120000);
+
+  CHECK(error_of(R"({"instances": [], "media": {"allowed_roots": ["rel"]}})").find("media.allowed_roots") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "media": {"auto_download": ["hologram"]}})").find("media.auto_download") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [{"profile": "a", "media": {"x": 1}}]})").find("instances[0].media") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "server": {"media_ca_file": "rel.pem"}})").find("media_ca_file") !=
+        std::string::npos);
+  // A transfer budget past what any client waits is refused.
+  CHECK(error_of(R"({"instances": [], "senders": {"transfer_timeout_ms": 3600000}})").find("transfer_timeout_ms") !=
+        std::string::npos);
+}
