@@ -262,11 +262,15 @@ json run_download_job(store::Store& st, const QueryFn& query, uint64_t job, cons
   auto conn = media_conn(st, query, false);
   if (conn)
     for (const auto& h : conn->hosts) req.hosts.push_back(h.hostname);
-  // The host the sender uploaded to (Baileys downloads from there).
+  // The host the sender uploaded to, as Baileys downloads from it — but only
+  // a WhatsApp one: the url is the sender's word, and a download must not be
+  // steerable to any host on the internet (or the local network).
   if (const auto& url = f->url; url.rfind("https://", 0) == 0) {
     std::string host = url.substr(8, url.find('/', 8) - 8);
-    if (!host.empty() && std::find(req.hosts.begin(), req.hosts.end(), host) == req.hosts.end())
-      req.hosts.push_back(host);
+    const std::string_view suffix = ".whatsapp.net";
+    const bool whatsapp = host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                          host.find_first_of("@:") == std::string::npos;
+    if (whatsapp && std::find(req.hosts.begin(), req.hosts.end(), host) == req.hosts.end()) req.hosts.push_back(host);
   }
   if (req.direct_path.empty() && !f->url.empty()) {
     const size_t slash = f->url.find('/', 8);
