@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "wa/binary/jid.hpp"
 #include "wa/fs.hpp"
@@ -69,7 +70,15 @@ MediaCommands::MediaCommands(uv_loop_t* loop, Client& client, SenderPool& sender
       settings_(settings),
       profile_(std::move(profile)),
       store_path_(std::move(store_path)),
-      event_(std::move(event)) {}
+      event_(std::move(event)) {
+  // A download cut by a killed sender leaves its temporary file (NAME.part-XXXXXX).
+  // The senders are gone whenever this worker starts (rest_for_one), so
+  // every such file in the profile's media directory is stale.
+  std::error_code ec;
+  const std::string dir = contract::media_dir(settings_.data_dir, profile_);
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().find(".part-") != std::string::npos) std::filesystem::remove(e.path(), ec);
+}
 
 MediaCommands::~MediaCommands() {
   // Nobody answers them any more: the worker is going away.
