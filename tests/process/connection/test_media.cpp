@@ -251,6 +251,15 @@ TEST_CASE("media: a corrupted file is media_corrupt and leaves nothing behind") 
   if (std::filesystem::exists(dir))
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
   CHECK(files == 0);
+  // What a sender killed mid-download leaves is removed when the account starts again.
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/X.bin.part-abc123") << "half a file";
+  std::ofstream(dir + "/kept.bin") << "a finished download";
+  const pid_t before = t.sup.conn_pid("mcb");
+  REQUIRE(t.sup.call({{"cmd", "restart"}, {"profile", "mcb"}}, 30000).value("ok", false));
+  REQUIRE(t.sup.wait_running("mcb", before, 20s));
+  CHECK(wait_until([&] { return !std::filesystem::exists(dir + "/X.bin.part-abc123"); }, 10s));
+  CHECK(std::filesystem::exists(dir + "/kept.bin"));
 }
 
 TEST_CASE("media: a slow media host never stalls the account") {
