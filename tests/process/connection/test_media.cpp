@@ -125,8 +125,11 @@ TEST_CASE("media: each of the six kinds goes both ways, events describe it, down
   Fixtures fx;
   TwoAccounts t("mda", "15550000401", "mdb", "15550000402", media_config(fx.root));
   const std::string a = user_jid("15550000401"), b = user_jid("15550000402");
-  for (const auto& [from, to, reader] : {std::tuple{"mda", b, "mdb"}, std::tuple{"mdb", a, "mda"}}) {
-    for (const auto& [kind, path] : fx.file) {
+  for (const auto& way : {std::tuple{"mda", b, "mdb"}, std::tuple{"mdb", a, "mda"}}) {
+    const std::string from = std::get<0>(way), to = std::get<1>(way), reader = std::get<2>(way);
+    for (const auto& entry : fx.file) {
+      const std::string& kind = entry.first;
+      const std::string& path = entry.second;
       CAPTURE(from);
       CAPTURE(kind);
       json extra{{"type", kind}};

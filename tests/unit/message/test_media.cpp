@@ -30,7 +30,9 @@ TEST_CASE("media message: each kind round-trips through its own field with the s
   const std::vector<std::pair<std::string, std::string>> kinds{{"image", "image"},       {"video", "video"},
                                                                {"audio", "audio"},       {"voice", "ptt"},
                                                                {"document", "document"}, {"sticker", "sticker"}};
-  for (const auto& [kind, mediatype] : kinds) {
+  for (const auto& entry : kinds) {
+    const std::string& kind = entry.first;
+    const std::string& mediatype = entry.second;
     CAPTURE(kind);
     auto f = sample(kind);
     f.width = 640;
