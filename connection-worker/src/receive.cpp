@@ -7,6 +7,7 @@
 #include "wa/log.hpp"
 #include "wa/message/lid.hpp"
 #include "wa/message/media.hpp"
+#include "wa/message/reaction.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
@@ -130,6 +131,34 @@ void add_media_fields(const message::MediaFields& m, json& ev) {
   if (!m.quoted_id.empty()) ev["quoted_id"] = m.quoted_id;
 }
 
+// A reaction is its own event (docs/CONTROL.md, "reaction"): the message it
+// reacts to, by id and author, and the emoji ("" when it was taken back).
+// The key is written from the reactor's side: fromMe means the reactor
+// wrote the target; in a 1:1 chat without it, the other party did.
+void add_reaction_fields(const message::Reaction& r, const message::Incoming& in, const message::Self& self,
+                         json& ev) {
+  std::string author;
+  if (r.target.from_me) {
+    auto s = binary::Jid::parse(in.sender);
+    author = s ? s->to_non_ad().str() : in.sender;
+  } else if (!r.target.participant.empty()) {
+    author = r.target.participant;
+  } else {
+    // Us, named in the chat's namespace.
+    const bool lid_chat = in.chat.ends_with("@lid");
+    author = in.from_me ? in.chat : (lid_chat && self.lid ? self.lid->to_non_ad().str() : self.jid.to_non_ad().str());
+  }
+  auto a = binary::Jid::parse(author);
+  ev["type"] = "reaction";
+  ev["msg_type"] = "reaction";
+  ev.erase("text");
+  ev["target_id"] = r.target.id;
+  ev["target_sender"] = author;
+  ev["target_from_me"] = a && self.is_own_user(a->user);
+  ev["emoji"] = r.emoji;
+  ev["removed"] = r.emoji.empty();
+}
+
 }  // namespace
 
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {
@@ -141,7 +170,9 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
-  if (auto media = message::find_media(in.raw)) {
+  if (auto r = message::find_reaction(in.raw)) {
+    add_reaction_fields(*r, in, self, ev);
+  } else if (auto media = message::find_media(in.raw)) {
     // The media's key, path and hashes stay in the store (what `download`
     // needs); the event carries what a consumer shows and a handle.
     add_media_fields(*media, ev);

@@ -287,6 +287,7 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
       {"send_text", [](Worker& w, const json& a, Reply r) { w.send_text(a, std::move(r)); }},
       {"send_media", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->send_media(a, std::move(r)); }},
       {"download", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->download(a, std::move(r)); }},
+      {"react", [](Worker& w, const json& a, Reply r) { w.react(a, std::move(r)); }},
       {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
       {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
       {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},
@@ -341,6 +342,15 @@ void Worker::send_text(const json& m, Reply reply) {
   if (m.contains("quoted_id")) payload["quoted_id"] = m["quoted_id"];
   if (m.contains("quoted_sender")) payload["quoted_sender"] = m["quoted_sender"];
   senders_->submit(*to, std::move(payload), std::move(reply));
+}
+
+void Worker::react(const json& m, Reply reply) {
+  auto chat = ipc::field<std::string>(m, "chat");
+  auto id = ipc::field<std::string>(m, "id");
+  if (!chat || !id) return reply(ipc::error_reply("bad_request", (!chat ? chat.error() : id.error()).message));
+  json payload{{"kind", "react"}, {"to", *chat}, {"id", *id}, {"emoji", m.value("emoji", "")}};
+  if (m.contains("sender")) payload["sender"] = m["sender"];
+  senders_->submit(*chat, std::move(payload), std::move(reply));
 }
 
 void Worker::pair_code(const json& m, Reply reply) {

@@ -52,6 +52,7 @@ class Worker {
   static const std::map<std::string_view, Command>& command_handlers();
   void send_text(const json& args, Reply reply);
   void pair_code(const json& args, Reply reply);
+  void react(const json& args, Reply reply);
   ChatCommands* logged_in_chat(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor

@@ -1,11 +1,14 @@
 #include "job.hpp"
 
+#include <chrono>
+
 #include "wa/binary/codec.hpp"
 #include "wa/binary/jid.hpp"
 #include "wa/contract/deadlines.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/pipeline.hpp"
+#include "wa/message/reaction.hpp"
 #include "wa/message/self.hpp"
 #include "wa/proto/message.pb.h"
 
@@ -147,6 +150,37 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
   Bytes bytes(serialized.begin(), serialized.end());
   secure_wipe(serialized.data(), serialized.size());
   return send_built(st, sig, query, job, *to, std::move(bytes), nullptr);
+}
+
+json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                   uint64_t job, const json& payload) {
+  if (!payload.is_object()) return failed_done(job, Error{"bad_request", "job payload is not an object"});
+  auto to = job_recipient(conversation, payload);
+  if (!to) return failed_done(job, to.error());
+  message::TargetKey target;
+  target.chat = to->to_non_ad().str();
+  target.id = payload.value("id", "");
+  auto sent = message::find_sent(st, target.id, *to);
+  if (!sent) return failed_done(job, sent.error());
+  auto self = message::load_self(st);
+  if (!self) return failed_done(job, self.error());
+  std::string sender = payload.value("sender", "");
+  if (!sender.empty()) {
+    auto s = binary::Jid::parse(sender);
+    if (!s || !s->is_user()) return failed_done(job, Error{"bad_request", "invalid sender"});
+    target.from_me = self->is_own_user(s->user);
+    if (!target.from_me && to->is_group()) target.participant = s->to_non_ad().str();
+  } else {
+    target.from_me = sent->has_value();
+    if (!target.from_me && to->is_group())
+      return failed_done(job, Error{"bad_request", "a reaction to someone else's group message needs its `sender`"});
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto bytes = message::build_reaction(target, payload.value("emoji", ""), now_ms);
+  if (!bytes) return failed_done(job, bytes.error());
+  return send_built(st, sig, query, job, *to, std::move(*bytes), nullptr);
 }
 
 }  // namespace wa::sender

@@ -49,6 +49,12 @@ json run_media_job(store::Store& st, signal::SignalSession& sig, const QueryFn& 
                    uint64_t job, const json& payload);
 json run_download_job(store::Store& st, const QueryFn& query, uint64_t job, const json& payload);
 
+// A reaction ({kind:"react", to, id, emoji, sender?}): whether the target is
+// ours comes from the sent-message cache; a group message of someone else
+// needs its author (`sender`).
+json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                   uint64_t job, const json& payload);
+
 // The message layer's transport over `query`: iq round trips (deadline
 // contract::kSenderIqTimeoutMs) and relays answered on the server's ack.
 message::Transport query_transport(const QueryFn& query);

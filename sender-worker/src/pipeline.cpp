@@ -95,6 +95,7 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
   if (kind && *kind == "retry") return run_retry_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "media") return run_media_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "download") return run_download_job(*store_, q, job, payload);
+  if (kind && *kind == "react") return run_react_job(*store_, *signal_, q, conversation_, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 

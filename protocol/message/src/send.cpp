@@ -159,17 +159,33 @@ std::string media_type_of(ByteView message) {
 
 namespace {
 
-// type="media" and every <enc> marked with the media type, or type="text".
-void set_message_type(binary::Node& stanza, ByteView message) {
-  const std::string mt = media_type_of(message);
-  stanza.set_attr("type", mt.empty() ? "text" : "media");
-  if (mt.empty()) return;
-  auto mark = [&mt](auto& self, binary::Node& n) -> void {
-    if (n.tag == "enc") n.set_attr("mediatype", mt);
+bool is_reaction(ByteView message) {
+  proto::Message m;
+  return m.ParseFromArray(message.data(), static_cast<int>(message.size())) && m.has_reactionmessage();
+}
+
+// Sets an attribute on every <enc> of the stanza.
+void mark_encs(binary::Node& stanza, std::string_view key, const std::string& value) {
+  auto mark = [&](auto& self, binary::Node& n) -> void {
+    if (n.tag == "enc") n.set_attr(key, value);
     if (auto* kids = n.mutable_children())
       for (auto& k : *kids) self(self, k);
   };
   mark(mark, stanza);
+}
+
+// type="media" with every <enc> marked with the media type; type="reaction"
+// with decrypt-fail="hide" on the encs (a reaction that fails to decrypt
+// shows no placeholder, as Baileys and whatsmeow send it); else type="text".
+void set_message_type(binary::Node& stanza, ByteView message) {
+  if (is_reaction(message)) {
+    stanza.set_attr("type", "reaction");
+    mark_encs(stanza, "decrypt-fail", "hide");
+    return;
+  }
+  const std::string mt = media_type_of(message);
+  stanza.set_attr("type", mt.empty() ? "text" : "media");
+  if (!mt.empty()) mark_encs(stanza, "mediatype", mt);
 }
 
 }  // namespace

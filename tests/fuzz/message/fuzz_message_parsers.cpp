@@ -9,6 +9,7 @@
 #include "wa/message/group.hpp"
 #include "wa/message/id.hpp"
 #include "wa/message/media.hpp"
+#include "wa/message/reaction.hpp"
 #include "wa/message/prekeys.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
@@ -22,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)wa::message::media_type_of(in);
   if (auto media = wa::message::find_media(in)) (void)wa::message::build_media_message(*media, nullptr);
   (void)wa::message::with_direct_path(in, "/v/x");
+  (void)wa::message::find_reaction(in);
   auto node = wa::binary::decode(in);
   if (!node) return 0;
   wa::message::Self self;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "wa/message/media.hpp"
+#include "wa/message/reaction.hpp"
 #include "wa/message/send.hpp"
 #include "wa/proto/message.pb.h"
 
@@ -121,4 +122,29 @@ TEST_CASE("media message: text, unknown kinds, keyless media and garbage are not
   const Bytes garbage{0xff, 0xff, 0xff};
   CHECK_FALSE(message::find_media(garbage).has_value());
   CHECK(message::media_type_of(garbage).empty());
+}
+
+TEST_CASE("reaction: the key as Baileys writes it, an empty emoji to remove, the stanza typed reaction") {
+  message::TargetKey t{"123@g.us", false, "MSG1", "456@lid"};
+  auto bytes = message::build_reaction(t, "👍", 1700000000123);
+  REQUIRE(bytes.has_value());
+  proto::Message m;
+  REQUIRE(m.ParseFromArray(bytes->data(), static_cast<int>(bytes->size())));
+  REQUIRE(m.has_reactionmessage());
+  CHECK(m.reactionmessage().key().remotejid() == "123@g.us");
+  CHECK(m.reactionmessage().key().id() == "MSG1");
+  CHECK(m.reactionmessage().key().participant() == "456@lid");
+  CHECK_FALSE(m.reactionmessage().key().fromme());
+  CHECK(m.reactionmessage().sendertimestampms() == 1700000000123);
+  auto back = message::find_reaction(*bytes);
+  REQUIRE(back.has_value());
+  CHECK(back->emoji == "👍");
+  CHECK(back->target.id == "MSG1");
+  auto removed = message::build_reaction(t, "", 1);
+  REQUIRE(removed.has_value());
+  CHECK(message::find_reaction(*removed)->emoji.empty());
+  CHECK(message::media_type_of(*bytes).empty());
+  CHECK(message::build_reaction(message::TargetKey{"1@s.whatsapp.net", true, "", ""}, "x", 1).error().code ==
+        "bad_request");
+  CHECK(message::build_reaction(t, std::string(65, 'x'), 1).error().code == "bad_request");
 }
