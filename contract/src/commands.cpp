@@ -43,6 +43,13 @@ constexpr FieldSpec kQuotedSender{.name = "quoted_sender",
                                   .help = "author of the quoted message (default: looked up / the chat)",
                                   .cli = Cli::option,
                                   .flag = "--reply-sender"};
+// What a command that sends a message can fail with (send_media adds its file's errors).
+std::vector<std::string_view> message_errors() {
+  return {"invalid_jid",  "not_connected",          "rejected:",       "no_devices",     "session_failed",
+          "iq_error:",    "privacy_token_required", "unknown_contact", "timeout",        "unknown_outcome",
+          "sender_crashed", "sender_failed"};
+}
+
 constexpr std::array<std::string_view, 6> kMediaKinds{"image", "video", "audio", "voice", "document", "sticker"};
 
 Status quote_needs_id(const json& req) {
@@ -130,9 +137,7 @@ std::vector<CommandSpec> build() {
                           kQuotedSender},
                .summary = "send a text message; answered on the server's ack",
                .result = R"(`{"id", "devices", ...}`, answered on the server's ack for that message id)",
-               .errors = {"invalid_jid", "not_connected", "rejected:", "no_devices", "session_failed", "iq_error:",
-                          "privacy_token_required", "unknown_contact", "timeout", "unknown_outcome", "sender_crashed",
-                          "sender_failed"},
+               .errors = message_errors(),
                .cli = "send",
                .check = quote_needs_id});
   c.push_back({.name = "send_media",
@@ -225,9 +230,7 @@ std::vector<CommandSpec> build() {
                           kClientId},
                .summary = "react to a message with an emoji, or remove our reaction; answered on the server's ack",
                .result = R"(`{"id", "devices"}`: the reaction message's id)",
-               .errors = {"invalid_jid", "not_connected", "rejected:", "no_devices", "session_failed", "iq_error:",
-                          "privacy_token_required", "unknown_contact", "timeout", "unknown_outcome", "sender_crashed",
-                          "sender_failed"},
+               .errors = message_errors(),
                .cli = "react"});
   c.push_back({.name = "pair_code",
                .runs = Runs::account,
