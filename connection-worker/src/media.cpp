@@ -86,6 +86,15 @@ MediaCommands::~MediaCommands() {
     if (f->reply) f->reply(ipc::error_reply("instance_down", "the connection worker stopped"));
 }
 
+Result<store::Store*> MediaCommands::store() {
+  if (!store_) {
+    auto st = store::open_sqlite(store_path_);
+    if (!st) return Unexpected<Error>{st.error()};
+    store_ = std::move(*st);
+  }
+  return store_.get();
+}
+
 json MediaCommands::transfer_fields() const {
   return json{{"ca_file", settings_.server.media_ca_file},
               {"transfer_timeout_ms", settings_.senders.transfer_timeout_ms},
@@ -115,7 +124,7 @@ void MediaCommands::download(const json& args, Reply reply) {
   auto chat_arg = ipc::field_or<std::string>(args, "chat", "");
   if (!chat_arg) return reply(ipc::error_reply("bad_request", chat_arg.error().message));
   const std::string chat = *chat_arg;
-  auto st = store::open_sqlite(store_path_);
+  auto st = store();
   if (!st) return reply(error_of(st.error()));
   auto ref = (*st)->media_get(*id, chat);
   if (!ref) return reply(error_of(ref.error()));
@@ -195,7 +204,7 @@ void MediaCommands::after_fetch(std::shared_ptr<Fetch> f, json reply) {
     return finish(f, std::move(reply));
   }
   // Remember where the verified file is: the next download answers with it.
-  if (auto st = store::open_sqlite(store_path_)) {
+  if (auto st = store()) {
     auto ref = (*st)->media_get(f->id, f->chat);
     if (ref && *ref) {
       (*ref)->local_path = f->out;
@@ -209,7 +218,7 @@ void MediaCommands::ask_phone(std::shared_ptr<Fetch> f) {
   // One request to the phone per message: a second download of it fails.
   if (waiting_.count(f->id) != 0)
     return finish(f, ipc::error_reply("media_expired", "a media retry for this message is already waiting"));
-  auto st = store::open_sqlite(store_path_);
+  auto st = store();
   if (!st) return finish(f, error_of(st.error()));
   auto ref = (*st)->media_get(f->id, f->chat);
   if (!ref || !*ref) return finish(f, ipc::error_reply("not_media", "the media message is gone"));
@@ -247,7 +256,7 @@ bool MediaCommands::on_retry_notification(const binary::Node& n) {
   auto f = it->second;
   waiting_.erase(it);
   if (f->wait) f->wait->stop();
-  auto st = store::open_sqlite(store_path_);
+  auto st = store();
   if (!st) {
     finish(f, error_of(st.error()));
     return false;

@@ -17,6 +17,7 @@
 #include "senders.hpp"
 #include "wa/contract/settings.hpp"
 #include "wa/ipc/timer.hpp"
+#include "wa/store/store.hpp"
 
 namespace wa::connection {
 
@@ -50,6 +51,9 @@ class MediaCommands {
   void finish(const std::shared_ptr<Fetch>& f, nlohmann::json reply);
   // The job fields every transfer carries: CA file, budget.
   nlohmann::json transfer_fields() const;
+  // The profile's store, opened on first use and kept (a download touches it
+  // up to four times).
+  Result<store::Store*> store();
 
   uv_loop_t* loop_;
   Client& client_;
@@ -57,6 +61,7 @@ class MediaCommands {
   const contract::WorkerSettings& settings_;
   std::string profile_;
   std::string store_path_;
+  std::unique_ptr<store::Store> store_;
   Event event_;
   // Downloads waiting for the phone, by message id.
   std::map<std::string, std::shared_ptr<Fetch>> waiting_;

@@ -11,6 +11,7 @@
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
+#include "wa/proto/message.pb.h"
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
 #include "wa/store/store.hpp"
@@ -170,16 +171,25 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
-  if (auto r = message::find_reaction(in.raw)) {
-    add_reaction_fields(*r, in, self, ev);
-  } else if (auto media = message::find_media(in.raw)) {
-    // The media's key, path and hashes stay in the store (what `download`
-    // needs); the event carries what a consumer shows and a handle.
-    add_media_fields(*media, ev);
-    ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
-    WA_TRY(store_->media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp}));
-  } else if (in.text.empty()) {
-    ev["protobuf"] = to_base64(in.raw);
+  // A text message is done; anything else is read once more for what it is.
+  if (in.text.empty()) {
+    proto::Message content;
+    const bool parsed = content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()));
+    std::optional<message::Reaction> reaction;
+    std::optional<message::MediaFields> media;
+    if (parsed) reaction = message::find_reaction(content);
+    if (parsed && !reaction) media = message::find_media(content);
+    if (reaction) {
+      add_reaction_fields(*reaction, in, self, ev);
+    } else if (media) {
+      // The media's key, path and hashes stay in the store (what `download`
+      // needs); the event carries what a consumer shows and a handle.
+      add_media_fields(*media, ev);
+      ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
+      WA_TRY(store_->media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp}));
+    } else {
+      ev["protobuf"] = to_base64(in.raw);
+    }
   }
   WA_TRY(add_alternates(*store_, ev));
   // The message is the profile's next logged event: its seq is the one

@@ -36,22 +36,28 @@ void put_common(const MediaFields& f, const proto::ContextInfo* ci, M& m) {
   if (ci) *m.mutable_contextinfo() = *ci;
 }
 
-proto::Message unwrap(const proto::Message& m) {
-  const proto::Message* cur = &m;
+
+}  // namespace
+
+// One walk for both constnesses: the envelopes are the same fields.
+template <class M>
+M& content_of(M& m) {
+  M* cur = &m;
   for (int depth = 0; depth < 2; ++depth) {
     if (cur->has_viewoncemessage() && cur->viewoncemessage().has_message()) {
-      cur = &cur->viewoncemessage().message();
+      cur = const_cast<M*>(&cur->viewoncemessage().message());
     } else if (cur->has_documentwithcaptionmessage() && cur->documentwithcaptionmessage().has_message()) {
-      cur = &cur->documentwithcaptionmessage().message();
+      cur = const_cast<M*>(&cur->documentwithcaptionmessage().message());
     }
   }
   return *cur;
 }
 
-}  // namespace
+const proto::Message& media_content(const proto::Message& m) { return content_of(m); }
+proto::Message& media_content(proto::Message& m) { return content_of(m); }
 
 std::optional<MediaFields> find_media(const proto::Message& outer) {
-  const proto::Message m = unwrap(outer);
+  const proto::Message& m = media_content(outer);
   MediaFields f;
   f.view_once = outer.has_viewoncemessage();
   if (m.has_imagemessage()) {
@@ -167,14 +173,7 @@ Result<Bytes> with_direct_path(ByteView serialized, const std::string& direct_pa
   proto::Message m;
   if (!m.ParseFromArray(serialized.data(), static_cast<int>(serialized.size())))
     return fail("bad_message", "stored media message does not parse");
-  proto::Message* cur = &m;
-  for (int depth = 0; depth < 2; ++depth) {
-    if (cur->has_viewoncemessage() && cur->viewoncemessage().has_message()) {
-      cur = cur->mutable_viewoncemessage()->mutable_message();
-    } else if (cur->has_documentwithcaptionmessage() && cur->documentwithcaptionmessage().has_message()) {
-      cur = cur->mutable_documentwithcaptionmessage()->mutable_message();
-    }
-  }
+  proto::Message* cur = &media_content(m);
   if (cur->has_imagemessage()) {
     cur->mutable_imagemessage()->set_directpath(direct_path);
   } else if (cur->has_videomessage()) {

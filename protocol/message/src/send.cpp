@@ -5,6 +5,7 @@
 
 #include "wa/message/id.hpp"
 #include "wa/message/lid.hpp"
+#include "wa/message/media.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/store/store.hpp"
 
@@ -136,18 +137,8 @@ Result<SessionReport> install_bundles(signal::SignalSession& sig, std::span<cons
 // The <enc mediatype> of a media message, "" for anything else (docs/PROTOCOL.md
 // §12.3; Baileys' getMediaType on the message unwrapped from its view-once and
 // captioned-document envelopes).
-std::string media_type_of(ByteView message) {
-  proto::Message m;
-  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return "";
-  for (int depth = 0; depth < 2; ++depth) {
-    if (m.has_viewoncemessage() && m.viewoncemessage().has_message()) {
-      proto::Message inner = m.viewoncemessage().message();
-      m = std::move(inner);
-    } else if (m.has_documentwithcaptionmessage() && m.documentwithcaptionmessage().has_message()) {
-      proto::Message inner = m.documentwithcaptionmessage().message();
-      m = std::move(inner);
-    }
-  }
+std::string media_type_of(const proto::Message& message) {
+  const proto::Message& m = media_content(message);
   if (m.has_imagemessage()) return "image";
   if (m.has_videomessage()) return m.videomessage().gifplayback() ? "gif" : "video";
   if (m.has_ptvmessage()) return "video";
@@ -157,12 +148,13 @@ std::string media_type_of(ByteView message) {
   return "";
 }
 
-namespace {
-
-bool is_reaction(ByteView message) {
+std::string media_type_of(ByteView message) {
   proto::Message m;
-  return m.ParseFromArray(message.data(), static_cast<int>(message.size())) && m.has_reactionmessage();
+  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return "";
+  return media_type_of(m);
 }
+
+namespace {
 
 // Sets an attribute on every <enc> of the stanza.
 void mark_encs(binary::Node& stanza, std::string_view key, const std::string& value) {
@@ -177,8 +169,8 @@ void mark_encs(binary::Node& stanza, std::string_view key, const std::string& va
 // type="media" with every <enc> marked with the media type; type="reaction"
 // with decrypt-fail="hide" on the encs (a reaction that fails to decrypt
 // shows no placeholder, as Baileys and whatsmeow send it); else type="text".
-void set_message_type(binary::Node& stanza, ByteView message) {
-  if (is_reaction(message)) {
+void set_message_type(binary::Node& stanza, const proto::Message& message) {
+  if (message.has_reactionmessage()) {
     stanza.set_attr("type", "reaction");
     mark_encs(stanza, "decrypt-fail", "hide");
     return;
@@ -231,7 +223,7 @@ Result<Built> build_direct_message(signal::SignalSession& sig, const Self& self,
   if (msg.to.is_lid() && extras.peer_pn && extras.peer_pn->is_pn())
     attrs.emplace_back("peer_recipient_pn", extras.peer_pn->to_non_ad().str());
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
-  set_message_type(out.stanza, msg.message);
+  set_message_type(out.stanza, *original);
   return out;
 }
 
@@ -281,7 +273,8 @@ Result<Built> build_group_message(signal::SignalSession& sig, store::Store& st, 
                                   const GroupOptions& options) {
   if (!msg.to.is_group()) return fail("bad_request", "a group message needs a group jid");
   if (!plausible_message_id(msg.id)) return fail("bad_request", "invalid message id");
-  WA_TRY(parse_message(msg.message));
+  auto original = parse_message(msg.message);
+  if (!original) return Unexpected<Error>{original.error()};
   const std::string group = msg.to.to_non_ad().str();
   const store::Address me = self.address(options.lid_addressing);
 
@@ -338,7 +331,7 @@ Result<Built> build_group_message(signal::SignalSession& sig, store::Store& st, 
   binary::Attrs attrs{{"id", msg.id}, {"to", group}, {"type", "text"}};
   if (!options.addressing_mode.empty()) attrs.emplace_back("addressing_mode", options.addressing_mode);
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
-  set_message_type(out.stanza, msg.message);
+  set_message_type(out.stanza, *original);
   return out;
 }
 
@@ -442,7 +435,7 @@ Result<Built> build_retry_resend(signal::SignalSession& sig, store::Store& st, c
   if (req.participant) attrs.emplace_back("participant", req.participant->str());
   if (!req.recipient.empty()) attrs.emplace_back("recipient", req.recipient);
   out.stanza = binary::Node("message", std::move(attrs), std::move(children));
-  set_message_type(out.stanza, sent.plaintext);
+  set_message_type(out.stanza, *original);
   return out;
 }
 

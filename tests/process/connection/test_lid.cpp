@@ -26,12 +26,6 @@ json wait_text(EventLog& ev, const std::string& profile, const std::string& text
   return wait_message_with(ev, profile, "text", text, kWait);
 }
 
-std::string user_of(const std::string& device_jid) {
-  auto colon = device_jid.find(':');
-  auto at = device_jid.find('@');
-  return device_jid.substr(0, colon == std::string::npos ? at : colon) + device_jid.substr(at);
-}
-
 // Messages the server refused with this ack error code.
 uint64_t refused(const TestServer& ts, int code) {
   json st = server_status(ts);

@@ -113,12 +113,6 @@ wa::message::MediaFields sent_media(const Supervisor& sup, const std::string& pr
   return *m;
 }
 
-std::string user_of(const std::string& device_jid) {
-  auto colon = device_jid.find(':');
-  auto at = device_jid.find('@');
-  return device_jid.substr(0, colon == std::string::npos ? at : colon) + device_jid.substr(at);
-}
-
 }  // namespace
 
 TEST_CASE("media: each of the six kinds goes both ways, events describe it, downloads give the same bytes") {

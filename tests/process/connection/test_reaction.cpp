@@ -11,12 +11,6 @@ namespace {
 
 constexpr auto kWait = 20s;
 
-std::string user_of(const std::string& device_jid) {
-  auto colon = device_jid.find(':');
-  auto at = device_jid.find('@');
-  return device_jid.substr(0, colon == std::string::npos ? at : colon) + device_jid.substr(at);
-}
-
 json react(const Supervisor& sup, const std::string& profile, const std::string& chat, const std::string& id,
            const std::string& emoji, const std::string& sender = "") {
   json req{{"cmd", "react"}, {"profile", profile}, {"chat", chat}, {"id", id}, {"client_id", "r-" + id + emoji + sender}};

@@ -150,6 +150,13 @@ inline json send_text(const Supervisor& sup, const std::string& profile, const s
 
 // The first `message` event of `profile` whose `key` equals `value` (an id,
 // a text), waiting up to `t` for it; null when none came.
+// A device JID's user: "155:3@lid" -> "155@lid".
+inline std::string user_of(const std::string& device_jid) {
+  auto colon = device_jid.find(':');
+  auto at = device_jid.find('@');
+  return device_jid.substr(0, colon == std::string::npos ? at : colon) + device_jid.substr(at);
+}
+
 inline json wait_message_with(EventLog& ev, const std::string& profile, const std::string& key, const std::string& value,
                               std::chrono::milliseconds t = 20s) {
   json found;

@@ -37,6 +37,11 @@ struct MediaFields {
   std::string quoted_id;  // contextInfo.stanzaId
 };
 
+// The message inside its view-once and captioned-document envelopes (at
+// most two levels), or `m` itself: where the media part of a message is.
+const proto::Message& media_content(const proto::Message& m);
+proto::Message& media_content(proto::Message& m);
+
 // The media of a message, unwrapped from its view-once and captioned-document
 // envelopes; nullopt for a message without media (or without a media key and
 // a path to fetch it from: nothing a download could use).

@@ -20,6 +20,10 @@
 #include "wa/signal/session.hpp"
 #include "wa/store/store.hpp"
 
+namespace wa::proto {
+class Message;
+}  // namespace wa::proto
+
 namespace wa::message {
 
 // Signal address of a device JID ("123:4@lid" -> {"123_1", 4}).
@@ -74,6 +78,7 @@ struct Built {
 // "audio", "document", "sticker"), "" for any other message or bytes that do
 // not parse. Such a stanza's type is "media", else "text".
 std::string media_type_of(ByteView message);
+std::string media_type_of(const proto::Message& message);
 
 // 1:1 send: `peer_devices` get the message, `own_devices` (our other
 // devices; the sending device is skipped if present) get it wrapped in
