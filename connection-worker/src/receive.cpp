@@ -5,6 +5,7 @@
 #include "wa/binary/jid.hpp"
 #include "wa/bytes.hpp"
 #include "wa/log.hpp"
+#include "wa/message/content.hpp"
 #include "wa/message/lid.hpp"
 #include "wa/message/media.hpp"
 #include "wa/message/reaction.hpp"
@@ -132,32 +133,97 @@ void add_media_fields(const message::MediaFields& m, json& ev) {
   if (!m.quoted_id.empty()) ev["quoted_id"] = m.quoted_id;
 }
 
-// A reaction is its own event (docs/CONTROL.md, "reaction"): the message it
-// reacts to, by id and author, and the emoji ("" when it was taken back).
-// The key is written from the reactor's side: fromMe means the reactor
-// wrote the target; in a 1:1 chat without it, the other party did.
-void add_reaction_fields(const message::Reaction& r, const message::Incoming& in, const message::Self& self,
-                         json& ev) {
-  std::string author;
-  if (r.target.from_me) {
+// Who wrote the message an add-on (reaction, revoke) refers to. The key is
+// written from the add-on sender's side: fromMe means that sender wrote the
+// target; in a group the author is otherwise named; in a 1:1 chat without
+// fromMe, the other party did - seen from here, the chat when we sent the
+// add-on from another device of ours, else us (named in the chat's namespace).
+std::string target_author(const message::TargetKey& t, const message::Incoming& in, const message::Self& self) {
+  if (t.from_me) {
     auto s = binary::Jid::parse(in.sender);
-    author = s ? s->to_non_ad().str() : in.sender;
-  } else if (!r.target.participant.empty()) {
-    author = r.target.participant;
-  } else {
-    // Us, named in the chat's namespace.
-    const bool lid_chat = in.chat.ends_with("@lid");
-    author = in.from_me ? in.chat : (lid_chat && self.lid ? self.lid->to_non_ad().str() : self.jid.to_non_ad().str());
+    return s ? s->to_non_ad().str() : in.sender;
   }
+  if (!t.participant.empty()) return t.participant;
+  const bool lid_chat = in.chat.ends_with("@lid");
+  return in.from_me ? in.chat : (lid_chat && self.lid ? self.lid->to_non_ad().str() : self.jid.to_non_ad().str());
+}
+
+// The target fields both add-on events carry (docs/CONTROL.md).
+void add_target_fields(const message::TargetKey& t, const message::Incoming& in, const message::Self& self,
+                       json& ev) {
+  const std::string author = target_author(t, in, self);
   auto a = binary::Jid::parse(author);
-  ev["type"] = "reaction";
-  ev["msg_type"] = "reaction";
   ev.erase("text");
-  ev["target_id"] = r.target.id;
+  ev["target_id"] = t.id;
   ev["target_sender"] = author;
   ev["target_from_me"] = a && self.is_own_user(a->user);
+}
+
+// A reaction is its own event (docs/CONTROL.md, "reaction"): the message it
+// reacts to, by id and author, and the emoji ("" when it was taken back).
+void add_reaction_fields(const message::Reaction& r, const message::Incoming& in, const message::Self& self,
+                         json& ev) {
+  ev["type"] = "reaction";
+  add_target_fields(r.target, in, self, ev);
   ev["emoji"] = r.emoji;
   ev["removed"] = r.emoji.empty();
+}
+
+void add_location_fields(const message::Location& l, json& ev) {
+  ev.erase("text");
+  ev["latitude"] = l.latitude;
+  ev["longitude"] = l.longitude;
+  if (!l.name.empty()) ev["name"] = l.name;
+  if (!l.address.empty()) ev["address"] = l.address;
+  if (!l.url.empty()) ev["url"] = l.url;
+  if (!l.comment.empty()) ev["comment"] = l.comment;
+  if (l.accuracy_m) ev["accuracy_m"] = l.accuracy_m;
+  ev["live"] = l.live;
+}
+
+void add_contact_fields(const std::vector<message::ContactCard>& cards, json& ev) {
+  ev.erase("text");
+  json list = json::array();
+  for (const auto& c : cards) list.push_back({{"name", c.name}, {"vcard", c.vcard}});
+  ev["contacts"] = std::move(list);
+}
+
+// The same user, in either namespace: a revoke may name the author by LID
+// while the message was stored under its phone number, or the other way.
+Result<bool> same_user(store::Store& st, const std::string& a, const std::string& b) {
+  auto ja = binary::Jid::parse(a);
+  auto jb = binary::Jid::parse(b);
+  if (!ja || !jb) return false;
+  if (ja->to_non_ad() == jb->to_non_ad()) return true;
+  auto alt = message::alternate_user(st, ja->to_non_ad());
+  if (!alt) return Unexpected<Error>{alt.error()};
+  return *alt && (*alt)->to_non_ad() == jb->to_non_ad();
+}
+
+// A revoke (docs/CONTROL.md, "revoked"): its own event, and the message it
+// deletes stays in the log marked `revoked`. Only a message of the author
+// the key names is marked, and a plain revoke names its own sender - nobody
+// deletes someone else's message except as a group admin (`by_admin`).
+Status apply_revoke(store::Store& st, const message::TargetKey& t, const message::Incoming& in,
+                    const message::Self& self, json& ev) {
+  ev["type"] = "revoked";
+  add_target_fields(t, in, self, ev);
+  const bool by_admin = in.is_group && !t.from_me;
+  ev["by_admin"] = by_admin;
+  bool found = false;
+  auto rows = st.inbox_messages(t.id, in.chat);
+  if (!rows) return Unexpected<Error>{rows.error()};
+  const std::string author = ev["target_sender"].get<std::string>();
+  for (const auto& row : *rows) {
+    auto same = same_user(st, row.sender, author);
+    if (!same) return Unexpected<Error>{same.error()};
+    if (!*same) continue;
+    json patch{{"revoked", true}, {"revoked_by", in.sender}, {"revoke_id", in.id}, {"revoked_at", in.timestamp}};
+    WA_TRY(st.inbox_patch(row.seq, patch.dump()));
+    found = true;
+  }
+  ev["target_found"] = found;
+  return {};
 }
 
 }  // namespace
@@ -172,22 +238,26 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
   // A text message is done; anything else is read once more for what it is.
-  if (in.text.empty()) {
+  if (in.msg_type != "text") {
     proto::Message content;
-    const bool parsed = content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()));
-    std::optional<message::Reaction> reaction;
-    std::optional<message::MediaFields> media;
-    if (parsed) reaction = message::find_reaction(content);
-    if (parsed && !reaction) media = message::find_media(content);
-    if (reaction) {
+    if (!content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()))) {
+      ev["protobuf"] = to_base64(in.raw);
+    } else if (auto reaction = message::find_reaction(content)) {
       add_reaction_fields(*reaction, in, self, ev);
-    } else if (media) {
+    } else if (auto revoke = message::find_revoke(content)) {
+      WA_TRY(apply_revoke(*store_, *revoke, in, self, ev));
+    } else if (auto location = message::find_location(content)) {
+      add_location_fields(*location, ev);
+    } else if (auto cards = message::find_contacts(content); !cards.empty()) {
+      add_contact_fields(cards, ev);
+    } else if (auto media = message::find_media(content)) {
       // The media's key, path and hashes stay in the store (what `download`
       // needs); the event carries what a consumer shows and a handle.
       add_media_fields(*media, ev);
       ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
       WA_TRY(store_->media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp}));
     } else {
+      // Content we do not read (yet): the consumer gets it whole.
       ev["protobuf"] = to_base64(in.raw);
     }
   }

@@ -287,7 +287,10 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
       {"send_text", [](Worker& w, const json& a, Reply r) { w.send_text(a, std::move(r)); }},
       {"send_media", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->send_media(a, std::move(r)); }},
       {"download", [](Worker& w, const json& a, Reply r) { if (w.logged_in_chat(r)) w.media_->download(a, std::move(r)); }},
-      {"react", [](Worker& w, const json& a, Reply r) { w.react(a, std::move(r)); }},
+      {"react", [](Worker& w, const json& a, Reply r) { w.submit_job("react", "chat", a, std::move(r)); }},
+      {"revoke", [](Worker& w, const json& a, Reply r) { w.submit_job("revoke", "chat", a, std::move(r)); }},
+      {"send_location", [](Worker& w, const json& a, Reply r) { w.submit_job("location", "to", a, std::move(r)); }},
+      {"send_contact", [](Worker& w, const json& a, Reply r) { w.submit_job("contact", "to", a, std::move(r)); }},
       {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
       {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
       {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},
@@ -344,12 +347,13 @@ void Worker::send_text(const json& m, Reply reply) {
   senders_->submit(*to, std::move(payload), std::move(reply));
 }
 
-void Worker::react(const json& m, Reply reply) {
-  auto chat = ipc::field<std::string>(m, "chat");
-  auto id = ipc::field<std::string>(m, "id");
-  if (!chat || !id) return reply(ipc::error_reply("bad_request", (!chat ? chat.error() : id.error()).message));
-  json payload{{"kind", "react"}, {"to", *chat}, {"id", *id}, {"emoji", m.value("emoji", "")}};
-  if (m.contains("sender")) payload["sender"] = m["sender"];
+void Worker::submit_job(std::string_view kind, const char* chat_key, const json& m, Reply reply) {
+  auto chat = ipc::field<std::string>(m, chat_key);
+  if (!chat) return reply(ipc::error_reply("bad_request", chat.error().message));
+  json payload = m;
+  for (const char* k : {"profile", "client_id", chat_key}) payload.erase(k);
+  payload["kind"] = std::string(kind);
+  payload["to"] = *chat;
   senders_->submit(*chat, std::move(payload), std::move(reply));
 }
 

@@ -52,7 +52,9 @@ class Worker {
   static const std::map<std::string_view, Command>& command_handlers();
   void send_text(const json& args, Reply reply);
   void pair_code(const json& args, Reply reply);
-  void react(const json& args, Reply reply);
+  // A sending command whose validated arguments are its sender job's
+  // payload as they are: {kind, to = args[chat_key], the other fields}.
+  void submit_job(std::string_view kind, const char* chat_key, const json& args, Reply reply);
   ChatCommands* logged_in_chat(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <array>
+#include <cmath>
 
 #include "wa/binary/jid.hpp"
 #include "wa/profile.hpp"
@@ -56,6 +57,18 @@ Status quote_needs_id(const json& req) {
   if (req.contains("quoted_sender") && !req.contains("quoted_id"))
     return fail("bad_request", "'quoted_sender' needs 'quoted_id'");
   return {};
+}
+
+Status contact_needs_one_source(const json& req) {
+  WA_TRY(quote_needs_id(req));
+  if (req.contains("phone") == req.contains("vcard"))
+    return fail("bad_request", "a contact card needs exactly one of 'phone' and 'vcard'");
+  return {};
+}
+
+std::vector<std::string_view> with(std::vector<std::string_view> codes, std::initializer_list<std::string_view> more) {
+  codes.insert(codes.end(), more.begin(), more.end());
+  return codes;
 }
 
 Status group_read_needs_sender(const json& req) {
@@ -232,6 +245,75 @@ std::vector<CommandSpec> build() {
                .result = R"(`{"id", "devices"}`: the reaction message's id)",
                .errors = message_errors(),
                .cli = "react"});
+  c.push_back({.name = "revoke",
+               .runs = Runs::account,
+               .deadline = Deadline::send,
+               .sends = true,
+               .fields = {kProfile,
+                          {.name = "chat",
+                           .kind = K::chat,
+                           .required = true,
+                           .help = "the chat of the message (as its event named it), or a bare phone number"},
+                          {.name = "id", .kind = K::text, .required = true, .max = kMaxMessageId,
+                           .help = "the message to delete for everyone"},
+                          {.name = "sender",
+                           .kind = K::author,
+                           .help = "the message's author when it is not ours: a group admin deletes a member's "
+                                   "message",
+                           .cli = Cli::option,
+                           .flag = "--sender"},
+                          kClientId},
+               .summary = "delete a message for everyone (ours, or a member's in a group we administer); "
+                          "answered on the server's ack",
+               .result = R"(`{"id", "devices"}`: the revoke message's id; receivers keep the message marked )"
+                         R"(`revoked`)",
+               .errors = with(message_errors(), {"not_own_message"}),
+               .cli = "revoke"});
+  c.push_back({.name = "send_location",
+               .runs = Runs::account,
+               .deadline = Deadline::send,
+               .sends = true,
+               .fields = {kProfile,
+                          kTo,
+                          {.name = "latitude", .kind = K::number, .required = true, .max = 90,
+                           .help = "degrees north (negative: south)"},
+                          {.name = "longitude", .kind = K::number, .required = true, .max = 180,
+                           .help = "degrees east (negative: west)"},
+                          {.name = "name", .kind = K::text, .max = 1024, .help = "the place's name",
+                           .cli = Cli::option, .flag = "--name"},
+                          {.name = "address", .kind = K::text, .max = 1024, .help = "the place's address",
+                           .cli = Cli::option, .flag = "--address"},
+                          {.name = "url", .kind = K::text, .max = 1024, .help = "a link about the place",
+                           .cli = Cli::option, .flag = "--url"},
+                          kClientId,
+                          kQuotedId,
+                          kQuotedSender},
+               .summary = "send a location (a pin, optionally named); answered on the server's ack",
+               .result = R"(`{"id", "devices"}`)",
+               .errors = message_errors(),
+               .cli = "send-location",
+               .check = quote_needs_id});
+  c.push_back({.name = "send_contact",
+               .runs = Runs::account,
+               .deadline = Deadline::send,
+               .sends = true,
+               .fields = {kProfile,
+                          kTo,
+                          {.name = "name", .kind = K::text, .required = true, .max = 1024,
+                           .help = "the contact's name as shown"},
+                          {.name = "phone", .kind = K::text, .max = 32,
+                           .help = "the contact's number (a vCard is made with it)", .cli = Cli::option,
+                           .flag = "--phone"},
+                          {.name = "vcard", .kind = K::text, .max = 16 * 1024,
+                           .help = "a whole vCard instead of `phone`", .cli = Cli::option, .flag = "--vcard"},
+                          kClientId,
+                          kQuotedId,
+                          kQuotedSender},
+               .summary = "send a contact card; answered on the server's ack",
+               .result = R"(`{"id", "devices"}`)",
+               .errors = message_errors(),
+               .cli = "send-contact",
+               .check = contact_needs_one_source});
   c.push_back({.name = "pair_code",
                .runs = Runs::account,
                .deadline = Deadline::iq,
@@ -406,6 +488,13 @@ Status validate_field(const FieldSpec& f, const json& v) {
       if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
         return bad_field(f, "must be a whole number >= 0");
       if (v.get<uint64_t>() > f.max) return bad_field(f, "is larger than " + std::to_string(f.max));
+      return {};
+    case K::number:
+      // JSON has no NaN or infinity; a number over ±max (a latitude of 91)
+      // is a client bug worth naming.
+      if (!v.is_number()) return bad_field(f, "must be a number");
+      if (f.max != 0 && std::fabs(v.get<double>()) > static_cast<double>(f.max))
+        return bad_field(f, "must be within ±" + std::to_string(f.max));
       return {};
     case K::people:
     case K::texts: return validate_strings(f, v);

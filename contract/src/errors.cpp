@@ -22,6 +22,9 @@ constexpr std::array kErrors{
     ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
     ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
     ErrorSpec{"not_media", K::request, false, "no received media message with that id (or it was pruned)"},
+    ErrorSpec{"not_own_message", K::request, false,
+              "only the author deletes a message for everyone in a 1:1 chat (ours are looked up among the "
+              "messages we sent; give `sender` as our own JID for an older one)"},
     ErrorSpec{"path_not_allowed", K::request, false,
               "the path is not below one of the config's media.allowed_roots (symbolic links resolved)"},
     ErrorSpec{"too_large", K::request, false,

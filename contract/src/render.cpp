@@ -27,6 +27,7 @@ std::string kind_text(const FieldSpec& f) {
     case FieldKind::people: return "1–" + std::to_string(f.max) + " user JIDs";
     case FieldKind::texts: return "1–" + std::to_string(f.max) + " strings";
     case FieldKind::path: return "absolute path";
+    case FieldKind::number: return f.max ? "number within ±" + std::to_string(f.max) : "number";
   }
   return "?";
 }

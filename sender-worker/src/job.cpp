@@ -152,33 +152,42 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
   return send_built(st, sig, query, job, *to, std::move(bytes), nullptr);
 }
 
+Result<message::TargetKey> job_target(store::Store& st, const binary::Jid& to, const json& payload,
+                                      std::string_view what) {
+  message::TargetKey target;
+  target.chat = to.to_non_ad().str();
+  target.id = payload.value("id", "");
+  auto sent = message::find_sent(st, target.id, to);
+  if (!sent) return Unexpected<Error>{sent.error()};
+  auto self = message::load_self(st);
+  if (!self) return Unexpected<Error>{self.error()};
+  std::string sender = payload.value("sender", "");
+  if (!sender.empty()) {
+    auto s = binary::Jid::parse(sender);
+    if (!s || !s->is_user()) return fail("bad_request", "invalid sender");
+    target.from_me = self->is_own_user(s->user);
+    if (!target.from_me && to.is_group()) target.participant = s->to_non_ad().str();
+  } else {
+    target.from_me = sent->has_value();
+    if (!target.from_me && to.is_group())
+      return fail("bad_request", std::string(what) + " someone else's group message needs its `sender`");
+  }
+  return target;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
                    uint64_t job, const json& payload) {
   if (!payload.is_object()) return failed_done(job, Error{"bad_request", "job payload is not an object"});
   auto to = job_recipient(conversation, payload);
   if (!to) return failed_done(job, to.error());
-  message::TargetKey target;
-  target.chat = to->to_non_ad().str();
-  target.id = payload.value("id", "");
-  auto sent = message::find_sent(st, target.id, *to);
-  if (!sent) return failed_done(job, sent.error());
-  auto self = message::load_self(st);
-  if (!self) return failed_done(job, self.error());
-  std::string sender = payload.value("sender", "");
-  if (!sender.empty()) {
-    auto s = binary::Jid::parse(sender);
-    if (!s || !s->is_user()) return failed_done(job, Error{"bad_request", "invalid sender"});
-    target.from_me = self->is_own_user(s->user);
-    if (!target.from_me && to->is_group()) target.participant = s->to_non_ad().str();
-  } else {
-    target.from_me = sent->has_value();
-    if (!target.from_me && to->is_group())
-      return failed_done(job, Error{"bad_request", "a reaction to someone else's group message needs its `sender`"});
-  }
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  auto bytes = message::build_reaction(target, payload.value("emoji", ""), now_ms);
+  auto target = job_target(st, *to, payload, "a reaction to");
+  if (!target) return failed_done(job, target.error());
+  auto bytes = message::build_reaction(*target, payload.value("emoji", ""), now_ms());
   if (!bytes) return failed_done(job, bytes.error());
   return send_built(st, sig, query, job, *to, std::move(*bytes), nullptr);
 }

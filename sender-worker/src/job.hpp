@@ -13,6 +13,7 @@
 
 #include "wa/binary/jid.hpp"
 #include "wa/message/pipeline.hpp"
+#include "wa/message/reaction.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
@@ -54,6 +55,26 @@ json run_download_job(store::Store& st, const QueryFn& query, uint64_t job, cons
 // needs its author (`sender`).
 json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
                    uint64_t job, const json& payload);
+
+// The message a reaction or revoke refers to ({id, sender?} of the payload):
+// whether it is ours comes from the sent-message cache unless `sender` says;
+// someone else's group message needs its author. `what` names the add-on in
+// the error ("a reaction to").
+Result<message::TargetKey> job_target(store::Store& st, const binary::Jid& to, const json& payload,
+                                      std::string_view what);
+int64_t now_ms();
+
+// The plain content kinds (content_job.cpp): a location ({kind:"location",
+// to, latitude, longitude, name?, address?, url?, quoted_id?}), contact
+// cards ({kind:"contact", to, name, phone? | vcard?, quoted_id?}) and a
+// revoke ({kind:"revoke", to, id, sender?}: "delete for everyone", or an
+// admin's delete of someone else's group message).
+json run_location_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
+                      const std::string& conversation, uint64_t job, const json& payload);
+json run_contact_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
+                     const std::string& conversation, uint64_t job, const json& payload);
+json run_revoke_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
+                    const std::string& conversation, uint64_t job, const json& payload);
 
 // The message layer's transport over `query`: iq round trips (deadline
 // contract::kSenderIqTimeoutMs) and relays answered on the server's ack.

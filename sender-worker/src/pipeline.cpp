@@ -96,6 +96,9 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
   if (kind && *kind == "media") return run_media_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "download") return run_download_job(*store_, q, job, payload);
   if (kind && *kind == "react") return run_react_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "location") return run_location_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "contact") return run_contact_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "revoke") return run_revoke_job(*store_, *signal_, q, conversation_, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 

@@ -1,6 +1,8 @@
 #include "commands_cli.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 
 #include "wa/crypto_random.hpp"
@@ -107,7 +109,14 @@ wa::Result<json> build_request(const RegistryCommand& c) {
     } else {
       auto it = c.text.find(name);
       if (it == c.text.end() || it->second.empty()) continue;
-      if (f.kind == FieldKind::path) {
+      if (f.kind == FieldKind::number) {
+        const std::string& t = it->second;
+        double d = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+        if (ec != std::errc() || end != t.data() + t.size() || !std::isfinite(d))
+          return wa::fail("usage", std::string(f.name) + " must be a number, not '" + t + "'");
+        req[name] = d;
+      } else if (f.kind == FieldKind::path) {
         // The supervisor does not share our working directory.
         std::error_code ec;
         auto abs = std::filesystem::absolute(it->second, ec);

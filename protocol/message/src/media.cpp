@@ -39,18 +39,45 @@ void put_common(const MediaFields& f, const proto::ContextInfo* ci, M& m) {
 
 }  // namespace
 
+// The FutureProof envelopes a message's content can sit in (disappearing
+// chats, view-once, captioned documents), innermost last. At most kMaxEnvelopes
+// levels are opened, so a hostile nesting cannot walk far.
+template <class M>
+const proto::Message::FutureProofMessage* envelope_of(const M& m) {
+  if (m.has_ephemeralmessage() && m.ephemeralmessage().has_message()) return &m.ephemeralmessage();
+  if (m.has_viewoncemessage() && m.viewoncemessage().has_message()) return &m.viewoncemessage();
+  if (m.has_viewoncemessagev2() && m.viewoncemessagev2().has_message()) return &m.viewoncemessagev2();
+  if (m.has_viewoncemessagev2extension() && m.viewoncemessagev2extension().has_message())
+    return &m.viewoncemessagev2extension();
+  if (m.has_documentwithcaptionmessage() && m.documentwithcaptionmessage().has_message())
+    return &m.documentwithcaptionmessage();
+  return nullptr;
+}
+
+constexpr int kMaxEnvelopes = 5;
+
 // One walk for both constnesses: the envelopes are the same fields.
 template <class M>
 M& content_of(M& m) {
   M* cur = &m;
-  for (int depth = 0; depth < 2; ++depth) {
-    if (cur->has_viewoncemessage() && cur->viewoncemessage().has_message()) {
-      cur = const_cast<M*>(&cur->viewoncemessage().message());
-    } else if (cur->has_documentwithcaptionmessage() && cur->documentwithcaptionmessage().has_message()) {
-      cur = const_cast<M*>(&cur->documentwithcaptionmessage().message());
-    }
+  for (int depth = 0; depth < kMaxEnvelopes; ++depth) {
+    const auto* env = envelope_of(*cur);
+    if (!env) break;
+    cur = const_cast<M*>(&env->message());
   }
   return *cur;
+}
+
+bool is_view_once(const proto::Message& m) {
+  const proto::Message* cur = &m;
+  for (int depth = 0; depth < kMaxEnvelopes; ++depth) {
+    if (cur->has_viewoncemessage() || cur->has_viewoncemessagev2() || cur->has_viewoncemessagev2extension())
+      return true;
+    const auto* env = envelope_of(*cur);
+    if (!env) break;
+    cur = &env->message();
+  }
+  return false;
 }
 
 const proto::Message& media_content(const proto::Message& m) { return content_of(m); }
@@ -59,7 +86,7 @@ proto::Message& media_content(proto::Message& m) { return content_of(m); }
 std::optional<MediaFields> find_media(const proto::Message& outer) {
   const proto::Message& m = media_content(outer);
   MediaFields f;
-  f.view_once = outer.has_viewoncemessage();
+  f.view_once = is_view_once(outer);
   if (m.has_imagemessage()) {
     const auto& x = m.imagemessage();
     f.kind = "image";

@@ -2,7 +2,9 @@
 
 #include <charconv>
 
+#include "wa/message/content.hpp"
 #include "wa/message/id.hpp"
+#include "wa/message/media.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/proto/signal_wire.pb.h"
 #include "wa/store/store.hpp"
@@ -69,23 +71,26 @@ std::optional<Bytes> pkmsg_identity(ByteView data) {
 
 }  // namespace
 
-Summary summarize(ByteView message) {
+Summary summarize(const proto::Message& m) {
   Summary s;
-  proto::Message m;
-  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return s;
-  if (m.has_conversation()) s.text = m.conversation();
-  if (m.has_extendedtextmessage()) {
-    const auto& e = m.extendedtextmessage();
-    if (e.has_text()) s.text = e.text();
-    if (e.has_contextinfo() && e.contextinfo().has_stanzaid()) s.quoted_id = e.contextinfo().stanzaid();
-  }
-  if (m.has_imagemessage() && m.imagemessage().has_contextinfo() && m.imagemessage().contextinfo().has_stanzaid())
-    s.quoted_id = m.imagemessage().contextinfo().stanzaid();
+  // The text of a disappearing-chat or view-once message is inside its
+  // envelope (media_content opens them).
+  const proto::Message& c = media_content(m);
+  if (c.has_conversation()) s.text = c.conversation();
+  if (c.has_extendedtextmessage() && c.extendedtextmessage().has_text()) s.text = c.extendedtextmessage().text();
+  s.quoted_id = quoted_id_of(m);
   proto::Message rest = m;
   rest.clear_senderkeydistributionmessage();
   rest.clear_messagecontextinfo();
   s.has_content = rest.ByteSizeLong() > 0;
+  if (s.has_content) s.type = content_type(m);
   return s;
+}
+
+Summary summarize(ByteView message) {
+  proto::Message m;
+  if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) return {};
+  return summarize(m);
 }
 
 Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, const binary::Node& stanza,
@@ -172,10 +177,11 @@ Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, c
         if (!st && store::is_store_failure(st.error())) return Unexpected<Error>{st.error()};
       }
     }
-    std::string serialized = m.SerializeAsString();
-    Summary s = summarize(as_bytes(serialized));
+    Summary s = summarize(m);
     if (s.has_content || !seen) {
+      std::string serialized = m.SerializeAsString();
       in.text = std::move(s.text);
+      if (s.has_content) in.msg_type = std::move(s.type);
       in.quoted_id = std::move(s.quoted_id);
       in.has_content = s.has_content;
       in.raw.assign(serialized.begin(), serialized.end());

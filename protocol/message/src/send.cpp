@@ -145,6 +145,11 @@ std::string media_type_of(const proto::Message& message) {
   if (m.has_audiomessage()) return m.audiomessage().ptt() ? "ptt" : "audio";
   if (m.has_documentmessage()) return "document";
   if (m.has_stickermessage()) return "sticker";
+  // Contact cards and live locations are "media" on the wire too, though
+  // nothing is uploaded (a plain location is text).
+  if (m.has_contactmessage()) return "vcard";
+  if (m.has_contactsarraymessage()) return "contact_array";
+  if (m.has_livelocationmessage()) return "livelocation";
   return "";
 }
 
@@ -170,6 +175,15 @@ void mark_encs(binary::Node& stanza, std::string_view key, const std::string& va
 // with decrypt-fail="hide" on the encs (a reaction that fails to decrypt
 // shows no placeholder, as Baileys and whatsmeow send it); else type="text".
 void set_message_type(binary::Node& stanza, const proto::Message& message) {
+  // A revoke names what it deletes by edit="7" (our own message) or "8" (an
+  // admin deleting someone else's in a group); a receiver that cannot
+  // decrypt it shows no placeholder.
+  if (message.has_protocolmessage() && message.protocolmessage().type() == proto::Message::ProtocolMessage::REVOKE) {
+    stanza.set_attr("type", "text");
+    stanza.set_attr("edit", message.protocolmessage().key().fromme() ? "7" : "8");
+    mark_encs(stanza, "decrypt-fail", "hide");
+    return;
+  }
   if (message.has_reactionmessage()) {
     stanza.set_attr("type", "reaction");
     mark_encs(stanza, "decrypt-fail", "hide");

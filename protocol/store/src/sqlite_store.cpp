@@ -773,6 +773,26 @@ class SqliteStore final : public Store {
                 });
   }
 
+  Result<std::vector<InboxEntry>> inbox_messages(std::string_view msg_id, std::string_view chat) override {
+    if (msg_id.empty()) return std::vector<InboxEntry>{};
+    return with(
+        "SELECT seq, msg_id, chat, sender, ts, type, payload, acked FROM inbox "
+        "WHERE msg_id = ? AND chat = ? AND msg_id <> '' AND type = 'message' ORDER BY seq LIMIT 16",
+        [&](sql::Query& q) {
+          q.bind(msg_id).bind(chat);
+          return read_inbox(q);
+        });
+  }
+
+  Status inbox_patch(int64_t seq, std::string_view patch) override {
+    // Part of the caller's transaction (the revoke's own event is stored in
+    // the same one), so its durability is the caller's.
+    return write(Durability::full, [&] {
+      return with("UPDATE inbox SET payload = json_patch(payload, ?) WHERE seq = ? AND json_valid(?)",
+                  [&](sql::Query& q) { return q.bind(patch).bind(seq).bind(patch).run(); });
+    });
+  }
+
   // ---------------------------------------------------------------- sent cache
 
   Status sent_put(const SentMessage& m) override {

@@ -39,6 +39,7 @@ enum class FieldKind {
   people,       // 1..max user JIDs
   texts,        // 1..max non-empty strings of at most kMaxJid bytes
   path,         // an absolute file path, no NUL (wactl makes a relative one absolute)
+  number,       // a finite number within ±max (max 0: any finite number)
 };
 
 enum class Runs { supervisor, account };

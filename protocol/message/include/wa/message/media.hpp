@@ -37,8 +37,9 @@ struct MediaFields {
   std::string quoted_id;  // contextInfo.stanzaId
 };
 
-// The message inside its view-once and captioned-document envelopes (at
-// most two levels), or `m` itself: where the media part of a message is.
+// The message inside its envelopes (disappearing-chat, view-once and
+// captioned-document; at most five levels), or `m` itself: where the content
+// of a message is, media or not.
 const proto::Message& media_content(const proto::Message& m);
 proto::Message& media_content(proto::Message& m);
 

@@ -15,6 +15,10 @@
 #include "wa/result.hpp"
 #include "wa/signal/session.hpp"
 
+namespace wa::proto {
+class Message;
+}  // namespace wa::proto
+
 namespace wa::message {
 
 struct Incoming {
@@ -24,7 +28,10 @@ struct Incoming {
   bool from_me = false;
   bool is_group = false;
   int64_t timestamp = 0;
-  std::string msg_type;   // the stanza's type attr ("text", "media", ...)
+  // What the content is (content.hpp: content_type): "text", a media kind,
+  // "location", "contact", "reaction", "revoke", ...; the stanza's own
+  // `type` attribute until content is found.
+  std::string msg_type;
   std::string text;       // conversation or extendedTextMessage.text
   std::string quoted_id;  // contextInfo.stanzaId of a reply
   Bytes raw;              // serialized Message (after unwrapping deviceSentMessage)
@@ -56,8 +63,10 @@ Result<Source> message_source(const Self& self, const binary::Node& stanza);
 struct Summary {
   std::string text;
   std::string quoted_id;
+  std::string type;  // content_type(), when has_content
   bool has_content = false;
 };
 Summary summarize(ByteView message);
+Summary summarize(const proto::Message& message);
 
 }  // namespace wa::message

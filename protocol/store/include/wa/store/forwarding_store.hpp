@@ -83,6 +83,10 @@ class ForwardingStore : public Store {
   Result<std::optional<int64_t>> inbox_find(std::string_view msg_id, std::string_view sender) override {
     return inner_.inbox_find(msg_id, sender);
   }
+  Result<std::vector<InboxEntry>> inbox_messages(std::string_view msg_id, std::string_view chat) override {
+    return inner_.inbox_messages(msg_id, chat);
+  }
+  Status inbox_patch(int64_t seq, std::string_view patch) override { return inner_.inbox_patch(seq, patch); }
   Status sent_put(const SentMessage& msg) override { return inner_.sent_put(msg); }
   Result<std::optional<SentMessage>> sent_get(std::string_view msg_id, std::string_view chat) override {
     return inner_.sent_get(msg_id, chat);

@@ -232,6 +232,12 @@ class Store {
   // a redelivered message is recognised without decrypting it again (its
   // ratchet step is already taken).
   virtual Result<std::optional<int64_t>> inbox_find(std::string_view msg_id, std::string_view sender) = 0;
+  // The `message` events with this id in this chat (one per sender device
+  // that used the id; the caller checks which one an add-on refers to).
+  virtual Result<std::vector<InboxEntry>> inbox_messages(std::string_view msg_id, std::string_view chat) = 0;
+  // Merges the JSON object `patch` into event `seq`'s payload (RFC 7396): how
+  // a later revoke marks the message it deletes while the event stays.
+  virtual Status inbox_patch(int64_t seq, std::string_view patch) = 0;
 
   // --- sent-message cache for retry receipts
   virtual Status sent_put(const SentMessage& msg) = 0;
