@@ -79,7 +79,7 @@ TEST_CASE("group admin IQs: subject, description, leave, settings, roles, invite
   CHECK(message::check_group_result(iq_result({}), "x").has_value());
 }
 
-TEST_CASE("invite codes: bare, as a link, with a query; junk refused") {
+TEST_CASE("invite codes: bare, as a link, with a query - junk refused") {
   CHECK(message::invite_code_from("AbC-12_x") == "AbC-12_x");
   CHECK(message::invite_code_from("https://chat.whatsapp.com/AbC123") == "AbC123");
   CHECK(message::invite_code_from("https://chat.whatsapp.com/AbC123/?utm=1") == "AbC123");
@@ -103,7 +103,7 @@ TEST_CASE("group info: description, announce and locked") {
   CHECK(info->locked);
 }
 
-TEST_CASE("w:gp2 notifications: every change Baileys and whatsmeow read; leave as a self-remove") {
+TEST_CASE("w:gp2 notifications: every change Baileys and whatsmeow read, a leave as a self-remove") {
   auto note = [](binary::Children c, binary::Attrs extra = {}) {
     binary::Attrs a{{"from", "123-456@g.us"}, {"type", "w:gp2"}, {"id", "n1"}, {"t", "1700000000"},
                     {"participant", "900@lid"}, {"participant_pn", "155@s.whatsapp.net"}};

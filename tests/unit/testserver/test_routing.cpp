@@ -128,7 +128,7 @@ TEST_CASE("group fan-out: pairwise enc before the skmsg, members only") {
   CHECK(missing.error().code == "unknown_group");
 }
 
-TEST_CASE("announcement group: only admins (and the creator) send; a retry re-send still passes") {
+TEST_CASE("announcement group: only admins (and the creator) send") {
   Fixture f;
   Group g;
   g.id = "155501-2";
