@@ -31,12 +31,20 @@ class ChatCommands {
   void group_create(const nlohmann::json& args, Reply reply);
   void group_info(const nlohmann::json& args, Reply reply);
   void group_change(const nlohmann::json& args, bool add, Reply reply);
+  void group_role(const nlohmann::json& args, bool promote, Reply reply);
+  void group_subject(const nlohmann::json& args, Reply reply);
+  void group_description(const nlohmann::json& args, Reply reply);
+  void group_settings(const nlohmann::json& args, Reply reply);
+  void group_leave(const nlohmann::json& args, Reply reply);
+  void group_invite(const nlohmann::json& args, bool revoke, Reply reply);
+  void group_join(const nlohmann::json& args, Reply reply);
   // chatstate.cpp:
   void read(const nlohmann::json& args, Reply reply);
   void typing(const nlohmann::json& args, Reply reply);
 
   // Rows of the stanza table (registered by the worker): a <chatstate>
-  // becomes a `chatstate` event; a w:gp2 membership notification updates
+  // becomes a `chatstate` event; a w:gp2 notification becomes one
+  // `group_update` event per change and, for membership changes, updates
   // the sender-key memory (the receive path still acks it).
   void on_chatstate(const binary::Node& stanza);
   void on_group_notification(const binary::Node& stanza);
@@ -44,6 +52,9 @@ class ChatCommands {
  private:
   // groups.cpp
   void membership_changed(const std::string& group, bool added);
+  void participants_change(const nlohmann::json& args, message::ParticipantAction action, Reply reply);
+  // An IQ whose answer carries nothing: `ok` is the reply on success.
+  void simple_change(binary::Node iq, const char* what, nlohmann::json ok, Reply reply);
 
   Client& client_;
   std::string store_path_;

@@ -18,6 +18,7 @@ using K = FieldKind;
 
 constexpr std::array<std::string_view, 4> kLevels{"debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> kOnOff{"on", "off"};
+constexpr std::array<std::string_view, 2> kGroupSettings{"announce", "locked"};
 
 // The profile every profile-bound command names.
 constexpr FieldSpec kProfile{.name = "profile", .kind = K::profile, .required = true};
@@ -352,8 +353,8 @@ std::vector<CommandSpec> build() {
                            .max = kMaxParticipants,
                            .help = "members, e.g. 15551234567@s.whatsapp.net"}},
                .summary = "create a group with these members",
-               .result = R"(`{"gid", "subject", "creator", "addressing_mode", "participants": [{"jid", "admin", )"
-                         R"("type"}]}` (`type`: `superadmin`, `admin`, `member`))",
+               .result = R"(`{"gid", "subject", "creator", "addressing_mode", "description"?, "announce", "locked", )"
+                         R"("participants": [{"jid", "admin", "type"}]}` (`type`: `superadmin`, `admin`, `member`))",
                .errors = {"invalid_jid", "not_connected", "iq_error:"},
                .cli = "group create"});
   c.push_back({.name = "group_info",
@@ -377,6 +378,87 @@ std::vector<CommandSpec> build() {
                  .errors = {"invalid_jid", "not_connected", "iq_error:"},
                  .cli = add ? "group add" : "group remove"});
   }
+  // Group administration (docs/PROTOCOL.md §9.2). The server checks rights:
+  // a member who is not an admin gets iq_error:401 (iq_error:403 when not a
+  // member at all, iq_error:404 for an unknown group).
+  constexpr FieldSpec kGid{.name = "gid", .kind = K::group, .required = true, .help = "e.g. 123-456@g.us"};
+  for (bool promote : {true, false}) {
+    c.push_back({.name = promote ? "group_promote" : "group_demote",
+                 .runs = Runs::account,
+                 .deadline = Deadline::iq,
+                 .fields = {kProfile, kGid,
+                            {.name = "participants", .kind = K::people, .required = true, .max = kMaxParticipants}},
+                 .summary = promote ? "make members admins of a group" : "take admin rights from members of a group",
+                 .result = R"(`{"gid", "participants": [{"jid", "status"}]}`: `status` `"200"` when changed, else )"
+                           R"(the server's code (`404` not a member))",
+                 .errors = {"invalid_jid", "not_connected", "iq_error:"},
+                 .cli = promote ? "group promote" : "group demote"});
+  }
+  c.push_back({.name = "group_subject",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, kGid, {.name = "subject", .kind = K::text, .required = true, .max = kMaxSubject}},
+               .summary = "set a group's subject (name)",
+               .result = R"(`{"gid", "subject"}`)",
+               .errors = {"invalid_jid", "not_connected", "iq_error:"},
+               .cli = "group subject"});
+  c.push_back({.name = "group_description",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, kGid,
+                          {.name = "description",
+                           .kind = K::text,
+                           .max = kMaxDescription,
+                           .help = "the new description; left out: the description is removed"}},
+               .summary = "set or remove a group's description",
+               .result = R"(`{"gid", "description"}` (`""` when removed))",
+               .errors = {"invalid_jid", "not_connected", "iq_error:", "bad_group"},
+               .cli = "group description"});
+  c.push_back({.name = "group_settings",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, kGid,
+                          {.name = "setting",
+                           .kind = K::choice,
+                           .required = true,
+                           .help = "announce: only admins send; locked: only admins edit the group's info",
+                           .choices = kGroupSettings},
+                          {.name = "state", .kind = K::choice, .required = true, .choices = kOnOff}},
+               .summary = "switch a group's announce or locked setting",
+               .result = R"(`{"gid", "setting", "state"}`)",
+               .errors = {"invalid_jid", "not_connected", "iq_error:"},
+               .cli = "group settings"});
+  c.push_back({.name = "group_leave",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile, kGid},
+               .summary = "leave a group",
+               .result = R"(`{"gid", "left": true}`)",
+               .errors = {"invalid_jid", "not_connected", "iq_error:"},
+               .cli = "group leave"});
+  for (bool revoke : {false, true}) {
+    c.push_back({.name = revoke ? "group_revoke_invite" : "group_invite",
+                 .runs = Runs::account,
+                 .deadline = Deadline::iq,
+                 .fields = {kProfile, kGid},
+                 .summary = revoke ? "revoke a group's invite link and make a new one" : "a group's invite link (admins only)",
+                 .result = R"(`{"gid", "code", "link"}` (`link` = `https://chat.whatsapp.com/` + `code`))",
+                 .errors = {"invalid_jid", "not_connected", "iq_error:", "bad_group"},
+                 .cli = revoke ? "group revoke-invite" : "group invite"});
+  }
+  c.push_back({.name = "group_join",
+               .runs = Runs::account,
+               .deadline = Deadline::iq,
+               .fields = {kProfile,
+                          {.name = "invite",
+                           .kind = K::text,
+                           .required = true,
+                           .max = kMaxJid,
+                           .help = "an invite code or an https://chat.whatsapp.com/CODE link"}},
+               .summary = "join a group by its invite link",
+               .result = R"(`{"gid"}`; an unknown code is `iq_error:406`, a revoked one `iq_error:410`)",
+               .errors = {"invalid_invite", "not_connected", "iq_error:", "bad_group"},
+               .cli = "group join"});
   c.push_back({.name = "read",
                .runs = Runs::account,
                .deadline = Deadline::iq,

@@ -19,6 +19,7 @@ constexpr std::array kErrors{
     ErrorSpec{"file_error", K::request, false,
               "the file cannot be read or written (missing, not a regular file, no permission)"},
     ErrorSpec{"in_config", K::request, false, "the profile is listed in the config file: remove it there"},
+    ErrorSpec{"invalid_invite", K::request, false, "not a group invite code or https://chat.whatsapp.com/ link"},
     ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
     ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
     ErrorSpec{"not_media", K::request, false, "no received media message with that id (or it was pruned)"},

@@ -1,7 +1,10 @@
 // Group IQs (xmlns w:g2: create, leave, participating, query, add/remove/
-// promote/demote, subject) and the w:gp2 notifications members get.
+// promote/demote, subject, description, settings, invite links) with the
+// rights the real server enforces, and the w:gp2 notifications members get.
 #include <algorithm>
 #include <set>
+
+#include "wa/crypto/crypto.hpp"
 
 #include "server.hpp"
 #include "stanza.hpp"
@@ -42,23 +45,46 @@ Node Server::group_node(const Group& g) {
     }
     n.set_attr("addressing_mode", "lid");
   }
+  if (!g.description.empty()) {
+    Node d("description", {{"id", g.desc_id}, {"t", std::to_string(g.desc_t)}},
+           binary::Children{Node("body", {}, to_bytes(g.description))});
+    if (!g.desc_by.empty()) d.set_attr("participant", author_jid(g, g.desc_by));
+    parts.push_back(std::move(d));
+  }
+  if (g.announce) parts.emplace_back("announcement", binary::Attrs{}, binary::Children{});
+  if (g.locked) parts.emplace_back("locked", binary::Attrs{}, binary::Children{});
   n.content = std::move(parts);
   return n;
 }
 
+// Who did something, as the group names its members (LID in lid groups).
+std::string Server::author_jid(const Group& g, const std::string& phone) {
+  const Account* a = state_.account(phone);
+  if (state_.policy.lid && g.addressing_mode == "lid" && a) return lid_jid(a->lid, 0);
+  return pn_jid(phone, 0);
+}
+
 void Server::notify_group(const Group& g, const std::string& action, const std::vector<std::string>& phones,
-                          const DeviceAddr& author) {
+                          const DeviceAddr& author, binary::Attrs child_attrs) {
   // The pn server keeps its notifications as they always were (jid=PN only).
   const bool lid_server = state_.policy.lid;
-  const bool lid_group = lid_server && g.addressing_mode == "lid";
   binary::Children parts;
   for (const auto& p : phones)
     parts.push_back(lid_server ? group_participant(g, p) : Node("participant", {{"jid", pn_jid(p, 0)}}));
+  std::set<std::string> extra(phones.begin(), phones.end());
+  notify_group_change(g, Node(action, std::move(child_attrs), std::move(parts)), extra, author);
+}
+
+// Every device of every member (and of `extra`, e.g. who was just removed)
+// gets <notification type="w:gp2" from=GROUP participant=AUTHOR t>CHANGE.
+void Server::notify_group_change(const Group& g, const Node& change, const std::set<std::string>& extra,
+                                 const DeviceAddr& author) {
+  const bool lid_server = state_.policy.lid;
+  const bool lid_group = lid_server && g.addressing_mode == "lid";
   const Account* aa = state_.account(author.phone);
   uint64_t now = now_unix();
-  std::set<std::string> audience;
+  std::set<std::string> audience = extra;
   for (const auto& m : g.members) audience.insert(m.first);
-  for (const auto& p : phones) audience.insert(p);
   for (const auto& phone : audience) {
     auto* a = state_.account(phone);
     if (!a) continue;
@@ -72,11 +98,23 @@ void Server::notify_group(const Group& g, const std::string& action, const std::
       } else if (lid_server && aa) {
         n.set_attr("participant_lid", lid_jid(aa->lid, 0));
       }
-      n.content = binary::Children{Node(action, {}, parts)};
+      n.content = binary::Children{change};
       deliver({DeviceAddr{phone, dev_id}, std::move(n)});
     }
   }
 }
+
+namespace {
+
+// 22 URL-safe characters, like the real codes.
+std::string new_invite_code() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string code;
+  for (int i = 0; i < 22; ++i) code.push_back(kAlphabet[crypto::random_u32() % (sizeof(kAlphabet) - 1)]);
+  return code;
+}
+
+}  // namespace
 
 Node Server::iq_groups(Conn& c, const Node& iq) {
   uint64_t now = now_unix();
@@ -130,9 +168,30 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
       std::erase_if(g->members, [&](const auto& m) { return m.first == c.addr.phone; });
       Group copy = *g;
       (void)state_.save_group(copy);
-      notify_group(copy, "leave", {c.addr.phone}, c.addr);
+      // The real server announces a leave as a <remove> of the author
+      // (Baileys reads that as a leave; whatsmeow knows only <remove>).
+      notify_group(copy, "remove", {c.addr.phone}, c.addr);
     }
     return result_for(iq);
+  }
+  // Invite links: get = what the code opens, set = join by it.
+  if (const Node* inv = iq.child("invite"); inv && inv->has_attr("code")) {
+    const std::string code(inv->attr_or("code", ""));
+    Group* g = state_.group_by_invite(code);
+    if (!g) return state_.invite_revoked(code) ? error_for(iq, 410, "gone") : error_for(iq, 406, "not-acceptable");
+    if (iq.attr_or("type", "") == "get") {
+      Node r = result_for(iq);
+      r.content = binary::Children{group_node(*g)};
+      return r;
+    }
+    Node r = result_for(iq);
+    r.content = binary::Children{Node("group", {{"jid", g->id + "@g.us"}})};
+    if (g->has(c.addr.phone)) return r;  // already in: nothing changes
+    g->members.emplace_back(c.addr.phone, false);
+    Group copy = *g;
+    (void)state_.save_group(copy);
+    notify_group(copy, "add", {c.addr.phone}, c.addr, {{"reason", "invite"}});
+    return r;
   }
   if (iq.child("participating")) {
     binary::Children gs;
@@ -150,9 +209,14 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
     r.content = binary::Children{group_node(*g)};
     return r;
   }
+  // Rights, as the real server checks them: participants, settings and the
+  // invite link are the admins'; the subject and description every
+  // member's unless the group is locked. Refused: 401 not-authorized.
+  const bool admin = g->is_admin(c.addr.phone);
   for (const char* action : {"add", "remove", "promote", "demote"}) {
     const Node* a = iq.child(action);
     if (!a) continue;
+    if (!admin) return error_for(iq, 401, "not-authorized");
     // Per participant, as the real server answers: an `error` attribute on
     // the ones that could not be changed (404 unknown account / not a
     // member, 409 already a member); only the changed ones are notified.
@@ -171,6 +235,8 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
         else g->members.emplace_back(addr->phone, false);
       } else if (!g->has(addr->phone)) {
         part.set_attr("error", "404");
+      } else if (addr->phone == g->creator && act != "promote") {
+        part.set_attr("error", "406");  // the creator stays
       } else if (act == "remove") {
         std::erase_if(g->members, [&](const auto& m) { return m.first == addr->phone; });
       } else {
@@ -187,11 +253,68 @@ Node Server::iq_groups(Conn& c, const Node& iq) {
     r.content = binary::Children{Node(action, {}, std::move(result_parts))};
     return r;
   }
-  if (const Node* subj = iq.child("subject")) {
-    if (auto s = subj->content_chars()) g->subject = std::string(*s).substr(0, 100);
+  auto save_and_notify = [&](const Node& change) {
     Group copy = *g;
     (void)state_.save_group(copy);
+    notify_group_change(copy, change, {}, c.addr);
     return result_for(iq);
+  };
+  if (const Node* subj = iq.child("subject")) {
+    if (g->locked && !admin) return error_for(iq, 401, "not-authorized");
+    auto s = subj->content_chars();
+    if (!s || s->empty()) return error_for(iq, 400, "bad-request");
+    g->subject = std::string(*s).substr(0, 100);
+    Node change("subject", {{"subject", g->subject}, {"s_t", std::to_string(now)}, {"s_o", author_jid(*g, c.addr.phone)}});
+    if (state_.policy.lid && g->addressing_mode == "lid") change.set_attr("s_o_pn", pn_jid(c.addr.phone, 0));
+    return save_and_notify(change);
+  }
+  if (const Node* desc = iq.child("description")) {
+    if (g->locked && !admin) return error_for(iq, 401, "not-authorized");
+    const std::string id(desc->attr_or("id", ""));
+    const std::string prev(desc->attr_or("prev", ""));
+    if (id.empty()) return error_for(iq, 400, "bad-request");
+    // A change made from a stale view of the description is refused.
+    if (!prev.empty() && prev != g->desc_id) return error_for(iq, 409, "conflict");
+    const bool remove = desc->attr_or("delete", "") == "true";
+    const Node* body = desc->child("body");
+    auto text = body ? body->content_chars() : std::nullopt;
+    if (!remove && (!text || text->empty())) return error_for(iq, 400, "bad-request");
+    g->description = remove ? std::string() : std::string(*text).substr(0, 2048);
+    g->desc_id = id;
+    g->desc_t = now;
+    g->desc_by = c.addr.phone;
+    Node change("description", {{"id", id}});
+    if (remove) {
+      change.content = binary::Children{Node("delete", {}, binary::Children{})};
+    } else {
+      change.content = binary::Children{Node("body", {}, to_bytes(g->description))};
+    }
+    return save_and_notify(change);
+  }
+  for (const char* tag : {"announcement", "not_announcement", "locked", "unlocked"}) {
+    if (!iq.child(tag)) continue;
+    if (!admin) return error_for(iq, 401, "not-authorized");
+    const std::string t(tag);
+    bool& flag = t.find("announcement") != std::string::npos ? g->announce : g->locked;
+    const bool on = t == "announcement" || t == "locked";
+    if (flag == on) return result_for(iq);  // unchanged: nothing to announce
+    flag = on;
+    Node change(t, {});
+    if (t.find("announcement") != std::string::npos) change.set_attr("v_id", std::to_string(now));
+    return save_and_notify(change);
+  }
+  if (iq.child("invite")) {
+    if (!admin) return error_for(iq, 401, "not-authorized");
+    const bool revoke = iq.attr_or("type", "") == "set";
+    if (revoke && !g->invite.empty()) state_.revoke_invite(g->invite);
+    if (revoke || g->invite.empty()) {
+      g->invite = new_invite_code();
+      Group copy = *g;
+      (void)state_.save_group(copy);
+    }
+    Node r = result_for(iq);
+    r.content = binary::Children{Node("invite", {{"code", g->invite}})};
+    return r;
   }
   return error_for(iq, 501, "feature-not-implemented");
 }

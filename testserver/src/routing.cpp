@@ -88,7 +88,7 @@ std::optional<Bytes> content_bytes(const Node& n) {
 }  // namespace
 
 int ack_error_code(const Error& e) {
-  if (e.code == "not_member") return 403;
+  if (e.code == "not_member" || e.code == "not_admin") return 403;
   if (e.code == "unknown_group") return 404;
   if (e.code == "account_restricted") return 463;
   return 400;
@@ -147,6 +147,11 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
     Group* g = st.group(to->user);
     if (!g) return fail("unknown_group", "no such group");
     if (!g->has(sender.phone)) return fail("not_member", "sender is not a member");
+    // An announcement group takes messages from its admins only. A retry
+    // re-send (it names its one target in `participant`) is still let
+    // through: the message was accepted before the switch.
+    if (g->announce && !g->is_admin(sender.phone) && !msg.has_attr("participant"))
+      return fail("not_admin", "only admins send to this group");
     bool lid_mode = pol.lid ? g->addressing_mode == "lid" : msg.attr_or("addressing_mode", "pn") == "lid";
     if (pol.lid) WA_TRY(check_namespace(lid_mode));
     const Account* sacc = st.account(sender.phone);

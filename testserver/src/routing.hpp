@@ -49,7 +49,8 @@ std::string lid_jid(const std::string& lid, uint16_t device);
 Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const binary::Node& msg, uint64_t now);
 
 // The ack error a plan_message error becomes: bad_stanza 400, not_member
-// 403, unknown_group 404, account_restricted 463.
+// and not_admin (an announcement group) 403, unknown_group 404,
+// account_restricted 463.
 int ack_error_code(const Error& e);
 
 // A <chatstate to=USER|GROUP><composing/>|<paused/></chatstate> from

@@ -115,8 +115,17 @@ class Server final : private TransportEvents {
   binary::Node group_node(const Group& g);
   // <participant> of a group's metadata or notification, in the group's mode.
   binary::Node group_participant(const Group& g, const std::string& phone);
+  // A participant change (`action` add/remove/promote/demote) to every
+  // member device and to `phones`' devices; `child_attrs` on the change
+  // (e.g. reason="invite").
   void notify_group(const Group& g, const std::string& action, const std::vector<std::string>& phones,
-                    const DeviceAddr& author);
+                    const DeviceAddr& author, binary::Attrs child_attrs = {});
+  // Any change node (subject, description, settings, ...) to every member
+  // device and to `extra`'s devices.
+  void notify_group_change(const Group& g, const binary::Node& change, const std::set<std::string>& extra,
+                           const DeviceAddr& author);
+  // The JID a group names a member by (LID in lid groups, else PN).
+  std::string author_jid(const Group& g, const std::string& phone);
   binary::Node iq_md(Conn& c, const binary::Node& iq);       // pairing.cpp
   void on_pair_device_sign(Conn& c, const binary::Node& iq);
   void start_pairing(Conn& c, const std::string& phone, ByteView adv_secret, std::shared_ptr<ipc::PendingRequest> pending);

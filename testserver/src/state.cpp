@@ -39,6 +39,13 @@ CREATE TABLE IF NOT EXISTS dm_pairs(sender TEXT NOT NULL, recipient TEXT NOT NUL
 constexpr std::pair<const char*, const char*> kAddedColumns[] = {
     {"accounts", "lid_migrated INTEGER NOT NULL DEFAULT 1"},
     {"groups", "addressing_mode TEXT NOT NULL DEFAULT 'pn'"},
+    {"groups", "description TEXT NOT NULL DEFAULT ''"},
+    {"groups", "desc_id TEXT NOT NULL DEFAULT ''"},
+    {"groups", "desc_t INTEGER NOT NULL DEFAULT 0"},
+    {"groups", "desc_by TEXT NOT NULL DEFAULT ''"},
+    {"groups", "announce INTEGER NOT NULL DEFAULT 0"},
+    {"groups", "locked INTEGER NOT NULL DEFAULT 0"},
+    {"groups", "invite TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr uint64_t kTokenBucket = 604800;  // 7 days
@@ -197,7 +204,8 @@ Status State::load() {
       return {};
     });
   }));
-  WA_TRY(sql::with_statement(db, "SELECT id, subject, creator, creation, addressing_mode FROM groups", [&](sql::Query& q) {
+  WA_TRY(sql::with_statement(db, "SELECT id, subject, creator, creation, addressing_mode, description, desc_id, desc_t, "
+                                 "desc_by, announce, locked, invite FROM groups", [&](sql::Query& q) {
     return sql::each_row(q, [&]() -> Status {
       Group g;
       g.id = q.col_text(0);
@@ -205,6 +213,13 @@ Status State::load() {
       g.creator = q.col_text(2);
       g.creation = static_cast<uint64_t>(q.col_int(3));
       g.addressing_mode = q.col_text(4) == "lid" ? "lid" : "pn";
+      g.description = q.col_text(5);
+      g.desc_id = q.col_text(6);
+      g.desc_t = static_cast<uint64_t>(q.col_int(7));
+      g.desc_by = q.col_text(8);
+      g.announce = q.col_int(9) != 0;
+      g.locked = q.col_int(10) != 0;
+      g.invite = q.col_text(11);
       groups_[g.id] = std::move(g);
       return {};
     });
@@ -424,14 +439,25 @@ std::string State::new_group_id(const std::string& creator, uint64_t now) {
   return id;
 }
 
+Group* State::group_by_invite(const std::string& code) {
+  if (code.empty()) return nullptr;
+  for (auto& [id, g] : groups_)
+    if (g.invite == code) return &g;
+  return nullptr;
+}
+
 Status State::save_group(const Group& g) {
   groups_[g.id] = g;
   sqlite3* db = db_.get();
   return sql::transaction(db, [&]() -> Status {
-    WA_TRY(sql::with_statement(db, "INSERT OR REPLACE INTO groups(id, subject, creator, creation, addressing_mode) VALUES(?,?,?,?,?)",
+    WA_TRY(sql::with_statement(db, "INSERT OR REPLACE INTO groups(id, subject, creator, creation, addressing_mode, "
+                                   "description, desc_id, desc_t, desc_by, announce, locked, invite) "
+                                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                                [&](sql::Query& q) {
                                  return q.bind(g.id).bind(g.subject).bind(g.creator).bind(static_cast<int64_t>(g.creation))
-                                     .bind(g.addressing_mode).run();
+                                     .bind(g.addressing_mode).bind(g.description).bind(g.desc_id)
+                                     .bind(static_cast<int64_t>(g.desc_t)).bind(g.desc_by)
+                                     .bind(int64_t{g.announce ? 1 : 0}).bind(int64_t{g.locked ? 1 : 0}).bind(g.invite).run();
                                }));
     WA_TRY(sql::with_statement(db, "DELETE FROM group_members WHERE gid=?", [&](sql::Query& q) { return q.bind(g.id).run(); }));
     auto stmt = sql::prepare(db, "INSERT INTO group_members(gid, phone, admin, pos) VALUES(?,?,?,?)");

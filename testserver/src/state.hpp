@@ -70,9 +70,22 @@ struct Group {
   uint64_t creation = 0;
   std::vector<std::pair<std::string, bool>> members;  // phone, admin
   std::string addressing_mode = "pn";                 // "pn" | "lid"
+  std::string description;                            // "" = none
+  std::string desc_id;                                // the id its last change gave it
+  uint64_t desc_t = 0;
+  std::string desc_by;                                // phone of who set it
+  bool announce = false;                              // only admins send
+  bool locked = false;                                // only admins edit the group's info
+  std::string invite;                                 // current invite code, "" until asked for
   bool has(const std::string& phone) const {
     for (const auto& m : members)
       if (m.first == phone) return true;
+    return false;
+  }
+  // The creator stays a (super)admin whatever the admin flags say.
+  bool is_admin(const std::string& phone) const {
+    for (const auto& m : members)
+      if (m.first == phone) return m.second || phone == creator;
     return false;
   }
 };
@@ -117,6 +130,11 @@ class State {
   Status delete_group(const std::string& id);
   const std::map<std::string, Group>& groups() const { return groups_; }
   std::string new_group_id(const std::string& creator, uint64_t now);
+  // Invite links: the group a live code opens; whether a code was revoked
+  // (memory only: after a restart a revoked code is merely unknown).
+  Group* group_by_invite(const std::string& code);
+  void revoke_invite(const std::string& code) { revoked_invites_.insert(code); }
+  bool invite_revoked(const std::string& code) const { return revoked_invites_.count(code) > 0; }
 
   // Privacy tokens: `issuer` trusts `holder` (phones); the holder attaches
   // the bytes to its messages to the issuer.
@@ -153,6 +171,7 @@ class State {
   std::map<std::pair<std::string, std::string>, std::map<uint64_t, Bytes>> tokens_;  // (issuer, holder) -> t -> bytes
   std::set<std::pair<std::string, std::string>> dms_;                                // (sender, recipient)
   std::set<std::string> omit_pn_accounts_;
+  std::set<std::string> revoked_invites_;
   std::set<std::pair<std::string, uint16_t>> omit_pn_devices_;
 };
 

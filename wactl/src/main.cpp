@@ -151,6 +151,10 @@ void print_status(const json& r) {
 
 void print_group(const json& r) {
   std::printf("subject: %s\n", r.value("subject", std::string()).c_str());
+  if (!r.value("description", std::string()).empty())
+    std::printf("description: %s\n", r.value("description", std::string()).c_str());
+  if (r.value("announce", false)) std::puts("announce: only admins send");
+  if (r.value("locked", false)) std::puts("locked: only admins edit the group's info");
   for (const auto& p : r.value("participants", json::array())) {
     // A LID group names members by LID: the phone number goes beside it.
     std::string pn = p.contains("jid_pn") ? " " + p.value("jid_pn", std::string()) : std::string();
@@ -228,6 +232,12 @@ const std::map<std::string_view, Printer>& printers() {
       {"group_info", [](const json& r) { return print_group(r), 0; }},
       {"group_add", changed},
       {"group_remove", changed},
+      {"group_promote", changed},
+      {"group_demote", changed},
+      {"group_invite", [](const json& r) { return std::printf("%s\n", r.value("link", std::string()).c_str()) < 0; }},
+      {"group_revoke_invite",
+       [](const json& r) { return std::printf("%s\n", r.value("link", std::string()).c_str()) < 0; }},
+      {"group_join", [](const json& r) { return std::printf("joined %s\n", r.value("gid", std::string()).c_str()) < 0; }},
       {"read", [](const json& r) { return std::printf("read %d\n", r.value("read", 0)) < 0; }},
       {"typing",
        [](const json& r) { return std::printf("typing %s\n", r.value("state", std::string()).c_str()) < 0; }},

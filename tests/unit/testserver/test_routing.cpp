@@ -128,6 +128,27 @@ TEST_CASE("group fan-out: pairwise enc before the skmsg, members only") {
   CHECK(missing.error().code == "unknown_group");
 }
 
+TEST_CASE("announcement group: only admins (and the creator) send") {
+  Fixture f;
+  Group g;
+  g.id = "155501-2";
+  g.creator = "155501";
+  g.members = {{"155501", false}, {"155502", false}, {"155503", true}};
+  g.announce = true;
+  REQUIRE(f.st.save_group(g));
+  add_device(f.st, "155503", 1);
+  Node msg("message", {{"id", "A1"}, {"to", "155501-2@g.us"}, {"type", "text"}, {"addressing_mode", "pn"}});
+  msg.content = binary::Children{enc("skmsg", 0x50)};
+  auto refused = plan_message(f.st, {"155502", 1}, msg, 1);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == "not_admin");
+  CHECK(ack_error_code(refused.error()) == 403);
+  CHECK(plan_message(f.st, {"155501", 1}, msg, 1).has_value());  // the creator
+  CHECK(plan_message(f.st, {"155503", 1}, msg, 1).has_value());  // an admin
+  f.st.group("155501-2")->announce = false;
+  CHECK(plan_message(f.st, {"155502", 1}, msg, 1).has_value());
+}
+
 TEST_CASE("receipts: retry to the exact device, plain receipts to every device of the user") {
   Fixture f;
   Node retry("receipt", {{"id", "M1"}, {"to", "155501:2@s.whatsapp.net"}, {"type", "retry"}});

@@ -51,6 +51,13 @@ TEST_CASE("state persists across reopen") {
     g.creator = "155501";
     g.creation = 1700000000;
     g.members = {{"155501", true}, {"155502", false}};
+    g.description = "rules";
+    g.desc_id = "D1";
+    g.desc_t = 1700000001;
+    g.desc_by = "155502";
+    g.announce = true;
+    g.locked = true;
+    g.invite = "Code123";
     REQUIRE(st->save_group(g));
     Bytes node{1, 2, 3};
     REQUIRE(st->enqueue("155501", 2, node));
@@ -78,6 +85,14 @@ TEST_CASE("state persists across reopen") {
   REQUIRE(g);
   CHECK(g->members.size() == 2);
   CHECK(g->members[0].second);
+  CHECK(g->description == "rules");
+  CHECK(g->desc_id == "D1");
+  CHECK(g->desc_t == 1700000001);
+  CHECK(g->desc_by == "155502");
+  CHECK(g->announce);
+  CHECK(g->locked);
+  CHECK(st->group_by_invite("Code123") == g);
+  CHECK(st->group_by_invite("") == nullptr);
   auto q = st->queued("155501", 2);
   REQUIRE(q.size() == 2);
   CHECK(q[0].seq < q[1].seq);

@@ -80,6 +80,7 @@ inline constexpr size_t kMaxTextBytes = 64 * 1024;
 inline constexpr size_t kMaxClientId = 128;
 inline constexpr size_t kMaxMessageId = 128;
 inline constexpr size_t kMaxSubject = 100;
+inline constexpr size_t kMaxDescription = 2048;
 inline constexpr size_t kMaxParticipants = 1024;
 inline constexpr size_t kMaxReadIds = 256;
 inline constexpr size_t kMaxReplayLimit = 1000;
