@@ -152,6 +152,11 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
     // through: the message was accepted before the switch.
     if (g->announce && !g->is_admin(sender.phone) && !msg.has_attr("participant"))
       return fail("not_admin", "only admins send to this group");
+    // An admin revoke (edit="8": deleting someone else's message) from a
+    // member who is not an admin is refused the same way, so no receiver
+    // has to trust it (docs/PROTOCOL.md §12.4: the local server's choice).
+    if (msg.attr_or("edit", "") == "8" && !g->is_admin(sender.phone) && !msg.has_attr("participant"))
+      return fail("not_admin", "only admins delete other members' messages");
     bool lid_mode = pol.lid ? g->addressing_mode == "lid" : msg.attr_or("addressing_mode", "pn") == "lid";
     if (pol.lid) WA_TRY(check_namespace(lid_mode));
     const Account* sacc = st.account(sender.phone);

@@ -93,6 +93,19 @@ TEST_CASE("revoke: a group admin deletes a member's message, the member sees by_
   CHECK(ev["chat"] == gid);
   CHECK(ev["by_admin"] == true);
   CHECK(ev["target_from_me"] == true);
+
+  // A member who is not an admin cannot delete the admin's message: the
+  // server refuses the stanza, nothing reaches the group.
+  json admin_msg = ok(send_text(t.sup, "rgva", gid, "admin says"));
+  json am = wait_message_with(t.ev, "rgvb", "text", "admin says", kWait);
+  REQUIRE(am.is_object());
+  json refused = call(t.sup, {{"cmd", "revoke"}, {"profile", "rgvb"}, {"chat", gid}, {"id", am["id"]},
+                              {"sender", am["sender"]}});
+  CHECK(error_code(refused) == "rejected:403");
+  ok(send_text(t.sup, "rgvb", gid, "after the refusal"));
+  REQUIRE(wait_message_with(t.ev, "rgva", "text", "after the refusal", kWait).is_object());
+  CHECK(events_of(t.ev.all(), "rgva", "revoked").empty());
+  (void)admin_msg;
 }
 
 TEST_CASE("locations and contact cards: sent by command, received typed by their content") {
