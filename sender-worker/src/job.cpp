@@ -180,16 +180,23 @@ int64_t now_ms() {
       .count();
 }
 
-json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
-                   uint64_t job, const json& payload) {
+json run_built_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
+                   const std::string& conversation, uint64_t job, const json& payload, const BuildFn& build) {
   if (!payload.is_object()) return failed_done(job, Error{"bad_request", "job payload is not an object"});
   auto to = job_recipient(conversation, payload);
   if (!to) return failed_done(job, to.error());
-  auto target = job_target(st, *to, payload, "a reaction to");
-  if (!target) return failed_done(job, target.error());
-  auto bytes = message::build_reaction(*target, payload.value("emoji", ""), now_ms());
+  auto bytes = build(*to);
   if (!bytes) return failed_done(job, bytes.error());
   return send_built(st, sig, query, job, *to, std::move(*bytes), nullptr);
+}
+
+json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                   uint64_t job, const json& payload) {
+  return run_built_job(st, sig, query, conversation, job, payload, [&](const binary::Jid& to) -> Result<Bytes> {
+    auto target = job_target(st, to, payload, "a reaction to");
+    if (!target) return Unexpected<Error>{target.error()};
+    return message::build_reaction(*target, payload.value("emoji", ""), now_ms());
+  });
 }
 
 }  // namespace wa::sender

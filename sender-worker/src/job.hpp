@@ -64,6 +64,12 @@ Result<message::TargetKey> job_target(store::Store& st, const binary::Jid& to, c
                                       std::string_view what);
 int64_t now_ms();
 
+// The skeleton of a job that sends one message built from its payload: the
+// payload checked, its recipient, `build` for the Message, the send.
+using BuildFn = std::function<Result<Bytes>(const binary::Jid& to)>;
+json run_built_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
+                   const std::string& conversation, uint64_t job, const json& payload, const BuildFn& build);
+
 // The plain content kinds (content_job.cpp): a location ({kind:"location",
 // to, latitude, longitude, name?, address?, url?, quoted_id?}), contact
 // cards ({kind:"contact", to, name, phone? | vcard?, quoted_id?}) and a
