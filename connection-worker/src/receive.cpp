@@ -1,5 +1,7 @@
 #include "receive.hpp"
 
+#include "addons.hpp"
+
 #include <utility>
 
 #include "wa/binary/jid.hpp"
@@ -171,8 +173,11 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
+  // Message secrets, polls, votes, edits (receive_addons.cpp).
+  auto addon = receive_addons(*store_, in, self, ev);
+  if (!addon) return Unexpected<Error>{addon.error()};
   // A text message is done; anything else is read once more for what it is.
-  if (in.text.empty()) {
+  if (in.text.empty() && !*addon) {
     proto::Message content;
     const bool parsed = content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()));
     std::optional<message::Reaction> reaction;

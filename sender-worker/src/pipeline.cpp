@@ -96,6 +96,9 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
   if (kind && *kind == "media") return run_media_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "download") return run_download_job(*store_, q, job, payload);
   if (kind && *kind == "react") return run_react_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "poll") return run_poll_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "vote") return run_vote_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "edit") return run_edit_job(*store_, *signal_, q, conversation_, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 

@@ -81,6 +81,10 @@ Summary summarize(ByteView message) {
   }
   if (m.has_imagemessage() && m.imagemessage().has_contextinfo() && m.imagemessage().contextinfo().has_stanzaid())
     s.quoted_id = m.imagemessage().contextinfo().stanzaid();
+  if (m.has_messagecontextinfo() && m.messagecontextinfo().messagesecret().size() == 32) {
+    const std::string& sec = m.messagecontextinfo().messagesecret();
+    s.message_secret.assign(sec.begin(), sec.end());
+  }
   proto::Message rest = m;
   rest.clear_senderkeydistributionmessage();
   rest.clear_messagecontextinfo();
@@ -179,6 +183,7 @@ Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, c
       in.quoted_id = std::move(s.quoted_id);
       in.has_content = s.has_content;
       in.raw.assign(serialized.begin(), serialized.end());
+      in.message_secret = std::move(s.message_secret);
       seen = seen || s.has_content;
     }
   }

@@ -28,6 +28,7 @@ struct Incoming {
   std::string text;       // conversation or extendedTextMessage.text
   std::string quoted_id;  // contextInfo.stanzaId of a reply
   Bytes raw;              // serialized Message (after unwrapping deviceSentMessage)
+  Bytes message_secret;   // messageContextInfo.messageSecret (32 bytes) if carried
   bool has_content = false;  // false: a sender-key-only (or empty) message
   std::vector<store::Address> identity_changed;  // accepted new identities
 };
@@ -57,6 +58,7 @@ struct Summary {
   std::string text;
   std::string quoted_id;
   bool has_content = false;
+  Bytes message_secret;  // messageContextInfo.messageSecret, when 32 bytes
 };
 Summary summarize(ByteView message);
 
