@@ -178,3 +178,52 @@ TEST_CASE("edits: our message edited and the receiver told while others messages
                          30000);
   CHECK(error_code(late) == "edit_window_passed");
 }
+
+TEST_CASE("polls: a poll whose ack was lost is unknown_outcome once and its secret still opens the votes") {
+  TwoAccounts t("pka", "15550000621", "pkb", "15550000622", {{"senders", {{"ack_timeout_ms", 400}}}});
+  const std::string b_jid = user_jid("15550000622");
+  ok(send_text(t.sup, "pka", b_jid, "warm"));
+  // The server takes the poll but never acknowledges it.
+  REQUIRE(t.ts.fault_jid(t.a_dev, {"drop-acks", "1"}).first == 0);
+  const json req{{"cmd", "poll"}, {"profile", "pka"}, {"to", b_jid}, {"name", "Lost ack?"},
+                 {"options", {"Yes", "No"}}, {"client_id", "lost-1"}};
+  json r = t.sup.call(req, 60000);
+  INFO(r.dump());
+  CHECK(error_code(r) == "unknown_outcome");
+  const std::string id = r["error"].value("id", "");
+  REQUIRE(id.size() >= 16);
+  // The client id remembers the answer: never a second poll.
+  json replay = t.sup.call(req, 60000);
+  CHECK(error_code(replay) == "unknown_outcome");
+  CHECK(replay["error"].value("id", "") == id);
+  // It did arrive; the secret was kept before the stanza left, so the
+  // answer opens.
+  json p = wait_event_where(t.ev, "pkb", "poll", [&](const json& e) { return e.value("id", "") == id; });
+  REQUIRE(p.is_object());
+  ok(vote(t.sup, "pkb", p["chat"], id, {"Yes"}, "lost-v"));
+  json v = wait_event_where(t.ev, "pka", "poll_vote", [&](const json& e) { return e.value("poll_id", "") == id; });
+  REQUIRE(v.is_object());
+  CHECK(v["options"] == json({"Yes"}));
+  CHECK(events_of(t.ev.all(), "pkb", "poll").size() == 1);
+}
+
+TEST_CASE("polls: in a group a member votes on another member's poll") {
+  TwoAccounts t("pga", "15550000631", "pgb", "15550000632");
+  json g = ok(t.sup.call({{"cmd", "group_create"}, {"profile", "pga"}, {"subject", "polls"},
+                          {"participants", {user_jid("15550000632")}}}, 30000));
+  const std::string gid = g["gid"];
+  json created = ok(t.sup.call({{"cmd", "poll"}, {"profile", "pgb"}, {"to", gid}, {"name", "Where?"},
+                                {"options", {"Here", "There"}}, {"client_id", "gp-1"}},
+                               30000));
+  json p = wait_event_where(t.ev, "pga", "poll", [&](const json& e) { return e.value("id", "") == created["id"]; });
+  REQUIRE(p.is_object());
+  CHECK(p["chat"] == gid);
+  ok(vote(t.sup, "pga", gid, created["id"], {"There"}, "gv-1"));
+  json v = wait_event_where(t.ev, "pgb", "poll_vote", [&](const json& e) { return e.value("poll_id", "") == created["id"]; });
+  REQUIRE(v.is_object());
+  INFO(v.dump());
+  CHECK(v["chat"] == gid);
+  CHECK(v["options"] == json({"There"}));
+  json r = ok(t.sup.call({{"cmd", "poll_results"}, {"profile", "pgb"}, {"chat", gid}, {"id", created["id"]}}));
+  CHECK(counts(r) == std::map<std::string, int>{{"Here", 0}, {"There", 1}});
+}
