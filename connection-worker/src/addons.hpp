@@ -13,7 +13,6 @@
 
 #include "senders.hpp"
 #include "wa/message/receive.hpp"
-#include "wa/message/self.hpp"
 #include "wa/result.hpp"
 #include "wa/store/store.hpp"
 
@@ -42,7 +41,6 @@ class AddonCommands {
 // `edited`). Returns true when `ev` was made such an event. A vote or an
 // encrypted edit that cannot be opened still becomes its event, with
 // `error`: the message itself was received.
-Result<bool> receive_addons(store::Store& st, const message::Incoming& in, const message::Self& self,
-                            nlohmann::json& ev);
+Result<bool> receive_addons(store::Store& st, const message::Incoming& in, nlohmann::json& ev);
 
 }  // namespace wa::connection

@@ -174,7 +174,7 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
   // Message secrets, polls, votes, edits (receive_addons.cpp).
-  auto addon = receive_addons(*store_, in, self, ev);
+  auto addon = receive_addons(*store_, in, ev);
   if (!addon) return Unexpected<Error>{addon.error()};
   // A text message is done; anything else is read once more for what it is.
   if (in.text.empty() && !*addon) {

@@ -94,8 +94,7 @@ void edited_fields(const message::Edit& e, const message::Incoming& in, const st
 
 }  // namespace
 
-Result<bool> receive_addons(store::Store& st, const message::Incoming& in, const message::Self& self, json& ev) {
-  (void)self;
+Result<bool> receive_addons(store::Store& st, const message::Incoming& in, json& ev) {
   const std::string author = non_ad(in.sender);
   // Every message that carries a secret keeps it: a vote on it or an
   // encrypted edit of it may come any time later.
