@@ -1,5 +1,7 @@
 #include "receive.hpp"
 
+#include "addons.hpp"
+
 #include <utility>
 
 #include "wa/binary/jid.hpp"
@@ -237,8 +239,11 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
+  // Message secrets, polls, votes, edits (receive_addons.cpp).
+  auto addon = receive_addons(*store_, in, ev);
+  if (!addon) return Unexpected<Error>{addon.error()};
   // A text message is done; anything else is read once more for what it is.
-  if (in.msg_type != "text") {
+  if (in.msg_type != "text" && !*addon) {
     proto::Message content;
     if (!content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()))) {
       ev["protobuf"] = to_base64(in.raw);

@@ -182,6 +182,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     receiver_->annotate(ev);  // chat states name LIDs too: the number beside them
     emit(std::move(ev));
   });
+  addons_ = std::make_unique<AddonCommands>(*senders_, store_path);
   media_ = std::make_unique<MediaCommands>(loop_, *client_, *senders_, settings_, profile_, store_path,
                                            [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
@@ -291,6 +292,10 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
       {"revoke", [](Worker& w, const json& a, Reply r) { w.submit_job("revoke", "chat", a, std::move(r)); }},
       {"send_location", [](Worker& w, const json& a, Reply r) { w.submit_job("location", "to", a, std::move(r)); }},
       {"send_contact", [](Worker& w, const json& a, Reply r) { w.submit_job("contact", "to", a, std::move(r)); }},
+      {"poll", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->poll(a, std::move(r)); }},
+      {"vote", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->vote(a, std::move(r)); }},
+      {"poll_results", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->poll_results(a, std::move(r)); }},
+      {"edit", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->edit(a, std::move(r)); }},
       {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
       {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
       {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},
@@ -335,6 +340,13 @@ void Worker::on_request(const ipc::link::FromSupervisor& req) {
   json args = req.raw;
   for (const char* k : {msg::kType, "rid", "cmd"}) args.erase(k);
   h->second(*this, args, std::move(reply));
+}
+
+// The poll/vote/edit commands exist once the connection started.
+bool Worker::ready_addons(const Reply& reply) {
+  if (addons_) return true;
+  reply(ipc::error_reply("instance_down", "the connection is not running"));
+  return false;
 }
 
 // The chat commands when the account is logged in; otherwise null, with

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "addons.hpp"
 #include "chat_commands.hpp"
 #include "client.hpp"
 #include "events.hpp"
@@ -56,6 +57,7 @@ class Worker {
   // payload as they are: {kind, to = args[chat_key], the other fields}.
   void submit_job(std::string_view kind, const char* chat_key, const json& args, Reply reply);
   ChatCommands* logged_in_chat(const Reply& reply);
+  bool ready_addons(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
@@ -81,6 +83,7 @@ class Worker {
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
   // After the client and the receive path: gone before them.
+  std::unique_ptr<AddonCommands> addons_;  // polls, votes, edits (addons.hpp)
   std::unique_ptr<MediaCommands> media_;  // uploads and downloads through the senders
   int exit_code_ = 0;
   bool corrupt_ = false;

@@ -15,6 +15,7 @@ constexpr std::array kErrors{
     ErrorSpec{"bad_request", K::request, false,
               "malformed JSON (also a number out of range such as 1e400, a NUL byte, nesting deeper than 64), "
               "a missing, unknown or mistyped field, an empty string"},
+    ErrorSpec{"edit_window_passed", K::request, false, "a message can be edited for 20 minutes after it was sent"},
     ErrorSpec{"file_changed", K::request, true, "the file changed while it was being sent: nothing was sent"},
     ErrorSpec{"file_error", K::request, false,
               "the file cannot be read or written (missing, not a regular file, no permission)"},
@@ -22,6 +23,8 @@ constexpr std::array kErrors{
     ErrorSpec{"invalid_invite", K::request, false, "not a group invite code or https://chat.whatsapp.com/ link"},
     ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
     ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
+    ErrorSpec{"not_editable", K::request, false,
+              "not a message this account sent, or no longer in the sent-message cache (24 h)"},
     ErrorSpec{"not_media", K::request, false, "no received media message with that id (or it was pruned)"},
     ErrorSpec{"not_own_message", K::request, false,
               "only the author deletes a message for everyone in a 1:1 chat (ours are looked up among the "
@@ -31,9 +34,10 @@ constexpr std::array kErrors{
     ErrorSpec{"too_large", K::request, false,
               "the request (over 256 KiB) or a field is over its limit; a media file over the media host's limit"},
     ErrorSpec{"unknown_command", K::request, false, "no such command"},
+    ErrorSpec{"unknown_poll", K::request, false, "no poll with that id is known (neither sent nor received here)"},
+    ErrorSpec{"unknown_profile", K::request, false, "no such profile (start/pair create one only when asked)"},
     ErrorSpec{"unsupported_media", K::request, false,
               "the file's content cannot be sent as that kind (e.g. a text file as an image)"},
-    ErrorSpec{"unknown_profile", K::request, false, "no such profile (start/pair create one only when asked)"},
     // The state of the supervisor or the account.
     ErrorSpec{"already_running", K::state, false, "the instance runs already"},
     ErrorSpec{"instance_down", K::state, true,
@@ -41,8 +45,8 @@ constexpr std::array kErrors{
               "already waiting on a worker that is then found unresponsive)"},
     ErrorSpec{"instance_running", K::state, false, "stop the instance first"},
     ErrorSpec{"maintenance", K::state, true, "the profile is being checked or recovered"},
-    ErrorSpec{"not_connected", K::state, true, "the account is not logged in, or not paired"},
     ErrorSpec{"no_store", K::state, false, "the profile has no database yet"},
+    ErrorSpec{"not_connected", K::state, true, "the account is not logged in, or not paired"},
     ErrorSpec{"shutting_down", K::state, false, "the supervisor is shutting down"},
     ErrorSpec{"stopping", K::state, true, "the instance is stopping"},
     ErrorSpec{"store_corrupt", K::state, false,
@@ -58,10 +62,10 @@ constexpr std::array kErrors{
     ErrorSpec{"savepoint_lost", K::store, true, "a failed step of a transaction could not be undone: nothing committed"},
     // The server and peers.
     ErrorSpec{"bad_group", K::remote, false, "the server's group answer could not be read"},
+    ErrorSpec{"download_failed", K::remote, true, "no media host could be reached or answered (network, 5xx)"},
     ErrorSpec{"iq_error:", K::remote, false,
               "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
               "group)"},
-    ErrorSpec{"download_failed", K::remote, true, "no media host could be reached or answered (network, 5xx)"},
     ErrorSpec{"media_corrupt", K::remote, false,
               "the downloaded file failed its checks (MAC, file hashes): nothing was kept"},
     ErrorSpec{"media_expired", K::remote, false,
@@ -72,13 +76,13 @@ constexpr std::array kErrors{
               "limit); not delivered and not resent. Our own token was issued to the contact: it can write first"},
     ErrorSpec{"rejected:", K::remote, false, "the server refused the stanza with that code"},
     ErrorSpec{"session_failed", K::remote, false, "no Signal session could be built for the recipient"},
+    ErrorSpec{"timeout", K::remote, true,
+              "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
     ErrorSpec{"unknown_contact", K::remote, false,
               "a LID with no known phone number, while the account's chats are not LID-migrated (write to the "
               "phone number)"},
     ErrorSpec{"upload_failed", K::remote, true,
               "every media host refused or failed the upload (the message was not sent)"},
-    ErrorSpec{"timeout", K::remote, true,
-              "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
     // It may have happened.
     ErrorSpec{"unknown_outcome", K::outcome, false,
               "the message left but the server's ack did not come in time (or the connection dropped first): it "

@@ -1,5 +1,6 @@
 #include "job.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "wa/binary/codec.hpp"
@@ -7,7 +8,10 @@
 #include "wa/contract/deadlines.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
+#include "wa/message/edit.hpp"
+#include "wa/message/msgsecret.hpp"
 #include "wa/message/pipeline.hpp"
+#include "wa/message/poll.hpp"
 #include "wa/message/reaction.hpp"
 #include "wa/message/self.hpp"
 #include "wa/proto/message.pb.h"
@@ -142,6 +146,12 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
   // Baileys sends typed text as extendedTextMessage; receivers read both.
   proto::Message m;
   m.mutable_extendedtextmessage()->set_text(payload["text"].get<std::string>());
+  // A secret, so that an edit of this message can be sealed to its readers
+  // (docs/PROTOCOL.md §12.4); kept with the message by the send pipeline.
+  {
+    Bytes secret = message::new_message_secret();
+    m.mutable_messagecontextinfo()->set_messagesecret(std::string(as_chars(secret)));
+  }
   if (payload.contains("quoted_id")) {
     if (auto q = add_quote(st, *to, payload, *m.mutable_extendedtextmessage()->mutable_contextinfo()); !q)
       return failed_done(job, q.error());
@@ -196,6 +206,105 @@ json run_react_job(store::Store& st, signal::SignalSession& sig, const QueryFn& 
     auto target = job_target(st, to, payload, "a reaction to");
     if (!target) return Unexpected<Error>{target.error()};
     return message::build_reaction(*target, payload.value("emoji", ""), now_ms());
+  });
+}
+
+namespace {
+
+Result<std::vector<std::string>> string_list(const json& payload, const char* key) {
+  auto it = payload.find(key);
+  if (it == payload.end() || !it->is_array()) return fail("bad_request", std::string("job without ") + key);
+  std::vector<std::string> out;
+  for (const auto& e : *it) {
+    if (!e.is_string()) return fail("bad_request", std::string(key) + " must be strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+json run_poll_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload) {
+  // The pipeline keeps the poll's secret and options in its encrypt commit.
+  return run_built_job(st, sig, query, conversation, job, payload, [&](const binary::Jid&) -> Result<Bytes> {
+    message::PollSpec spec;
+    spec.name = payload.value("name", "");
+    auto options = string_list(payload, "options");
+    if (!options) return Unexpected<Error>{options.error()};
+    spec.options = std::move(*options);
+    spec.selectable = payload.value("multiple", false) ? 0u : 1u;
+    Bytes secret = message::new_message_secret();
+    auto bytes = message::build_poll(spec, secret);
+    secure_wipe(secret);
+    return bytes;
+  });
+}
+
+json run_vote_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload) {
+  if (!payload.is_object()) return failed_done(job, Error{"bad_request", "job payload is not an object"});
+  auto to = job_recipient(conversation, payload);
+  if (!to) return failed_done(job, to.error());
+  const std::string id = payload.value("id", "");
+  auto selected = string_list(payload, "options");
+  if (!selected) return failed_done(job, selected.error());
+  auto self = message::load_self(st);
+  if (!self) return failed_done(job, self.error());
+  // The poll as we stored it (ours, or received): its secret and options.
+  auto poll = st.poll_get(id, to->to_non_ad().str());
+  if (poll && !*poll) poll = st.poll_get(id, "");
+  if (!poll) return failed_done(job, poll.error());
+  if (!*poll) return failed_done(job, Error{"unknown_poll", "no poll with this id is known"});
+  auto secret = st.secret_get(id, (*poll)->chat);
+  if (!secret) return failed_done(job, secret.error());
+  if (!*secret) return failed_done(job, Error{"unknown_poll", "the poll's secret is not known"});
+  for (const auto& name : *selected) {
+    if (std::find((*poll)->options.begin(), (*poll)->options.end(), name) == (*poll)->options.end())
+      return failed_done(job, Error{"bad_request", "not an option of this poll: " + name});
+  }
+  if ((*poll)->selectable != 0 && selected->size() > (*poll)->selectable)
+    return failed_done(job, Error{"bad_request", "this poll takes at most " + std::to_string((*poll)->selectable) +
+                                                     " option(s)"});
+  auto creator = binary::Jid::parse((*poll)->sender);
+  if (!creator) return failed_done(job, Error{"db_corrupt", "stored poll author is not a JID"});
+  message::TargetKey key;
+  key.chat = to->to_non_ad().str();
+  key.id = id;
+  key.from_me = self->is_own_user(creator->user);
+  if (!key.from_me && to->is_group()) key.participant = creator->to_non_ad().str();
+  // We vote as ourselves in the poll author's namespace: our LID unless the
+  // poll came from a phone number (whatsmeow does the same).
+  const binary::Jid voter = self->user_for(*creator);
+  auto bytes = message::build_poll_vote(key, (*secret)->secret, creator->to_non_ad().str(), voter.str(), *selected,
+                                        now_ms());
+  if (!bytes) return failed_done(job, bytes.error());
+  json done = send_built(st, sig, query, job, *to, std::move(*bytes), nullptr);
+  if (done.value("ok", false)) {
+    // Our own vote counts in poll_results like anyone's.
+    auto put = st.poll_vote_put(store::PollVoteRecord{id, (*poll)->chat, voter.str(), *selected, now_ms()});
+    if (!put) WA_WARN("vote sent but not recorded: %s", put.error().code.c_str());
+  }
+  return done;
+}
+
+json run_edit_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload) {
+  return run_built_job(st, sig, query, conversation, job, payload, [&](const binary::Jid& to) -> Result<Bytes> {
+    message::TargetKey target;
+    target.id = payload.value("id", "");
+    target.from_me = true;
+    // Only our own messages can be edited, and only for a while: the
+    // sent-message cache knows both (whatsmeow checks the same window).
+    auto sent = message::find_sent(st, target.id, to);
+    if (!sent) return Unexpected<Error>{sent.error()};
+    if (!*sent) return fail("not_editable", "not a message we sent (or sent too long ago)");
+    const int64_t now = now_ms();
+    if (now / 1000 - (*sent)->ts > message::kEditWindowS)
+      return fail("edit_window_passed", "messages can be edited for 20 minutes after sending");
+    secure_wipe((*sent)->plaintext);
+    target.chat = (*sent)->chat;
+    return message::build_edit(target, payload.value("text", ""), now);
   });
 }
 

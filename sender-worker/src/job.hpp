@@ -82,6 +82,17 @@ json run_contact_job(store::Store& st, signal::SignalSession& sig, const QueryFn
 json run_revoke_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
                     const std::string& conversation, uint64_t job, const json& payload);
 
+// Polls and edits (docs/PROTOCOL.md §12.4): {kind:"poll", to, name,
+// options, multiple}; {kind:"vote", to, id, options} on a poll we know
+// (ours or received); {kind:"edit", to, id, text} on a message of ours
+// still in the sent-message cache and less than 20 minutes old.
+json run_poll_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload);
+json run_vote_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload);
+json run_edit_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,
+                  uint64_t job, const json& payload);
+
 // The message layer's transport over `query`: iq round trips (deadline
 // contract::kSenderIqTimeoutMs) and relays answered on the server's ack.
 message::Transport query_transport(const QueryFn& query);

@@ -99,6 +99,9 @@ json Pipeline::send_job(uint64_t job, const json& payload) {
   if (kind && *kind == "location") return run_location_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "contact") return run_contact_job(*store_, *signal_, q, conversation_, job, payload);
   if (kind && *kind == "revoke") return run_revoke_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "poll") return run_poll_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "vote") return run_vote_job(*store_, *signal_, q, conversation_, job, payload);
+  if (kind && *kind == "edit") return run_edit_job(*store_, *signal_, q, conversation_, job, payload);
   return run_job(*store_, *signal_, q, conversation_, job, payload);
 }
 

@@ -104,7 +104,7 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
   RoutePlan plan;
   plan.ack = ack_for(msg, std::string(*to_s), now);
 
-  std::vector<const Node*> extra;  // device-identity etc., copied to every delivery
+  std::vector<const Node*> extra;  // device-identity, meta: copied to every delivery
   const Node* skmsg = nullptr;
   const Node* direct_enc = nullptr;
   for (const auto& c : msg.children()) {
@@ -113,7 +113,7 @@ Result<RoutePlan> plan_message(State& st, const DeviceAddr& sender, const Node& 
         skmsg = &c;
       else
         direct_enc = &c;
-    } else if (c.tag == "device-identity") {
+    } else if (c.tag == "device-identity" || c.tag == "meta") {  // <meta polltype> passes through, as on the real server
       extra.push_back(&c);
     }
   }

@@ -23,6 +23,14 @@ std::string content_type(const proto::Message& outer) {
   const proto::Message& m = media_content(outer);
   if (m.has_conversation() || m.has_extendedtextmessage()) return "text";
   if (m.has_reactionmessage()) return "reaction";
+  // The message-secret add-ons (addons.hpp reads them).
+  if (m.has_pollcreationmessage() || m.has_pollcreationmessagev2() || m.has_pollcreationmessagev3()) return "poll";
+  if (m.has_pollupdatemessage()) return "poll_vote";
+  if (m.has_editedmessage()) return "edit";
+  if (m.has_secretencryptedmessage())
+    return m.secretencryptedmessage().secretenctype() == proto::Message::SecretEncryptedMessage::MESSAGE_EDIT
+               ? "edit"
+               : "unknown";
   if (auto media = find_media(outer)) return media->kind;
   if (m.has_locationmessage()) return m.locationmessage().islive() ? "live_location" : "location";
   if (m.has_livelocationmessage()) return "live_location";

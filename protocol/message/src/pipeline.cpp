@@ -7,6 +7,7 @@
 
 #include "wa/crypto/crypto.hpp"
 #include "wa/message/group.hpp"
+#include "wa/message/addons.hpp"
 #include "wa/message/id.hpp"
 #include "wa/message/lid.hpp"
 #include "wa/message/prekeys.hpp"
@@ -227,7 +228,9 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
     built = group ? build_group_message(sig, st, *self, out, all, gopt)
                   : build_direct_message(sig, *self, out, peer_devices, own_devices, extras);
     if (!*built) return Unexpected<Error>{built->error()};
-    return st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now});
+    WA_TRY(st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now}));
+    // A poll's (or an editable message's) secret, for the votes and edits to come.
+    return record_addons(st, out.id, out.to.str(), own_user.str(), out.message, now);
   });
   if (!tx) return Unexpected<Error>{tx.error()};
   if (!built || !*built) return fail("session_failed", "encryption produced nothing");

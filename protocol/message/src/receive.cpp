@@ -79,6 +79,10 @@ Summary summarize(const proto::Message& m) {
   if (c.has_conversation()) s.text = c.conversation();
   if (c.has_extendedtextmessage() && c.extendedtextmessage().has_text()) s.text = c.extendedtextmessage().text();
   s.quoted_id = quoted_id_of(m);
+  if (m.has_messagecontextinfo() && m.messagecontextinfo().messagesecret().size() == 32) {
+    const std::string& sec = m.messagecontextinfo().messagesecret();
+    s.message_secret.assign(sec.begin(), sec.end());
+  }
   proto::Message rest = m;
   rest.clear_senderkeydistributionmessage();
   rest.clear_messagecontextinfo();
@@ -185,6 +189,7 @@ Result<Incoming> decrypt_message(signal::SignalSession& sig, const Self& self, c
       in.quoted_id = std::move(s.quoted_id);
       in.has_content = s.has_content;
       in.raw.assign(serialized.begin(), serialized.end());
+      in.message_secret = std::move(s.message_secret);
       seen = seen || s.has_content;
     }
   }

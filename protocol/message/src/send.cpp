@@ -171,6 +171,31 @@ void mark_encs(binary::Node& stanza, std::string_view key, const std::string& va
   mark(mark, stanza);
 }
 
+// Polls and edits (docs/PROTOCOL.md §12.4): a poll is type="poll" with
+// <meta polltype="creation"/>, a vote type="poll" with <meta
+// polltype="vote"/> and decrypt-fail="hide" (whatsmeow); an edit keeps
+// type="text" and says edit="1", hidden if it cannot be decrypted.
+bool mark_addon_stanza(binary::Node& stanza, const proto::Message& message) {
+  const bool creation = message.has_pollcreationmessage() || message.has_pollcreationmessagev2() ||
+                        message.has_pollcreationmessagev3();
+  if (creation || message.has_pollupdatemessage()) {
+    stanza.set_attr("type", "poll");
+    if (!creation) mark_encs(stanza, "decrypt-fail", "hide");
+    if (auto* kids = stanza.mutable_children())
+      kids->emplace_back(std::string("meta"), binary::Attrs{{"polltype", creation ? "creation" : "vote"}});
+    return true;
+  }
+  const proto::Message& inner = message.has_editedmessage() ? message.editedmessage().message() : message;
+  if (inner.has_protocolmessage() &&
+      inner.protocolmessage().type() == proto::Message::ProtocolMessage::MESSAGE_EDIT) {
+    stanza.set_attr("type", "text");
+    stanza.set_attr("edit", "1");
+    mark_encs(stanza, "decrypt-fail", "hide");
+    return true;
+  }
+  return false;
+}
+
 // type="media" with every <enc> marked with the media type; type="reaction"
 // with decrypt-fail="hide" on the encs (a reaction that fails to decrypt
 // shows no placeholder, as Baileys and whatsmeow send it); else type="text".
@@ -189,6 +214,7 @@ void set_message_type(binary::Node& stanza, const proto::Message& message) {
     mark_encs(stanza, "decrypt-fail", "hide");
     return;
   }
+  if (mark_addon_stanza(stanza, message)) return;
   const std::string mt = media_type_of(message);
   stanza.set_attr("type", mt.empty() ? "text" : "media");
   if (!mt.empty()) mark_encs(stanza, "mediatype", mt);

@@ -6,7 +6,7 @@
 
 namespace wa::store::schema {
 
-inline constexpr std::array<const char*, 5> kMigrations = {
+inline constexpr std::array<const char*, 6> kMigrations = {
     // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
     // ROWID): session and sender-key records are several KB each.
     R"sql(
@@ -136,6 +136,37 @@ CREATE TABLE media (
   ts         INTEGER NOT NULL,
   PRIMARY KEY (msg_id, chat));
 CREATE INDEX media_ts ON media (ts);
+)sql",
+    // 6: message secrets (docs/PROTOCOL.md §12.4): the 32 random bytes a
+    // message carries so that votes on it and edits of it can be encrypted
+    // to whoever saw it - kept for ours and for received ones, in the
+    // transaction that stores (or sends) the message. Polls keep their
+    // option names (a vote names options only by hash) and each voter's
+    // latest vote (a new vote replaces the old one).
+    R"sql(
+CREATE TABLE message_secrets (
+  msg_id TEXT NOT NULL,
+  chat   TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  secret BLOB NOT NULL,
+  ts     INTEGER NOT NULL,
+  PRIMARY KEY (msg_id, chat, sender));
+CREATE TABLE polls (
+  msg_id     TEXT NOT NULL,
+  chat       TEXT NOT NULL,
+  sender     TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  options    TEXT NOT NULL,
+  selectable INTEGER NOT NULL,
+  ts         INTEGER NOT NULL,
+  PRIMARY KEY (msg_id, chat, sender));
+CREATE TABLE poll_votes (
+  poll_id TEXT NOT NULL,
+  chat    TEXT NOT NULL,
+  voter   TEXT NOT NULL,
+  options TEXT NOT NULL,
+  ts_ms   INTEGER NOT NULL,
+  PRIMARY KEY (poll_id, chat, voter));
 )sql",
 };
 

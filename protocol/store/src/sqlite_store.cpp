@@ -13,6 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "fault_vfs.hpp"
 #include "wa/contract/errors.hpp"
 #include "schema.hpp"
@@ -875,6 +877,127 @@ class SqliteStore final : public Store {
     });
     if (!s) return err(s);
     return n;
+  }
+
+  // ------------------------------------------- message secrets and polls
+
+  Status secret_put(const MessageSecret& m) override {
+    // Part of the receive (or send) transaction: durable with the message.
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO message_secrets (msg_id, chat, sender, secret, ts) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (msg_id, chat, sender) DO NOTHING",
+          [&](sql::Query& q) { return q.bind(m.msg_id).bind(m.chat).bind(m.sender).bind_blob(m.secret).bind(m.ts).run(); });
+    });
+  }
+
+  Result<std::optional<MessageSecret>> secret_get(std::string_view msg_id, std::string_view chat) override {
+    const char* sql = chat.empty() ? "SELECT chat, sender, secret, ts FROM message_secrets WHERE msg_id = ? "
+                                     "ORDER BY ts DESC LIMIT 1"
+                                   : "SELECT chat, sender, secret, ts FROM message_secrets WHERE msg_id = ? AND chat = ? "
+                                     "ORDER BY ts DESC LIMIT 1";
+    return with(sql, [&](sql::Query& q) -> Result<std::optional<MessageSecret>> {
+      q.bind(msg_id);
+      if (!chat.empty()) q.bind(chat);
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<MessageSecret>{};
+      MessageSecret m;
+      m.msg_id = std::string(msg_id);
+      m.chat = q.col_text(0);
+      m.sender = q.col_text(1);
+      m.secret = q.col_blob(2);
+      m.ts = q.col_int(3);
+      return std::optional<MessageSecret>{std::move(m)};
+    });
+  }
+
+  // Option lists are stored as JSON arrays of strings; a row that does not
+  // read back as one yields no options rather than an exception.
+  static std::string names_to_text(const std::vector<std::string>& names) {
+    return nlohmann::json(names).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  static std::vector<std::string> names_from_text(const std::string& text) {
+    std::vector<std::string> out;
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_array()) return out;
+    for (const auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+    return out;
+  }
+
+  Status poll_put(const PollRecord& p) override {
+    return write(Durability::full, [&] {
+      return with(
+          "INSERT INTO polls (msg_id, chat, sender, name, options, selectable, ts) VALUES (?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (msg_id, chat, sender) DO NOTHING",
+          [&](sql::Query& q) {
+            return q.bind(p.msg_id).bind(p.chat).bind(p.sender).bind(p.name).bind(names_to_text(p.options))
+                .bind(int64_t{p.selectable}).bind(p.ts).run();
+          });
+    });
+  }
+
+  Result<std::optional<PollRecord>> poll_get(std::string_view msg_id, std::string_view chat) override {
+    const char* sql = chat.empty() ? "SELECT chat, sender, name, options, selectable, ts FROM polls WHERE msg_id = ? "
+                                     "ORDER BY ts DESC LIMIT 1"
+                                   : "SELECT chat, sender, name, options, selectable, ts FROM polls WHERE msg_id = ? "
+                                     "AND chat = ? ORDER BY ts DESC LIMIT 1";
+    return with(sql, [&](sql::Query& q) -> Result<std::optional<PollRecord>> {
+      q.bind(msg_id);
+      if (!chat.empty()) q.bind(chat);
+      auto row = q.step();
+      if (!row) return err(row);
+      if (!*row) return std::optional<PollRecord>{};
+      PollRecord p;
+      p.msg_id = std::string(msg_id);
+      p.chat = q.col_text(0);
+      p.sender = q.col_text(1);
+      p.name = q.col_text(2);
+      p.options = names_from_text(q.col_text(3));
+      p.selectable = static_cast<uint32_t>(q.col_int(4));
+      p.ts = q.col_int(5);
+      return std::optional<PollRecord>{std::move(p)};
+    });
+  }
+
+  Result<bool> poll_vote_put(const PollVoteRecord& v) override {
+    bool current = false;
+    auto s = write(Durability::full, [&]() -> Status {
+      auto r = with(
+          "INSERT INTO poll_votes (poll_id, chat, voter, options, ts_ms) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (poll_id, chat, voter) DO UPDATE SET options = excluded.options, ts_ms = excluded.ts_ms "
+          "WHERE excluded.ts_ms >= poll_votes.ts_ms",
+          [&](sql::Query& q) {
+            return q.bind(v.poll_id).bind(v.chat).bind(v.voter).bind(names_to_text(v.options)).bind(v.ts_ms).run();
+          });
+      if (!r) return r;
+      current = sqlite3_changes(db_.get()) > 0;
+      return {};
+    });
+    if (!s) return err(s);
+    return current;
+  }
+
+  Result<std::vector<PollVoteRecord>> poll_votes(std::string_view poll_id, std::string_view chat) override {
+    return with("SELECT voter, options, ts_ms FROM poll_votes WHERE poll_id = ? AND chat = ? ORDER BY ts_ms, voter",
+                [&](sql::Query& q) -> Result<std::vector<PollVoteRecord>> {
+                  q.bind(poll_id).bind(chat);
+                  std::vector<PollVoteRecord> out;
+                  for (;;) {
+                    auto row = q.step();
+                    if (!row) return err(row);
+                    if (!*row) break;
+                    PollVoteRecord v;
+                    v.poll_id = std::string(poll_id);
+                    v.chat = std::string(chat);
+                    v.voter = q.col_text(0);
+                    v.options = names_from_text(q.col_text(1));
+                    v.ts_ms = q.col_int(2);
+                    out.push_back(std::move(v));
+                  }
+                  return out;
+                });
   }
 
   Result<size_t> sent_prune(int64_t older_than_ts) override {

@@ -9,12 +9,15 @@
 #include "wa/message/group.hpp"
 #include "wa/message/id.hpp"
 #include "wa/message/media.hpp"
+#include "wa/message/edit.hpp"
+#include "wa/message/poll.hpp"
 #include "wa/message/reaction.hpp"
 #include "wa/message/prekeys.hpp"
 #include "wa/message/receipt.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/message/send.hpp"
 #include "wa/message/usync.hpp"
+#include "wa/proto/message.pb.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wa::ByteView in(data, size);
@@ -24,6 +27,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto media = wa::message::find_media(in)) (void)wa::message::build_media_message(*media, nullptr);
   (void)wa::message::with_direct_path(in, "/v/x");
   (void)wa::message::find_reaction(in);
+  {
+    wa::proto::Message m;
+    if (m.ParseFromArray(in.data(), static_cast<int>(in.size()))) {
+      (void)wa::message::find_poll(m);
+      (void)wa::message::find_poll_vote(m);
+      (void)wa::message::find_edit(m);
+      if (auto se = wa::message::find_secret_edit(m))
+        (void)wa::message::open_secret_edit(*se, wa::Bytes(32, 1), {"1@s.whatsapp.net"});
+    }
+  }
   auto node = wa::binary::decode(in);
   if (!node) return 0;
   wa::message::Self self;

@@ -768,3 +768,40 @@ TEST_CASE("media: a received media row is kept once, found by id (and chat), upd
   CHECK_FALSE(s->media_get("M1", "a@s.whatsapp.net")->has_value());
   CHECK(s->media_get("M1", "g-1@g.us")->has_value());
 }
+
+TEST_CASE("message secrets and polls: first secret and definition stay, a voter's latest vote replaces the older") {
+  TempDir dir;
+  auto s = open_ok(dir.file("p.db"));
+  const Bytes secret(32, 7);
+  REQUIRE(s->secret_put(MessageSecret{"P1", "a@lid", "b@lid", secret, 100}));
+  // A redelivery keeps the first secret.
+  REQUIRE(s->secret_put(MessageSecret{"P1", "a@lid", "b@lid", Bytes(32, 9), 100}));
+  auto got = s->secret_get("P1", "a@lid");
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK((*got)->secret == secret);
+  CHECK((*got)->sender == "b@lid");
+  // By id alone (the chat named in the other namespace).
+  CHECK(s->secret_get("P1", "")->has_value());
+  CHECK_FALSE(s->secret_get("P1", "other@s.whatsapp.net")->has_value());
+
+  REQUIRE(s->poll_put(PollRecord{"P1", "a@lid", "b@lid", "Q \"quoted\"", {"x", "y\nz", "ü"}, 1, 100}));
+  auto poll = s->poll_get("P1", "");
+  REQUIRE(poll);
+  REQUIRE(poll->has_value());
+  CHECK((*poll)->name == "Q \"quoted\"");
+  CHECK((*poll)->options == std::vector<std::string>{"x", "y\nz", "ü"});
+  CHECK((*poll)->selectable == 1);
+
+  CHECK(*s->poll_vote_put(PollVoteRecord{"P1", "a@lid", "v@lid", {"x"}, 2000}));
+  CHECK(*s->poll_vote_put(PollVoteRecord{"P1", "a@lid", "w@lid", {"x", "ü"}, 2500}));
+  // A newer vote replaces; an older one arriving late does not.
+  CHECK(*s->poll_vote_put(PollVoteRecord{"P1", "a@lid", "v@lid", {"y\nz"}, 3000}));
+  CHECK_FALSE(*s->poll_vote_put(PollVoteRecord{"P1", "a@lid", "v@lid", {"x"}, 2900}));
+  auto votes = s->poll_votes("P1", "a@lid");
+  REQUIRE(votes);
+  REQUIRE(votes->size() == 2);
+  CHECK((*votes)[0].voter == "w@lid");
+  CHECK((*votes)[1].voter == "v@lid");
+  CHECK((*votes)[1].options == std::vector<std::string>{"y\nz"});
+}

@@ -24,7 +24,8 @@ namespace wa::message {
 
 // The `msg_type` of a message event: "text"; a media kind ("image", "video",
 // "audio", "voice", "document", "sticker"); "location", "live_location",
-// "contact"; "reaction"; "revoke"; "edit"; "poll", "poll_vote";
+// "contact"; "reaction"; "revoke"; "edit" (classic, wrapped or
+// secret-encrypted); "poll", "poll_vote";
 // "protocol" (another ProtocolMessage: history sync, app-state keys,
 // disappearing-timer changes...); "unknown" for content we do not read.
 std::string content_type(const proto::Message& m);

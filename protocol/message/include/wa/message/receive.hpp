@@ -35,6 +35,7 @@ struct Incoming {
   std::string text;       // conversation or extendedTextMessage.text
   std::string quoted_id;  // contextInfo.stanzaId of a reply
   Bytes raw;              // serialized Message (after unwrapping deviceSentMessage)
+  Bytes message_secret;   // messageContextInfo.messageSecret (32 bytes) if carried
   bool has_content = false;  // false: a sender-key-only (or empty) message
   std::vector<store::Address> identity_changed;  // accepted new identities
 };
@@ -65,6 +66,7 @@ struct Summary {
   std::string quoted_id;
   std::string type;  // content_type(), when has_content
   bool has_content = false;
+  Bytes message_secret;  // messageContextInfo.messageSecret, when 32 bytes
 };
 Summary summarize(ByteView message);
 Summary summarize(const proto::Message& message);

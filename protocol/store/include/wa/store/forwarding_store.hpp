@@ -98,6 +98,18 @@ class ForwardingStore : public Store {
   }
   Status media_update(const MediaRef& ref) override { return inner_.media_update(ref); }
   Result<size_t> media_prune(int64_t older_than_ts) override { return inner_.media_prune(older_than_ts); }
+  Status secret_put(const MessageSecret& s) override { return inner_.secret_put(s); }
+  Result<std::optional<MessageSecret>> secret_get(std::string_view msg_id, std::string_view chat) override {
+    return inner_.secret_get(msg_id, chat);
+  }
+  Status poll_put(const PollRecord& p) override { return inner_.poll_put(p); }
+  Result<std::optional<PollRecord>> poll_get(std::string_view msg_id, std::string_view chat) override {
+    return inner_.poll_get(msg_id, chat);
+  }
+  Result<bool> poll_vote_put(const PollVoteRecord& v) override { return inner_.poll_vote_put(v); }
+  Result<std::vector<PollVoteRecord>> poll_votes(std::string_view poll_id, std::string_view chat) override {
+    return inner_.poll_votes(poll_id, chat);
+  }
 
  protected:
   Store& inner_;

@@ -102,6 +102,33 @@ struct MediaRef {
   int64_t ts = 0;  // when received, unix seconds
 };
 
+// Message secrets and polls (schema 6; docs/PROTOCOL.md §12.4). `sender`
+// is the message's author as a non-AD user JID in the namespace the message
+// used (phone number or LID); `chat` as the chat was named.
+struct MessageSecret {
+  std::string msg_id;
+  std::string chat;
+  std::string sender;
+  Bytes secret;  // 32 bytes
+  int64_t ts = 0;  // unix seconds
+};
+struct PollRecord {
+  std::string msg_id;
+  std::string chat;
+  std::string sender;
+  std::string name;
+  std::vector<std::string> options;
+  uint32_t selectable = 0;  // 0 = any number
+  int64_t ts = 0;
+};
+struct PollVoteRecord {
+  std::string poll_id;
+  std::string chat;
+  std::string voter;                 // non-AD user JID
+  std::vector<std::string> options;  // names; empty = vote withdrawn
+  int64_t ts_ms = 0;                 // the voter's senderTimestampMs
+};
+
 // Well-known credential names (values are opaque blobs to the store).
 namespace cred {
 inline constexpr std::string_view noise_pub = "noise_pub";
@@ -251,6 +278,18 @@ class Store {
   // A new direct path after a media retry (message), or where the file now is.
   virtual Status media_update(const MediaRef& ref) = 0;
   virtual Result<size_t> media_prune(int64_t older_than_ts) = 0;
+
+  // --- message secrets and polls (schema 6). Lookups take the chat as
+  // stored, or "" for the newest row with that id in any chat (a contact
+  // named by LID in one place and by number in another).
+  virtual Status secret_put(const MessageSecret& s) = 0;  // the first secret of a message stays
+  virtual Result<std::optional<MessageSecret>> secret_get(std::string_view msg_id, std::string_view chat) = 0;
+  virtual Status poll_put(const PollRecord& p) = 0;  // the first definition stays
+  virtual Result<std::optional<PollRecord>> poll_get(std::string_view msg_id, std::string_view chat) = 0;
+  // Replaces the voter's previous vote unless that one is newer (ts_ms);
+  // returns whether this vote is now the voter's current one.
+  virtual Result<bool> poll_vote_put(const PollVoteRecord& v) = 0;
+  virtual Result<std::vector<PollVoteRecord>> poll_votes(std::string_view poll_id, std::string_view chat) = 0;
 };
 
 }  // namespace wa::store
