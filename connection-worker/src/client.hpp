@@ -67,6 +67,10 @@ class Client {
   void stop();
 
   bool logged_in() const noexcept { return phase_ == Phase::open; }
+  // The server unlinked this device at our request (logout): the same end
+  // as a server-side logout (credentials and Signal state wiped, events
+  // `connection` closed and `logged_out` with `reason`, exit kExitNoRestart).
+  void logout(const std::string& reason) { drop(CloseDecision{CloseAction::logged_out, reason}); }
   const Credentials& credentials() const noexcept { return creds_; }
 
   // Sends an <iq> (its id is assigned here when absent) and waits for the

@@ -54,6 +54,7 @@ constexpr std::array kErrors{
     ErrorSpec{"savepoint_lost", K::store, true, "a failed step of a transaction could not be undone: nothing committed"},
     // The server and peers.
     ErrorSpec{"bad_group", K::remote, false, "the server's group answer could not be read"},
+    ErrorSpec{"bad_usync", K::remote, false, "the server's usync answer could not be read"},
     ErrorSpec{"iq_error:", K::remote, false,
               "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
               "group)"},
@@ -70,7 +71,7 @@ constexpr std::array kErrors{
     ErrorSpec{"session_failed", K::remote, false, "no Signal session could be built for the recipient"},
     ErrorSpec{"unknown_contact", K::remote, false,
               "a LID with no known phone number, while the account's chats are not LID-migrated (write to the "
-              "phone number)"},
+              "phone number); block/unblock: a number with no LID (not on WhatsApp)"},
     ErrorSpec{"upload_failed", K::remote, true,
               "every media host refused or failed the upload (the message was not sent)"},
     ErrorSpec{"timeout", K::remote, true,
