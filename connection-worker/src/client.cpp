@@ -299,6 +299,7 @@ void Client::drop(CloseDecision d) {
       return;
     }
     case CloseAction::logged_out: {
+      if (!logout_reason_.empty()) d.reason = logout_reason_;
       phase_ = Phase::stopped;
       if (auto st = forget_credentials(*store_); !st)
         WA_ERROR("cannot remove the credentials: %s", st.error().message.c_str());

@@ -349,6 +349,7 @@ void ContactCommands::logout(Reply reply) {
     // The answer first (the link keeps order), then the end of the account.
     reply(ipc::ok_reply({{"logged_out", true}}));
     WA_INFO("logged out at our request: the device is unlinked");
+    client_.expect_logout("user_initiated");
     // On the next turn: ending the connection fails every IQ waiter, which
     // must not happen inside one of their handlers.
     logout_timer_.start(0, [this] { client_.logout("user_initiated"); });
