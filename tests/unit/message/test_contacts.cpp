@@ -104,7 +104,7 @@ TEST_CASE("contacts: picture answers: found, none (404, 204), hidden (401), malf
   CHECK(message::build_picture_set({}).children().empty());
 }
 
-TEST_CASE("contacts: block list set names the LID and the number; list and pushes read") {
+TEST_CASE("contacts: block list set names the LID and the number, list and pushes read") {
   auto lid = binary::Jid::parse("999@lid").value();
   auto pn = binary::Jid::parse("15551234567@s.whatsapp.net").value();
   Node block = message::build_blocklist_set(true, lid, pn);
