@@ -2,6 +2,7 @@
 // for the control socket (contacts.hpp). Wire forms: wa/message/contacts.hpp.
 #include "contacts.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "wa/fs.hpp"

@@ -95,13 +95,17 @@ TEST_CASE("contacts: number check in batches, JID and LID per number, cached, an
   CHECK(again["results"][0]["lid"] == user_of(t.b_lid));
 
   // wactl: `check PROFILE NUMBER...` is the number check ...
-  auto [rc, out] = wactl(t.sup, {"check", "nca", "+15550000602", "15550009999"});
+  auto res = wactl(t.sup, {"check", "nca", "+15550000602", "15550009999"});
+  const int rc = res.first;
+  const std::string out = res.second;
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find(user_jid("15550000602") + " " + user_of(t.b_lid)) != std::string::npos);
   CHECK(out.find("15550009999 not on WhatsApp") != std::string::npos);
   // ... and `check PROFILE` is still the store's integrity check (refused while running).
-  auto [rc2, out2] = wactl(t.sup, {"check", "nca"});
+  auto res2 = wactl(t.sup, {"check", "nca"});
+  const int rc2 = res2.first;
+  const std::string out2 = res2.second;
   CHECK(rc2 == 2);
   CHECK(out2.find("instance_running") != std::string::npos);
 }
@@ -245,7 +249,9 @@ TEST_CASE("logout: the server drops the device, credentials and Signal state are
   REQUIRE(count_rows(db, "prekeys") > 0);
   REQUIRE(count_rows(db, "credentials", "name = 'own_jid'") == 1);
 
-  auto [rc, out] = wactl(sup, {"logout", "lo"});
+  auto res = wactl(sup, {"logout", "lo"});
+  const int rc = res.first;
+  const std::string out = res.second;
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("logged out") != std::string::npos);
