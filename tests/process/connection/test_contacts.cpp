@@ -258,6 +258,10 @@ TEST_CASE("logout: the server drops the device, credentials and Signal state are
   REQUIRE(wait_event(ev, "lo", "logged_out", "", 0));
   CHECK(last_event(ev, "lo", "logged_out")["reason"] == "user_initiated");
   REQUIRE(wait_until([&] { return sup.state("lo") == "stopped"; }, kWait));
+  // The status says so: stopped and no longer linked.
+  CHECK(sup.instance("lo")["linked"] == false);
+  const json closed = last_event(ev, "lo", "connection", "closed");
+  CHECK(closed["reason"] == "user_initiated");
   CHECK_FALSE(device_listed());
   for (const char* table : {"prekeys", "signed_prekeys", "sessions", "sender_keys", "identities", "device_lists"})
     CHECK(count_rows(db, table) == 0);
