@@ -299,9 +299,14 @@ void Client::drop(CloseDecision d) {
       return;
     }
     case CloseAction::logged_out: {
+      if (!logout_reason_.empty()) d.reason = logout_reason_;
       phase_ = Phase::stopped;
       if (auto st = forget_credentials(*store_); !st)
         WA_ERROR("cannot remove the credentials: %s", st.error().message.c_str());
+      // The Signal state belongs to the unlinked identity: no use to a new
+      // pairing, and keys of a device that no longer exists.
+      if (auto st = store::wipe_signal_state(settings_.data_dir + "/" + profile_ + "/store.db"); !st)
+        WA_ERROR("cannot remove the Signal state: %s", st.error().message.c_str());
       emit_closed(d.reason, std::nullopt);
       emit({{"type", "logged_out"}, {"reason", d.reason}});
       break;

@@ -67,6 +67,16 @@ class Client {
   void stop();
 
   bool logged_in() const noexcept { return phase_ == Phase::open; }
+  // The server unlinked this device at our request (logout): the same end
+  // as a server-side logout (credentials and Signal state wiped, events
+  // `connection` closed and `logged_out` with `reason`, exit kExitNoRestart).
+  void logout(const std::string& reason) {
+    expect_logout(reason);
+    drop(CloseDecision{CloseAction::logged_out, reason});
+  }
+  // The server agreed to unlink us: its device_removed close that may
+  // follow before logout() is our logout, reported with `reason`.
+  void expect_logout(std::string reason) { logout_reason_ = std::move(reason); }
   const Credentials& credentials() const noexcept { return creds_; }
 
   // Sends an <iq> (its id is assigned here when absent) and waits for the
@@ -180,6 +190,7 @@ class Client {
     bool code_sent = false;  // its companion_hello went out on this connection
   } pairing_;
   RoutingInfo routing_;
+  std::string logout_reason_;  // set: a logged_out close is our own logout
 };
 
 }  // namespace wa::connection

@@ -183,6 +183,11 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     emit(std::move(ev));
   });
   addons_ = std::make_unique<AddonCommands>(*senders_, store_path);
+  contacts_ = std::make_unique<ContactCommands>(loop_, *client_, store_path, settings_.media.allowed_roots,
+                                                [this](json ev) {
+                                                  receiver_->annotate(ev);  // a LID's number beside it
+                                                  emit(std::move(ev));
+                                                });
   media_ = std::make_unique<MediaCommands>(loop_, *client_, *senders_, settings_, profile_, store_path,
                                            [this](json ev) { emit(std::move(ev)); });
   events_->start_retention();
@@ -224,6 +229,23 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   in.on_notification("mediaretry", [this](const binary::Node& n) {
     receiver_->flush();
     return media_->on_retry_notification(n);  // false: on to the receive path, which acks it
+  });
+  in.on_notification("picture", [this](const binary::Node& n) {
+    receiver_->flush();
+    return contacts_->on_picture_notification(n);
+  });
+  in.on_notification("status", [this](const binary::Node& n) {
+    receiver_->flush();
+    return contacts_->on_about_notification(n);
+  });
+  in.on_notification("account_sync", [this](const binary::Node& n) {
+    receiver_->flush();
+    return contacts_->on_account_sync(n);
+  });
+  in.on("presence", [this](const binary::Node& n) {
+    receiver_->flush();
+    contacts_->on_presence(n);
+    return true;
   });
   in.on("notification", [this](const binary::Node& n) {
     receiver_->on_notification(n);
@@ -312,6 +334,18 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
       {"group_join", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_join(a, r); }},
       {"read", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->read(a, r); }},
       {"typing", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->typing(a, r); }},
+      {"check_numbers", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->check_numbers(a, r); }},
+      {"picture_get", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->picture_get(a, r); }},
+      {"picture_set", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->picture_set(a, false, r); }},
+      {"picture_remove", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->picture_set(a, true, r); }},
+      {"presence_set", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->presence_set(a, r); }},
+      {"presence_subscribe", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->presence_subscribe(a, r); }},
+      {"block", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->block(a, true, r); }},
+      {"unblock", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->block(a, false, r); }},
+      {"blocklist", [](Worker& w, const json&, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->blocklist(r); }},
+      {"about_get", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->about_get(a, r); }},
+      {"about_set", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->about_set(a, r); }},
+      {"logout", [](Worker& w, const json&, Reply r) { if (auto* c = w.logged_in_contacts(r)) c->logout(r); }},
   };
   return table;
 }
@@ -353,6 +387,12 @@ bool Worker::ready_addons(const Reply& reply) {
 // not_connected answered here.
 ChatCommands* Worker::logged_in_chat(const Reply& reply) {
   if (chat_ && client_ && client_->logged_in()) return chat_.get();
+  reply(ipc::error_reply("not_connected", "the account is not connected"));
+  return nullptr;
+}
+
+ContactCommands* Worker::logged_in_contacts(const Reply& reply) {
+  if (contacts_ && client_ && client_->logged_in()) return contacts_.get();
   reply(ipc::error_reply("not_connected", "the account is not connected"));
   return nullptr;
 }

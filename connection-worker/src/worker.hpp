@@ -17,6 +17,7 @@
 #include "addons.hpp"
 #include "chat_commands.hpp"
 #include "client.hpp"
+#include "contacts.hpp"
 #include "events.hpp"
 #include "media.hpp"
 #include "receive.hpp"
@@ -58,6 +59,7 @@ class Worker {
   void submit_job(std::string_view kind, const char* chat_key, const json& args, Reply reply);
   ChatCommands* logged_in_chat(const Reply& reply);
   bool ready_addons(const Reply& reply);
+  ContactCommands* logged_in_contacts(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
@@ -79,6 +81,7 @@ class Worker {
   contract::WorkerSettings settings_;
   // Before client_: answers the client still owes (failed in its destructor) may reach it.
   std::unique_ptr<ChatCommands> chat_;  // groups, read receipts, chat state
+  std::unique_ptr<ContactCommands> contacts_;  // numbers, pictures, presence, block list, about, logout
   std::unique_ptr<Client> client_;  // the WhatsApp connection
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits

@@ -62,6 +62,7 @@ constexpr std::array kErrors{
     ErrorSpec{"savepoint_lost", K::store, true, "a failed step of a transaction could not be undone: nothing committed"},
     // The server and peers.
     ErrorSpec{"bad_group", K::remote, false, "the server's group answer could not be read"},
+    ErrorSpec{"bad_usync", K::remote, false, "the server's usync answer could not be read"},
     ErrorSpec{"download_failed", K::remote, true, "no media host could be reached or answered (network, 5xx)"},
     ErrorSpec{"iq_error:", K::remote, false,
               "the server answered the request with an error of that code (groups: 403 not a member, 404 no such "
@@ -80,7 +81,7 @@ constexpr std::array kErrors{
               "no answer in time; nothing was sent (a send that was sent but not acknowledged is unknown_outcome)"},
     ErrorSpec{"unknown_contact", K::remote, false,
               "a LID with no known phone number, while the account's chats are not LID-migrated (write to the "
-              "phone number)"},
+              "phone number); block/unblock: a number with no LID (not on WhatsApp)"},
     ErrorSpec{"upload_failed", K::remote, true,
               "every media host refused or failed the upload (the message was not sent)"},
     // It may have happened.

@@ -28,6 +28,7 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
         {"reset-identity", &Server::admin_reset_identity},
         {"migrate", &Server::admin_migrate},
         {"new-lid", &Server::admin_new_lid},
+        {"contacts", &Server::admin_contacts},
         {"media-expire", &Server::admin_media_expire},
         {"media-corrupt", &Server::admin_media_corrupt},
         {"media-refuse-uploads", &Server::admin_media_refuse_uploads},

@@ -20,6 +20,7 @@ constexpr StanzaEntry kStanzas[] = {
     {"ib", Stanza::ib, false},
     {"call", Stanza::ack_back, false},
     {"notification", Stanza::ack_back, false},
+    {"presence", Stanza::presence, false},
 };
 
 enum class Gate {
@@ -45,6 +46,10 @@ constexpr IqEntry kIqs[] = {
     {"privacy", Iq::privacy, Gate::login},
     {"abt", Iq::abt, Gate::login},
     {"w:m", Iq::media_conn, Gate::login},
+    {"w:profile:picture", Iq::picture, Gate::login},
+    {"blocklist", Iq::blocklist, Gate::login},
+    {"status", Iq::status, Gate::login},
+    {"w:mex", Iq::mex, Gate::login},
 };
 
 }  // namespace

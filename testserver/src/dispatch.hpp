@@ -17,9 +17,10 @@ enum class Stanza {
   ack,           // relay.cpp: answers a stanza we handed out
   ib,            // relay.cpp: <offline_batch>
   ack_back,      // <call>, <notification>: acked, nothing else
+  presence,      // contacts.cpp: own presence, subscriptions
 };
 
-// nullopt: dropped without an answer (unknown tags, presence, and before
+// nullopt: dropped without an answer (unknown tags, and before
 // login everything but iq).
 std::optional<Stanza> route_stanza(std::string_view tag, bool authed);
 
@@ -32,6 +33,10 @@ enum class Iq {
   abt,           // iq_abt.cpp: AB props
   media_conn,    // media_phone.cpp (w:m): the media host and an upload auth token
   privacy,       // iq_keys.cpp: privacy tokens (LID-first server or --tctoken require)
+  picture,       // contacts.cpp (w:profile:picture)
+  blocklist,     // contacts.cpp
+  status,        // contacts.cpp: the about text (legacy IQ)
+  mex,           // contacts.cpp: the about text (GraphQL form)
   client_answer, // type=result|error from the client (pair-device-sign)
 };
 

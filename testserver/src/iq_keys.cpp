@@ -186,6 +186,7 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
     else if (want_lid && lid_server)
       kids.push_back(Node("lid", {}, binary::Children{Node("error", {{"code", "404"}, {"text", "missing"}})}));
     if (want_contact) kids.push_back(Node("contact", {{"type", a ? "in" : "out"}}));
+    if (query->child("status") && a) kids.push_back(about_node(c, a->phone));
     un.content = std::move(kids);
     users.push_back(std::move(un));
   }

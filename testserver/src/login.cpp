@@ -101,6 +101,7 @@ void Server::login_success(Conn& c) {
 
 void Server::on_closed(Conn& c) {
   if (c.authed) {
+    presence_gone(c);
     sessions_.log_out(c);
     persist_unacked(c);
   }

@@ -291,6 +291,11 @@ int main(int argc, char** argv) {
                  "<notification type=contacts><modify old_lid new_lid/>.");
   new_lid_cmd->add_option("--state", dir, "state directory of the running server")->required();
   new_lid_cmd->add_option("--phone", phone, "account phone number")->required();
+  auto* contacts_cmd = app.add_subcommand(
+      "contacts", "Account NUMBER's contact side as the server keeps it: block list, profile picture, about text, "
+                  "presence.");
+  contacts_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  contacts_cmd->add_option("--phone", phone, "account phone number")->required();
   app.footer(kFaultHelp);
 
   CLI11_PARSE(app, argc, argv);
@@ -316,6 +321,7 @@ int main(int argc, char** argv) {
   if (*drain_cmd) return admin_call(dir, {{"cmd", "drain-prekeys"}, {"jid", jid}, {"leave", leave}}, true, 10000);
   if (*migrate_cmd) return admin_call(dir, {{"cmd", "migrate"}, {"phone", phone}, {"on", onoff == "on"}}, true, 10000);
   if (*new_lid_cmd) return admin_call(dir, {{"cmd", "new-lid"}, {"phone", phone}}, true, 10000);
+  if (*contacts_cmd) return admin_call(dir, {{"cmd", "contacts"}, {"phone", phone}}, true, 10000);
   if (*media_expire_cmd) return admin_call(dir, {{"cmd", "media-expire"}, {"path", media_word}}, true, 10000);
   if (*media_corrupt_cmd) return admin_call(dir, {{"cmd", "media-corrupt"}, {"path", media_word}}, true, 10000);
   if (*media_refuse_cmd)

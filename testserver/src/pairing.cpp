@@ -22,9 +22,13 @@ Node Server::iq_md(Conn& c, const Node& iq) {
     auto addr = j ? resolve(state_, *j) : std::nullopt;
     if (!addr || addr->phone != c.addr.phone || addr->device == 0) return error_for(iq, 400, "bad-request");
     (void)state_.remove_device(addr->phone, addr->device);
+    // A device that unlinks itself (logout) gets the answer before the
+    // stream ends, as the real server does.
+    const bool self = *addr == c.addr;
+    if (self) send(c, result_for(iq));
     if (Conn* o = sessions_.online(*addr)) transport_->stream_error(*o, "device_removed");
     notify_devices(addr->phone, "remove", addr->device);
-    return result_for(iq);
+    return self ? Node() : result_for(iq);
   }
   if (const Node* reg = iq.child("link_code_companion_reg")) {
     auto stage = reg->attr_or("stage", "");

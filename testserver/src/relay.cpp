@@ -37,6 +37,8 @@ void Server::on_message(Conn& c, const Node& msg) {
     return;
   }
   for (auto& d : plan->deliveries) {
+    // Blocked: the sender gets its ack as usual, the blocker nothing.
+    if (d.to.phone != c.addr.phone && blocks(d.to.phone, c.addr.phone)) continue;
     if (d.to.phone != c.addr.phone) {
       contacts_[c.addr.phone].insert(d.to.phone);
       contacts_[d.to.phone].insert(c.addr.phone);

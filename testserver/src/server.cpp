@@ -66,6 +66,7 @@ void Server::on_node(Conn& c, const Node& n) {
       if (const Node* b = n.child("offline_batch")) on_offline_batch(c, *b);
       break;
     case dispatch::Stanza::ack_back: send(c, Node("ack", {{"class", n.tag}, {"id", std::string(n.attr_or("id", ""))}})); break;
+    case dispatch::Stanza::presence: on_presence(c, n); break;
   }
 }
 
@@ -88,6 +89,10 @@ void Server::on_iq(Conn& c, const Node& iq) {
       case dispatch::Iq::privacy: reply = iq_privacy(c, iq); break;
       case dispatch::Iq::abt: reply = iq_abt(c, iq); break;
       case dispatch::Iq::media_conn: reply = iq_media_conn(c, iq); break;
+      case dispatch::Iq::picture: reply = iq_picture(c, iq); break;
+      case dispatch::Iq::blocklist: reply = iq_blocklist(c, iq); break;
+      case dispatch::Iq::status: reply = iq_status(c, iq); break;
+      case dispatch::Iq::mex: reply = iq_mex(c, iq); break;
     }
   }
   if (!reply.tag.empty()) send(c, reply);  // empty: answered already

@@ -7,6 +7,7 @@
 //   iq_keys.cpp     encrypt (prekeys) and usync IQs
 //   iq_groups.cpp   w:g2 IQs and group notifications
 //   iq_abt.cpp      AB props (the account's LID migration flag)
+//   contacts.cpp    profile pictures, block list, about texts, presence
 //   pairing.cpp     the emulated phone's side: QR and link-code pairing, md IQs
 //   admin_commands.cpp  the admin socket's commands
 //   faults.cpp      injected faults (class Faults)
@@ -133,6 +134,27 @@ class Server final : private TransportEvents {
   // account's other devices and to every device of its contacts.
   void notify_devices(const std::string& phone, const std::string& change, uint16_t device);
 
+  // contacts.cpp: profile pictures, block list, about texts, presence (this run only).
+  binary::Node iq_picture(Conn& c, const binary::Node& iq);
+  binary::Node iq_blocklist(Conn& c, const binary::Node& iq);
+  binary::Node iq_status(Conn& c, const binary::Node& iq);
+  binary::Node iq_mex(Conn& c, const binary::Node& iq);
+  binary::Node blocklist_node(const std::string& phone);
+  // A usync <status/> answer about `phone` for the asking connection.
+  binary::Node about_node(const Conn& c, const std::string& phone);
+  void set_about(Conn& c, std::string text);
+  void on_presence(Conn& c, const binary::Node& p);
+  void presence_gone(const Conn& c);
+  void presence_changed(const std::string& phone);
+  binary::Node presence_of(const std::string& phone, const std::string& as_jid);
+  std::string public_jid(const std::string& phone);
+  // Whether `blocker` blocks `other` (phones).
+  bool blocks(const std::string& blocker, const std::string& other) const;
+  // `n` (a fresh id each) to every device of `phone` but `except`, and with
+  // others_too to its contacts and presence subscribers.
+  void notify_contacts(const std::string& phone, const DeviceAddr& except, const binary::Node& n, bool others_too);
+  admin::json admin_contacts(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+
   // admin_commands.cpp (scan and link-code: pairing.cpp; fault: faults.cpp).
   // A handler that keeps `pending` answers it later (pairing in flight).
   using AdminCommand = admin::json (Server::*)(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
@@ -170,6 +192,28 @@ class Server final : private TransportEvents {
   // Who has exchanged messages with whom (this run only): they are told when
   // the other's identity changes or it links or unlinks a device.
   std::map<std::string, std::set<std::string>> contacts_;
+  // contacts.cpp (by account phone; pictures also by group "ID@g.us").
+  struct Picture {
+    std::string id, url, direct_path;
+  };
+  struct About {
+    std::string text;
+    uint64_t t = 0;
+  };
+  struct Presence {
+    bool available = false;
+    uint64_t last = 0;
+    std::string name;
+  };
+  struct Directory {
+    std::map<std::string, Picture> pictures;
+    std::map<std::string, std::set<std::string>> blocked;  // blocker -> blocked
+    std::map<std::string, About> about;
+    std::map<std::string, Presence> presence;
+    std::set<DeviceAddr> available_devices;
+    // contact phone -> subscriber device -> the JID it subscribed with
+    std::map<std::string, std::map<DeviceAddr, std::string>> subscribers;
+  } directory_;
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              device_notifications = 0, privacy_tokens = 0;

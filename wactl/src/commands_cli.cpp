@@ -17,7 +17,10 @@ namespace {
 
 // Help of the parents of two-word paths ("group create").
 const std::map<std::string, std::string>& parent_help() {
-  static const std::map<std::string, std::string> help{{"group", "create and manage groups"}};
+  static const std::map<std::string, std::string> help{{"group", "create and manage groups"},
+                                                       {"picture", "profile pictures: get a URL, set or remove ours"},
+                                                       {"presence", "set our presence, subscribe to a contact's"},
+                                                       {"about", "about texts: read a contact's, set ours"}};
   return help;
 }
 

@@ -149,6 +149,13 @@ void print_status(const json& r) {
   }
 }
 
+int print_blocked(const json& r) {
+  for (const auto& b : r.value("blocked", json::array()))
+    std::printf("%s%s\n", b.value("jid", std::string()).c_str(),
+                b.contains("pn_jid") ? (" (" + b.value("pn_jid", std::string()) + ")").c_str() : "");
+  return 0;
+}
+
 void print_group(const json& r) {
   std::printf("subject: %s\n", r.value("subject", std::string()).c_str());
   if (!r.value("description", std::string()).empty())
@@ -263,6 +270,32 @@ const std::map<std::string_view, Printer>& printers() {
       {"log_level",
        [](const json& r) { return std::printf("log level %s\n", r.value("level", std::string()).c_str()) < 0; }},
       {"shutdown", [](const json&) { return std::puts("stopped") < 0 ? 1 : 0; }},
+      {"check_numbers",
+       [](const json& r) {
+         for (const auto& n : r.value("results", json::array())) {
+           if (!n.value("exists", false)) {
+             std::printf("%s not on WhatsApp\n", n.value("number", std::string()).c_str());
+             continue;
+           }
+           std::printf("%s %s %s\n", n.value("number", std::string()).c_str(), n.value("jid", std::string()).c_str(),
+                       n.value("lid", std::string("-")).c_str());
+         }
+         return 0;
+       }},
+      {"picture_get",
+       [](const json& r) {
+         const json url = r.value("url", json());
+         return std::printf("%s\n", url.is_string() ? url.get<std::string>().c_str() : "no picture") < 0;
+       }},
+      {"about_get",
+       [](const json& r) {
+         const json text = r.value("text", json());
+         return std::printf("%s\n", text.is_string() ? text.get<std::string>().c_str() : "(hidden or none)") < 0;
+       }},
+      {"block", print_blocked},
+      {"unblock", print_blocked},
+      {"blocklist", print_blocked},
+      {"logout", [](const json&) { return std::puts("logged out") < 0 ? 1 : 0; }},
   };
   return table;
 }
@@ -334,6 +367,32 @@ int run(int argc, char** argv) {
   std::string raw_req;
   raw->add_option("request", raw_req, "the request; - reads it from stdin (for requests longer than an argument)")
       ->required();
+
+  // `check PROFILE` is the store's integrity check; `check PROFILE NUMBER...`
+  // asks which numbers are on WhatsApp (check-numbers).
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--run-dir" || a == "--socket" || a == "--timeout-ms") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    if (a != "check") break;
+    size_t positionals = 0;
+    for (size_t k = i + 1; k < args.size(); ++k) {
+      if (args[k] == "--run-dir" || args[k] == "--socket" || args[k] == "--timeout-ms") {
+        ++k;
+      } else if (!args[k].starts_with("-")) {
+        ++positionals;
+      }
+    }
+    if (positionals >= 2) args[i] = "check-numbers";
+    break;
+  }
+  std::vector<char*> argv2;
+  for (auto& a : args) argv2.push_back(a.data());
+  argv = argv2.data();
 
   // The first word that is not a global option must name a command: say so
   // plainly instead of CLI11's "A subcommand is required".

@@ -32,7 +32,13 @@ int64_t event_clock_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-bool live_only(const json& event) { return event.is_object() && event.value("type", "") == "chatstate"; }
+// Chat states and presence say what is true now: worth nothing on replay, and
+// frequent enough to crowd the log.
+bool live_only(const json& event) {
+  if (!event.is_object()) return false;
+  const std::string type = event.value("type", "");
+  return type == "chatstate" || type == "presence";
+}
 
 Result<LoggedEvent> append_event(Store& st, const json& event) {
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string())

@@ -111,6 +111,16 @@ std::pair<size_t, bool> copy_table(sqlite3* dst, sqlite3* src, const std::string
 
 }  // namespace
 
+Status wipe_signal_state(const std::string& path) {
+  auto db = open_existing(path);
+  if (!db) return Unexpected<Error>{db.error()};
+  return sql::transaction(db->get(), [&]() -> Status {
+    return sql::exec(db->get(),
+                     "DELETE FROM prekeys; DELETE FROM signed_prekeys; DELETE FROM sessions; "
+                     "DELETE FROM sender_keys; DELETE FROM identities; DELETE FROM device_lists;");
+  });
+}
+
 Result<IntegrityReport> check_integrity(const std::string& path, size_t max_problems) {
   auto db = open_existing(path);
   if (!db) return Unexpected<Error>{db.error()};

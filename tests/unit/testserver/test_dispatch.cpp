@@ -21,7 +21,7 @@ TEST_CASE("after login each stanza tag has its handler, unknown tags none") {
   CHECK(route_stanza("ib", true) == Stanza::ib);
   CHECK(route_stanza("call", true) == Stanza::ack_back);
   CHECK(route_stanza("notification", true) == Stanza::ack_back);
-  CHECK(!route_stanza("presence", true));
+  CHECK(route_stanza("presence", true) == Stanza::presence);
   CHECK(!route_stanza("", true));
   CHECK(!route_stanza("Message", true));
 }
@@ -56,7 +56,13 @@ TEST_CASE("after login: each namespace has its handler, unknown ones 501") {
   CHECK(route_iq("set", "md", true, false).handler == Iq::md);
   // The handler answers 501 itself unless privacy tokens are on.
   CHECK(route_iq("set", "privacy", true, false).handler == Iq::privacy);
-  for (const char* xmlns : {"w:profile:picture", "blocklist", "", "MD"}) {
+  CHECK(route_iq("get", "w:profile:picture", true, false).handler == Iq::picture);
+  CHECK(route_iq("set", "blocklist", true, false).handler == Iq::blocklist);
+  CHECK(route_iq("set", "status", true, false).handler == Iq::status);
+  CHECK(route_iq("get", "w:mex", true, false).handler == Iq::mex);
+  for (const char* xmlns : {"w:profile:picture", "blocklist", "status", "w:mex"})
+    CHECK_MESSAGE(route_iq("get", xmlns, false, false).error_code == 401, xmlns);
+  for (const char* xmlns : {"w:profile", "", "MD"}) {
     auto r = route_iq("get", xmlns, true, false);
     CHECK_MESSAGE(!r.handler, xmlns);
     CHECK(r.error_code == 501);

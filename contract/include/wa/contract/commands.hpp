@@ -89,6 +89,8 @@ inline constexpr size_t kMaxLogLines = 10000;
 inline constexpr size_t kDefaultLogLines = 100;
 inline constexpr size_t kMaxPath = 4096;
 inline constexpr size_t kMaxFileName = 255;
+inline constexpr size_t kMaxCheckNumbers = 500;
+inline constexpr size_t kMaxAbout = 1024;
 
 const std::vector<CommandSpec>& commands();
 const CommandSpec* find_command(std::string_view name);

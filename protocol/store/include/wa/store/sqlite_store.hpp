@@ -40,6 +40,12 @@ Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const Sqlite
 // a store. Empty: nobody is told.
 void set_corruption_observer(std::function<void(const Error&)> observer);
 
+// Logged out: deletes the Signal state of the database at `path` (one-time
+// and signed prekeys, sessions, sender keys, identities, device lists) in
+// one transaction. The credentials go with forget_credentials (the
+// connection worker); the event log, the inbox and the LID mappings stay.
+Status wipe_signal_state(const std::string& path);
+
 // PRAGMA integrity_check of the database at `path` (opened without creating
 // it; nothing is written). `problems` is empty when the file is sound.
 struct IntegrityReport {
