@@ -625,22 +625,16 @@ std::vector<CommandSpec> build() {
                .result = R"(`{"jid"}` once written to the socket; the contact's presence follows as events)",
                .errors = {"invalid_jid", "not_connected"},
                .cli = "presence subscribe"});
-  c.push_back({.name = "block",
-               .runs = Runs::account,
-               .deadline = Deadline::iq,
-               .fields = {kProfile, {.name = "jid", .kind = K::person, .required = true}},
-               .summary = "block a contact",
-               .result = R"(`{"blocked": [{"jid", "pn_jid"?}]}`: the block list afterwards)",
-               .errors = {"invalid_jid", "not_connected", "unknown_contact", "iq_error:"},
-               .cli = "block"});
-  c.push_back({.name = "unblock",
-               .runs = Runs::account,
-               .deadline = Deadline::iq,
-               .fields = {kProfile, {.name = "jid", .kind = K::person, .required = true}},
-               .summary = "unblock a contact",
-               .result = R"(`{"blocked": [{"jid", "pn_jid"?}]}`: the block list afterwards)",
-               .errors = {"invalid_jid", "not_connected", "unknown_contact", "iq_error:"},
-               .cli = "unblock"});
+  for (bool block : {true, false}) {
+    c.push_back({.name = block ? "block" : "unblock",
+                 .runs = Runs::account,
+                 .deadline = Deadline::iq,
+                 .fields = {kProfile, {.name = "jid", .kind = K::person, .required = true}},
+                 .summary = block ? "block a contact" : "unblock a contact",
+                 .result = R"(`{"blocked": [{"jid", "pn_jid"?}]}`: the block list afterwards)",
+                 .errors = {"invalid_jid", "not_connected", "unknown_contact", "iq_error:"},
+                 .cli = block ? "block" : "unblock"});
+  }
   c.push_back({.name = "blocklist",
                .runs = Runs::account,
                .deadline = Deadline::iq,

@@ -15,12 +15,6 @@ namespace {
 
 constexpr auto kWait = 20s;
 
-json ok(const json& r) {
-  INFO(r.dump());
-  REQUIRE(r.value("ok", false));
-  return r["result"];
-}
-
 std::pair<int, std::string> wactl(const Supervisor& sup, std::vector<std::string> args) {
   std::string out = sup.run_dir() + "/wactl.out";
   ::unlink(out.c_str());

@@ -12,12 +12,6 @@ namespace {
 
 constexpr auto kWait = 20s;
 
-json ok(const json& r) {
-  INFO(r.dump());
-  REQUIRE(r.value("ok", false));
-  return r["result"];
-}
-
 json call(const Supervisor& sup, json req) {
   // One de-duplication id per distinct request (a repeated id would get the
   // first request's answer back).

@@ -16,12 +16,6 @@ namespace {
 
 constexpr auto kWait = 20s;
 
-json ok(const json& r) {
-  INFO(r.dump());
-  REQUIRE(r.value("ok", false));
-  return r["result"];
-}
-
 // The first event of `type` for `profile` that `pred` accepts, waiting up to kWait.
 json wait_event_where(EventLog& ev, const std::string& profile, const std::string& type,
                       const std::function<bool(const json&)>& pred) {

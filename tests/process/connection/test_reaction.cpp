@@ -30,12 +30,6 @@ json wait_reaction(EventLog& ev, const std::string& profile, const std::string& 
   return found;
 }
 
-json ok(const json& r) {
-  INFO(r.dump());
-  REQUIRE(r.value("ok", false));
-  return r["result"];
-}
-
 }  // namespace
 
 TEST_CASE("reactions: one to a received message and one to our own, then taken back") {

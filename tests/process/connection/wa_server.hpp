@@ -2,6 +2,8 @@
 // state directory, its admin commands, and a supervisor configured for it.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include "harness.hpp"
 
 namespace harness {
@@ -169,6 +171,13 @@ inline json wait_message_with(EventLog& ev, const std::string& profile, const st
     return false;
   }, t);
   return found;
+}
+
+// The result of a control reply that must be ok (the test stops otherwise).
+inline json ok(const json& r) {
+  INFO(r.dump());
+  REQUIRE(r.value("ok", false));
+  return r["result"];
 }
 
 // One-time prekeys the server still holds for a device (-1: no such device).
