@@ -35,13 +35,16 @@ await runScenario(['alice'], async ({ server, clients }) => {
     check(c.msg_type === 'contact' && c.contacts?.length === 1 && c.contacts[0].vcard === vcard, 'contact event', c);
     const gone = await alice.send(ourLid, 'alice will delete this');
     const g = await ourMessage(gone.key.id, 'text to be deleted');
-    await alice.sock.sendMessage(ourLid, { delete: gone.key });
-    const rv = await ours.wait((all) => all.find((e) => e.type === 'revoked' && e.target_id === gone.key.id), 20000,
+    // Baileys may reuse the key object it is given for the revoke's own
+    // key: keep the target's id apart.
+    const goneId = gone.key.id;
+    await alice.sock.sendMessage(ourLid, { delete: { ...gone.key } });
+    const rv = await ours.wait((all) => all.find((e) => e.type === 'revoked' && e.target_id === goneId), 20000,
       'revoked event');
     check(rv.target_found === true && rv.by_admin === false && rv.target_from_me === false, 'revoked event', rv);
     const replay = await ours.call({ cmd: 'events', profile: 'ours', since: g.seq - 1, limit: 1 });
     const kept = replay.result?.events?.[0];
-    check(kept?.id === gone.key.id && kept.revoked === true && kept.text === 'alice will delete this',
+    check(kept?.id === goneId && kept.revoked === true && kept.text === 'alice will delete this',
       'the deleted message in our log', kept);
 
     // ours -> Baileys.
