@@ -1,4 +1,4 @@
-// The poll, vote, edit and poll_results commands (addons.hpp).
+// The poll_results command (addons.hpp).
 #include <map>
 
 #include "addons.hpp"
@@ -10,24 +10,6 @@ namespace wa::connection {
 
 using json = nlohmann::json;
 
-namespace {
-
-// The supervisor validated the fields; read them without trusting that.
-bool read_chat_id(const json& m, const char* chat_key, std::string& chat, std::string& id,
-                  const AddonCommands::Reply& reply) {
-  auto c = ipc::field<std::string>(m, chat_key);
-  auto i = ipc::field<std::string>(m, "id");
-  if (!c || !i) {
-    reply(ipc::error_reply("bad_request", (!c ? c.error() : i.error()).message));
-    return false;
-  }
-  chat = *c;
-  id = *i;
-  return true;
-}
-
-}  // namespace
-
 Result<store::Store*> AddonCommands::store() {
   if (!store_) {
     auto st = store::open_sqlite(store_path_);
@@ -37,34 +19,13 @@ Result<store::Store*> AddonCommands::store() {
   return store_.get();
 }
 
-void AddonCommands::poll(const json& m, Reply reply) {
-  auto to = ipc::field<std::string>(m, "to");
-  auto name = ipc::field<std::string>(m, "name");
-  if (!to || !name) return reply(ipc::error_reply("bad_request", (!to ? to.error() : name.error()).message));
-  json payload{{"kind", "poll"}, {"to", *to}, {"name", *name}, {"options", m.value("options", json::array())},
-               {"multiple", m.value("multiple", false)}};
-  senders_.submit(*to, std::move(payload), std::move(reply));
-}
-
-void AddonCommands::vote(const json& m, Reply reply) {
-  std::string chat, id;
-  if (!read_chat_id(m, "chat", chat, id, reply)) return;
-  json payload{{"kind", "vote"}, {"to", chat}, {"id", id}, {"options", m.value("options", json::array())}};
-  senders_.submit(chat, std::move(payload), std::move(reply));
-}
-
-void AddonCommands::edit(const json& m, Reply reply) {
-  std::string chat, id;
-  if (!read_chat_id(m, "chat", chat, id, reply)) return;
-  auto text = ipc::field<std::string>(m, "text");
-  if (!text) return reply(ipc::error_reply("bad_request", text.error().message));
-  json payload{{"kind", "edit"}, {"to", chat}, {"id", id}, {"text", *text}};
-  senders_.submit(chat, std::move(payload), std::move(reply));
-}
-
 void AddonCommands::poll_results(const json& m, Reply reply) {
-  std::string chat, id;
-  if (!read_chat_id(m, "chat", chat, id, reply)) return;
+  // The supervisor validated the fields; read them without trusting that.
+  auto c = ipc::field<std::string>(m, "chat");
+  auto i = ipc::field<std::string>(m, "id");
+  if (!c || !i) return reply(ipc::error_reply("bad_request", (!c ? c.error() : i.error()).message));
+  const std::string& chat = *c;
+  const std::string& id = *i;
   auto st = store();
   if (!st) return reply(ipc::error_reply(st.error().code, st.error().message));
   // By the chat as given, else by id alone (the chat may have been named

@@ -11,36 +11,42 @@
 
 #include <nlohmann/json.hpp>
 
-#include "senders.hpp"
 #include "wa/message/receive.hpp"
 #include "wa/result.hpp"
 #include "wa/store/store.hpp"
 
+namespace wa::proto {
+class Message;
+}  // namespace wa::proto
+
 namespace wa::connection {
 
+// The add-on command the connection worker answers itself: poll_results,
+// read from the profile's store (poll, vote and edit are sender jobs, like
+// react). One store handle, opened on first use.
 class AddonCommands {
  public:
   using Reply = std::function<void(nlohmann::json)>;
-  AddonCommands(SenderPool& senders, std::string store_path) : senders_(senders), store_path_(std::move(store_path)) {}
+  explicit AddonCommands(std::string store_path) : store_path_(std::move(store_path)) {}
 
-  void poll(const nlohmann::json& args, Reply reply);
-  void vote(const nlohmann::json& args, Reply reply);
-  void edit(const nlohmann::json& args, Reply reply);
   void poll_results(const nlohmann::json& args, Reply reply);
 
  private:
   Result<store::Store*> store();
-  SenderPool& senders_;
   std::string store_path_;
   std::unique_ptr<store::Store> store_;
 };
 
-// Called by the receive path inside the message's savepoint, after the
-// message event `ev` is built: keeps the message's secret, and turns a
-// poll, a vote or an edit into its own event (`poll`, `poll_vote`,
-// `edited`). Returns true when `ev` was made such an event. A vote or an
-// encrypted edit that cannot be opened still becomes its event, with
-// `error`: the message itself was received.
-Result<bool> receive_addons(store::Store& st, const message::Incoming& in, nlohmann::json& ev);
+// Called by the receive path inside the message's savepoint. Every message
+// that carries a secret keeps it: a vote on it or an encrypted edit of it
+// may come any time later.
+Status keep_message_secret(store::Store& st, const message::Incoming& in);
+// After the message event `ev` is built from the parsed `content` of a
+// message that is not text: turns a poll, a vote or an edit into its own
+// event (`poll`, `poll_vote`, `edited`). Returns true when `ev` was made
+// such an event. A vote or an encrypted edit that cannot be opened still
+// becomes its event, with `error`: the message itself was received.
+Result<bool> receive_addons(store::Store& st, const message::Incoming& in, const proto::Message& content,
+                            nlohmann::json& ev);
 
 }  // namespace wa::connection

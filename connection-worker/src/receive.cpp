@@ -228,6 +228,43 @@ Status apply_revoke(store::Store& st, const message::TargetKey& t, const message
   return {};
 }
 
+// What a message that is not text holds, into its event: an add-on with a
+// secret (receive_addons.cpp), a reaction, a revoke, a location, contact
+// cards, media; anything else whole as `protobuf`.
+Status describe_content(store::Store& st, const message::Incoming& in, const message::Self& self, json& ev) {
+  proto::Message content;
+  if (!content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()))) {
+    ev["protobuf"] = to_base64(in.raw);
+    return {};
+  }
+  auto addon = receive_addons(st, in, content, ev);
+  if (!addon) return Unexpected<Error>{addon.error()};
+  if (*addon) return {};
+  if (auto reaction = message::find_reaction(content)) {
+    add_reaction_fields(*reaction, in, self, ev);
+    return {};
+  }
+  if (auto revoke = message::find_revoke(content)) return apply_revoke(st, *revoke, in, self, ev);
+  if (auto location = message::find_location(content)) {
+    add_location_fields(*location, ev);
+    return {};
+  }
+  if (auto cards = message::find_contacts(content); !cards.empty()) {
+    add_contact_fields(cards, ev);
+    return {};
+  }
+  if (auto media = message::find_media(content)) {
+    // The media's key, path and hashes stay in the store (what `download`
+    // needs); the event carries what a consumer shows and a handle.
+    add_media_fields(*media, ev);
+    ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
+    return st.media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp});
+  }
+  // Content we do not read (yet): the consumer gets it whole.
+  ev["protobuf"] = to_base64(in.raw);
+  return {};
+}
+
 }  // namespace
 
 Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Self& self, Outcome& out) {
@@ -239,33 +276,9 @@ Status Receiver::decrypt_and_store(const binary::Node& stanza, const message::Se
   json ev{{"type", "message"},       {"id", in.id},           {"chat", in.chat},
           {"sender", in.sender},     {"from_me", in.from_me}, {"timestamp", in.timestamp},
           {"msg_type", in.msg_type}, {"text", in.text},       {"quoted_id", in.quoted_id}};
-  // Message secrets, polls, votes, edits (receive_addons.cpp).
-  auto addon = receive_addons(*store_, in, ev);
-  if (!addon) return Unexpected<Error>{addon.error()};
+  WA_TRY(keep_message_secret(*store_, in));
   // A text message is done; anything else is read once more for what it is.
-  if (in.msg_type != "text" && !*addon) {
-    proto::Message content;
-    if (!content.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()))) {
-      ev["protobuf"] = to_base64(in.raw);
-    } else if (auto reaction = message::find_reaction(content)) {
-      add_reaction_fields(*reaction, in, self, ev);
-    } else if (auto revoke = message::find_revoke(content)) {
-      WA_TRY(apply_revoke(*store_, *revoke, in, self, ev));
-    } else if (auto location = message::find_location(content)) {
-      add_location_fields(*location, ev);
-    } else if (auto cards = message::find_contacts(content); !cards.empty()) {
-      add_contact_fields(cards, ev);
-    } else if (auto media = message::find_media(content)) {
-      // The media's key, path and hashes stay in the store (what `download`
-      // needs); the event carries what a consumer shows and a handle.
-      add_media_fields(*media, ev);
-      ev["media"] = json{{"id", in.id}, {"chat", in.chat}};
-      WA_TRY(store_->media_put(store::MediaRef{in.id, in.chat, in.sender, in.raw, "", in.timestamp}));
-    } else {
-      // Content we do not read (yet): the consumer gets it whole.
-      ev["protobuf"] = to_base64(in.raw);
-    }
-  }
+  if (in.msg_type != "text") WA_TRY(describe_content(*store_, in, self, ev));
   WA_TRY(add_alternates(*store_, ev));
   // The message is the profile's next logged event: its seq is the one
   // consumers replay by, assigned in this very transaction.

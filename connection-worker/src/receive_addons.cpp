@@ -94,15 +94,13 @@ void edited_fields(const message::Edit& e, const message::Incoming& in, const st
 
 }  // namespace
 
-Result<bool> receive_addons(store::Store& st, const message::Incoming& in, json& ev) {
+Status keep_message_secret(store::Store& st, const message::Incoming& in) {
+  if (in.message_secret.size() != message::kMessageSecretBytes) return {};
+  return st.secret_put(store::MessageSecret{in.id, in.chat, non_ad(in.sender), in.message_secret, in.timestamp});
+}
+
+Result<bool> receive_addons(store::Store& st, const message::Incoming& in, const proto::Message& m, json& ev) {
   const std::string author = non_ad(in.sender);
-  // Every message that carries a secret keeps it: a vote on it or an
-  // encrypted edit of it may come any time later.
-  if (in.message_secret.size() == message::kMessageSecretBytes)
-    WA_TRY(st.secret_put(store::MessageSecret{in.id, in.chat, author, in.message_secret, in.timestamp}));
-  if (!in.text.empty()) return false;
-  proto::Message m;
-  if (!m.ParseFromArray(in.raw.data(), static_cast<int>(in.raw.size()))) return false;
   if (auto poll = message::find_poll(m)) {
     WA_TRY(st.poll_put(store::PollRecord{in.id, in.chat, author, poll->spec.name, poll->spec.options,
                                          poll->spec.selectable, in.timestamp}));

@@ -182,7 +182,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     receiver_->annotate(ev);  // chat states name LIDs too: the number beside them
     emit(std::move(ev));
   });
-  addons_ = std::make_unique<AddonCommands>(*senders_, store_path);
+  addons_ = std::make_unique<AddonCommands>(store_path);
   contacts_ = std::make_unique<ContactCommands>(loop_, *client_, store_path, settings_.media.allowed_roots,
                                                 [this](json ev) {
                                                   receiver_->annotate(ev);  // a LID's number beside it
@@ -314,10 +314,10 @@ const std::map<std::string_view, Worker::Command>& Worker::command_handlers() {
       {"revoke", [](Worker& w, const json& a, Reply r) { w.submit_job("revoke", "chat", a, std::move(r)); }},
       {"send_location", [](Worker& w, const json& a, Reply r) { w.submit_job("location", "to", a, std::move(r)); }},
       {"send_contact", [](Worker& w, const json& a, Reply r) { w.submit_job("contact", "to", a, std::move(r)); }},
-      {"poll", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->poll(a, std::move(r)); }},
-      {"vote", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->vote(a, std::move(r)); }},
+      {"poll", [](Worker& w, const json& a, Reply r) { w.submit_job("poll", "to", a, std::move(r)); }},
+      {"vote", [](Worker& w, const json& a, Reply r) { w.submit_job("vote", "chat", a, std::move(r)); }},
       {"poll_results", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->poll_results(a, std::move(r)); }},
-      {"edit", [](Worker& w, const json& a, Reply r) { if (w.ready_addons(r)) w.addons_->edit(a, std::move(r)); }},
+      {"edit", [](Worker& w, const json& a, Reply r) { w.submit_job("edit", "chat", a, std::move(r)); }},
       {"pair_code", [](Worker& w, const json& a, Reply r) { w.pair_code(a, std::move(r)); }},
       {"group_create", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_create(a, r); }},
       {"group_info", [](Worker& w, const json& a, Reply r) { if (auto* c = w.logged_in_chat(r)) c->group_info(a, r); }},

@@ -86,7 +86,7 @@ class Worker {
   std::unique_ptr<Receiver> receiver_;  // decrypt -> inbox -> receipt
   std::unique_ptr<EventSink> events_;   // seq for every event this worker emits
   // After the client and the receive path: gone before them.
-  std::unique_ptr<AddonCommands> addons_;  // polls, votes, edits (addons.hpp)
+  std::unique_ptr<AddonCommands> addons_;  // poll_results (addons.hpp)
   std::unique_ptr<MediaCommands> media_;  // uploads and downloads through the senders
   int exit_code_ = 0;
   bool corrupt_ = false;

@@ -31,7 +31,7 @@ std::string content_type(const proto::Message& outer) {
     return m.secretencryptedmessage().secretenctype() == proto::Message::SecretEncryptedMessage::MESSAGE_EDIT
                ? "edit"
                : "unknown";
-  if (auto media = find_media(outer)) return media->kind;
+  if (auto kind = media_kind(outer); !kind.empty()) return kind;
   if (m.has_locationmessage()) return m.locationmessage().islive() ? "live_location" : "location";
   if (m.has_livelocationmessage()) return "live_location";
   if (m.has_contactmessage() || m.has_contactsarraymessage()) return "contact";

@@ -83,6 +83,19 @@ bool is_view_once(const proto::Message& m) {
 const proto::Message& media_content(const proto::Message& m) { return content_of(m); }
 proto::Message& media_content(proto::Message& m) { return content_of(m); }
 
+std::string media_kind(const proto::Message& outer) {
+  const proto::Message& m = media_content(outer);
+  // Only media a download could use counts (as find_media).
+  auto usable = [](const auto& x) { return !x.mediakey().empty() && !(x.directpath().empty() && x.url().empty()); };
+  if (m.has_imagemessage()) return usable(m.imagemessage()) ? "image" : "";
+  if (m.has_videomessage() || m.has_ptvmessage())
+    return usable(m.has_videomessage() ? m.videomessage() : m.ptvmessage()) ? "video" : "";
+  if (m.has_audiomessage()) return usable(m.audiomessage()) ? (m.audiomessage().ptt() ? "voice" : "audio") : "";
+  if (m.has_documentmessage()) return usable(m.documentmessage()) ? "document" : "";
+  if (m.has_stickermessage()) return usable(m.stickermessage()) ? "sticker" : "";
+  return "";
+}
+
 std::optional<MediaFields> find_media(const proto::Message& outer) {
   const proto::Message& m = media_content(outer);
   MediaFields f;

@@ -50,19 +50,6 @@ bool has_sender_key_memory(const Supervisor& sup, const std::string& profile, co
   return v->has_value();
 }
 
-// Runs wactl against the supervisor; returns its exit status (-1: did not
-// exit normally) and what it printed.
-std::pair<int, std::string> wactl(const Supervisor& sup, std::vector<std::string> args) {
-  std::string out = sup.run_dir() + "/wactl.out";
-  ::unlink(out.c_str());
-  std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  int st = wait_exit(spawn(argv, out), 30s);
-  std::ifstream f(out);
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
-}
-
 bool starts_with(const json& v, const std::string& prefix) {
   return v.is_string() && v.get<std::string>().rfind(prefix, 0) == 0;
 }

@@ -15,17 +15,6 @@ namespace {
 
 constexpr auto kWait = 20s;
 
-std::pair<int, std::string> wactl(const Supervisor& sup, std::vector<std::string> args) {
-  std::string out = sup.run_dir() + "/wactl.out";
-  ::unlink(out.c_str());
-  std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  int st = wait_exit(spawn(argv, out), 30s);
-  std::ifstream f(out);
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
-}
-
 // The newest event of `profile` with this type that `pred` accepts, waiting for it.
 json wait_matching(EventLog& ev, const std::string& profile, const std::string& type,
                    const std::function<bool(const json&)>& pred) {

@@ -15,8 +15,6 @@ constexpr const char* kPhoneA = "15550000041";
 constexpr const char* kPhoneB = "15550000042";
 constexpr const char* kPhoneC = "15550000043";
 
-std::string user(const std::string& phone) { return phone + "@s.whatsapp.net"; }
-
 json call_ok(const Supervisor& sup, const json& req) {
   json r = sup.call(req, 30000);
   INFO(req.dump(), " -> ", r.dump());
@@ -47,17 +45,6 @@ std::set<std::string> participants_pn(const json& e) {
   return out;
 }
 
-std::pair<int, std::string> wactl(const Supervisor& sup, std::vector<std::string> args) {
-  std::string out = sup.run_dir() + "/wactl.out";
-  ::unlink(out.c_str());
-  std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  int st = wait_exit(spawn(argv, out), 30s);
-  std::ifstream f(out);
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
-}
-
 }  // namespace
 
 TEST_CASE("group administration: rights, settings, roles, invite links and leave, seen as group_update events") {
@@ -69,7 +56,7 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
   pair_by_qr(ts, ev, "gac", kPhoneC);
 
   json created = call_ok(sup, {{"cmd", "group_create"}, {"profile", "gaa"}, {"subject", "club"},
-                               {"participants", {user(kPhoneB)}}});
+                               {"participants", {user_jid(kPhoneB)}}});
   const std::string gid = created["gid"];
   CHECK(created["announce"] == false);
   CHECK(created["locked"] == false);
@@ -82,7 +69,7 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
     INFO(p, " ", e.dump());
     REQUIRE(e.is_object());
     CHECK(e["subject"] == "club 2");
-    CHECK(pn_of(e, "author") == user(kPhoneB));
+    CHECK(pn_of(e, "author") == user_jid(kPhoneB));
     CHECK(e["t"].get<int64_t>() > 0);
   }
 
@@ -94,7 +81,7 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
   json locked = wait_update(ev, "gab", gid, "locked");
   REQUIRE(locked.is_object());
   CHECK(locked["state"] == "on");
-  CHECK(pn_of(locked, "author") == user(kPhoneA));
+  CHECK(pn_of(locked, "author") == user_jid(kPhoneA));
   // Locked: only admins edit the group's info.
   CHECK(error_code(sup.call({{"cmd", "group_subject"}, {"profile", "gab"}, {"gid", gid}, {"subject", "mine"}}, 30000)) ==
         "iq_error:401");
@@ -117,7 +104,7 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
 
   // Roles and the invite link are the admins' too.
   CHECK(error_code(sup.call({{"cmd", "group_promote"}, {"profile", "gab"}, {"gid", gid},
-                             {"participants", {user(kPhoneB)}}}, 30000)) == "iq_error:401");
+                             {"participants", {user_jid(kPhoneB)}}}, 30000)) == "iq_error:401");
   CHECK(error_code(sup.call({{"cmd", "group_invite"}, {"profile", "gab"}, {"gid", gid}}, 30000)) == "iq_error:401");
 
   // Announce: B's message is refused by the server; promoted, B may send.
@@ -128,20 +115,20 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
   json quiet = send_text(sup, "gab", gid, "may I?");
   CHECK(error_code(quiet) == "rejected:403");
   json promoted = call_ok(sup, {{"cmd", "group_promote"}, {"profile", "gaa"}, {"gid", gid},
-                                {"participants", {user(kPhoneB)}}});
+                                {"participants", {user_jid(kPhoneB)}}});
   CHECK(promoted["participants"][0]["status"] == "200");
   json pe = wait_update(ev, "gab", gid, "promote");
   REQUIRE(pe.is_object());
-  CHECK(participants_pn(pe) == std::set<std::string>{user(kPhoneB)});
-  CHECK(pn_of(pe, "author") == user(kPhoneA));
+  CHECK(participants_pn(pe) == std::set<std::string>{user_jid(kPhoneB)});
+  CHECK(pn_of(pe, "author") == user_jid(kPhoneA));
   json spoke = send_text(sup, "gab", gid, "now I may");
   INFO(spoke.dump());
   REQUIRE(spoke.value("ok", false));
   CHECK(wait_message_with(ev, "gaa", "id", spoke["result"]["id"].get<std::string>())["text"] == "now I may");
-  call_ok(sup, {{"cmd", "group_demote"}, {"profile", "gaa"}, {"gid", gid}, {"participants", {user(kPhoneB)}}});
+  call_ok(sup, {{"cmd", "group_demote"}, {"profile", "gaa"}, {"gid", gid}, {"participants", {user_jid(kPhoneB)}}});
   json de = wait_update(ev, "gaa", gid, "demote");
   REQUIRE(de.is_object());
-  CHECK(participants_pn(de) == std::set<std::string>{user(kPhoneB)});
+  CHECK(participants_pn(de) == std::set<std::string>{user_jid(kPhoneB)});
 
   // Invite link: C joins by the link; everyone hears an add by invite.
   json inv = call_ok(sup, {{"cmd", "group_invite"}, {"profile", "gaa"}, {"gid", gid}});
@@ -153,8 +140,8 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
     json add = wait_update(ev, p, gid, "add", [](const json& e) { return e.value("reason", "") == "invite"; });
     INFO(p, " ", add.dump());
     REQUIRE(add.is_object());
-    CHECK(participants_pn(add) == std::set<std::string>{user(kPhoneC)});
-    CHECK(pn_of(add, "author") == user(kPhoneC));
+    CHECK(participants_pn(add) == std::set<std::string>{user_jid(kPhoneC)});
+    CHECK(pn_of(add, "author") == user_jid(kPhoneC));
   }
   // A message after the join reaches the newcomer (the sender key went to it).
   json welcome = call_ok(sup, {{"cmd", "send_text"}, {"profile", "gaa"}, {"to", gid}, {"text", "welcome"}});
@@ -166,8 +153,8 @@ TEST_CASE("group administration: rights, settings, roles, invite links and leave
   call_ok(sup, {{"cmd", "group_leave"}, {"profile", "gab"}, {"gid", gid}});
   json left = wait_update(ev, "gaa", gid, "leave");
   REQUIRE(left.is_object());
-  CHECK(participants_pn(left) == std::set<std::string>{user(kPhoneB)});
-  CHECK(pn_of(left, "author") == user(kPhoneB));
+  CHECK(participants_pn(left) == std::set<std::string>{user_jid(kPhoneB)});
+  CHECK(pn_of(left, "author") == user_jid(kPhoneB));
   CHECK(wait_update(ev, "gab", gid, "leave").is_object());  // the leaver hears it too
   CHECK(error_code(sup.call({{"cmd", "group_info"}, {"profile", "gab"}, {"gid", gid}}, 30000)) == "iq_error:403");
   CHECK(error_code(sup.call({{"cmd", "group_join"}, {"profile", "gab"}, {"invite", code}}, 30000)) == "iq_error:410");

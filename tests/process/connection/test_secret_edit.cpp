@@ -17,6 +17,7 @@
 #include "wa/proto/message.pb.h"
 #include "wa/signal/session.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "raw_peer.hpp"
 #include "wa_server.hpp"
 
 using namespace harness;
@@ -24,49 +25,6 @@ using wa::test::must;
 using wa::test::must_ok;
 
 namespace {
-
-// A paired companion of another account that sends to us through its own
-// Signal store (acks are not awaited: the test waits on our events).
-struct EditPeer {
-  wa::loadclient::Creds creds;
-  std::unique_ptr<wa::store::Store> st;
-  std::unique_ptr<wa::signal::SignalSession> sig;
-  std::optional<wa::loadclient::WaConn> conn;
-  wa::message::Transport net;
-  int iq_n = 0;
-
-  EditPeer(const wa::loadclient::Env& env, const std::string& phone, const std::string& db) {
-    creds = wa::loadclient::pair_device(env, phone);
-    st = must(wa::store::open_sqlite(db));
-    must_ok(st->put_credential(wa::store::cred::identity_pub, creds.identity.pub));
-    must_ok(st->put_credential(wa::store::cred::identity_priv, creds.identity.priv));
-    must_ok(st->put_credential(wa::store::cred::registration_id, wa::store::encode_u32(creds.registration_id)));
-    must_ok(st->put_credential(wa::store::cred::own_jid, wa::as_bytes(creds.jid)));
-    sig = must(wa::signal::SignalSession::create(*st));
-    conn.emplace(wa::loadclient::login(env, creds));
-    net.iq = [this](const wa::binary::Node& iq) -> wa::Result<wa::binary::Node> {
-      wa::binary::Node q = iq;
-      std::string id = "e" + std::to_string(++iq_n);
-      q.set_attr("id", id);
-      conn->send(q);
-      auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (std::chrono::steady_clock::now() < deadline) {
-        wa::binary::Node n = conn->recv(20000);
-        if (n.tag == "iq" && n.attr_or("id", "") == id) return n;
-      }
-      return wa::fail("timeout", "no iq answer");
-    };
-    net.relay = [this](const wa::binary::Node& stanza, const std::string& id) -> wa::Result<wa::binary::Node> {
-      conn->send(stanza);
-      return wa::binary::Node("ack", {{"class", "message"}, {"id", id}});
-    };
-  }
-
-  std::string send(const wa::binary::Jid& to, const wa::proto::Message& m) {
-    const std::string body = m.SerializeAsString();
-    return must(wa::message::send_message(*st, *sig, net, to, wa::as_bytes(body))).id;
-  }
-};
 
 json wait_edited(EventLog& ev, const std::string& target) {
   json found;
@@ -84,7 +42,7 @@ TEST_CASE("an encrypted edit opens with the original message's stored secret") {
   TestServer ts({"--addressing", "pn"});  // the raw peer speaks the 2024 protocol
   auto env = wa::loadclient::Env::from_state_dir(ts.state());
   wa::test::TempDir dir;
-  EditPeer peer(env, "15550000642", dir.file("peer.db"));
+  Peer peer(env, "15550000642", dir.file("peer.db"));
   const std::string peer_user = "15550000642@s.whatsapp.net";
   Supervisor sup(config_for(ts, json::array({{{"profile", "se"}}})));
   EventLog ev(sup.run_dir());

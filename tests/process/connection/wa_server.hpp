@@ -3,6 +3,11 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 
 #include "harness.hpp"
 
@@ -171,6 +176,19 @@ inline json wait_message_with(EventLog& ev, const std::string& profile, const st
     return false;
   }, t);
   return found;
+}
+
+// Runs wactl against the supervisor; returns its exit status (-1: did not
+// exit normally) and what it printed.
+inline std::pair<int, std::string> wactl(const Supervisor& sup, std::vector<std::string> args) {
+  std::string out = sup.run_dir() + "/wactl.out";
+  ::unlink(out.c_str());
+  std::vector<std::string> argv{bin("wactl"), "--run-dir", sup.run_dir()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int st = wait_exit(spawn(argv, out), 30s);
+  std::ifstream f(out);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, text};
 }
 
 // The result of a control reply that must be ok (the test stops otherwise).

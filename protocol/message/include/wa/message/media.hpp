@@ -47,6 +47,9 @@ proto::Message& media_content(proto::Message& m);
 // envelopes; nullopt for a message without media (or without a media key and
 // a path to fetch it from: nothing a download could use).
 std::optional<MediaFields> find_media(const proto::Message& m);
+// find_media's kind alone ("" when find_media finds none), without copying
+// the media's fields: what content_type asks of every message.
+std::string media_kind(const proto::Message& m);
 std::optional<MediaFields> find_media(ByteView serialized);
 
 // The message that carries `f` (a captioned document goes in
