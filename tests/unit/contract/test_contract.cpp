@@ -169,3 +169,16 @@ TEST_CASE("a bare phone number in a chat or person field becomes the user's phon
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code == "invalid_jid");
 }
+
+TEST_CASE("access: a command that sends is never read-only, a read-only one names no path, lifecycle is admin") {
+  using wa::contract::Access;
+  for (const auto& c : wa::contract::commands()) {
+    INFO(std::string(c.name));
+    if (c.sends) CHECK(c.access != Access::read);
+    if (c.access == Access::read)
+      for (const auto& f : c.fields) CHECK(f.kind != wa::contract::FieldKind::path);
+  }
+  for (const char* name : {"start", "stop", "restart", "remove", "pair_code", "logout", "shutdown", "log_level"})
+    CHECK(wa::contract::find_command(name)->access == Access::admin);
+  for (const char* name : {"status", "events", "ping"}) CHECK(wa::contract::find_command(name)->access == Access::read);
+}

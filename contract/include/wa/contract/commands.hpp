@@ -44,6 +44,14 @@ enum class FieldKind {
 
 enum class Runs { supervisor, account };
 
+// What a caller must be allowed to do to run the command (the HTTP API's
+// token scopes; the local control socket trusts its peers as a whole):
+// read = looks without acting; send = acts as the account towards WhatsApp
+// (messages, groups, presence, profile); admin = runs the tree (instances,
+// pairing and logout, the store, log level, webhooks). A scope includes the
+// ones before it.
+enum class Access { read, send, admin };
+
 // How wactl takes the field.
 enum class Cli { positional, option, none };
 
@@ -66,6 +74,7 @@ struct CommandSpec {
   // Acts outside the tree (a message leaves): de-duplicated by client_id,
   // and a request whose answer is lost is `unknown_outcome`, never `timeout`.
   bool sends = false;
+  Access access = Access::admin;  // the safe default: a new command is admin until said otherwise
   std::vector<FieldSpec> fields;
   std::string_view summary;  // one line, for docs and --help
   std::string_view result;   // the reply's `result`, for docs
