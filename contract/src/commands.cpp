@@ -101,6 +101,18 @@ std::vector<CommandSpec> build() {
                          R"(worker's socket; `uptime_ms` since the running worker was forked))",
                .errors = {"unknown_profile"},
                .cli = "status"});
+  c.push_back({.name = "metrics",
+               .runs = Runs::supervisor,
+               .access = Access::read,
+               .fields = {},
+               .summary = "counters for monitoring: per account state, restarts, reconnects, messages in and out, "
+                          "sends failed by code, senders, event-log head; supervisor totals",
+               .result = R"(`{"supervisor": {"uptime_ms", "instances", "sender_processes", "restarts_total"}, )"
+                         R"("profiles": [{"profile", "state", "connection", "restarts", "reconnects", )"
+                         R"("messages_in", "messages_out", "sends_failed": {"CODE": n}, "senders", "log_head"}]}` )"
+                         R"((counts since the supervisor started; `log_head`: the newest seq it has seen logged, )"
+                         R"(null before any))",
+               .cli = "metrics"});
   c.push_back({.name = "start",
                .runs = Runs::supervisor,
                .access = Access::admin,

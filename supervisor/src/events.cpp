@@ -1,5 +1,7 @@
 #include "events.hpp"
 
+#include <algorithm>
+
 #include "wa/fs.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/log.hpp"
@@ -67,9 +69,18 @@ void EventBus::emit(const std::string& profile, json event) {
       ts = now_ms();
     }
   }
+  if (seq > 0) {
+    int64_t& h = heads_[profile];
+    h = std::max(h, seq);
+  }
   auto out = store::envelope(profile, seq, ts, event);
   std::string line = profile + " " + out.dump(-1, ' ', false, json::error_handler_t::replace);
   pub_->publish(as_bytes(line));
+}
+
+int64_t EventBus::head(const std::string& profile) const {
+  auto it = heads_.find(profile);
+  return it == heads_.end() ? 0 : it->second;
 }
 
 Result<json> EventBus::replay(const std::string& profile, int64_t since, size_t limit) {
@@ -79,6 +90,7 @@ Result<json> EventBus::replay(const std::string& profile, int64_t since, size_t 
   if (!rows) return Unexpected<Error>{rows.error()};
   auto last = (*st)->inbox_last_seq();
   if (!last) return Unexpected<Error>{last.error()};
+  heads_[profile] = std::max(heads_[profile], *last);
   json events = json::array();
   for (const auto& r : *rows) {
     auto ev = store::replayed(profile, r);

@@ -13,6 +13,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,10 @@ class EventBus {
   // Closes this process's connection to the profile's store (before the
   // file is replaced); the next event opens it again.
   void release(const std::string& profile);
+  // The newest seq this process has seen logged for the profile (0: none
+  // since it started): the event-log head `metrics` reports, kept in memory
+  // because a scrape must not open thousands of databases.
+  int64_t head(const std::string& profile) const;
 
  private:
   Result<store::Store*> log_of(const std::string& profile);
@@ -46,6 +51,7 @@ class EventBus {
   // The few profiles with recent events keep their connection (senders
   // starting and exiting come in bursts); the rest are opened per use.
   std::list<std::pair<std::string, std::unique_ptr<store::Store>>> open_;
+  std::unordered_map<std::string, int64_t> heads_;
 };
 
 int64_t now_ms();

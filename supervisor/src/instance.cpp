@@ -19,6 +19,12 @@ namespace msg = ipc::msg;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+// The events that stand for a message someone sent (what messages_in counts).
+bool is_message_event(const std::string& type) {
+  return type == "message" || type == "reaction" || type == "revoked" || type == "poll" || type == "poll_vote" ||
+         type == "edited";
+}
+
 // How long a finished client id is remembered for de-duplication.
 constexpr auto kDedupTtl = std::chrono::minutes(10);
 constexpr size_t kDedupMax = 10000;
@@ -64,6 +70,9 @@ void Instance::note_account_event(const json& ev) {
   const std::string type = ev.value("type", "");
   auto str = [&ev](const char* k) { return ev.contains(k) && ev[k].is_string() ? ev[k].get<std::string>() : ""; };
   if (type == "connection") {
+    const bool was_open = connection_.is_object() && connection_.value("state", "") == "open";
+    if (str("state") == "closed" && was_open) closed_since_open_ = true;
+    if (str("state") == "open" && std::exchange(closed_since_open_, false)) ++counters_.reconnects;
     connection_ = {{"state", str("state")}, {"since", now_ms()}};
     if (!str("reason").empty()) connection_["reason"] = str("reason");
     if (str("state") == "open" && !str("jid").empty()) linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
@@ -71,7 +80,32 @@ void Instance::note_account_event(const json& ev) {
     linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
   } else if (type == "qr" || type == "pairing_code" || type == "logged_out") {
     linked_ = false;
+  } else if (is_message_event(type) && !ev.value("from_me", false)) {
+    ++counters_.messages_in;
   }
+}
+
+void Instance::count_send(const json& reply) {
+  if (reply.value("ok", false)) {
+    ++counters_.messages_out;
+    return;
+  }
+  const json& e = reply.value("error", json::object());
+  ++counters_.sends_failed[e.is_object() ? e.value("code", "unknown") : "unknown"];
+}
+
+json Instance::metrics() const {
+  json failed = json::object();
+  for (const auto& [code, n] : counters_.sends_failed) failed[code] = n;
+  return json{{"profile", profile_},
+              {"state", to_string(state_)},
+              {"connection", conn_ && connection_.is_object() ? connection_["state"] : json(nullptr)},
+              {"restarts", restarts_},
+              {"reconnects", counters_.reconnects},
+              {"messages_in", counters_.messages_in},
+              {"messages_out", counters_.messages_out},
+              {"sends_failed", failed},
+              {"senders", senders_.size()}};
 }
 
 // The config's worker settings with the level in force now (it may have been
@@ -125,6 +159,7 @@ Status Instance::start() {
 void Instance::spawn_connection() {
   ++incarnation_;
   worker_ready_ = false;
+  closed_since_open_ = false;
   store_corrupt_ = false;
   state_ = State::starting;
   uint64_t inc = incarnation_;
@@ -469,7 +504,9 @@ void Instance::on_sender_exit(const std::string& conversation, pid_t pid, ipc::E
 
 void Instance::route(const contract::CommandSpec& cmd, json args, const std::string& client_id, ReplyFn reply) {
   if (state_ != State::running || !worker_ready_ || !link_) {
-    reply(ipc::error_reply("instance_down", "profile '" + profile_ + "' is " + to_string(state_)));
+    json refused = ipc::error_reply("instance_down", "profile '" + profile_ + "' is " + to_string(state_));
+    if (cmd.sends) count_send(refused);
+    reply(refused);
     return;
   }
   if (!client_id.empty()) {
@@ -508,6 +545,7 @@ void Instance::finish_request(uint64_t rid, json reply) {
   if (it == parked_.end()) return;
   Parked p = std::move(it->second);
   parked_.erase(it);
+  if (p.sends) count_send(reply);
   p.reply(reply);
   if (!p.client_id.empty()) complete_dedup(p.client_id, reply);
 }
@@ -525,6 +563,7 @@ void Instance::fail_parked(const std::string& code, const std::string& message) 
   auto parked = std::exchange(parked_, {});
   json reply = ipc::error_reply(code, message);
   for (auto& [rid, p] : parked) {
+    if (p.sends) count_send(reply);
     p.reply(reply);
     // The worker may or may not have sent it: remember the answer so a
     // resend with the same client id cannot send twice.

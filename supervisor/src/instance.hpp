@@ -61,6 +61,8 @@ class Instance {
   bool autostart() const { return autostart_; }
   State state() const { return state_; }
   json status() const;
+  // This instance's row of `metrics` (without the log head, the EventBus's).
+  json metrics() const;
   // Tells the running worker the new log level (senders started from now on
   // get it on their command line; running ones keep theirs until they exit).
   void set_log_level(log::Level level);
@@ -128,6 +130,16 @@ class Instance {
 
   uint64_t restarts_ = 0;
   uint64_t sends_routed_ = 0;
+  // Counters for `metrics`, since the supervisor started (Prometheus
+  // counters: a scraper handles the reset at a restart).
+  struct Counters {
+    uint64_t reconnects = 0;    // the socket opened again after closing, within one worker's life
+    uint64_t messages_in = 0;   // messages of others (any kind) the account logged
+    uint64_t messages_out = 0;  // sending commands answered ok
+    std::map<std::string, uint64_t> sends_failed;  // sending commands answered with an error, by code
+  } counters_;
+  bool closed_since_open_ = false;  // this worker's socket closed after it had opened
+  void count_send(const json& reply);
   std::deque<std::chrono::steady_clock::time_point> restart_window_;
   json last_exit_ = nullptr;
   std::string failed_reason_;  // restart_intensity | store_corrupt, while failed

@@ -241,6 +241,7 @@ void Supervisor::on_request(std::shared_ptr<ipc::PendingRequest> req) {
 const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
   static const std::map<std::string_view, Handler> table{
       {"ping", &Supervisor::cmd_ping},       {"status", &Supervisor::cmd_status},
+      {"metrics", &Supervisor::cmd_metrics},
       {"log_level", &Supervisor::cmd_log_level}, {"shutdown", &Supervisor::cmd_shutdown},
       {"start", &Supervisor::cmd_start},     {"stop", &Supervisor::cmd_stop},
       {"restart", &Supervisor::cmd_restart}, {"events", &Supervisor::cmd_events},
@@ -306,6 +307,25 @@ void Supervisor::cmd_status(Call& call) {
     return;
   }
   call.reply(ipc::ok_reply({{"instances", list}}));
+}
+
+void Supervisor::cmd_metrics(Call& call) {
+  json profiles = json::array();
+  uint64_t senders = 0, restarts = 0;
+  for (auto& i : instances_) {
+    json row = i->metrics();
+    senders += row["senders"].get<uint64_t>();
+    restarts += row["restarts"].get<uint64_t>();
+    const int64_t head = events_->head(i->profile());
+    row["log_head"] = head > 0 ? json(head) : json(nullptr);
+    profiles.push_back(std::move(row));
+  }
+  const auto up = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at_);
+  call.reply(ipc::ok_reply({{"supervisor", {{"uptime_ms", up.count()},
+                                            {"instances", instances_.size()},
+                                            {"sender_processes", senders},
+                                            {"restarts_total", restarts}}},
+                            {"profiles", std::move(profiles)}}));
 }
 
 void Supervisor::cmd_log_level(Call& call) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
 #include <map>
 #include <string_view>
 
@@ -55,6 +56,7 @@ class Supervisor {
   void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending);
   void cmd_ping(Call& call);
   void cmd_status(Call& call);
+  void cmd_metrics(Call& call);
   void cmd_log_level(Call& call);
   void cmd_shutdown(Call& call);
   void cmd_events(Call& call);
@@ -90,6 +92,7 @@ class Supervisor {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   std::string bin_dir_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::set<std::string> maintenance_;  // profiles whose store is being checked or recovered
 };
 
