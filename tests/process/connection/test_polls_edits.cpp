@@ -174,7 +174,7 @@ TEST_CASE("edits: our message edited and the receiver told while others messages
 }
 
 TEST_CASE("polls: a poll whose ack was lost is unknown_outcome once and its secret still opens the votes") {
-  TwoAccounts t("pka", "15550000621", "pkb", "15550000622", {{"senders", {{"ack_timeout_ms", 400}}}});
+  TwoAccounts t("pka", "15550000621", "pkb", "15550000622", {{"senders", {{"ack_timeout_ms", 2000}}}});
   const std::string b_jid = user_jid("15550000622");
   ok(send_text(t.sup, "pka", b_jid, "warm"));
   // The server takes the poll but never acknowledges it.

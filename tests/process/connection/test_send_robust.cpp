@@ -346,7 +346,8 @@ TEST_CASE("retry receipts are answered at most 5 times per message and device") 
 }
 
 TEST_CASE("a send without the server's ack fails unknown_outcome with its id, a replay says the same, the next one is acked") {
-  TwoAccounts accounts("toa", "15550000071", "tob", "15550000072", {{"senders", {{"ack_timeout_ms", 400}}}});
+  // 2 s: the warm-up send before the fault must get its ack in time on a loaded machine too.
+  TwoAccounts accounts("toa", "15550000071", "tob", "15550000072", {{"senders", {{"ack_timeout_ms", 2000}}}});
   auto& ts = accounts.ts;
   auto& sup = accounts.sup;
   const std::string& a_dev = accounts.a_dev;
