@@ -139,7 +139,7 @@ Result<Config> parse_config(std::string_view text) {
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
-                              "log_level"}));
+                              "log_level", "webhooks"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
@@ -208,6 +208,11 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(only_keys(e, "events", {"retention_days", "max_per_profile"}));
     WA_TRY(read_int(e, "retention_days", "events.retention_days", 1, 36500, c.events.retention_days));
     WA_TRY(read_int(e, "max_per_profile", "events.max_per_profile", 100, 100000000, c.events.max_per_profile));
+  }
+  if (root.contains("webhooks")) {
+    auto w = parse_webhooks_config(root["webhooks"]);
+    if (!w) return Unexpected<Error>{w.error()};
+    c.webhooks = std::move(*w);
   }
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 
