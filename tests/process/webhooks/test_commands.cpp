@@ -90,6 +90,20 @@ TEST_CASE("webhook commands - create, list, refusals, forward-only acks, pause a
     CHECK(delivery_state(sup, "alpha")["state"] == "paused");
     CHECK(delivery_state(sup, "alpha")["last_error"] == "HTTP 503");
 
+    // wactl spells them "webhook create/list/delete".
+    auto made = wactl(sup, {"webhook", "create", "cli", "http://127.0.0.1:9/c", "--secret", "k", "--events", "message",
+                            "receipt", "--profiles", "beta"});
+    CHECK_MESSAGE(made.first == 0, made.second);
+    json cli = must(sup, {{"cmd", "webhook_list"}, {"name", "cli"}})["webhooks"][0];
+    CHECK(cli["events"] == json::array({"message", "receipt"}));
+    CHECK(cli["profiles"] == json::array({"beta"}));
+    auto listed = wactl(sup, {"webhook", "list"});
+    CHECK(listed.first == 0);
+    CHECK(listed.second.find("\"cli\"") != std::string::npos);
+    CHECK(listed.second.find("\"k\"") == std::string::npos);  // no secret unless asked
+    CHECK(wactl(sup, {"webhook", "delete", "cli"}).first == 0);
+    CHECK(wactl(sup, {"webhook", "delete", "cli"}).first != 0);
+
     // Deleting the run-time one drops it.
     CHECK(must(sup, {{"cmd", "webhook_delete"}, {"name", "ops"}})["deleted"] == true);
     CHECK(must(sup, {{"cmd", "webhook_list"}})["webhooks"].size() == 1);

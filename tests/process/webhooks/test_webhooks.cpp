@@ -59,7 +59,7 @@ TEST_CASE("1000 messages while the receiver fails, hangs and crashes - every seq
   Webhooks deliverer(acc.sup);
 
   constexpr int kMessages = 1000;
-  Traffic traffic(acc.sup, "wha", "15550000712", kMessages, 4);
+  Traffic traffic(acc.sup, "wha", "15550000712", kMessages, 2);
   // 1. The receiver takes a few batches.
   REQUIRE(wait_slow([&] { return received(rx.deliveries()).requests >= 2; }, 60s));
   const int at_500 = traffic.sent;
@@ -133,7 +133,10 @@ TEST_CASE("kill -9 of wa-webhooks mid-batch - the restarted deliverer resumes fr
   deliverer->start();
   REQUIRE(wait_slow([&] { return rx.deliveries().size() > n_before; }, 30s));
   // The first batch after the restart starts right after the cursor.
-  CHECK(rx.deliveries()[n_before]["body"]["events"][0]["seq"].get<int64_t>() == cursor + 1);
+  int64_t next = 0;
+  for (int64_t s : log_seqs(acc.sup, "wkb"))
+    if (s > cursor && next == 0) next = s;
+  CHECK(rx.deliveries()[n_before]["body"]["events"][0]["seq"].get<int64_t>() == next);
   Received r;
   std::vector<int64_t> log;
   bool complete = wait_slow([&] {
