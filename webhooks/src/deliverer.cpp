@@ -150,7 +150,10 @@ void Deliverer::apply_list(const json& result, uint64_t scan_id) {
         p->paused = paused;
       }
       pairs[key] = p;
-      to_pump.push_back(p);
+      // Only pairs with something to read (or a head the supervisor could
+      // not read): an idle pair costs the scan nothing more.
+      if (fresh || !d.contains("head") || !d["head"].is_number_integer() || d["head"].get<int64_t>() > p->cursor)
+        to_pump.push_back(p);
     }
   }
   webhooks_ = std::move(hooks);

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "deliverer.hpp"
 #include "wa/build_info.hpp"
@@ -68,8 +69,8 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     wa::ipc::LoopBridge bridge(&loop);
-    wa::webhooks::Deliverer deliverer(&loop, bridge, run_dir, scan_ms);
-    if (auto st = deliverer.start(); !st) {
+    auto deliverer = std::make_unique<wa::webhooks::Deliverer>(&loop, bridge, run_dir, scan_ms);
+    if (auto st = deliverer->start(); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       rc = 71;
     } else {
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
       uv_run(&loop, UV_RUN_DEFAULT);
       // What is in flight is simply not acknowledged: the next start sends it again.
     }
+    deliverer.reset();  // its clients post through the bridge: gone before it closes
     bridge.close();
   }
   uv_walk(&loop, [](uv_handle_t* h, void*) {
