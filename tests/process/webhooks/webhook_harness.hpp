@@ -92,8 +92,8 @@ class Webhooks {
  public:
   explicit Webhooks(const Supervisor& sup) : config_(sup.config_path()), log_(dir_.path() + "/wa-webhooks.log") { start(); }
   ~Webhooks() {
+    stop(SIGTERM);  // first: the log then ends with its shutdown (and a sanitizer's report)
     if (std::getenv("WA_TEST_SHOW_LOG") != nullptr) std::fprintf(stderr, "%s", log_text().c_str());
-    stop(SIGTERM);
   }
   Webhooks(const Webhooks&) = delete;
   void start() { pid_ = spawn({bin("wa-webhooks"), "--config", config_, "--scan-ms", "500", "-v"}, log_); }
