@@ -781,7 +781,8 @@ std::vector<CommandSpec> build() {
                          R"("secret"?, "deliveries": [{"profile", "cursor", "head", "lag", "state": "active" | )"
                          R"("paused", "failures", "last_error", "paused_at"}]}], "delivery": {"batch_max", )"
                          R"("timeout_ms", "backoff_min_ms", "backoff_max_ms", "pause_after_failures", )"
-                         R"("pause_after_ms"}}`)",
+                         R"("pause_after_ms"}}` (`failures` and `last_error` are recorded with a pause; an ack )"
+                         R"(clears them))",
                .errors = {"unknown_webhook"},
                .cli = "webhook list"});
   c.push_back({.name = "webhook_delete",

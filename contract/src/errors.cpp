@@ -39,7 +39,6 @@ constexpr std::array kErrors{
     ErrorSpec{"unknown_webhook", K::request, false, "no webhook of that name"},
     ErrorSpec{"unsupported_media", K::request, false,
               "the file's content cannot be sent as that kind (e.g. a text file as an image)"},
-    ErrorSpec{"webhook_exists", K::request, false, "a webhook of that name exists already"},
     // The state of the supervisor or the account.
     ErrorSpec{"already_running", K::state, false, "the instance runs already"},
     ErrorSpec{"instance_down", K::state, true,
@@ -53,6 +52,7 @@ constexpr std::array kErrors{
     ErrorSpec{"stopping", K::state, true, "the instance is stopping"},
     ErrorSpec{"store_corrupt", K::state, false,
               "the profile's database is damaged: the account is failed until checked and recovered"},
+    ErrorSpec{"webhook_exists", K::state, false, "a webhook of that name exists already"},
     // The profile's store.
     ErrorSpec{"busy", K::store, true, "the database's write lock was held past its deadline"},
     ErrorSpec{"constraint", K::store, false, "the database refused a write as inconsistent (a bug: please report)"},
