@@ -3,6 +3,7 @@
 // misbehaves in every way a real one does (errors, hangs, crashes); what it
 // holds at the end is compared with the profiles' durable logs.
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "webhook_harness.hpp"
@@ -214,4 +215,50 @@ TEST_CASE("a webhook failing past pause_after_failures is paused with an event a
   CHECK(types.count("webhook_resumed") == 1);
   for (int i = 0; i < 5; ++i) CHECK_MESSAGE(texts.count("m" + std::to_string(i)) == 1, i);
   CHECK(delivery_state(acc.sup, "wpb")["state"] == "active");
+}
+
+TEST_CASE("a webhook created at run time takes only its event types, and its cursor moves past the others") {
+  Receiver rx;
+  TwoAccounts acc("wra", "15550000741", "wrb", "15550000742");
+  Webhooks deliverer(acc.sup);
+  json created = acc.sup.call({{"cmd", "webhook_create"},
+                               {"name", "crm"},
+                               {"url", rx.url()},
+                               {"secret", kSecret},
+                               {"events", json::array({"message"})},
+                               {"profiles", json::array({"wrb"})}});
+  REQUIRE_MESSAGE(created.value("ok", false), created.dump());
+  const int64_t start = created["result"]["deliveries"][0]["cursor"].get<int64_t>();
+  Traffic traffic(acc.sup, "wra", "15550000742", 20, 2);
+  traffic.join();
+  REQUIRE(traffic.sent == 20);
+
+  std::set<std::string> texts;
+  bool all = wait_slow([&] {
+    texts.clear();
+    for (const auto& d : rx.deliveries())
+      if (d["status"] == 200)
+        for (const auto& e : d["body"]["events"]) texts.insert(e.value("text", ""));
+    return texts.size() >= 20;
+  }, 60s);
+  CHECK(all);
+  for (int i = 0; i < 20; ++i) CHECK_MESSAGE(texts.count("m" + std::to_string(i)) == 1, i);
+  Received r = received(rx.deliveries());
+  for (const auto& p : r.problems) FAIL_CHECK(p);
+  // Only messages, only after the cursor the webhook started at, in order.
+  std::vector<int64_t> messages;
+  int64_t since = start;
+  for (;;) {
+    json page = acc.sup.call({{"cmd", "events"}, {"profile", "wrb"}, {"since", since}, {"limit", 1000}});
+    if (page["result"]["events"].empty()) break;
+    for (const auto& e : page["result"]["events"]) {
+      since = e["seq"].get<int64_t>();
+      if (e["type"] == "message") messages.push_back(since);
+    }
+  }
+  CHECK(r.first_seen["wrb"] == messages);
+  for (const auto& d : rx.deliveries())
+    for (const auto& e : d["body"]["events"]) CHECK(e["type"] == "message");
+  // The events it does not take were passed too: the cursor reaches the head.
+  CHECK(wait_until([&] { return delivery_state(acc.sup, "wrb")["lag"] == 0; }, 20s));
 }
