@@ -1,5 +1,6 @@
 #include "deliverer.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "delivery.hpp"
@@ -183,12 +184,15 @@ void Deliverer::pump(const std::shared_ptr<Pair>& p) {
   p->busy = true;
   p->again = false;
   std::weak_ptr<Pair> weak = p;
-  json req{{"cmd", "events"}, {"profile", p->profile}, {"since", p->cursor}, {"limit", policy_.batch_max}};
+  if (p->page <= 0 || p->page > policy_.batch_max) p->page = policy_.batch_max;
+  json req{{"cmd", "events"}, {"profile", p->profile}, {"since", p->cursor}, {"limit", p->page}};
   control_->request(req, kControlTimeoutMs, [this, weak](Result<json> r) {
     auto self = weak.lock();
     if (!self || !live(self)) return;
     if (!r || !r->value("ok", false)) {
       WA_DEBUG("[%s] events: %s", self->profile.c_str(), r ? error_code(*r).c_str() : r.error().message.c_str());
+      // No answer at all may be a page too large to carry: a smaller one next time.
+      if (!r) self->page = std::max(1, self->page / 2);
       self->busy = false;
       retry_later(self, kControlRetryMs);
       return;
@@ -223,6 +227,7 @@ void Deliverer::deliver(const std::shared_ptr<Pair>& p, std::vector<json> page) 
       self->first_failure_ms = 0;
       return ack(self, last);
     }
+    if (res.status == 413) self->page = std::max(1, self->page / 2);  // the receiver's size limit
     failed(self, res.status != 0 ? "HTTP " + std::to_string(res.status) : res.error);
   });
 }
@@ -243,6 +248,7 @@ void Deliverer::ack(const std::shared_ptr<Pair>& p, int64_t seq) {
       return;
     }
     self->cursor = std::max(self->cursor, (*r)["result"].value("cursor", self->cursor));
+    self->page = std::min(policy_.batch_max, self->page * 2);
     self->changed_at_scan = scans_started_;
     pump(self);  // more may be waiting: the next page at once
   });

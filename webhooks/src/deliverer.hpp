@@ -51,6 +51,10 @@ class Deliverer {
     bool busy = false;   // a page, a POST or an ack in flight
     bool again = false;  // woken while busy: look again when done
     int failures = 0;
+    // Events per page; halved when a page is too large to carry (the
+    // supervisor's reply, a receiver's 413), doubled again (up to batch_max)
+    // after each ack.
+    int page = 0;
     int64_t first_failure_ms = 0;
     std::unique_ptr<ipc::Timer> retry;
     // The newest scan already asked for when this pair last changed state

@@ -10,6 +10,7 @@ Writes DIR/port once listening. Reads DIR/mode (one word) on each request:
   hang   record, then hold the request for --hang-s seconds (past the
          deliverer's timeout) before answering 200
   slow   answer 200 after --slow-ms
+  maxN   answer 413 to a batch of more than N events, else 200
 Each request appends to DIR/deliveries.jsonl, before answering:
   {"phase": "start", "id": N}  then
   {"phase": "done", "id": N, "mode", "status", "sig_ok", "headers", "body"}
@@ -83,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         status = 500 if m == "500" else 200
+        if m.startswith("max") and parsed is not None and len(parsed.get("events", [])) > int(m[3:]):
+            status = 413  # a receiver's body size limit
         record({"phase": "done", "id": rid, "mode": m, "status": status, "sig_ok": sig_ok,
                 "headers": {k: v for k, v in self.headers.items() if k.lower().startswith("x-wa-")},
                 "body": parsed})

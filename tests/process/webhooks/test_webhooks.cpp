@@ -262,3 +262,32 @@ TEST_CASE("a webhook created at run time takes only its event types, and its cur
   // The events it does not take were passed too: the cursor reaches the head.
   CHECK(wait_until([&] { return delivery_state(acc.sup, "wrb")["lag"] == 0; }, 20s));
 }
+
+TEST_CASE("a receiver that refuses large batches with 413 gets smaller ones - nothing lost") {
+  Receiver rx;
+  rx.set_mode("max4");
+  const json delivery{{"batch_max", 64}, {"backoff_min_ms", 10}, {"backoff_max_ms", 50}, {"pause_after_failures", 1000}};
+  TwoAccounts acc("wla", "15550000751", "wlb", "15550000752",
+                  {{"webhooks", webhooks_config(rx.url(), json::array({"wlb"}), delivery)}});
+  // Pile up events before the deliverer starts, so its first page is large.
+  Traffic traffic(acc.sup, "wla", "15550000752", 40, 2);
+  traffic.join();
+  REQUIRE(traffic.sent == 40);
+  REQUIRE(wait_slow([&] { return messages_in(acc.sup, "wlb") >= 40; }, 30s));
+  Webhooks deliverer(acc.sup);
+  Received r;
+  std::vector<int64_t> log;
+  bool complete = wait_slow([&] {
+    r = received(rx.deliveries());
+    log = log_seqs(acc.sup, "wlb");
+    return holds_log(r, "wlb", log);
+  }, 60s);
+  CHECK(complete);
+  for (const auto& p : r.problems) FAIL_CHECK(p);
+  size_t refused = 0;
+  for (const auto& d : rx.deliveries()) {
+    if (d["status"] == 413) ++refused;
+    if (d["status"] == 200) CHECK(d["body"]["events"].size() <= 4);
+  }
+  CHECK(refused > 0);
+}
