@@ -124,3 +124,34 @@ TEST_CASE("webhook commands - create, list, refusals, forward-only acks, pause a
     CHECK(must(sup, {{"cmd", "webhook_resume"}, {"name", "crm"}})["resumed"].empty());
   }
 }
+
+TEST_CASE("wa-webhooks outlives a supervisor kill -9 and delivers what the restarted one logs") {
+  TempDir dir;
+  Receiver rx;
+  const json where{{"run_dir", dir.path() + "/run"},
+                   {"data_dir", dir.path() + "/data"},
+                   {"instances", json::array({{{"profile", "alpha"}}})},
+                   {"webhooks", webhooks_config(rx.url(), json::array({"alpha"}),
+                                                {{"backoff_min_ms", 10}, {"backoff_max_ms", 100}})}};
+  auto first = std::make_unique<Supervisor>(where);
+  REQUIRE(first->wait_running("alpha"));
+  Webhooks deliverer(*first);
+  auto delivered_all = [&](const Supervisor& sup) {
+    return wait_slow([&] { return holds_log(received(rx.deliveries()), "alpha", log_seqs(sup, "alpha")); }, 30s);
+  };
+  REQUIRE(delivered_all(*first));
+  const int64_t head_before = log_seqs(*first, "alpha").back();
+
+  ::kill(first->pid(), SIGKILL);
+  REQUIRE(wait_exit(first->pid(), 10s) != -1);
+  first->forget();
+  first.reset();
+  reap_adopted();
+  Supervisor second(where);
+  REQUIRE(second.wait_running("alpha"));
+  // The new supervisor's events (instance_started, …) reach the receiver
+  // through the same deliverer, which reconnected on its own.
+  CHECK(delivered_all(second));
+  CHECK(log_seqs(second, "alpha").back() > head_before);
+  for (const auto& p : received(rx.deliveries()).problems) FAIL_CHECK(p);
+}
