@@ -4,7 +4,7 @@
 # pages made from each program's --help. CPack turns it into a .deb.
 include(GNUInstallDirs)
 
-install(TARGETS wa-supervisor wactl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS wa-supervisor wactl wa-webhooks RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS wa-connection wa-sender wa-probe RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/wa-supervisor)
 if(TARGET wa-testserver)
   install(TARGETS wa-testserver wa-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -21,13 +21,18 @@ install(CODE [[
   set(unit "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/lib/systemd/system/wa-supervisor.service")
   configure_file("${WA_UNIT_IN}" "${unit}" @ONLY)
   message(STATUS "Installing: ${unit}")
+  # The webhook deliverer's unit, beside it.
+  string(REPLACE "wa-supervisor.service" "wa-webhooks.service" webhooks_unit "${unit}")
+  string(REPLACE "wa-supervisor.service.in" "wa-webhooks.service.in" webhooks_in "${WA_UNIT_IN}")
+  configure_file("${webhooks_in}" "${webhooks_unit}" @ONLY)
+  message(STATUS "Installing: ${webhooks_unit}")
 ]])
 
 # Man pages from --help and --version (help2man), for the programs people run.
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
   set(man_pages)
-  foreach(prog wa-supervisor wactl wa-testserver)
+  foreach(prog wa-supervisor wactl wa-webhooks wa-testserver)
     if(TARGET ${prog})
       set(page ${CMAKE_BINARY_DIR}/man/${prog}.1)
       add_custom_command(OUTPUT ${page}

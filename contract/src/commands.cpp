@@ -757,6 +757,87 @@ std::vector<CommandSpec> build() {
                .summary = "stop every instance, then the supervisor",
                .result = R"(`{"stopped": true}`, once every instance is stopped)",
                .cli = "shutdown"});
+  // Webhooks (docs/CONTROL.md, "Webhooks"): definitions and the durable
+  // per-(webhook, profile) cursors live in the supervisor; wa-webhooks
+  // delivers through webhook_list, events, webhook_ack and webhook_pause.
+  constexpr FieldSpec kWebhook{.name = "name", .kind = K::text, .required = true, .max = 64, .help = "the webhook"};
+  c.push_back({.name = "webhook_create",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {kWebhook,
+                          {.name = "url", .kind = K::text, .required = true, .max = 2048,
+                           .help = "http:// or https:// URL the batches are POSTed to"},
+                          {.name = "secret", .kind = K::text, .required = true, .max = 256,
+                           .help = "HMAC-SHA256 key of the X-WA-Signature header", .cli = Cli::option,
+                           .flag = "--secret"},
+                          {.name = "events", .kind = K::texts, .max = 64,
+                           .help = "only these event types (default: all)", .cli = Cli::option, .flag = "--events"},
+                          {.name = "profiles", .kind = K::texts, .max = 1024,
+                           .help = "only these profiles (default: \"*\", all)", .cli = Cli::option,
+                           .flag = "--profiles"}},
+               .summary = "create a webhook: every event of the profiles it covers, from now on, POSTed at least once "
+                          "and in order per profile",
+               .result = R"(the webhook as `webhook_list` shows it; each covered profile's cursor starts at its log's )"
+                         R"(head)",
+               .errors = {"webhook_exists", "in_config"},
+               .cli = "webhook create"});
+  c.push_back({.name = "webhook_list",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {{.name = "name", .kind = K::text, .max = 64, .help = "only this webhook", .cli = Cli::option,
+                           .flag = "--name"},
+                          {.name = "secrets", .kind = K::flag, .help = "include the secrets", .cli = Cli::option,
+                           .flag = "--secrets"}},
+               .summary = "the webhooks (config and run-time) with each covered profile's cursor and state",
+               .result = R"(`{"webhooks": [{"name", "url", "events", "profiles", "source": "config" | "runtime", )"
+                         R"("secret"?, "deliveries": [{"profile", "cursor", "head", "lag", "state": "active" | )"
+                         R"("paused", "failures", "last_error", "paused_at"}]}], "delivery": {"batch_max", )"
+                         R"("timeout_ms", "backoff_min_ms", "backoff_max_ms", "pause_after_failures", )"
+                         R"("pause_after_ms"}}` (`failures` and `last_error` are recorded with a pause; an ack )"
+                         R"(clears them))",
+               .errors = {"unknown_webhook"},
+               .cli = "webhook list"});
+  c.push_back({.name = "webhook_delete",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {kWebhook},
+               .summary = "delete a webhook created at run time, with its cursors",
+               .result = R"(`{"name", "deleted": true}`)",
+               .errors = {"unknown_webhook", "in_config"},
+               .cli = "webhook delete"});
+  c.push_back({.name = "webhook_resume",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {kWebhook,
+                          {.name = "profile", .kind = K::profile, .help = "only this profile (default: every paused one)",
+                           .cli = Cli::option, .flag = "--profile"}},
+               .summary = "resume a paused webhook from its cursor; event `webhook_resumed` in each profile's log",
+               .result = R"(`{"name", "resumed": [{"profile", "cursor"}]}`)",
+               .errors = {"unknown_webhook"},
+               .cli = "webhook resume"});
+  c.push_back({.name = "webhook_pause",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {kWebhook,
+                          {.name = "profile", .kind = K::profile, .required = true},
+                          {.name = "error", .kind = K::text, .required = true, .max = 4096,
+                           .help = "why (shown in webhook_list and the event)"},
+                          {.name = "failures", .kind = K::count, .max = uint64_t{1} << 53, .cli = Cli::none}},
+               .summary = "pause a webhook for one profile (wa-webhooks does it after too many failures); event "
+                          "`webhook_paused` in the profile's log",
+               .result = R"(`{"name", "profile", "cursor", "state": "paused", "paused_at", "already_paused"}`)",
+               .errors = {"unknown_webhook"},
+               .cli = "webhook pause"});
+  c.push_back({.name = "webhook_ack",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {kWebhook,
+                          {.name = "profile", .kind = K::profile, .required = true},
+                          {.name = "seq", .kind = K::count, .required = true, .max = uint64_t{1} << 53}},
+               .summary = "move a webhook's cursor for a profile forward to `seq` (wa-webhooks, after a 2xx); "
+                          "never backwards, never past the log's head",
+               .result = R"(`{"name", "profile", "cursor", "state"}`)",
+               .errors = {"unknown_webhook"}});
   return c;
 }
 

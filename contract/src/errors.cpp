@@ -19,7 +19,7 @@ constexpr std::array kErrors{
     ErrorSpec{"file_changed", K::request, true, "the file changed while it was being sent: nothing was sent"},
     ErrorSpec{"file_error", K::request, false,
               "the file cannot be read or written (missing, not a regular file, no permission)"},
-    ErrorSpec{"in_config", K::request, false, "the profile is listed in the config file: remove it there"},
+    ErrorSpec{"in_config", K::request, false, "the profile or webhook is listed in the config file: remove it there"},
     ErrorSpec{"invalid_invite", K::request, false, "not a group invite code or https://chat.whatsapp.com/ link"},
     ErrorSpec{"invalid_jid", K::request, false, "not a JID of the kind the field needs"},
     ErrorSpec{"invalid_profile", K::request, false, "not a valid profile name"},
@@ -36,6 +36,7 @@ constexpr std::array kErrors{
     ErrorSpec{"unknown_command", K::request, false, "no such command"},
     ErrorSpec{"unknown_poll", K::request, false, "no poll with that id is known (neither sent nor received here)"},
     ErrorSpec{"unknown_profile", K::request, false, "no such profile (start/pair create one only when asked)"},
+    ErrorSpec{"unknown_webhook", K::request, false, "no webhook of that name"},
     ErrorSpec{"unsupported_media", K::request, false,
               "the file's content cannot be sent as that kind (e.g. a text file as an image)"},
     // The state of the supervisor or the account.
@@ -51,6 +52,7 @@ constexpr std::array kErrors{
     ErrorSpec{"stopping", K::state, true, "the instance is stopping"},
     ErrorSpec{"store_corrupt", K::state, false,
               "the profile's database is damaged: the account is failed until checked and recovered"},
+    ErrorSpec{"webhook_exists", K::state, false, "a webhook of that name exists already"},
     // The profile's store.
     ErrorSpec{"busy", K::store, true, "the database's write lock was held past its deadline"},
     ErrorSpec{"constraint", K::store, false, "the database refused a write as inconsistent (a bug: please report)"},

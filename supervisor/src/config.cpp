@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -139,7 +140,7 @@ Result<Config> parse_config(std::string_view text) {
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
-                              "log_level"}));
+                              "log_level", "webhooks"}));
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();
@@ -209,6 +210,11 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(read_int(e, "retention_days", "events.retention_days", 1, 36500, c.events.retention_days));
     WA_TRY(read_int(e, "max_per_profile", "events.max_per_profile", 100, 100000000, c.events.max_per_profile));
   }
+  if (root.contains("webhooks")) {
+    auto w = parse_webhooks_config(root["webhooks"]);
+    if (!w) return Unexpected<Error>{w.error()};
+    c.webhooks = std::move(*w);
+  }
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 
   if (!root.contains("instances")) return bad("instances", "is required");
@@ -265,6 +271,126 @@ contract::WorkerSettings Config::worker_settings(const std::string& profile) con
   w.events = events;
   w.shutdown_timeout_ms = shutdown_timeout_ms;
   return w;
+}
+
+
+// The `webhooks` section (webhooks.hpp): here with the rest of the config's
+// checks, which webhook_create shares.
+namespace {
+
+constexpr size_t kMaxWebhookName = 64;
+constexpr size_t kMaxWebhookUrl = 2048;
+constexpr size_t kMaxWebhookSecret = 256;
+constexpr size_t kMaxEventType = 64;
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.';
+}
+
+Unexpected<Error> bad_webhook(const std::string& field, const std::string& what) {
+  return fail("bad_request", "webhook field '" + field + "' " + what);
+}
+
+Result<std::vector<std::string>> string_list(const json& v, const std::string& field) {
+  if (!v.is_array()) return bad_webhook(field, "must be a list of strings");
+  std::vector<std::string> out;
+  for (const auto& s : v) {
+    if (!s.is_string()) return bad_webhook(field, "must be a list of strings");
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Status validate_webhook(const WebhookEndpoint& w) {
+  if (w.name.empty() || w.name.size() > kMaxWebhookName || !std::all_of(w.name.begin(), w.name.end(), name_char))
+    return bad_webhook("name", "must be 1 to 64 characters of A-Z a-z 0-9 _ - .");
+  if (w.url.size() > kMaxWebhookUrl) return bad_webhook("url", "is longer than 2048 bytes");
+  if (!(w.url.starts_with("http://") || w.url.starts_with("https://")) || w.url.find_first_of(" \r\n\t") != std::string::npos ||
+      w.url.find('\0') != std::string::npos || w.url.size() <= 8)
+    return bad_webhook("url", "must be an http:// or https:// URL");
+  if (w.secret.empty() || w.secret.size() > kMaxWebhookSecret) return bad_webhook("secret", "must be 1 to 256 bytes");
+  for (const auto& e : w.events)
+    if (e.empty() || e.size() > kMaxEventType || !std::all_of(e.begin(), e.end(), name_char))
+      return bad_webhook("events", "must hold event type names (e.g. \"message\")");
+  if (w.profiles.empty()) return bad_webhook("profiles", "must name at least one profile, or \"*\"");
+  for (const auto& p : w.profiles)
+    if (p != "*")
+      if (auto st = validate_profile_name(p); !st) return bad_webhook("profiles", "'" + p + "': " + st.error().message);
+  return {};
+}
+
+Result<WebhooksConfig> parse_webhooks_config(const json& v) {
+  auto cfg_bad = [](const std::string& field, const std::string& what) {
+    return fail("bad_config", "config field '" + field + "': " + what);
+  };
+  WebhooksConfig c;
+  if (!v.is_object()) return cfg_bad("webhooks", "must be an object");
+  for (auto it = v.begin(); it != v.end(); ++it)
+    if (it.key() != "endpoints" && it.key() != "delivery")
+      return fail("bad_config", "unknown config field 'webhooks." + it.key() + "'");
+  if (v.contains("delivery")) {
+    const json& d = v["delivery"];
+    if (!d.is_object()) return cfg_bad("webhooks.delivery", "must be an object");
+    struct Key {
+      const char* name;
+      int lo, hi;
+      int* out;
+    };
+    WebhookDelivery& o = c.delivery;
+    const Key keys[] = {{"batch_max", 1, 1000, &o.batch_max},
+                        {"timeout_ms", 100, 600000, &o.timeout_ms},
+                        {"backoff_min_ms", 10, 3600000, &o.backoff_min_ms},
+                        {"backoff_max_ms", 10, 86400000, &o.backoff_max_ms},
+                        {"pause_after_failures", 1, 1000000, &o.pause_after_failures},
+                        {"pause_after_ms", 1000, 2000000000, &o.pause_after_ms}};
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      const Key* k = nullptr;
+      for (const auto& cand : keys)
+        if (it.key() == cand.name) k = &cand;
+      const std::string field = "webhooks.delivery." + it.key();
+      if (k == nullptr) return fail("bad_config", "unknown config field '" + field + "'");
+      if (!it->is_number_integer()) return cfg_bad(field, "must be an integer");
+      const int64_t n = it->get<int64_t>();
+      if (n < k->lo || n > k->hi)
+        return cfg_bad(field, "must be between " + std::to_string(k->lo) + " and " + std::to_string(k->hi));
+      *k->out = static_cast<int>(n);
+    }
+    if (o.backoff_max_ms < o.backoff_min_ms)
+      return cfg_bad("webhooks.delivery.backoff_max_ms", "must not be smaller than backoff_min_ms");
+  }
+  if (v.contains("endpoints")) {
+    const json& list = v["endpoints"];
+    if (!list.is_array()) return cfg_bad("webhooks.endpoints", "must be an array");
+    std::set<std::string> names;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string where = "webhooks.endpoints[" + std::to_string(i) + "]";
+      const json& e = list[i];
+      if (!e.is_object()) return cfg_bad(where, "must be an object");
+      WebhookEndpoint w;
+      w.from_config = true;
+      w.profiles = {"*"};
+      for (auto it = e.begin(); it != e.end(); ++it) {
+        const std::string& k = it.key();
+        if (k == "name" || k == "url" || k == "secret") {
+          if (!it->is_string()) return cfg_bad(where + "." + k, "must be a string");
+          (k == "name" ? w.name : k == "url" ? w.url : w.secret) = it->get<std::string>();
+        } else if (k == "events" || k == "profiles") {
+          auto l = string_list(*it, k);
+          if (!l) return cfg_bad(where + "." + k, "must be a list of strings");
+          (k == "events" ? w.events : w.profiles) = std::move(*l);
+        } else {
+          return fail("bad_config", "unknown config field '" + where + "." + k + "'");
+        }
+      }
+      if (auto st = validate_webhook(w); !st) return cfg_bad(where, st.error().message);
+      if (!names.insert(w.name).second) return cfg_bad(where + ".name", "duplicate webhook '" + w.name + "'");
+      c.endpoints.push_back(std::move(w));
+    }
+  }
+  return c;
 }
 
 }  // namespace wa::supervisor

@@ -10,6 +10,7 @@
 
 #include "wa/contract/settings.hpp"
 #include "wa/result.hpp"
+#include "webhooks.hpp"
 
 namespace wa::supervisor {
 
@@ -51,6 +52,7 @@ struct Config {
   contract::MediaPolicy media;
   int shutdown_timeout_ms = 5000;
   std::vector<InstanceConfig> instances;
+  WebhooksConfig webhooks;  // validated here, delivered by wa-webhooks
 
   // What this profile's connection worker runs with (sent in its `init`):
   // its own server settings (the top level with its keys laid over).

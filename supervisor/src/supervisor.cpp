@@ -63,6 +63,7 @@ Supervisor::~Supervisor() {
   instances_.clear();
   control_.reset();
   watchdog_.reset();
+  webhooks_.reset();
   events_.reset();
   if (bridge_) bridge_->close();
   // Let libuv finish closing every handle, then release the loop.
@@ -143,6 +144,11 @@ int Supervisor::run() {
     return 71;
   }
   events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir);
+  webhooks_ = std::make_unique<Webhooks>(config_.webhooks, config_.data_dir + "/webhooks.db", *events_, [this] {
+    std::vector<std::string> profiles;
+    for (const auto& i : instances_) profiles.push_back(i->profile());
+    return profiles;
+  });
 
   auto sock = ipc::open_socket(ipc::Protocol::rep);
   if (!sock) {
@@ -214,6 +220,8 @@ Instance* Supervisor::find(const std::string& profile) {
 }
 
 Instance& Supervisor::add_instance(const std::string& profile, bool autostart) {
+  // Before the instance exists (and emits): its webhook cursors start at the log's head.
+  webhooks_->profile_added(profile);
   Environment env{&loop_, bridge_.get(), events_.get(), &config_, bin_dir_};
   instances_.push_back(std::make_unique<Instance>(env, profile, autostart));
   return *instances_.back();
@@ -247,6 +255,9 @@ const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
       {"restart", &Supervisor::cmd_restart}, {"events", &Supervisor::cmd_events},
       {"check", &Supervisor::cmd_maintain},  {"recover", &Supervisor::cmd_maintain},
       {"remove", &Supervisor::cmd_remove},   {"logs", &Supervisor::cmd_logs},
+      {"webhook_create", &Supervisor::cmd_webhook}, {"webhook_list", &Supervisor::cmd_webhook},
+      {"webhook_delete", &Supervisor::cmd_webhook}, {"webhook_resume", &Supervisor::cmd_webhook},
+      {"webhook_pause", &Supervisor::cmd_webhook},  {"webhook_ack", &Supervisor::cmd_webhook},
   };
   return table;
 }
@@ -401,6 +412,8 @@ void Supervisor::cmd_remove(Call& call) { remove(*call.inst, call.req.value("pur
 
 void Supervisor::cmd_maintain(Call& call) { maintain(std::string(call.spec.name), *call.inst, call.reply); }
 
+void Supervisor::cmd_webhook(Call& call) { call.reply(webhooks_->handle(call.spec.name, call.req)); }
+
 void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
   const std::string profile = inst.profile();
   for (const auto& ic : config_.instances)
@@ -426,6 +439,7 @@ void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
         std::filesystem::remove_all(config_.data_dir + "/" + profile, ec);
         std::filesystem::remove_all(ipc::instance_dir(config_.run_dir, profile), ec);
         purged = !ec;
+        webhooks_->profile_purged(profile);
         if (ec) WA_ERROR("[%s] cannot delete its data: %s", profile.c_str(), ec.message().c_str());
       }
       WA_INFO("[%s] removed%s", profile.c_str(), purged ? ", data deleted" : "");

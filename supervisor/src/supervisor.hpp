@@ -18,6 +18,7 @@
 #include "wa/contract/commands.hpp"
 #include "events.hpp"
 #include "runtime_profiles.hpp"
+#include "webhooks.hpp"
 #include "instance.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
@@ -66,6 +67,7 @@ class Supervisor {
   void cmd_remove(Call& call);
   void cmd_logs(Call& call);
   void cmd_maintain(Call& call);
+  void cmd_webhook(Call& call);  // webhook_* (webhooks.cpp)
   bool refuse_in_maintenance(Call& call);
   Instance* find(const std::string& profile);
   Instance& add_instance(const std::string& profile, bool autostart);
@@ -83,6 +85,7 @@ class Supervisor {
   uv_loop_t loop_{};
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<EventBus> events_;
+  std::unique_ptr<Webhooks> webhooks_;
   std::unique_ptr<ipc::RepServer> control_;
   std::unique_ptr<ipc::Timer> watchdog_;
   std::vector<std::unique_ptr<Instance>> instances_;

@@ -20,7 +20,8 @@ const std::map<std::string, std::string>& parent_help() {
   static const std::map<std::string, std::string> help{{"group", "create and manage groups"},
                                                        {"picture", "profile pictures: get a URL, set or remove ours"},
                                                        {"presence", "set our presence, subscribe to a contact's"},
-                                                       {"about", "about texts: read a contact's, set ours"}};
+                                                       {"about", "about texts: read a contact's, set ours"},
+                                                       {"webhook", "webhooks: create, list, delete, pause, resume"}};
   return help;
 }
 

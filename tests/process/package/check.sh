@@ -29,6 +29,9 @@ grep -q '^User=wa-supervisor' /usr/lib/systemd/system/wa-supervisor.service || f
 [ -f /etc/wa-supervisor/config.json ] || fail "no /etc/wa-supervisor/config.json"
 [ "$(stat -c %G /etc/wa-supervisor/config.json)" = wa-supervisor ] || fail "config not readable by the service's group"
 /usr/bin/wactl --version | grep -q "^wactl " || fail "wactl --version"
+[ -f /usr/lib/systemd/system/wa-webhooks.service ] || fail "no wa-webhooks unit"
+grep -q '^ExecStart=/usr/bin/wa-webhooks ' /usr/lib/systemd/system/wa-webhooks.service || fail "wa-webhooks unit does not start /usr/bin/wa-webhooks"
+/usr/bin/wa-webhooks --version | grep -q "^wa-webhooks " || fail "wa-webhooks --version"
 man -w wactl >/dev/null 2>&1 || [ -f /usr/share/man/man1/wactl.1 ] || [ -f /usr/share/man/man1/wactl.1.gz ] || fail "no man page"
 
 # The service's configuration is valid as shipped: the installed supervisor,
@@ -44,6 +47,19 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 [ "$ok" = 1 ] || { cat "$DIR/service.log"; kill "$SVC"; fail "root's wactl could not reach the service (run dir from the config)"; }
+# The webhook deliverer, as the service account, beside it (same config file).
+setpriv --reuid=wa-supervisor --regid=wa-supervisor --init-groups \
+  /usr/bin/wa-webhooks --config /etc/wa-supervisor/config.json > "$DIR/webhooks.log" 2>&1 &
+HOOKS=$!
+ok=0
+for _ in $(seq 200); do
+  if grep -q "delivering webhooks" "$DIR/webhooks.log"; then ok=1; break; fi
+  sleep 0.05
+done
+[ "$ok" = 1 ] || { cat "$DIR/webhooks.log"; kill "$HOOKS"; fail "wa-webhooks did not start as the service account"; }
+/usr/bin/wactl webhook list >/dev/null || fail "wactl webhook list"
+kill "$HOOKS"
+wait "$HOOKS" || true
 /usr/bin/wactl shutdown >/dev/null || fail "shutdown"
 wait "$SVC"
 rm -rf /run/wa-supervisor /var/lib/wa-supervisor
