@@ -84,7 +84,9 @@ void RepServer::on_aio(void* arg) {
   self->receiving_.fetch_sub(1);
   Msg msg{nng_aio_get_msg(slot->aio)};
   nng_aio_set_msg(slot->aio, nullptr);
-  self->bridge_.post([self, slot, m = std::make_shared<Msg>(std::move(msg))]() mutable {
+  self->bridge_.post([self, slot, alive = std::weak_ptr<const bool>(self->alive_),
+                      m = std::make_shared<Msg>(std::move(msg))]() mutable {
+    if (alive.expired()) return;  // the server was destroyed while this waited in the loop's queue
     self->on_received(slot, std::move(*m));
   });
 }
@@ -95,13 +97,14 @@ void RepServer::on_received(Slot* slot, Msg msg) {
   }
   auto req = std::make_shared<PendingRequest>();
   req->slot_ = slot;
+  req->server_ = alive_;
   auto b = msg.body();
   req->body_.assign(b.begin(), b.end());
   handler_(std::move(req));
 }
 
 PendingRequest::~PendingRequest() {
-  if (slot_ != nullptr) {
+  if (slot_ != nullptr && !server_.expired()) {
     WA_WARN("control: request dropped without a reply");
     reply({});
   }
@@ -111,6 +114,7 @@ void PendingRequest::reply(ByteView body, std::function<void()> on_sent) {
   if (slot_ == nullptr) return;
   auto* slot = static_cast<RepServer::Slot*>(slot_);
   slot_ = nullptr;
+  if (server_.expired()) return;  // the slot was freed with its server
   Msg m = Msg::from(body);
   slot->sending = true;
   slot->on_sent = std::move(on_sent);

@@ -176,3 +176,36 @@ TEST_CASE("async event subscriber: events of the subscribed profile, bad ones dr
   }
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("rep server: a request answered after its server is gone is dropped, not sent on a freed context") {
+  test::TempDir dir;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    LoopBridge bridge(&loop);
+    const std::string url = "ipc://" + dir.file("control.ipc");
+    std::vector<std::shared_ptr<PendingRequest>> parked;
+    auto sock = open_socket(Protocol::rep);
+    REQUIRE(sock);
+    auto server = RepServer::listen(bridge, std::move(*sock), url,
+                                    [&](std::shared_ptr<PendingRequest> req) { parked.push_back(req); });
+    REQUIRE(server);
+    auto client = AsyncControlClient::connect(bridge, url);
+    REQUIRE(client);
+    // Requests keep arriving while the server goes: some are handed out,
+    // some may still wait in the loop's queue when it is destroyed.
+    for (int i = 0; i < 20; ++i) (*client)->request({{"cmd", "park"}, {"n", i}}, 5000, [](Result<json>) {});
+    REQUIRE(run_until(&loop, [&] { return !parked.empty(); }));
+    for (int i = 0; i < 20; ++i) (*client)->request({{"cmd", "late"}, {"n", i}}, 5000, [](Result<json>) {});
+    client->reset();
+    server->reset();
+    bool sent = false;
+    for (auto& p : parked) p->reply(as_bytes(std::string_view("{\"ok\":true}")), [&] { sent = true; });
+    parked.clear();
+    uv_run(&loop, UV_RUN_NOWAIT);  // runs whatever the server had posted: it must not be touched
+    CHECK_FALSE(sent);
+    bridge.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}

@@ -26,13 +26,15 @@ class PendingRequest {
   ~PendingRequest();
   ByteView body() const { return body_; }
   // Loop thread only. `on_sent` runs on the loop thread once the reply has
-  // left (or could not be delivered).
+  // left (or could not be delivered). After its server is gone the reply is
+  // dropped (the context went with the server) and `on_sent` never runs.
   void reply(ByteView body, std::function<void()> on_sent = nullptr);
   bool valid() const { return slot_ != nullptr; }
 
  private:
   friend class RepServer;
   void* slot_ = nullptr;
+  std::weak_ptr<const bool> server_;  // expired once the RepServer is destroyed
   Bytes body_;
 };
 
@@ -64,6 +66,10 @@ class RepServer {
   Handler handler_;
   std::vector<std::unique_ptr<Slot>> slots_;  // grows on the loop thread only
   std::atomic<int> receiving_{0};
+  // Work posted to the loop and requests handed out may outlive the server
+  // (a request received just before it is destroyed); they check this
+  // first, instead of touching a freed server or context.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace wa::ipc
