@@ -217,41 +217,56 @@ class Client:
                 raise
 
     def _qr_codes(self, profile, create, timeout):
-        # The QR string is live only (the log keeps `qr` events without it):
-        # listen before the worker starts, so the first code is not missed.
+        # The QR string travels only live, to admin tokens: the log (and so a
+        # replay) keeps `qr` events without it. Listen from the log's head; a
+        # code that went by before we listened comes back without its string,
+        # and then a restarted worker shows a fresh one.
         try:
             head = self.events_page(profile, 0, 1).get("last_seq") or 0
         except WAError as e:
             if e.code != "unknown_profile" or not create:
                 raise
             self._start_quietly(profile, True)
-            head = 0
+            head = 0  # a new profile: its whole (short) log
         deadline = time.monotonic() + timeout
-        restarted = False
+        restarts = 0
+        restart = False
         while True:
-            with self.stream(since=head, profile=profile, timeout=15.0) as ws:
-                self._start_quietly(profile, create)
-                seen_qr = False
+            if time.monotonic() > deadline:
+                raise WAError("timeout", f"{profile} not linked within {timeout} s")
+            missed = False
+            with self.stream(since=head, profile=profile, timeout=10.0) as ws:
+                # Act only once we listen, so the worker's next code is live.
+                if restart:
+                    self.restart(profile)
+                else:
+                    self._start_quietly(profile, create)
+                linked = self.status(profile)
+                if linked and (linked[0].get("linked") or {}).get("jid"):
+                    return
                 try:
                     for ev in ws:
                         head = max(head, ev.get("seq") or 0)
-                        if ev.get("type") == "qr" and ev.get("qr"):
-                            seen_qr = True
-                            yield ev["qr"]
+                        if ev.get("type") == "qr":
+                            if ev.get("qr"):
+                                yield ev["qr"]
+                            else:
+                                missed = True
+                                break
                         elif ev.get("type") == "paired" or (ev.get("type") == "connection"
                                                             and ev.get("state") == "open"):
                             return
                         if time.monotonic() > deadline:
                             raise WAError("timeout", f"{profile} not linked within {timeout} s")
                 except (socket.timeout, TimeoutError):
-                    pass
-            if time.monotonic() > deadline:
-                raise WAError("timeout", f"{profile} not linked within {timeout} s")
-            # A code shown before we listened is not replayed: a restarted
-            # worker shows a fresh one.
-            if not seen_qr and not restarted:
-                restarted = True
-                self.restart(profile)
+                    missed = True
+            # A stream the server closed is opened again; a missed code
+            # needs a restart (a few at most).
+            restart = missed
+            if missed:
+                restarts += 1
+                if restarts > 3:
+                    raise WAError("pairing_failed", f"no QR code of {profile} reached this client")
 
 
 def _query_value(v):
