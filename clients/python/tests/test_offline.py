@@ -179,7 +179,7 @@ class ClientTest(unittest.TestCase):
         self.client.send_media("sales", "+15550002", file=b"%PDF-1.4 bytes", filename="a.pdf", caption="c")
         up, send = self.server.seen[-2:]
         self.assertEqual((up["path"], up["body"], up["query"]), ("/v1/profiles/sales/media", b"%PDF-1.4 bytes",
-                                                                {"filename": "a.pdf"}))
+                                                                {"name": "a.pdf"}))
         self.assertEqual(json.loads(send["body"]), {"to": "+15550002", "path": "/srv/outbox/http/u1",
                                                     "caption": "c", "filename": "a.pdf"})
         with self.assertRaises(ValueError):

@@ -139,7 +139,7 @@ class Client:
             content_type = content_type or mimetypes.guess_type(str(data))[0]
             with open(data, "rb") as f:
                 data = f.read()
-        query = {"filename": filename} if filename else None
+        query = {"name": filename} if filename else None  # wa-http keeps only its extension
         status, body, headers = self._request("POST", self._path("media", profile), query=query, body=bytes(data),
                                               content_type=content_type or "application/octet-stream")
         return self._envelope(status, body, headers)["path"]
