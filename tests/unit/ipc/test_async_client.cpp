@@ -1,0 +1,178 @@
+// The loop clients of the public sockets against a real REP server and PUB
+// socket on ipc:// in a temporary directory, all on one libuv loop.
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+#include "wa/ipc/async_client.hpp"
+#include "wa/ipc/rep_server.hpp"
+
+using namespace wa;
+using namespace wa::ipc;
+
+namespace {
+
+// Runs the loop until `done()` or the deadline; false on the deadline.
+template <class F>
+bool run_until(uv_loop_t* loop, F done, int deadline_ms = 5000) {
+  uint64_t start = uv_now(loop);
+  uv_timer_t tick;
+  uv_timer_init(loop, &tick);
+  uv_timer_start(&tick, [](uv_timer_t*) {}, 10, 10);  // wakes the loop to re-check
+  while (!done() && uv_now(loop) - start < static_cast<uint64_t>(deadline_ms)) uv_run(loop, UV_RUN_ONCE);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("async control client: concurrent requests each get their own reply, late ones do not block") {
+  test::TempDir dir;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    LoopBridge bridge(&loop);
+    const std::string url = "ipc://" + dir.file("control.ipc");
+    std::vector<std::shared_ptr<PendingRequest>> parked;
+    auto sock = open_socket(Protocol::rep);
+    REQUIRE(sock);
+    auto server = RepServer::listen(bridge, std::move(*sock), url, [&](std::shared_ptr<PendingRequest> req) {
+      auto j = parse_json_text(req->body());
+      REQUIRE(j);
+      if ((*j)["cmd"] == "park") {
+        parked.push_back(req);  // answered after the others
+        return;
+      }
+      req->reply(as_bytes(dump_json(ok_reply({{"echo", (*j)["n"]}}))));
+    });
+    REQUIRE(server);
+    auto client = AsyncControlClient::connect(bridge, url);
+    REQUIRE(client);
+
+    std::map<int, int> answers;
+    std::optional<Result<json>> parked_answer;
+    (*client)->request({{"cmd", "park"}}, 5000, [&](Result<json> r) { parked_answer = std::move(r); });
+    for (int i = 0; i < 50; ++i)
+      (*client)->request({{"cmd", "echo"}, {"n", i}}, 5000, [&, i](Result<json> r) {
+        REQUIRE(r);
+        answers[i] = (*r)["result"]["echo"].get<int>();
+      });
+    REQUIRE(run_until(&loop, [&] { return answers.size() == 50 && parked.size() == 1; }));
+    for (const auto& ie : answers) CHECK(ie.first == ie.second);
+    CHECK_FALSE(parked_answer.has_value());
+    parked[0]->reply(as_bytes(dump_json(error_reply("not_connected", "later"))));
+    REQUIRE(run_until(&loop, [&] { return parked_answer.has_value(); }));
+    REQUIRE(*parked_answer);  // an error reply is a value, passed on as is
+    CHECK((**parked_answer)["error"]["code"] == "not_connected");
+    CHECK((*client)->in_flight() == 0);
+
+    // Unanswered: timeout, on time.
+    std::optional<Result<json>> late;
+    (*client)->request({{"cmd", "park"}}, 200, [&](Result<json> r) { late = std::move(r); });
+    uint64_t t0 = uv_now(&loop);
+    REQUIRE(run_until(&loop, [&] { return late.has_value(); }));
+    CHECK(uv_now(&loop) - t0 >= 150);
+    REQUIRE_FALSE(*late);
+    CHECK(late->error().code == "timeout");
+
+    // A reply that is not an envelope.
+    std::optional<Result<json>> bad;
+    parked.clear();
+    (*client)->request({{"cmd", "park"}}, 5000, [&](Result<json> r) { bad = std::move(r); });
+    REQUIRE(run_until(&loop, [&] { return parked.size() == 1; }));
+    parked[0]->reply(as_bytes(std::string_view("{\"nope\": 1e400}")));
+    REQUIRE(run_until(&loop, [&] { return bad.has_value(); }));
+    REQUIRE_FALSE(*bad);
+    CHECK(bad->error().code == "bad_reply");
+
+    // Destroyed with a request in flight: its callback never runs.
+    bool called = false;
+    (*client)->request({{"cmd", "park"}}, 5000, [&](Result<json>) { called = true; });
+    client->reset();
+    parked.clear();
+    server->reset();
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_FALSE(called);
+    bridge.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("async control client: a request to an absent supervisor times out, and one sent before it starts is answered") {
+  test::TempDir dir;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    LoopBridge bridge(&loop);
+    const std::string url = "ipc://" + dir.file("control.ipc");
+    auto client = AsyncControlClient::connect(bridge, url);
+    REQUIRE(client);
+    std::optional<Result<json>> first, second;
+    (*client)->request({{"cmd", "ping"}}, 150, [&](Result<json> r) { first = std::move(r); });
+    REQUIRE(run_until(&loop, [&] { return first.has_value(); }));
+    REQUIRE_FALSE(*first);
+    CHECK(first->error().code == "timeout");
+
+    (*client)->request({{"cmd", "ping"}}, 5000, [&](Result<json> r) { second = std::move(r); });
+    auto sock = open_socket(Protocol::rep);
+    REQUIRE(sock);
+    auto server = RepServer::listen(bridge, std::move(*sock), url, [&](std::shared_ptr<PendingRequest> req) {
+      req->reply(as_bytes(dump_json(ok_reply("pong"))));
+    });
+    REQUIRE(server);
+    REQUIRE(run_until(&loop, [&] { return second.has_value(); }));
+    REQUIRE(*second);
+    CHECK((**second)["result"] == "pong");
+    client->reset();
+    server->reset();
+    bridge.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("async event subscriber: events of the subscribed profile, bad ones dropped") {
+  test::TempDir dir;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    LoopBridge bridge(&loop);
+    const std::string url = "ipc://" + dir.file("events.ipc");
+    auto pub = open_socket(Protocol::pub);
+    REQUIRE(pub);
+    REQUIRE(listen_private(*pub, url));
+    std::vector<std::pair<std::string, json>> got;
+    auto sub = AsyncEventSubscriber::connect(bridge, url, "sales", [&](const std::string& p, json e) {
+      got.emplace_back(p, std::move(e));
+    });
+    REQUIRE(sub);
+    // PUB drops until the subscriber's pipe is up: publish until one arrives.
+    int n = 0;
+    REQUIRE(run_until(&loop, [&] {
+      REQUIRE(send_bytes(*pub, as_bytes("sales {\"type\":\"probe\",\"n\":" + std::to_string(n++) + "}")));
+      return !got.empty();
+    }));
+    got.clear();
+    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("support {\"type\":\"other\"}"))));
+    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("sales not json"))));
+    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("sales {\"type\":\"message\",\"seq\":7}"))));
+    auto last_is_message = [&] { return !got.empty() && got.back().second["type"] == "message"; };
+    REQUIRE(run_until(&loop, last_is_message));
+    for (const auto& pe : got) {
+      CHECK(pe.first == "sales");
+      CHECK(pe.second["type"] != "other");  // probes still in flight may precede it
+    }
+    CHECK(got.back().second["seq"] == 7);
+    CHECK((*sub)->dropped() == 1);
+    sub->reset();
+    bridge.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}
