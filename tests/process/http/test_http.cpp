@@ -323,3 +323,72 @@ TEST_CASE("wa-http: readyz is 503 while the supervisor is down, healthz stays 20
   CHECK(code_of(r) == "not_connected");
   CHECK(request("GET", http.url("/healthz")).status == 200);
 }
+
+TEST_CASE("wa-http: HTTPS with a configured certificate (made by openssl at test time)") {
+  TempDir certs;
+  const std::string cert = certs.path() + "/cert.pem", key = certs.path() + "/key.pem";
+  auto made = run_program({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                           cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                          certs.path() + "/openssl.out");
+  REQUIRE(made.first == 0);
+  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
+                  {"http", http_section({{"tls", {{"cert", cert}, {"key", key}}}})}});
+  WaHttp http(sup.config_path());
+  REQUIRE(http.url("/").rfind("https://", 0) == 0);
+  Response r = request("GET", http.url("/v1/status"), kAdmin, std::nullopt, 10000, cert);
+  INFO(r.body);
+  CHECK(r.status == 200);
+  CHECK(r.j()["result"]["instances"].size() == 1);
+  // Plain HTTP on the TLS port gets no API answer.
+  std::string plain = "http://127.0.0.1:" + std::to_string(http.port()) + "/v1/status";
+  CHECK(request("GET", plain, kAdmin, std::nullopt, 3000).status != 200);
+}
+
+TEST_CASE("wa-http: an upload is written 0600 under upload_dir and its path answered, within its limit") {
+  TempDir files;
+  const std::string root = files.path() + "/outbox";
+  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
+                  {"media", {{"allowed_roots", {root}}}},
+                  {"http", http_section({{"upload_dir", root + "/http"}, {"upload_max_bytes", 100000}})}});
+  WaHttp http(sup.config_path());
+  std::string body(70000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 % 251);
+  Response r = request("POST", http.url("/v1/profiles/alpha/media?name=photo.jpg"), kSendAlpha, body);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  const std::string path = r.j()["result"]["path"];
+  CHECK(path.rfind(root + "/http/alpha/", 0) == 0);
+  CHECK(path.size() > 4);
+  CHECK(path.substr(path.size() - 4) == ".jpg");
+  CHECK(file_mode(path) == 0600);
+  std::ifstream f(path, std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(got == body);
+  // Over the limit: 413 and nothing left behind; another profile: 403.
+  r = request("POST", http.url("/v1/profiles/alpha/media"), kSendAlpha, std::string(100001, 'x'));
+  CHECK(r.status == 413);
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/http/alpha")) n += e.is_regular_file();
+  CHECK(n == 1);
+  CHECK(request("POST", http.url("/v1/profiles/beta/media"), kSendAlpha, "x").status == 403);
+  CHECK(request("POST", http.url("/v1/profiles/alpha/media"), kReadBeta, "x").status == 403);
+}
+
+TEST_CASE("wa-http: the dashboard directory is served at / and /dashboard/, nothing outside it") {
+  TempDir dash;
+  std::ofstream(dash.path() + "/index.html") << "<!doctype html><title>wa</title>";
+  std::ofstream(dash.path() + "/app.js") << "console.log(1)";
+  std::ofstream(dash.path() + "/.secret") << "no";
+  Supervisor sup({{"instances", json::array()}, {"http", http_section({{"dashboard_dir", dash.path()}})}});
+  WaHttp http(sup.config_path());
+  Response r = request("GET", http.url("/"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("<title>wa</title>") != std::string::npos);
+  CHECK(r.headers["content-type"].rfind("text/html", 0) == 0);
+  r = request("GET", http.url("/dashboard/app.js"));
+  CHECK(r.status == 200);
+  CHECK(r.headers["content-type"].rfind("text/javascript", 0) == 0);
+  CHECK(request("GET", http.url("/dashboard/.secret")).status == 404);
+  CHECK(request("GET", http.url("/dashboard/missing.css")).status == 404);
+  CHECK(request("GET", http.url("/dashboard/%2e%2e/config.json")).status == 404);
+}
