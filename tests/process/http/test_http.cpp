@@ -61,8 +61,16 @@ class WaHttp {
         }))
       throw std::runtime_error("wa-http did not start; log:\n" + log_text());
   }
+  // SIGTERM; the wait status (-1: still running after 5 s).
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int st = wait_exit(pid_, 5s);
+    if (st != -1) pid_ = 0;
+    return st;
+  }
   ~WaHttp() {
     if (std::getenv("WA_TEST_SHOW_LOG") != nullptr) std::fprintf(stderr, "%s", log_text().c_str());
+    if (pid_ == 0) return;
     ::kill(pid_, SIGTERM);
     if (wait_exit(pid_, 10s) == -1) {
       ::kill(pid_, SIGKILL);
@@ -322,6 +330,13 @@ TEST_CASE("wa-http: readyz is 503 while the supervisor is down, healthz stays 20
   CHECK(r.status == 503);
   CHECK(code_of(r) == "not_connected");
   CHECK(request("GET", http.url("/healthz")).status == 200);
+  // A client still connected does not hold the process: SIGTERM ends it.
+  httptest::WsReader ws(http.port(), "/v1/events?since=0&access_token=" + kAdmin);
+  CHECK(ws.upgraded());
+  int st = http.terminate();
+  REQUIRE(st != -1);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
 }
 
 TEST_CASE("wa-http: HTTPS with a configured certificate (made by openssl at test time)") {
