@@ -105,21 +105,25 @@ int main(int argc, char** argv) {
     } else {
       WA_INFO("wa-http: listening on %s://%s:%d (dashboard: %s)", tls ? "https" : "http", cfg->host.c_str(),
               server.port(), dash.empty() ? "none" : dash.c_str());
-      uv_signal_t sigterm, sigint;
-      uv_signal_init(&loop, &sigterm);
-      uv_signal_init(&loop, &sigint);
-      sigterm.data = sigint.data = &server;
+      struct Stop {
+        wa::http::Server* server;
+        uv_signal_t term, intr;
+      } stop{&server, {}, {}};
+      uv_signal_init(&loop, &stop.term);
+      uv_signal_init(&loop, &stop.intr);
+      stop.term.data = stop.intr.data = &stop;
+      // Either signal stops the server and closes both handles, so the loop
+      // runs out once lws and NNG have let go.
       auto on_sig = [](uv_signal_t* h, int) {
-        static_cast<wa::http::Server*>(h->data)->stop();
-        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+        auto* ctl = static_cast<Stop*>(h->data);
+        ctl->server->stop();
+        for (uv_signal_t* s : {&ctl->term, &ctl->intr})
+          if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
       };
-      uv_signal_start(&sigterm, on_sig, SIGTERM);
-      uv_signal_start(&sigint, on_sig, SIGINT);
+      uv_signal_start(&stop.term, on_sig, SIGTERM);
+      uv_signal_start(&stop.intr, on_sig, SIGINT);
       uv_run(&loop, UV_RUN_DEFAULT);
       WA_INFO("wa-http: stopped");
-      // Both signal handles: the one that fired closed itself.
-      for (uv_signal_t* s : {&sigterm, &sigint})
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
     }
     server.stop();
     uv_run(&loop, UV_RUN_DEFAULT);

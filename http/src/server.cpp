@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -382,7 +383,19 @@ int Server::on_http(lws* wsi, const char* uri) {
     }
     if (r.route.kind == K::upload) start_upload(r);
     if (r.answered) return 0;
-    if (r.expected > 0) return 0;  // dispatched at the body's completion
+    if (r.expected > 0) {
+      // curl and others ask before sending a large body; lws does not answer
+      // for us (a refusal above is the final answer, the body never comes).
+      std::string expect = header(wsi, WSI_TOKEN_HTTP_EXPECT);
+      if (expect.size() == 12 && strncasecmp(expect.c_str(), "100-continue", 12) == 0) {
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        unsigned char buf[LWS_PRE + sizeof kContinue];
+        std::memcpy(buf + LWS_PRE, kContinue, sizeof kContinue - 1);
+        if (lws_write(wsi, buf + LWS_PRE, sizeof kContinue - 1, LWS_WRITE_RAW) < static_cast<int>(sizeof kContinue - 1))
+          return -1;
+      }
+      return 0;  // dispatched at the body's completion
+    }
   }
   dispatch(r);
   return 0;
@@ -390,6 +403,9 @@ int Server::on_http(lws* wsi, const char* uri) {
 
 void Server::dispatch(Conn& c) {
   c.dispatched = true;
+  // lws's idle timeout (timeout_secs) would cut a long poll or a send that
+  // waits for the server's ack; the control request has its own deadline.
+  lws_set_timeout(c.wsi, NO_PENDING_TIMEOUT, 0);
   using K = Route::Kind;
   switch (c.route.kind) {
     case K::healthz: respond(c, 200, R"({"ok":true,"result":{"alive":true}})"); return;
