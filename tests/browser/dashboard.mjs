@@ -41,11 +41,18 @@ function startProcess(name, bin, args, log) {
   return proc;
 }
 
-async function stopProcess(proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.on('exit', r));
+// SIGTERM must end it (a daemon under systemd); one that ignores it is
+// killed so nothing outlives the test, and the test fails.
+async function stopProcess(name, proc) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return true;
+  const exited = new Promise((r) => proc.on('exit', () => r(true)));
   proc.kill('SIGTERM');
+  const timer = new Promise((r) => setTimeout(() => r(false), 15000));
+  if (await Promise.race([exited, timer])) return true;
+  console.error(`FAIL: ${name} did not exit within 15 s of SIGTERM`);
+  proc.kill('SIGKILL');
   await exited;
+  return false;
 }
 
 const run = (bin, args) => new Promise((resolve) => {
@@ -62,7 +69,7 @@ async function freePort() {
 const log = [];
 const dir = mkdtempSync(path.join(tmpdir(), 'wa-browser-'));
 let server = null, sup = null, http = null, browser = null;
-const deadline = setTimeout(() => { console.error('FAIL: test took longer than 100 s\n' + log.slice(-60).join('\n')); process.exit(1); }, 100000);
+const deadline = setTimeout(() => { console.error('FAIL: test took longer than 80 s\n' + log.slice(-60).join('\n')); process.exit(1); }, 80000);
 let failed = false;
 try {
   server = await startServer(testserverBin);
@@ -171,8 +178,8 @@ try {
   console.error('FAIL: ' + (e.stack || e) + '\n' + log.slice(-60).join('\n'));
 } finally {
   await browser?.close().catch(() => {});
-  await stopProcess(http);
-  await stopProcess(sup);
+  if (!(await stopProcess('wa-http', http))) failed = true;
+  if (!(await stopProcess('wa-supervisor', sup))) failed = true;
   await server?.stop();
   if (process.env.WATS_KEEP) console.error('kept ' + dir); else rmSync(dir, { recursive: true, force: true });
   clearTimeout(deadline);
