@@ -167,8 +167,10 @@ class LiveTest(unittest.TestCase):
             r = cls.tree.scan(phone, qr)
             if r.returncode != 0:
                 raise AssertionError(f"scan for {profile}: {r.stderr}")
-        inst = until(profile + " linked", lambda: [i for i in cls.wa.status(profile)
-                                                   if (i.get("linked") or {}).get("jid")])
+        # Linked, and back online after the reconnect that follows pairing.
+        inst = until(profile + " linked and open", lambda: [i for i in cls.wa.status(profile)
+                                                            if (i.get("linked") or {}).get("jid")
+                                                            and (i.get("connection") or {}).get("state") == "open"])
         return inst[0]["linked"]["jid"]
 
     def test_paired_accounts_show_in_status(self):
@@ -206,9 +208,10 @@ class LiveTest(unittest.TestCase):
 
     def test_follow_wakes_on_a_new_event(self):
         head = self.wa.events_page("alice", 0, 1)["last_seq"]
-        # Nothing new: the long poll ends empty after about wait_ms.
+        # Nothing past `since`: the long poll ends empty after about wait_ms
+        # (a seq far ahead, so no event of the account can answer it).
         t0 = time.monotonic()
-        page = self.wa.events_page("alice", head, wait_ms=700)
+        page = self.wa.events_page("alice", head + 100000, wait_ms=700)
         self.assertEqual(page["events"], [])
         self.assertGreaterEqual(time.monotonic() - t0, 0.5)
         # A message arriving while the poll waits answers it at once.
