@@ -6,6 +6,8 @@
 // stop/start buttons change the instance's state in the table and the live
 // tail shows the lifecycle events of that.
 // argv: <tests/browser dir> <wa-testserver> <bin dir with wa-supervisor, wa-http>
+// WA_SCREENSHOT=FILE.png keeps a picture of the final page; WATS_VERBOSE=1
+// prints the processes' logs as they come.
 import { spawn, execFile } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'fs';
@@ -118,6 +120,7 @@ try {
   await page.click('#use-token');
   await page.waitForSelector('#dashboard:not([hidden])');
   await page.waitForSelector('#conn.live');
+  if (await page.isVisible('#login') || await page.isVisible('#error')) throw new Error('token prompt or error still shown');
   step('token accepted, event stream live');
 
   // Add an account: the page starts it with create and shows its QR code.
@@ -166,6 +169,7 @@ try {
   await until('connection open again', async () => (await row('connection')) === 'open', 20000);
   step('started from the page, connection open again');
 
+  if (process.env.WA_SCREENSHOT) await page.screenshot({ path: process.env.WA_SCREENSHOT, fullPage: true });
   // The tail never shows the QR string itself.
   const tailText = await page.textContent('#tail');
   if (tailText.includes(scanned)) throw new Error('the live tail shows the QR string');
