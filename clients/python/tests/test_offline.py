@@ -119,7 +119,7 @@ class ClientTest(unittest.TestCase):
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
         self.server.seen = []
         self.server.route = lambda rec: (200, {"ok": True, "result": {}}, {})
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
         self.client = Client(f"http://127.0.0.1:{self.server.server_port}", token="t0ken")
 
