@@ -629,18 +629,13 @@ int Server::confirm_upgrade(lws* wsi) {
   // Refusals are answered here, as JSON, before the upgrade happens.
   auto refuse = [&](const std::string& code, const std::string& message,
                     std::vector<std::pair<std::string, std::string>> extra = {}) {
-    auto c = std::make_unique<Conn>();
-    c->id = next_id_++;
-    c->wsi = wsi;
-    c->close_after = true;
-    c->extra_headers = std::move(extra);
     const std::string body = error_body(code, message);
     std::vector<unsigned char> buf(LWS_PRE + 4096 + body.size());
     unsigned char *start = buf.data() + LWS_PRE, *p = start, *end = buf.data() + buf.size() - 1;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned>(contract::http_status(code)), "application/json",
                                     body.size(), &p, end))
       return -1;
-    for (const auto& [k, v] : c->extra_headers) {
+    for (const auto& [k, v] : extra) {
       std::string n = k + ":";
       if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
                                       reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()), &p,
