@@ -132,20 +132,41 @@ try {
   step('QR shown in the page');
 
   // Read the QR from the page as a phone camera would: a screenshot of the
-  // element, decoded by zbarimg. (A code can rotate between the screenshot and
-  // the scan: then the next one is read.)
-  let scanned = null;
-  for (let attempt = 0; attempt < 3 && !scanned; ++attempt) {
-    const png = path.join(dir, `qr-${attempt}.png`);
-    await page.locator(qrImg).screenshot({ path: png });
+  // element, decoded by zbarimg (null while the element is not there).
+  let shots = 0;
+  const readQr = async () => {
+    const png = path.join(dir, `qr-${shots++}.png`);
+    try {
+      await page.locator(qrImg).screenshot({ path: png, timeout: 2000 });
+    } catch {
+      return null;
+    }
     const dec = await run('zbarimg', ['--raw', '-q', png]);
+    if (dec.code === 127 || /not found/.test(dec.stderr)) throw new Error('zbarimg missing (zbar-tools): ' + dec.stderr);
     const qr = dec.stdout.trim();
-    if (dec.code !== 0 || !qr) throw new Error('zbarimg could not read the QR element: ' + dec.stderr);
-    if (qr.split(',').length < 4) throw new Error('decoded QR is not a pairing code');
-    const scan = await server.admin('scan', '--phone', '15550001', '--qr', qr);
-    if (scan.code === 0) scanned = qr; else step('scan refused (' + scan.stderr.trim() + '), reading again');
+    return dec.code === 0 && qr ? qr : null;
+  };
+  const first = await until('a QR code readable from the page', readQr);
+  if (first.split(',').length < 4) throw new Error('decoded QR is not a pairing code');
+  step('QR decoded from the page');
+
+  // The page follows the code live: restart (a new worker, a new code) from
+  // the button, and the page must show the new one.
+  await page.click('#instances tr[data-profile="alpha"] button.do-restart');
+  let scanned = await until('a new QR in the page after restart', async () => {
+    const qr = await readQr();
+    return qr && qr !== first ? qr : null;
+  });
+  step('restarted from the page, new QR shown');
+  // A code can rotate between the screenshot and the scan: then the next one is read.
+  for (let attempt = 0; ; ++attempt) {
+    const scan = await server.admin('scan', '--phone', '15550001', '--qr', scanned);
+    if (scan.code === 0) break;
+    if (attempt >= 2) throw new Error('no QR read from the page was accepted by the server: ' + scan.stderr);
+    step('scan refused (' + scan.stderr.trim() + '), reading again');
+    const before = scanned;
+    scanned = await until('another QR', async () => { const q = await readQr(); return q && q !== before ? q : null; });
   }
-  if (!scanned) throw new Error('no QR read from the page was accepted by the server');
   step('QR decoded from the page and scanned');
 
   const linked = await page.waitForSelector('.pair[data-profile="alpha"] .linked', { timeout: 30000 });
