@@ -11,6 +11,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -161,6 +162,17 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(WAError) as cm:
             self.client.status()
         self.assertEqual((cm.exception.code, cm.exception.status), ("bad_response", 502))
+
+    def test_no_answer_in_time(self):
+        # A POST without an answer may have run: unknown_outcome, not a plain timeout.
+        self.server.route = lambda rec: (time.sleep(1.0), (200, {"ok": True, "result": {}}, {}))[1]
+        slow = Client(self.client.base_url, token="t0ken", timeout=0.3)
+        with self.assertRaises(WAError) as cm:
+            slow.send_text("sales", "+15550002", "x")
+        self.assertEqual(cm.exception.code, "unknown_outcome")
+        with self.assertRaises(WAError) as cm:
+            slow.status()
+        self.assertEqual(cm.exception.code, "timeout")
 
     def test_unreachable(self):
         with socket.socket() as s:

@@ -28,6 +28,15 @@ import urllib.request
 
 __all__ = ["Client", "WAError", "verify_signature", "sign"]
 
+# How long a request may wait for its answer. The supervisor answers every
+# request by its own deadline (timeout / unknown_outcome), so these only
+# cover its defaults: a send within 160 s (queue 60 s, three iq rounds of
+# 20 s, server ack 30 s, margin), a media send within 480 s (plus a
+# transfer of 300 s and one more iq). Larger `senders` settings need larger
+# values here.
+DEFAULT_TIMEOUT_S = 180.0
+TRANSFER_TIMEOUT_S = 540.0
+
 
 class WAError(Exception):
     """An error answer of the API: ``code`` and ``message`` as the API gave them,
@@ -47,9 +56,10 @@ def _quote(segment):
 
 class Client:
     """One API endpoint and one bearer token. ``ssl_context`` for HTTPS with a
-    private CA (``ssl.create_default_context(cafile=...)``)."""
+    private CA (``ssl.create_default_context(cafile=...)``). ``timeout``: how
+    long one request waits for its answer (seconds)."""
 
-    def __init__(self, base_url, token=None, timeout=30.0, ssl_context=None):
+    def __init__(self, base_url, token=None, timeout=DEFAULT_TIMEOUT_S, ssl_context=None):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -74,6 +84,11 @@ class Client:
             data = e.read()
             return e.code, data, e.headers
         except (urllib.error.URLError, OSError) as e:
+            if isinstance(getattr(e, "reason", e), (socket.timeout, TimeoutError)):
+                # No answer in time: a POST may have run (a send may have left;
+                # resend with the same client_id to be sure it goes once).
+                code = "unknown_outcome" if method == "POST" else "timeout"
+                raise WAError(code, f"no answer from {self.base_url} within {timeout or self.timeout} s") from e
             raise WAError("unreachable", f"{self.base_url}: {getattr(e, 'reason', e)}") from e
 
     def _envelope(self, status, data, headers):
@@ -99,8 +114,11 @@ class Client:
     def call(self, command, profile=None, **fields):
         """POST any registry command; returns its ``result``. Fields whose value
         is None are left out."""
+        return self._post(command, profile, fields)
+
+    def _post(self, command, profile, fields, timeout=None):
         body = json.dumps({k: v for k, v in fields.items() if v is not None}).encode("utf-8")
-        return self._envelope(*self._request("POST", self._path(command, profile), body=body))
+        return self._envelope(*self._request("POST", self._path(command, profile), body=body, timeout=timeout))
 
     def get(self, command, profile=None, timeout=None, **params):
         """GET a read command with its fields as query parameters."""
@@ -141,7 +159,8 @@ class Client:
                 data = f.read()
         query = {"name": filename} if filename else None  # wa-http keeps only its extension
         status, body, headers = self._request("POST", self._path("media", profile), query=query, body=bytes(data),
-                                              content_type=content_type or "application/octet-stream")
+                                              content_type=content_type or "application/octet-stream",
+                                              timeout=max(self.timeout, TRANSFER_TIMEOUT_S))
         return self._envelope(status, body, headers)["path"]
 
     def send_media(self, profile, to, file=None, path=None, type=None, caption=None, filename=None,
@@ -155,8 +174,10 @@ class Client:
             if filename is None and isinstance(file, (str, os.PathLike)):
                 filename = os.path.basename(file)
             path = self.upload(profile, file, filename=filename)
-        return self.call("send_media", profile, to=to, path=path, type=type, caption=caption,
-                         filename=filename, client_id=client_id)
+        # An upload to the media host comes before the answer: the transfer deadline.
+        return self._post("send_media", profile, dict(to=to, path=path, type=type, caption=caption,
+                                                       filename=filename, client_id=client_id),
+                          timeout=max(self.timeout, TRANSFER_TIMEOUT_S))
 
     # -- events ------------------------------------------------------------
 
