@@ -10,15 +10,19 @@
 // prints the processes' logs as they come.
 import { spawn, execFile } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
 import readline from 'readline';
 import { startServer } from '../interop/testserver/harness.mjs';
 
 const [browserDir, testserverBin, binDir] = process.argv.slice(2);
-const { chromium } = await import(path.join(path.resolve(browserDir), 'node_modules/playwright-core/index.mjs'));
 const CHROMIUM = process.env.WA_CHROMIUM || '/usr/bin/chromium';
+const pw = path.join(path.resolve(browserDir), 'node_modules/playwright-core/index.mjs');
+for (const [need, what] of [[pw, 'playwright-core (npm ci in tests/browser)'], [CHROMIUM, 'chromium (Debian package)']]) {
+  if (!existsSync(need)) { console.error(`FAIL: ${need} missing: ${what}; scripts/setup.sh installs it`); process.exit(1); }
+}
+const { chromium } = await import(pw);
 const started = Date.now();
 const step = (what) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
 
