@@ -340,6 +340,38 @@ class LiveTest(unittest.TestCase):
         self.assertEqual([e["seq"] for e in events], sorted(e["seq"] for e in events))
         self.assertEqual([e["text"] for e in events if e.get("text") in texts], texts)
 
+    def test_node_example_runs(self):
+        # clients/node/example.mjs against the same tree: status, a send, then
+        # the replay of alice's log (it follows forever: stopped once seen).
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node is not installed")
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "node", "example.mjs")
+        text = "from node " + secrets.token_hex(4)
+        env = dict(os.environ, WA_URL=self.tree.base, WA_TOKEN=self.tree.admin_token)
+        proc = subprocess.Popen([node, example, "alice", "+15550102", text], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        lines = []
+        try:
+            timer = threading.Timer(30, proc.kill)
+            timer.start()
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if " paired" in line:
+                    break
+            timer.cancel()
+        finally:
+            proc.kill()
+            proc.wait()
+        out = "\n".join(lines)
+        self.assertIn("alice running 15550101", out, proc.stderr.read() if proc.stderr else "")
+        sent = [ln.split()[1] for ln in lines if ln.startswith("sent ")]
+        self.assertEqual(len(sent), 1, out)
+        def arrived():
+            return next((ev for ev in self.wa.events("bob", since=0)
+                         if ev["type"] == "message" and ev.get("text") == text), None)
+        self.assertEqual(until("the Node example's text at bob", arrived)["id"], sent[0])
+
     def test_z_nothing_secret_in_the_logs(self):
         # Named to run last (unittest sorts by name): every process has run.
         for name in self.tree.logs:
