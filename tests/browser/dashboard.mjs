@@ -50,14 +50,20 @@ function startProcess(name, bin, args, log) {
 // SIGTERM must end it (a daemon under systemd); one that ignores it is
 // killed so nothing outlives the test, and the test fails.
 async function stopProcess(name, proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return true;
-  const exited = new Promise((r) => proc.on('exit', () => r(true)));
-  proc.kill('SIGTERM');
-  const timer = new Promise((r) => setTimeout(() => r(false), 15000));
-  if (await Promise.race([exited, timer])) return true;
-  console.error(`FAIL: ${name} did not exit within 15 s of SIGTERM`);
-  proc.kill('SIGKILL');
-  await exited;
+  if (!proc) return true;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.on('exit', () => r(true)));
+    proc.kill('SIGTERM');
+    const timer = new Promise((r) => setTimeout(() => r(false), 15000));
+    if (!(await Promise.race([exited, timer]))) {
+      console.error(`FAIL: ${name} did not exit within 15 s of SIGTERM`);
+      proc.kill('SIGKILL');
+      await exited;
+      return false;
+    }
+  }
+  if (proc.exitCode === 0) return true;
+  console.error(`FAIL: ${name} exited with ${proc.exitCode ?? proc.signalCode}`);
   return false;
 }
 

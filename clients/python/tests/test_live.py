@@ -126,6 +126,9 @@ class Tree:
                               capture_output=True, text=True, timeout=40)
 
     def close(self):
+        """Stops every process with SIGTERM; one that ignores it or exits
+        with an error (a sanitizer report included) is reported."""
+        bad = []
         for name, p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
@@ -134,6 +137,10 @@ class Tree:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                    bad.append(f"{name} ignored SIGTERM")
+                    continue
+            if p.returncode != 0:
+                bad.append(f"{name} exited {p.returncode}:\n{self.log(name)[-3000:]}")
         for name in self.logs:
             if os.environ.get("WATS_VERBOSE"):
                 sys.stderr.write(f"--- {name}\n{self.log(name)[-4000:]}\n")
@@ -141,6 +148,8 @@ class Tree:
             sys.stderr.write("kept " + self.dir + "\n")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if bad:
+            raise AssertionError("\n".join(bad))
 
 
 @unittest.skipUnless(TESTSERVER and BIN_DIR, "WA_TESTSERVER and WA_BIN_DIR name the binaries")
@@ -153,7 +162,10 @@ class LiveTest(unittest.TestCase):
         try:
             cls.jids = {p: cls._pair(p, phone) for p, phone in (("alice", "15550101"), ("bob", "15550102"))}
         except BaseException:
-            cls.tree.close()
+            try:
+                cls.tree.close()
+            except AssertionError as e:
+                sys.stderr.write(f"{e}\n")
             raise
 
     @classmethod
