@@ -279,6 +279,9 @@ class LiveTest(unittest.TestCase):
         with self.assertRaises(WAError) as cm:
             Client(self.tree.base, token="wrong").status()
         self.assertEqual((cm.exception.code, cm.exception.status), ("unauthorized", 401))
+        with self.assertRaises(WAError) as cm:
+            Client(self.tree.base, token="wrong").stream(since=0)
+        self.assertEqual((cm.exception.code, cm.exception.status), ("unauthorized", 401))
         viewer = Client(self.tree.base, token=self.tree.read_token)
         self.assertEqual([i["profile"] for i in viewer.status()], ["alice"])
         with self.assertRaises(WAError) as cm:

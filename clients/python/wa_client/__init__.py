@@ -319,17 +319,22 @@ class _EventSocket:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = self._read_until(b"\r\n\r\n").decode("latin-1")
         status_line, *header_lines = head.split("\r\n")
+        headers = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip() for h in header_lines if ":" in h}
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or parts[1] != "101":
             code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            body = self._buf
+            # The refusal's JSON body may come in a later segment than its headers.
+            length = headers.get("content-length", "")
+            try:
+                body = self._read(min(int(length), 65536)) if length.isdigit() else b""
+            except (EOFError, OSError):
+                body = self._buf
             self.close()
             try:
                 err = json.loads(body.decode()).get("error", {})
             except ValueError:
                 err = {}
             raise WAError(err.get("code", "websocket_refused"), err.get("message", status_line), code)
-        headers = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip() for h in header_lines if ":" in h}
         want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
         if headers.get("sec-websocket-accept") != want:
             self.close()
