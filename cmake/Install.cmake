@@ -4,7 +4,11 @@
 # pages made from each program's --help. CPack turns it into a .deb.
 include(GNUInstallDirs)
 
-install(TARGETS wa-supervisor wactl wa-webhooks RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS wa-supervisor wactl wa-http wa-webhooks RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# wa-http's dashboard (static files), found relative to bin/ like the workers.
+if(EXISTS ${PROJECT_SOURCE_DIR}/http/dashboard)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/http/dashboard/ DESTINATION ${CMAKE_INSTALL_DATADIR}/wa-supervisor/dashboard)
+endif()
 install(TARGETS wa-connection wa-sender wa-probe RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/wa-supervisor)
 if(TARGET wa-testserver)
   install(TARGETS wa-testserver wa-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -26,13 +30,17 @@ install(CODE [[
   string(REPLACE "wa-supervisor.service.in" "wa-webhooks.service.in" webhooks_in "${WA_UNIT_IN}")
   configure_file("${webhooks_in}" "${webhooks_unit}" @ONLY)
   message(STATUS "Installing: ${webhooks_unit}")
+  string(REPLACE "wa-supervisor.service.in" "wa-http.service.in" http_in "${WA_UNIT_IN}")
+  set(http_unit "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/lib/systemd/system/wa-http.service")
+  configure_file("${http_in}" "${http_unit}" @ONLY)
+  message(STATUS "Installing: ${http_unit}")
 ]])
 
 # Man pages from --help and --version (help2man), for the programs people run.
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
   set(man_pages)
-  foreach(prog wa-supervisor wactl wa-webhooks wa-testserver)
+  foreach(prog wa-supervisor wactl wa-http wa-webhooks wa-testserver)
     if(TARGET ${prog})
       set(page ${CMAKE_BINARY_DIR}/man/${prog}.1)
       add_custom_command(OUTPUT ${page}

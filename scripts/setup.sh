@@ -16,6 +16,7 @@ PKGS=(
   openssl python3
   clang-14 libclang-rt-14-dev
   nodejs npm sqlite3 procps help2man adduser
+  chromium zbar-tools
 )
 
 missing=()
@@ -40,6 +41,12 @@ fi
 if [ -f tests/interop/package.json ] && { [ ! -f tests/interop/node_modules/.package-lock.json ] ||
     [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; }; then
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The dashboard's browser test: playwright-core only (it drives Debian's
+# chromium above; playwright-core downloads no browser).
+if [ -f tests/browser/package.json ] && { [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+    [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; }; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # Let ccache share objects between clones of the repository on one machine.

@@ -140,7 +140,8 @@ Result<Config> parse_config(std::string_view text) {
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
-                              "log_level", "webhooks"}));
+                              "log_level", "webhooks",
+                              "http"}));  // wa-http's section: it validates it, the supervisor ignores it
   Config c;
   c.run_dir = ipc::default_run_dir();
   c.data_dir = default_data_dir();

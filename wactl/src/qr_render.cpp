@@ -51,6 +51,17 @@ void chunk(wa::Bytes& out, const char* type, const wa::Bytes& data) {
 
 }  // namespace
 
+std::string render_svg(const QrMatrix& qr, int quiet) {
+  const int n = qr.size + 2 * quiet;
+  std::string d;
+  for (int y = 0; y < qr.size; ++y)
+    for (int x = 0; x < qr.size; ++x)
+      if (qr.at(x, y)) d += "M" + std::to_string(x + quiet) + " " + std::to_string(y + quiet) + "h1v1h-1z";
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + std::to_string(n) + " " + std::to_string(n) +
+         "\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path fill=\"#000\" d=\"" +
+         d + "\"/></svg>\n";
+}
+
 wa::Result<wa::Bytes> render_png(const QrMatrix& qr, int scale, int quiet) {
   if (scale < 1 || scale > 64 || quiet < 0 || quiet > 16) return wa::fail("bad_request", "bad PNG scale");
   const int modules = qr.size + 2 * quiet;

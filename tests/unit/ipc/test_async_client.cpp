@@ -90,15 +90,20 @@ TEST_CASE("async control client: concurrent requests each get their own reply, l
     REQUIRE_FALSE(*bad);
     CHECK(bad->error().code == "bad_reply");
 
-    // Destroyed with a request in flight: its callback never runs.
+    // Destroyed with a request in flight: its callback never runs, even when
+    // the answer comes after.
     bool called = false;
+    parked.clear();
     (*client)->request({{"cmd", "park"}}, 5000, [&](Result<json>) { called = true; });
+    REQUIRE(run_until(&loop, [&] { return parked.size() == 1; }));
     client->reset();
+    parked[0]->reply(as_bytes(dump_json(ok_reply("late"))));
+    run_until(&loop, [] { return false; }, 200);
+    CHECK_FALSE(called);
+    // The bridge first: closures the REP server posted must not outlive it.
+    bridge.close();
     parked.clear();
     server->reset();
-    uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK_FALSE(called);
-    bridge.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);
@@ -129,9 +134,9 @@ TEST_CASE("async control client: a request to an absent supervisor times out, an
     REQUIRE(run_until(&loop, [&] { return second.has_value(); }));
     REQUIRE(*second);
     CHECK((**second)["result"] == "pong");
+    bridge.close();
     client->reset();
     server->reset();
-    bridge.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);
@@ -170,8 +175,8 @@ TEST_CASE("async event subscriber: events of the subscribed profile, bad ones dr
     }
     CHECK(got.back().second["seq"] == 7);
     CHECK((*sub)->dropped() == 1);
-    sub->reset();
     bridge.close();
+    sub->reset();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);

@@ -139,3 +139,8 @@ TEST_CASE("media settings: roots, auto-download per instance, the transfer budge
   CHECK(error_of(R"({"instances": [], "senders": {"transfer_timeout_ms": 3600000}})").find("transfer_timeout_ms") !=
         std::string::npos);
 }
+
+TEST_CASE("config: the http section is wa-http's, accepted and not read by the supervisor") {
+  auto c = parse_config(R"({"instances": [], "http": {"listen": "127.0.0.1:0", "anything": [1, 2]}})");
+  CHECK(c.has_value());
+}
