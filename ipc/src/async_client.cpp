@@ -51,8 +51,13 @@ struct AsyncControlClient::Impl {
 
   explicit Impl(LoopBridge& b) : bridge(b) {}
   ~Impl() {
-    sock.close();  // completes every pending aio with NNG_ECLOSED
-    reqs.clear();  // stops and frees them
+    // Stop the aios before closing the socket: a callback running during the
+    // close could otherwise start another operation on the closing socket,
+    // and nng_close (NNG 1.5) then waited forever (seen under load).
+    for (auto& [id, r] : reqs)
+      if (r->aio != nullptr) nng_aio_stop(r->aio);
+    sock.close();
+    reqs.clear();  // frees them
   }
 
   static void on_aio(void* arg);
@@ -179,11 +184,12 @@ void AsyncControlClient::request(const json& req, int timeout_ms, Callback cb) {
 struct AsyncEventSubscriber::Impl {
   explicit Impl(LoopBridge& b, Callback c) : bridge(b), cb(std::move(c)) {}
   ~Impl() {
+    // The receive loop first (it re-arms itself), then the socket: closing
+    // first let a callback in flight re-arm on the closing socket, and
+    // nng_close then never returned (seen under load, NNG 1.5).
+    if (aio != nullptr) nng_aio_stop(aio);
     sock.close();
-    if (aio != nullptr) {
-      nng_aio_stop(aio);
-      nng_aio_free(aio);
-    }
+    if (aio != nullptr) nng_aio_free(aio);
   }
   static void on_aio(void* arg);
   void deliver(std::string text);

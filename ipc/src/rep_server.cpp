@@ -30,8 +30,13 @@ RepServer::RepServer(LoopBridge& bridge, Socket sock, Handler handler)
     : bridge_(bridge), sock_(std::move(sock)), handler_(std::move(handler)) {}
 
 RepServer::~RepServer() {
-  sock_.close();   // completes every pending aio with NNG_ECLOSED
-  slots_.clear();  // stops and frees them
+  // Every aio stops before the socket closes: a callback running during the
+  // close would re-arm a receive on the closing socket, and nng_close then
+  // never returned (seen under load, NNG 1.5).
+  for (auto& s : slots_)
+    if (s->aio != nullptr) nng_aio_stop(s->aio);
+  sock_.close();
+  slots_.clear();  // frees them
 }
 
 Result<std::unique_ptr<RepServer>> RepServer::listen(LoopBridge& bridge, Socket sock,
@@ -71,12 +76,12 @@ void RepServer::on_aio(void* arg) {
     }
     nng_aio_set_msg(slot->aio, nullptr);
     if (auto cb = std::exchange(slot->on_sent, nullptr)) self->bridge_.post(std::move(cb));
-    if (rv == NNG_ECLOSED) return;
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;  // closing, or stopped by ~RepServer
     self->receiving_.fetch_add(1);
     nng_ctx_recv(slot->ctx, slot->aio);
     return;
   }
-  if (rv == NNG_ECLOSED) return;
+  if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;  // never re-armed while the server goes
   if (rv != 0) {
     nng_ctx_recv(slot->ctx, slot->aio);
     return;
