@@ -303,20 +303,22 @@ TEST_CASE("wa-http: send_text through HTTP reaches the other account, and qr.svg
   CHECK(code_of(request("GET", http.url("/v1/profiles/alpha/qr.svg"), kAdmin)) == "not_found");  // linked: none
 }
 
-TEST_CASE("wa-http: /metrics renders the supervisor's metrics command") {
-  // The `metrics` command is the lead's part of issue 16: this case runs
-  // once the registry has it.
-  if (wa::contract::find_command("metrics") == nullptr) {
-    MESSAGE("no metrics command in the registry yet");
-    return;
-  }
-  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})}, {"http", http_section()}});
+TEST_CASE("wa-http: /metrics renders the supervisor's metrics command and the webhooks' cursors") {
+  json hooks{{"endpoints", json::array({{{"name", "crm"}, {"url", "http://127.0.0.1:9/hook"}, {"secret", "s3cr3t"}}})}};
+  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
+                  {"http", http_section()},
+                  {"webhooks", hooks}});
   WaHttp http(sup.config_path());
   CHECK(request("GET", http.url("/metrics")).status == 401);
   Response m = request("GET", http.url("/metrics"), kReadBeta);
   REQUIRE(m.status == 200);
+  INFO(m.body);
   CHECK(m.body.find("wa_instance_up{profile=\"alpha\"} 0") != std::string::npos);
   CHECK(m.body.find("# TYPE wa_restarts_total counter") != std::string::npos);
+  CHECK(m.body.find("wa_supervisor_instances 1\n") != std::string::npos);
+  CHECK(m.body.find("wa_webhook_cursor{webhook=\"crm\",profile=\"alpha\"} ") != std::string::npos);
+  CHECK(m.body.find("wa_webhook_paused{webhook=\"crm\",profile=\"alpha\"} 0") != std::string::npos);
+  CHECK(m.body.find("s3cr3t") == std::string::npos);
 }
 
 TEST_CASE("wa-http: readyz is 503 while the supervisor is down, healthz stays 200") {
