@@ -128,6 +128,28 @@ std::string account_log_path(const std::string& data_dir, const std::string& pro
   return data_dir + "/" + profile + "/account.log";
 }
 
+json to_json(const WebhookDelivery& d) {
+  return json{{"batch_max", d.batch_max},
+              {"timeout_ms", d.timeout_ms},
+              {"backoff_min_ms", d.backoff_min_ms},
+              {"backoff_max_ms", d.backoff_max_ms},
+              {"pause_after_failures", d.pause_after_failures},
+              {"pause_after_ms", d.pause_after_ms}};
+}
+
+Result<WebhookDelivery> webhook_delivery_from_json(const json& j) {
+  if (!j.is_object()) return bad("webhook delivery must be an object");
+  WebhookDelivery d;
+  WA_TRY(read(j, "batch_max", d.batch_max));
+  WA_TRY(read(j, "timeout_ms", d.timeout_ms));
+  WA_TRY(read(j, "backoff_min_ms", d.backoff_min_ms));
+  WA_TRY(read(j, "backoff_max_ms", d.backoff_max_ms));
+  WA_TRY(read(j, "pause_after_failures", d.pause_after_failures));
+  WA_TRY(read(j, "pause_after_ms", d.pause_after_ms));
+  if (d.batch_max < 1 || d.pause_after_failures < 1) return bad("webhook delivery counts must be at least 1");
+  return d;
+}
+
 json to_json(const WorkerSettings& s) {
   return json{{"data_dir", s.data_dir},
               {"log_level", s.log_level},

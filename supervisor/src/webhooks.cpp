@@ -248,13 +248,7 @@ json Webhooks::cmd_list(const json& req) {
   if (!only.empty() && list.empty()) return ipc::error_reply("unknown_webhook", "no webhook '" + only + "'");
   const WebhookDelivery& d = config_.delivery;
   return ipc::ok_reply({{"webhooks", std::move(list)},
-                        {"delivery",
-                         {{"batch_max", d.batch_max},
-                          {"timeout_ms", d.timeout_ms},
-                          {"backoff_min_ms", d.backoff_min_ms},
-                          {"backoff_max_ms", d.backoff_max_ms},
-                          {"pause_after_failures", d.pause_after_failures},
-                          {"pause_after_ms", d.pause_after_ms}}}});
+                        {"delivery", contract::to_json(d)}});
 }
 
 json Webhooks::cmd_delete(const json& req) {

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wa/contract/settings.hpp"
 #include "wa/result.hpp"
 #include "wa/store/sqlite_handle.hpp"
 
@@ -38,14 +39,7 @@ struct WebhookEndpoint {
 
 // How wa-webhooks delivers (config `webhooks.delivery`; handed to it in
 // webhook_list, so it never parses the config itself).
-struct WebhookDelivery {
-  int batch_max = 100;
-  int timeout_ms = 10000;
-  int backoff_min_ms = 500;
-  int backoff_max_ms = 60000;
-  int pause_after_failures = 50;
-  int pause_after_ms = 3600000;
-};
+using contract::WebhookDelivery;
 
 struct WebhooksConfig {
   std::vector<WebhookEndpoint> endpoints;

@@ -100,14 +100,13 @@ void Deliverer::scan() {
 }
 
 void Deliverer::apply_list(const json& result, uint64_t scan_id) {
-  if (result.contains("delivery") && result["delivery"].is_object()) {
-    const json& d = result["delivery"];
-    policy_.batch_max = d.value("batch_max", policy_.batch_max);
-    policy_.timeout_ms = d.value("timeout_ms", policy_.timeout_ms);
-    policy_.backoff_min_ms = d.value("backoff_min_ms", policy_.backoff_min_ms);
-    policy_.backoff_max_ms = d.value("backoff_max_ms", policy_.backoff_max_ms);
-    policy_.pause_after_failures = d.value("pause_after_failures", policy_.pause_after_failures);
-    policy_.pause_after_ms = d.value("pause_after_ms", policy_.pause_after_ms);
+  if (result.contains("delivery")) {
+    auto d = contract::webhook_delivery_from_json(result["delivery"]);
+    if (d) {
+      policy_ = *d;
+    } else {
+      WA_WARN("webhook_list: %s (keeping the delivery settings in force)", d.error().message.c_str());
+    }
   }
   std::map<std::string, Webhook> hooks;
   std::map<Key, std::shared_ptr<Pair>> pairs;

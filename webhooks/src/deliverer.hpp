@@ -18,20 +18,13 @@
 #include <nlohmann/json.hpp>
 
 #include "http.hpp"
+#include "wa/contract/settings.hpp"
 #include "wa/ipc/async_client.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/timer.hpp"
 
 namespace wa::webhooks {
 
-struct Policy {
-  int batch_max = 100;
-  int timeout_ms = 10000;
-  int backoff_min_ms = 500;
-  int backoff_max_ms = 60000;
-  int pause_after_failures = 50;
-  int64_t pause_after_ms = 3600000;
-};
 
 class Deliverer {
  public:
@@ -78,7 +71,7 @@ class Deliverer {
   ipc::LoopBridge& bridge_;
   std::string run_dir_;
   int scan_ms_;
-  Policy policy_;
+  contract::WebhookDelivery policy_;  // from webhook_list
   std::unique_ptr<ipc::AsyncControlClient> control_;
   std::unique_ptr<ipc::AsyncEventSubscriber> events_;
   std::unique_ptr<HttpClient> http_;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "wa/contract/commands.hpp"
+#include "wa/contract/settings.hpp"
 #include "wa/contract/deadlines.hpp"
 #include "wa/contract/errors.hpp"
 
@@ -181,4 +182,19 @@ TEST_CASE("access: a command that sends is never read-only, a read-only one name
   for (const char* name : {"start", "stop", "restart", "remove", "pair_code", "logout", "shutdown", "log_level"})
     CHECK(wa::contract::find_command(name)->access == Access::admin);
   for (const char* name : {"status", "events", "ping"}) CHECK(wa::contract::find_command(name)->access == Access::read);
+}
+
+TEST_CASE("webhook delivery settings: what the supervisor hands out the deliverer reads back, bad values are errors") {
+  wa::contract::WebhookDelivery d;
+  d.batch_max = 7;
+  d.pause_after_ms = 1234567;
+  auto back = wa::contract::webhook_delivery_from_json(wa::contract::to_json(d));
+  REQUIRE(back.has_value());
+  CHECK(back->batch_max == 7);
+  CHECK(back->pause_after_ms == 1234567);
+  CHECK(back->timeout_ms == wa::contract::WebhookDelivery{}.timeout_ms);
+  CHECK_FALSE(wa::contract::webhook_delivery_from_json(nlohmann::json{{"batch_max", "many"}}).has_value());
+  CHECK_FALSE(wa::contract::webhook_delivery_from_json(nlohmann::json{{"batch_max", 0}}).has_value());
+  CHECK_FALSE(wa::contract::webhook_delivery_from_json(nlohmann::json{{"timeout_ms", 1e300}}).has_value());
+  CHECK_FALSE(wa::contract::webhook_delivery_from_json(nlohmann::json::array()).has_value());
 }

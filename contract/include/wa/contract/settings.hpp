@@ -73,6 +73,21 @@ struct SenderPolicy {
   int transfer_timeout_ms = 300000;
 };
 
+// How wa-webhooks delivers (docs/CONTROL.md, "Webhooks"): the supervisor
+// validates the config's `webhooks.delivery` into this, hands it out in
+// `webhook_list` with to_json, and the deliverer reads it back with
+// webhook_delivery_from_json — one struct and one set of defaults for both.
+struct WebhookDelivery {
+  int batch_max = 100;               // events per POST at most
+  int timeout_ms = 10000;            // one POST, connect to last byte
+  int backoff_min_ms = 500;          // the first retry waits about this long ...
+  int backoff_max_ms = 60000;        // ... doubling (jittered) up to this
+  int pause_after_failures = 50;     // failures in a row before the pair is paused ...
+  int pause_after_ms = 3600000;      // ... or failing for this long
+};
+nlohmann::json to_json(const WebhookDelivery& d);
+Result<WebhookDelivery> webhook_delivery_from_json(const nlohmann::json& j);
+
 // Media (docs/ARCHITECTURE.md, "Media").
 struct MediaPolicy {
   // send_media reads files only below these directories and download writes
