@@ -15,10 +15,14 @@ PairLink::~PairLink() {
     outbox_.clear();
   }
   *alive_ = nullptr;
+  // The aios stop before the socket closes: the receive callback re-arms
+  // itself, and one running during the close could start a receive on the
+  // closing socket, after which nng_close (NNG 1.5) may never return.
+  for (nng_aio* a : {recv_aio_, send_aio_})
+    if (a != nullptr) nng_aio_stop(a);
   sock_.close();
   for (nng_aio* a : {recv_aio_, send_aio_}) {
     if (a != nullptr) {
-      nng_aio_stop(a);
       Msg leftover{nng_aio_get_msg(a)};
       nng_aio_free(a);
     }
