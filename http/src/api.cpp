@@ -155,6 +155,7 @@ Result<Route> match_route(Method m, std::string_view path) {
 
 Result<json> build_request(const Route& r, Method m, const std::map<std::string, std::string>& query,
                            std::string_view body) {
+  if (r.kind != Route::Kind::command || r.spec == nullptr) return fail("not_found", "not a command route");
   const contract::CommandSpec& spec = *r.spec;
   json req = json::object();
   if (m == Method::get) {

@@ -94,6 +94,10 @@ TEST_CASE("http calls become control requests typed by the registry") {
   CHECK_FALSE(req->contains("wait_ms"));
   CHECK(build_request(*route, Method::get, {{"since", "-1"}}, "").error().code == "bad_request");
   CHECK(build_request(*route, Method::get, {{"bogus", "1"}}, "").error().code == "bad_request");
+  // Only a command route builds a request (found by the fuzzer: a file route has no command).
+  auto file = match_route(Method::get, "/dashboard/app.js");
+  REQUIRE(file);
+  CHECK(build_request(*file, Method::get, {}, "").error().code == "not_found");
 
   auto send = match_route(Method::post, "/v1/profiles/sales/send_text");
   auto s = build_request(*send, Method::post, {}, R"({"to": "+15551234567", "text": "hi"})");
