@@ -30,13 +30,15 @@ std::string sha256_hex(const std::string& s) {
 const std::string kAdmin = "tok-admin-0123456789";
 const std::string kSendAlpha = "tok-send-alpha";
 const std::string kReadBeta = "tok-read-beta";
+const std::string kReadAll = "tok-read-all";
 
 json http_section(json extra = json::object()) {
   json h{{"listen", "127.0.0.1:0"},
          {"tokens",
           {{{"name", "admin"}, {"sha256", sha256_hex(kAdmin)}, {"scopes", {"admin"}}, {"profiles", {"*"}}},
            {{"name", "crm"}, {"sha256", sha256_hex(kSendAlpha)}, {"scopes", {"send"}}, {"profiles", {"alpha"}}},
-           {{"name", "viewer"}, {"sha256", sha256_hex(kReadBeta)}, {"scopes", {"read"}}, {"profiles", {"beta"}}}}},
+           {{"name", "viewer"}, {"sha256", sha256_hex(kReadBeta)}, {"scopes", {"read"}}, {"profiles", {"beta"}}},
+           {{"name", "monitor"}, {"sha256", sha256_hex(kReadAll)}, {"scopes", {"read"}}, {"profiles", {"*"}}}}},
          {"max_body_bytes", 4096},
          {"rate_per_s", 1000},
          {"rate_burst", 1000}};
@@ -290,8 +292,37 @@ TEST_CASE("wa-http: send_text through HTTP reaches the other account, and qr.svg
   CHECK(r.j()["result"].contains("id"));
   CHECK(wait_until([&] { return has_message(t.ev, "beta", "hello over http"); }, 20s));
 
+  // The QR's secret reaches admin tokens only: live on the WebSocket, and
+  // in the log's copies (which the log itself keeps without it).
+  httptest::WsReader admin_ws(http.port(), "/v1/events?since=0&access_token=" + kAdmin);
+  httptest::WsReader monitor_ws(http.port(), "/v1/events?since=0&access_token=" + kReadAll);
+  REQUIRE(admin_ws.upgraded());
+  REQUIRE(monitor_ws.upgraded());
   REQUIRE(request("POST", http.url("/v1/profiles/gamma/start"), kAdmin, R"({"create": true})").status == 200);
   REQUIRE(wait_event(t.ev, "gamma", "qr", "", 0));
+  auto first_qr = [](httptest::WsReader& ws) {
+    for (;;) {
+      auto f = ws.next(20000);
+      if (!f) return json();
+      json e = json::parse(*f);
+      if (e.value("profile", "") == "gamma" && e.value("type", "") == "qr") return e;
+    }
+  };
+  json admin_qr = first_qr(admin_ws), monitor_qr = first_qr(monitor_ws);
+  REQUIRE(admin_qr.is_object());
+  REQUIRE(monitor_qr.is_object());
+  CHECK(admin_qr["qr"].is_string());
+  CHECK_FALSE(monitor_qr.contains("qr"));
+  CHECK(admin_qr["seq"] == monitor_qr["seq"]);
+  auto page_qr = [&](const std::string& tok) {
+    json page = request("GET", http.url("/v1/profiles/gamma/events?since=0"), tok).j();
+    for (const auto& e : page["result"]["events"])
+      if (e["seq"] == admin_qr["seq"]) return e;
+    return json();
+  };
+  CHECK(page_qr(kAdmin).value("qr", "") == admin_qr["qr"].get<std::string>());
+  CHECK_FALSE(page_qr(kReadAll).contains("qr"));
+  CHECK(page_qr(kReadAll)["type"] == "qr");
   Response svg;
   CHECK(wait_until([&] {
     svg = request("GET", http.url("/v1/profiles/gamma/qr.svg"), kAdmin);
