@@ -264,6 +264,15 @@ TEST_CASE("wa-http: events page, long poll woken by an event, WebSocket replays 
   }
   for (size_t i = 0; i < seqs.size(); ++i) CHECK(seqs[i] == static_cast<int64_t>(i + 1));
 
+  // `since` per profile: alpha from seq 2 on.
+  httptest::WsReader from2(http.port(), "/v1/events?since=alpha:2,beta:0&profile=alpha&access_token=" + kAdmin);
+  REQUIRE(from2.upgraded());
+  auto first = from2.next();
+  REQUIRE(first);
+  CHECK(json::parse(*first)["seq"] == 3);
+  httptest::WsReader bad_since(http.port(), "/v1/events?since=alpha:x&access_token=" + kAdmin);
+  CHECK(bad_since.head().find(" 400 ") != std::string::npos);
+
   // Without a token, or for a profile the token may not see: refused with
   // the envelope before the upgrade.
   httptest::WsReader anon(http.port(), "/v1/events?since=0");
