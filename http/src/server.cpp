@@ -486,7 +486,9 @@ void Server::run_command(Conn& c) {
       // A send whose answer never came may have left: never say "not sent".
       if (sends && r.error().code == "timeout")
         return respond_error(*cc, "unknown_outcome", "no answer from the supervisor: the message may have been sent");
-      return respond_error(*cc, r.error().code == "timeout" ? "timeout" : "not_connected", r.error().message);
+      const std::string& code = r.error().code;
+      if (code == "timeout" || code == "too_large") return respond_error(*cc, code, r.error().message);
+      return respond_error(*cc, code == "ipc_error" ? "not_connected" : "internal", r.error().message);
     }
     auto j = ipc::parse_json_text(as_bytes(*r), "reply");
     if (!j || !ipc::check_reply(*j)) return respond_error(*cc, "internal", "the supervisor's reply is not an envelope");

@@ -187,6 +187,17 @@ TEST_CASE("wa-http: status, start, stop and bad requests each get the JSON envel
   CHECK(sup.ping());
 }
 
+TEST_CASE("wa-http: a body within max_body_bytes but over the control socket's limit is 413 too_large, never sent") {
+  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
+                  {"http", http_section({{"max_body_bytes", 1048576}})}});
+  WaHttp http(sup.config_path());
+  Response r = request("POST", http.url("/v1/profiles/alpha/send_text"), kAdmin,
+                       json{{"to", "15550001"}, {"text", std::string(400000, 'x')}}.dump());
+  CHECK(r.status == 413);
+  CHECK(code_of(r) == "too_large");
+  CHECK(request("GET", http.url("/v1/ping"), kAdmin).status == 200);
+}
+
 TEST_CASE("wa-http: a token over its rate gets 429 with Retry-After, other tokens do not") {
   Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
                   {"http", http_section({{"rate_per_s", 1}, {"rate_burst", 3}})}});
