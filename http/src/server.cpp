@@ -333,7 +333,7 @@ int Server::on_http(lws* wsi, const char* uri) {
   r.query = std::move(*q);
   auto route = match_route(r.method, r.path);
   if (!route) {
-    if (r.method == Method::post) r.close_after = true;  // its body is not read
+    if (r.method != Method::get) r.close_after = true;  // a body it may have is not read
     respond_error(r, route.error().code, route.error().message);
     return 0;
   }

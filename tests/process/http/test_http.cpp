@@ -163,6 +163,7 @@ TEST_CASE("wa-http: status, start, stop and bad requests each get the JSON envel
   r = request("GET", http.url("/v1/profiles/alpha/send_text"), kAdmin);
   CHECK(r.status == 405);
   CHECK(code_of(r) == "method_not_allowed");
+  CHECK(code_of(request("DELETE", http.url("/v1/profiles/alpha/status"), kAdmin)) == "method_not_allowed");
 
   // Bad bodies: not JSON, not an object, a field of the wrong type, the
   // profile twice.
