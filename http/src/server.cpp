@@ -333,7 +333,7 @@ int Server::on_http(lws* wsi, const char* uri) {
   r.query = std::move(*q);
   auto route = match_route(r.method, r.path);
   if (!route) {
-    if (r.method == Method::post) r.close_after = true;  // its body is not read
+    if (r.method != Method::get) r.close_after = true;  // a body it may have is not read
     respond_error(r, route.error().code, route.error().message);
     return 0;
   }
@@ -486,7 +486,9 @@ void Server::run_command(Conn& c) {
       // A send whose answer never came may have left: never say "not sent".
       if (sends && r.error().code == "timeout")
         return respond_error(*cc, "unknown_outcome", "no answer from the supervisor: the message may have been sent");
-      return respond_error(*cc, r.error().code == "timeout" ? "timeout" : "not_connected", r.error().message);
+      const std::string& code = r.error().code;
+      if (code == "timeout" || code == "too_large") return respond_error(*cc, code, r.error().message);
+      return respond_error(*cc, code == "ipc_error" ? "not_connected" : "internal", r.error().message);
     }
     auto j = ipc::parse_json_text(as_bytes(*r), "reply");
     if (!j || !ipc::check_reply(*j)) return respond_error(*cc, "internal", "the supervisor's reply is not an envelope");
@@ -506,8 +508,8 @@ void Server::run_command(Conn& c) {
         return;
       }
     }
-    if (cc->route.spec->name == "events" && !cc->token->allows(contract::Access::admin) && (*j)["result"].contains("events"))
-      for (auto& e : (*j)["result"]["events"]) e = event_view(*cc->token, std::move(e));
+    if (cc->route.spec->name == "events" && (*j)["result"].contains("events") && (*j)["result"]["events"].is_array())
+      for (auto& e : (*j)["result"]["events"]) e = event_view(*cc->token, with_secret(cc->route.profile, e));
     respond(*cc, 200, ipc::dump_json(*j));
   });
 }
@@ -765,7 +767,7 @@ void Server::ws_catch_up(uint64_t wid, const std::string& profile) {
       auto seq = seq_of(e);
       if (!seq || *seq <= p.last) continue;
       p.last = *seq;
-      ws_push(wc, e);
+      ws_push(wc, with_secret(profile, e));
     }
     if (page.size() >= static_cast<size_t>(kReplayPage) || p.again) ws_catch_up(wid, profile);
   });
@@ -805,6 +807,16 @@ int Server::ws_writeable(lws* wsi) {
   return 0;
 }
 
+json Server::with_secret(const std::string& profile, const json& event) const {
+  auto it = secrets_.find(profile);
+  if (it == secrets_.end() || !event.is_object()) return event;
+  auto seq = seq_of(event);
+  if (!seq || *seq == 0) return event;
+  for (const auto& live : it->second)
+    if (live.value("seq", json(0)) == *seq && live.value("type", "") == event.value("type", "")) return live;
+  return event;
+}
+
 void Server::on_event(const std::string& profile, json event) {
   auto seq_r = seq_of(event);
   const int64_t seq = seq_r ? *seq_r : 0;
@@ -812,12 +824,18 @@ void Server::on_event(const std::string& profile, json event) {
   // The QR code for qr.svg: kept in memory only, until it expires or the
   // account links.
   const std::string type = event.value("type", "");
+  if ((type == "qr" || type == "pairing_code") && seq > 0) {
+    auto& d = secrets_[profile];
+    d.push_back(event);
+    while (d.size() > 8) d.pop_front();
+  }
   if (type == "qr" && event.contains("qr") && event["qr"].is_string()) {
     int64_t ttl = event.value("ttl_ms", json(60000)).is_number_integer() ? event["ttl_ms"].get<int64_t>() : 60000;
     qr_[profile] = {event["qr"].get<std::string>(), std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl)};
   } else if (type == "paired" || type == "logged_out" || type == "instance_stopped" ||
              (type == "connection" && event.value("state", "") == "open")) {
     qr_.erase(profile);
+    secrets_.erase(profile);
   }
   // Long polls of this profile.
   if (seq > 0) {

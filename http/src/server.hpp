@@ -93,6 +93,12 @@ class Server {
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, Qr> qr_;  // the latest live QR per profile (never logged)
+  // The log keeps qr / pairing_code events without their secret; the last
+  // few live ones per profile are held here (memory only) and put back into
+  // the log's copies for admin tokens, so a replay or page that reads them
+  // from the log still carries the code to pair with.
+  std::map<std::string, std::deque<json>> secrets_;
+  json with_secret(const std::string& profile, const json& event) const;
 };
 
 }  // namespace wa::http

@@ -30,13 +30,15 @@ std::string sha256_hex(const std::string& s) {
 const std::string kAdmin = "tok-admin-0123456789";
 const std::string kSendAlpha = "tok-send-alpha";
 const std::string kReadBeta = "tok-read-beta";
+const std::string kReadAll = "tok-read-all";
 
 json http_section(json extra = json::object()) {
   json h{{"listen", "127.0.0.1:0"},
          {"tokens",
           {{{"name", "admin"}, {"sha256", sha256_hex(kAdmin)}, {"scopes", {"admin"}}, {"profiles", {"*"}}},
            {{"name", "crm"}, {"sha256", sha256_hex(kSendAlpha)}, {"scopes", {"send"}}, {"profiles", {"alpha"}}},
-           {{"name", "viewer"}, {"sha256", sha256_hex(kReadBeta)}, {"scopes", {"read"}}, {"profiles", {"beta"}}}}},
+           {{"name", "viewer"}, {"sha256", sha256_hex(kReadBeta)}, {"scopes", {"read"}}, {"profiles", {"beta"}}},
+           {{"name", "monitor"}, {"sha256", sha256_hex(kReadAll)}, {"scopes", {"read"}}, {"profiles", {"*"}}}}},
          {"max_body_bytes", 4096},
          {"rate_per_s", 1000},
          {"rate_burst", 1000}};
@@ -161,6 +163,7 @@ TEST_CASE("wa-http: status, start, stop and bad requests each get the JSON envel
   r = request("GET", http.url("/v1/profiles/alpha/send_text"), kAdmin);
   CHECK(r.status == 405);
   CHECK(code_of(r) == "method_not_allowed");
+  CHECK(code_of(request("DELETE", http.url("/v1/profiles/alpha/status"), kAdmin)) == "method_not_allowed");
 
   // Bad bodies: not JSON, not an object, a field of the wrong type, the
   // profile twice.
@@ -183,6 +186,17 @@ TEST_CASE("wa-http: status, start, stop and bad requests each get the JSON envel
   // Still serving.
   CHECK(request("GET", http.url("/v1/ping"), kAdmin).status == 200);
   CHECK(sup.ping());
+}
+
+TEST_CASE("wa-http: a body within max_body_bytes but over the control socket's limit is 413 too_large, never sent") {
+  Supervisor sup({{"instances", json::array({{{"profile", "alpha"}, {"autostart", false}}})},
+                  {"http", http_section({{"max_body_bytes", 1048576}})}});
+  WaHttp http(sup.config_path());
+  Response r = request("POST", http.url("/v1/profiles/alpha/send_text"), kAdmin,
+                       json{{"to", "15550001"}, {"text", std::string(400000, 'x')}}.dump());
+  CHECK(r.status == 413);
+  CHECK(code_of(r) == "too_large");
+  CHECK(request("GET", http.url("/v1/ping"), kAdmin).status == 200);
 }
 
 TEST_CASE("wa-http: a token over its rate gets 429 with Retry-After, other tokens do not") {
@@ -262,6 +276,15 @@ TEST_CASE("wa-http: events page, long poll woken by an event, WebSocket replays 
   }
   for (size_t i = 0; i < seqs.size(); ++i) CHECK(seqs[i] == static_cast<int64_t>(i + 1));
 
+  // `since` per profile: alpha from seq 2 on.
+  httptest::WsReader from2(http.port(), "/v1/events?since=alpha:2,beta:0&profile=alpha&access_token=" + kAdmin);
+  REQUIRE(from2.upgraded());
+  auto first = from2.next();
+  REQUIRE(first);
+  CHECK(json::parse(*first)["seq"] == 3);
+  httptest::WsReader bad_since(http.port(), "/v1/events?since=alpha:x&access_token=" + kAdmin);
+  CHECK(bad_since.head().find(" 400 ") != std::string::npos);
+
   // Without a token, or for a profile the token may not see: refused with
   // the envelope before the upgrade.
   httptest::WsReader anon(http.port(), "/v1/events?since=0");
@@ -290,8 +313,37 @@ TEST_CASE("wa-http: send_text through HTTP reaches the other account, and qr.svg
   CHECK(r.j()["result"].contains("id"));
   CHECK(wait_until([&] { return has_message(t.ev, "beta", "hello over http"); }, 20s));
 
+  // The QR's secret reaches admin tokens only: live on the WebSocket, and
+  // in the log's copies (which the log itself keeps without it).
+  httptest::WsReader admin_ws(http.port(), "/v1/events?since=0&access_token=" + kAdmin);
+  httptest::WsReader monitor_ws(http.port(), "/v1/events?since=0&access_token=" + kReadAll);
+  REQUIRE(admin_ws.upgraded());
+  REQUIRE(monitor_ws.upgraded());
   REQUIRE(request("POST", http.url("/v1/profiles/gamma/start"), kAdmin, R"({"create": true})").status == 200);
   REQUIRE(wait_event(t.ev, "gamma", "qr", "", 0));
+  auto first_qr = [](httptest::WsReader& ws) {
+    for (;;) {
+      auto f = ws.next(20000);
+      if (!f) return json();
+      json e = json::parse(*f);
+      if (e.value("profile", "") == "gamma" && e.value("type", "") == "qr") return e;
+    }
+  };
+  json admin_qr = first_qr(admin_ws), monitor_qr = first_qr(monitor_ws);
+  REQUIRE(admin_qr.is_object());
+  REQUIRE(monitor_qr.is_object());
+  CHECK(admin_qr["qr"].is_string());
+  CHECK_FALSE(monitor_qr.contains("qr"));
+  CHECK(admin_qr["seq"] == monitor_qr["seq"]);
+  auto page_qr = [&](const std::string& tok) {
+    json page = request("GET", http.url("/v1/profiles/gamma/events?since=0"), tok).j();
+    for (const auto& e : page["result"]["events"])
+      if (e["seq"] == admin_qr["seq"]) return e;
+    return json();
+  };
+  CHECK(page_qr(kAdmin).value("qr", "") == admin_qr["qr"].get<std::string>());
+  CHECK_FALSE(page_qr(kReadAll).contains("qr"));
+  CHECK(page_qr(kReadAll)["type"] == "qr");
   Response svg;
   CHECK(wait_until([&] {
     svg = request("GET", http.url("/v1/profiles/gamma/qr.svg"), kAdmin);
