@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/worker_process.hpp"
 #include "wa/log.hpp"
 #include "wa/profile.hpp"
@@ -63,10 +64,6 @@ int main(int argc, char** argv) {
   // closes its libuv handles from the loop, so let it run before sweeping up
   // whatever is left (closing lws's handles ourselves would close them twice).
   for (int i = 0; i < 1000 && uv_loop_alive(&loop) != 0; ++i) uv_run(&loop, UV_RUN_NOWAIT);
-  uv_walk(&loop, [](uv_handle_t* h, void*) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }, nullptr);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  wa::ipc::close_loop(&loop);
   return rc;
 }

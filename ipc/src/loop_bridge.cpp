@@ -2,6 +2,14 @@
 
 namespace wa::ipc {
 
+void close_loop(uv_loop_t* loop) {
+  uv_walk(loop, [](uv_handle_t* h, void*) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }, nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+}
+
 LoopBridge::LoopBridge(uv_loop_t* loop) : loop_(loop), async_(new uv_async_t{}) {  // NOLINT: freed in uv_close callback
   uv_async_init(loop_, async_, &LoopBridge::on_async);
   async_->data = this;

@@ -67,11 +67,7 @@ Supervisor::~Supervisor() {
   events_.reset();
   if (bridge_) bridge_->close();
   // Let libuv finish closing every handle, then release the loop.
-  uv_walk(&loop_, [](uv_handle_t* h, void*) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }, nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  uv_loop_close(&loop_);
+  ipc::close_loop(&loop_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 

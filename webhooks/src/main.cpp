@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "deliverer.hpp"
+#include "wa/ipc/loop_bridge.hpp"
 #include "wa/build_info.hpp"
 #include "wa/bytes.hpp"
 #include "wa/fs.hpp"
@@ -90,10 +91,6 @@ int main(int argc, char** argv) {
     deliverer.reset();  // its clients post through the bridge: gone before it closes
     bridge.close();
   }
-  uv_walk(&loop, [](uv_handle_t* h, void*) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }, nullptr);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  wa::ipc::close_loop(&loop);
   return rc;
 }

@@ -12,6 +12,11 @@
 
 namespace wa::ipc {
 
+// The last step of a program's loop: closes every handle still open, lets
+// libuv finish closing them, and closes the loop. Owners close what they can
+// first (a library's own handles, e.g. libwebsockets', must be left to it).
+void close_loop(uv_loop_t* loop);
+
 class LoopBridge {
  public:
   explicit LoopBridge(uv_loop_t* loop);
