@@ -5,7 +5,18 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(doctest REQUIRED)
-find_package(nng REQUIRED)
+# NNG: Debian's source rebuilt by scripts/setup.sh with fixed thread counts
+# (docs/ARCHITECTURE.md, "Threads"), linked statically; never the system's
+# libnng1, whose pools grow with the core count.
+set(WA_NNG_PREFIX /opt/wa/nng CACHE PATH "NNG built from Debian's source by scripts/setup.sh")
+# A build directory configured before may still cache the system's package.
+if(DEFINED nng_DIR AND NOT nng_DIR MATCHES "^${WA_NNG_PREFIX}/")
+  unset(nng_DIR CACHE)
+endif()
+find_package(nng 1.5 CONFIG PATHS ${WA_NNG_PREFIX} NO_DEFAULT_PATH)
+if(NOT nng_FOUND)
+  message(FATAL_ERROR "NNG with the project's thread counts is not in ${WA_NNG_PREFIX}: run scripts/setup.sh")
+endif()
 find_package(Protobuf REQUIRED)
 
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
