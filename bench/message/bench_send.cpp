@@ -249,6 +249,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when piped (profiling starts on it)
   if (argc < 2) die("usage: bench_send prepare|run ...");
   std::string mode = argv[1];
   try {

@@ -19,6 +19,7 @@
 #include "wa/contract/errors.hpp"
 #include "schema.hpp"
 #include "wa/store/sqlite_handle.hpp"
+#include "write_gate.hpp"
 
 namespace wa::store {
 
@@ -145,7 +146,8 @@ namespace {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(sql::Db db, SqliteOptions options) : db_(std::move(db)), opt_(std::move(options)) {}
+  SqliteStore(sql::Db db, SqliteOptions options, std::shared_ptr<WriteGate> gate)
+      : db_(std::move(db)), opt_(std::move(options)), gate_(std::move(gate)) {}
   ~SqliteStore() override {
     cache_.clear();  // finalize statements before the connection closes
   }
@@ -179,6 +181,10 @@ class SqliteStore final : public Store {
       if (!s) return s;
       sync_ = durability;
     }
+    // Writers of this database queue on the gate (write_gate.hpp) and are
+    // woken at the holder's commit, instead of polling SQLite's lock from
+    // its sleeping busy handler; BEGIN IMMEDIATE then rarely waits at all.
+    GateHold hold(gate_.get(), opt_.busy_timeout_ms);
     if (auto s = begin_immediate(); !s) return s;
 
     depth_ = 1;
@@ -1171,8 +1177,21 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // Holds the gate for one transaction; without it (no gate, deadline
+  // passed, a relock) the transaction relies on SQLite's locking alone.
+  struct GateHold {
+    WriteGate* gate;
+    GateHold(WriteGate* g, int timeout_ms) : gate(g && g->lock(std::max(0, timeout_ms)) ? g : nullptr) {}
+    ~GateHold() {
+      if (gate) gate->unlock();
+    }
+    GateHold(const GateHold&) = delete;
+    GateHold& operator=(const GateHold&) = delete;
+  };
+
   sql::Db db_;
   SqliteOptions opt_;
+  std::shared_ptr<WriteGate> gate_;
   std::unordered_map<std::string_view, sql::Stmt> cache_;
   int depth_ = 0;
   int savepoints_ = 0;           // open savepoints inside the current transaction
@@ -1191,6 +1210,9 @@ Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const Sqlite
   // retry with backoff for up to the busy timeout instead of failing a
   // worker's start over a collision that lasts microseconds.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, options.busy_timeout_ms));
+  // One mapping per open; a database without a usable side file is written
+  // under SQLite's locking alone, as before the gate existed.
+  std::shared_ptr<WriteGate> gate = WriteGate::open(path);
   for (int delay_ms = 1;; delay_ms = std::min(delay_ms * 2, 64)) {
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,
@@ -1198,7 +1220,7 @@ Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const Sqlite
                              fault::vfs_name());
     sql::Db db(raw);
     if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db.get(), rc, "open " + path)};
-    auto store = std::make_unique<SqliteStore>(std::move(db), options);
+    auto store = std::make_unique<SqliteStore>(std::move(db), options, gate);
     auto s = store->init();
     if (s) return std::unique_ptr<Store>(std::move(store));
     if (s.error().code != "busy" || std::chrono::steady_clock::now() >= deadline) return Unexpected<Error>{s.error()};
