@@ -11,8 +11,10 @@
 //       socket), then:
 //       cold: one send to each recipient in turn (new conversation: sender
 //             fork, usync, prekey bundle, pkmsg); latency p50/p99;
+//       warm, one at a time: one send to each recipient in turn (sender,
+//             session and device list already there); latency p50/p99;
 //       warm: M sends spread over the N recipients with C requests
-//             outstanding; sends acked per second;
+//             outstanding; sends acked per second, latency p50/p99;
 //       PSS of the wa-sender processes sampled during the warm run.
 #include <algorithm>
 #include <atomic>
@@ -25,6 +27,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "load_client.hpp"
 #include "wa/ipc/addresses.hpp"
@@ -70,6 +74,25 @@ long pss_kb(int pid) {
   while (std::getline(f, line))
     if (line.rfind("Pss:", 0) == 0) return std::stol(line.substr(4));
   return 0;
+}
+
+// utime + stime of a process in clock ticks (0 if gone).
+long cpu_ticks(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(all.substr(close + 2));
+  std::string tok;
+  long ut = 0, st = 0;
+  for (int field = 3; in >> tok; ++field) {
+    if (field == 14) ut = std::stol(tok);
+    if (field == 15) {
+      st = std::stol(tok);
+      break;
+    }
+  }
+  return ut + st;
 }
 
 wa::ipc::ControlClient control(const std::string& run_dir) {
@@ -142,8 +165,40 @@ int run(int argc, char** argv) {
   std::printf("cold send (new sender, usync, bundle, pkmsg), %d recipients: p50 %.1f ms, p99 %.1f ms\n", n,
               pct(cold, 0.5), pct(cold, 0.99));
 
+  // Warm, one outstanding: the latency of a single warm send.
+  std::vector<double> single;
+  for (int i = 0; i < n; ++i) {
+    auto t = Clock::now();
+    send(c, i, "single " + std::to_string(i));
+    single.push_back(ms_since(t));
+  }
+  std::printf("warm send, one outstanding, %d recipients: p50 %.2f ms, p99 %.2f ms\n", n, pct(single, 0.5),
+              pct(single, 0.99));
+
+  // Where the CPU goes during the warm run, per process class.
+  json st0 = call(c, {{"cmd", "status"}, {"profile", profile}});
+  std::vector<std::pair<std::string, std::vector<int>>> procs = {
+      {"wa-testserver", {std::stoi(arg(argc, argv, "server-pid", "0"))}},
+      {"wa-supervisor", {std::stoi(arg(argc, argv, "supervisor-pid", "0"))}},
+      {"wa-connection", {st0["result"]["instances"][0].value("connection_pid", 0)}},
+      {"wa-sender (all)", {}},
+      {"bench_send (the clients)", {static_cast<int>(getpid())}}};
+  for (auto& s : st0["result"]["instances"][0]["senders"]) procs[3].second.push_back(s.value("pid", 0));
+  auto ticks = [&] {
+    std::vector<long> t;
+    for (auto& [name, pids] : procs) {
+      long sum = 0;
+      for (int pid : pids)
+        if (pid > 0) sum += cpu_ticks(pid);
+      t.push_back(sum);
+    }
+    return t;
+  };
+  const auto cpu0 = ticks();
+
   // Warm: C clients, each taking the next message number.
   std::atomic<int> next{0};
+  std::vector<double> lat(static_cast<size_t>(messages));
   std::atomic<bool> sampling{true};
   std::vector<long> pss;
   std::mutex mu;
@@ -167,7 +222,11 @@ int run(int argc, char** argv) {
   for (int w = 0; w < conc; ++w)
     workers.emplace_back([&] {
       auto wc = control(run_dir);
-      for (int i = next++; i < messages; i = next++) send(wc, i, "warm " + std::to_string(i));
+      for (int i = next++; i < messages; i = next++) {
+        auto t = Clock::now();
+        send(wc, i, "warm " + std::to_string(i));
+        lat[static_cast<size_t>(i)] = ms_since(t);
+      }
     });
   for (auto& w : workers) w.join();
   double secs = ms_since(t0) / 1000.0;
@@ -175,6 +234,12 @@ int run(int argc, char** argv) {
   sampler.join();
   std::printf("warm sends acked: %d in %.2f s = %.0f/s (%d recipients, %d outstanding)\n", messages, secs,
               messages / secs, n, conc);
+  std::printf("warm send latency, %d outstanding: p50 %.2f ms, p99 %.2f ms\n", conc, pct(lat, 0.5), pct(lat, 0.99));
+  const auto cpu1 = ticks();
+  const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (size_t k = 0; k < procs.size(); ++k)
+    std::printf("  CPU per warm send, %s: %.0f us\n", procs[k].first.c_str(),
+                static_cast<double>(cpu1[k] - cpu0[k]) * us_per_tick / messages);
   std::vector<double> pssd(pss.begin(), pss.end());
   std::printf("sender worker PSS during the warm run: p50 %.0f kB, max %.0f kB (%zu samples)\n", pct(pssd, 0.5),
               pct(pssd, 1.0), pssd.size());
@@ -184,6 +249,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when piped (profiling starts on it)
   if (argc < 2) die("usage: bench_send prepare|run ...");
   std::string mode = argv[1];
   try {

@@ -47,13 +47,27 @@ for (let i = 0; i < count; ++i) {
 }
 console.log(`baileys cold send, ${count} recipients: p50 ${pct(cold, 0.5).toFixed(1)} ms, p99 ${pct(cold, 0.99).toFixed(1)} ms`);
 
+const single = [];
+for (let i = 0; i < count; ++i) {
+  const t = performance.now();
+  await send(i, 'single ' + i);
+  single.push(performance.now() - t);
+}
+console.log(`baileys warm send, one outstanding, ${count} recipients: p50 ${pct(single, 0.5).toFixed(2)} ms, p99 ${pct(single, 0.99).toFixed(2)} ms`);
+
 let next = 0;
+const lat = new Array(messages);
 const t0 = performance.now();
 await Promise.all(Array.from({ length: conc }, async () => {
-  for (let i = next++; i < messages; i = next++) await send(i, 'warm ' + i);
+  for (let i = next++; i < messages; i = next++) {
+    const t = performance.now();
+    await send(i, 'warm ' + i);
+    lat[i] = performance.now() - t;
+  }
 }));
 const secs = (performance.now() - t0) / 1000;
 console.log(`baileys warm sends acked: ${messages} in ${secs.toFixed(2)} s = ${(messages / secs).toFixed(0)}/s (${count} recipients, ${conc} outstanding)`);
+console.log(`baileys warm send latency, ${conc} outstanding: p50 ${pct(lat, 0.5).toFixed(2)} ms, p99 ${pct(lat, 0.99).toFixed(2)} ms`);
 await client.close();
 client.cleanup();
 process.exit(0);

@@ -53,7 +53,9 @@ for _ in $(seq 100); do "$BIN/wactl" --run-dir "$WORK/run" ping >/dev/null 2>&1 
 
 echo "# send bench ($(uname -m), $(nproc) cpu): $RECIPIENTS recipients, $MESSAGES warm sends, $CONCURRENCY outstanding, max $SENDERS senders"
 "$BIN/bench_send" run --state "$STATE" --run-dir "$WORK/run" --profile bench --phone 15569990001 \
-  --prefix $PREFIX --count "$RECIPIENTS" --messages "$MESSAGES" --concurrency "$CONCURRENCY"
+  --prefix $PREFIX --count "$RECIPIENTS" --messages "$MESSAGES" --concurrency "$CONCURRENCY" \
+  --server-pid "$TS" --supervisor-pid "$SUP"
+echo "load average: $(cat /proc/loadavg)"
 CONN=$("$BIN/wactl" --run-dir "$WORK/run" call '{"cmd":"status","profile":"bench"}' |
   sed -n 's/.*"connection_pid":\([0-9]*\).*/\1/p')
 [[ -n $CONN ]] && echo "connection worker PSS after the run: $(awk '/^Pss:/{print $2}' /proc/$CONN/smaps_rollup) kB"

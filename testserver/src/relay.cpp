@@ -36,15 +36,18 @@ void Server::on_message(Conn& c, const Node& msg) {
     faults_.send_ack(*transport_, c, std::move(ack));
     return;
   }
-  for (auto& d : plan->deliveries) {
-    // Blocked: the sender gets its ack as usual, the blocker nothing.
-    if (d.to.phone != c.addr.phone && blocks(d.to.phone, c.addr.phone)) continue;
-    if (d.to.phone != c.addr.phone) {
-      contacts_[c.addr.phone].insert(d.to.phone);
-      contacts_[d.to.phone].insert(c.addr.phone);
+  (void)state_.batch([&]() -> Status {
+    for (auto& d : plan->deliveries) {
+      // Blocked: the sender gets its ack as usual, the blocker nothing.
+      if (d.to.phone != c.addr.phone && blocks(d.to.phone, c.addr.phone)) continue;
+      if (d.to.phone != c.addr.phone) {
+        contacts_[c.addr.phone].insert(d.to.phone);
+        contacts_[d.to.phone].insert(c.addr.phone);
+      }
+      deliver(std::move(d));
     }
-    deliver(std::move(d));
-  }
+    return {};  // a failed enqueue is the stanza's own loss, as before
+  });
   faults_.send_ack(*transport_, c, std::move(plan->ack));
 }
 

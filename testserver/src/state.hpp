@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -153,6 +154,9 @@ class State {
   Policy policy;
 
   Status enqueue(const std::string& phone, uint16_t device, ByteView node);
+  // Runs f() in one transaction: the offline copies of one stanza (a
+  // message to three offline devices) share one commit instead of three.
+  Status batch(const std::function<Status()>& f);
   std::vector<QueuedStanza> queued(const std::string& phone, uint16_t device);
   Status dequeue(const std::vector<int64_t>& seqs);
   size_t queued_count(const std::string& phone, uint16_t device);
@@ -162,6 +166,8 @@ class State {
   Status save_account(const Account& a);
 
   store::sql::Db db_;
+  // The per-stanza INSERT, prepared once (declared after db_: finalized first).
+  store::sql::Stmt enqueue_stmt_;
   noise::CertAuthority ca_;
   crypto::KeyPair static_;
   std::map<std::string, Account> accounts_;

@@ -148,13 +148,32 @@ Status check_ack(const binary::Node& ack, const std::string& id) {
 
 }  // namespace
 
-Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, const Transport& net,
-                                 const binary::Jid& to, ByteView message, const PipelineOptions& options) {
-  const int64_t now = options.now ? options.now() : system_now();
+namespace {
+
+// Everything of a send before the relay: the stanza built and encrypted, its
+// plaintext and add-ons stored (in the encrypt transaction).
+struct Prepared {
+  bool group = false;
+  binary::Jid chat;
+  Outgoing out;
+  Built built;
+  std::vector<binary::Jid> peer_devices, own_devices, all;
+  std::map<std::string, std::vector<binary::Jid>> devices;
+  SendOutcome outcome;
+  bool issue_token = false;  // a DM whose bucket has no token issued yet
+};
+
+// The code of the offline transport's refusal (never leaves this file).
+constexpr const char* kNeedsNetwork = "needs_network";
+
+Result<Prepared> prepare(store::Store& st, signal::SignalSession& sig, const Transport& net, const binary::Jid& to,
+                         ByteView message, const PipelineOptions& options, int64_t now) {
   auto self = load_self(st);
   if (!self) return Unexpected<Error>{self.error()};
   if (!to.is_user() && !to.is_group()) return fail("bad_request", "can only send to a user or a group");
-  const bool group = to.is_group();
+  Prepared p;
+  p.group = to.is_group();
+  const bool group = p.group;
 
   // 1. Who must get a copy: the peer (or the members) and our own user, in
   // the one namespace the stanza uses.
@@ -187,35 +206,35 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   auto devices = resolve_devices(st, net, *self, users, now, options.device_ttl_s);
   if (!devices) return Unexpected<Error>{devices.error()};
 
-  std::vector<binary::Jid> peer_devices, own_devices, all;
   for (auto& [user, list] : *devices) {
     for (auto& d : list) {
       if (user == own_user.str())
-        own_devices.push_back(d);
+        p.own_devices.push_back(d);
       else
-        peer_devices.push_back(d);
-      all.push_back(d);
+        p.peer_devices.push_back(d);
+      p.all.push_back(d);
     }
   }
-  if (!group && peer_devices.empty()) return fail("no_devices", "the recipient has no devices");
-  if (group && all.empty()) return fail("no_devices", "the group has no member devices");
+  if (!group && p.peer_devices.empty()) return fail("no_devices", "the recipient has no devices");
+  if (group && p.all.empty()) return fail("no_devices", "the group has no member devices");
 
   // 2. Sessions for every device that lacks one.
-  SendOutcome outcome;
   {
-    std::vector<binary::Jid> pairwise = group ? all : peer_devices;
-    if (!group) pairwise.insert(pairwise.end(), own_devices.begin(), own_devices.end());
-    auto st2 = ensure_sessions(st, sig, net, pairwise, options.policy, outcome);
+    std::vector<binary::Jid> pairwise = group ? p.all : p.peer_devices;
+    if (!group) pairwise.insert(pairwise.end(), p.own_devices.begin(), p.own_devices.end());
+    auto st2 = ensure_sessions(st, sig, net, pairwise, options.policy, p.outcome);
     if (!st2) return Unexpected<Error>{st2.error()};
   }
 
   // 3. Encrypt and build.
-  Outgoing out{generate_message_id(self->jid.user, now), chat, Bytes(message.begin(), message.end())};
+  p.out = Outgoing{generate_message_id(self->jid.user, now), chat, Bytes(message.begin(), message.end())};
   DirectExtras extras{peer_pn, std::nullopt};
   if (!group) {
     auto token = tctoken::valid_token_for(st, chat, now);
     if (!token) return Unexpected<Error>{token.error()};
     extras.tctoken = std::move(*token);
+    auto due = tctoken::should_issue(st, chat, now);
+    p.issue_token = due && *due;  // best effort, like the issue itself
   }
   // One transaction for the whole fan-out: each Signal encrypt would
   // otherwise make its own durable commit (an fsync per device, ~4 ms
@@ -225,19 +244,63 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   // The plaintext for retry receipts is kept in the same commit, before
   // anything can ask: a store failure leaves neither half behind.
   auto tx = st.transaction(store::Durability::full, [&]() -> Status {
-    built = group ? build_group_message(sig, st, *self, out, all, gopt)
-                  : build_direct_message(sig, *self, out, peer_devices, own_devices, extras);
+    built = group ? build_group_message(sig, st, *self, p.out, p.all, gopt)
+                  : build_direct_message(sig, *self, p.out, p.peer_devices, p.own_devices, extras);
     if (!*built) return Unexpected<Error>{built->error()};
-    WA_TRY(st.sent_put(store::SentMessage{out.id, out.to.str(), out.message, now}));
+    WA_TRY(st.sent_put(store::SentMessage{p.out.id, p.out.to.str(), p.out.message, now}));
     // A poll's (or an editable message's) secret, for the votes and edits to come.
-    return record_addons(st, out.id, out.to.str(), own_user.str(), out.message, now);
+    return record_addons(st, p.out.id, p.out.to.str(), own_user.str(), p.out.message, now);
   });
   if (!tx) return Unexpected<Error>{tx.error()};
   if (!built || !*built) return fail("session_failed", "encryption produced nothing");
-  Result<Built>& b = *built;
+  p.built = std::move(**built);
+  p.chat = chat;
+  p.devices = std::move(*devices);
+  return p;
+}
+
+}  // namespace
+
+Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, const Transport& net,
+                                 const binary::Jid& to, ByteView message, const PipelineOptions& options) {
+  const int64_t now = options.now ? options.now() : system_now();
+  // The warm path - device lists cached, every session there, nothing to ask
+  // the server - runs its reads and the encrypt commit in ONE write
+  // transaction: each read on its own was a transaction of its own (a
+  // shared-memory lock, a page-cache check against the other processes'
+  // writes), about fifteen per send across the sender workers of an account.
+  // Any step that needs the server undoes it (nothing was encrypted or
+  // written yet) and the send takes the path below, which asks.
+  std::optional<Result<Prepared>> prep;
+  if (!to.is_group()) {
+    Transport offline;
+    offline.iq = [](const binary::Node&) -> Result<binary::Node> { return fail(kNeedsNetwork, "needs the server"); };
+    offline.relay = [](const binary::Node&, const std::string&) -> Result<binary::Node> {
+      return fail(kNeedsNetwork, "needs the server");
+    };
+    auto tx = st.transaction(store::Durability::full, [&]() -> Status {
+      prep = prepare(st, sig, offline, to, message, options, now);
+      if (!*prep) return Unexpected<Error>{prep->error()};
+      return {};
+    });
+    if (!tx && tx.error().code == kNeedsNetwork) prep.reset();
+    else if (!tx) return Unexpected<Error>{tx.error()};
+  }
+  if (!prep) prep = prepare(st, sig, net, to, message, options, now);
+  if (!*prep) return Unexpected<Error>{prep->error()};
+  Prepared& p = **prep;
+  const bool group = p.group;
+  const binary::Jid& chat = p.chat;
+  Outgoing& out = p.out;
+  Built* b = &p.built;
+  SendOutcome outcome = std::move(p.outcome);
   outcome.id = out.id;
   outcome.devices = b->encrypted_for.size();
   for (const auto& [jid, err] : b->failed) outcome.skipped.push_back(jid);
+  const auto& all = p.all;
+  const auto& peer_devices = p.peer_devices;
+  const auto& own_devices = p.own_devices;
+  auto* devices = &p.devices;
 
   // 4. Relay and wait for the server's ack.
   auto ack = net.relay(b->stanza, out.id);
@@ -268,7 +331,8 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
         WA_TRY(st.delete_device_list(user));
       }
   }
-  if (!group) maybe_issue_token(st, net, chat, now);
+  // Whether a token is due was read with the rest, before the relay.
+  if (!group && p.issue_token) maybe_issue_token(st, net, chat, now);
   if (group && !b->sender_key_recipients.empty())
     WA_TRY(remember_sender_key_recipients(st, out.to.str(), b->sender_key_recipients));
   return outcome;

@@ -155,7 +155,7 @@ Result<Recovery> recover_database(const std::string& path) {
     if (!probe) return Unexpected<Error>{probe.error()};
   }
   const std::string fresh = path + ".recovering";
-  for (const char* s : {"", "-wal", "-shm"}) ::unlink((fresh + s).c_str());
+  for (const char* s : {"", "-wal", "-shm", "-wlock"}) ::unlink((fresh + s).c_str());
   {
     // The current schema, created and migrated like any new profile's.
     auto st = open_sqlite(fresh);
@@ -235,6 +235,7 @@ Result<Recovery> recover_database(const std::string& path) {
   ::unlink((path + "-shm").c_str());
   ::unlink((fresh + "-shm").c_str());
   ::unlink((fresh + "-wal").c_str());
+  ::unlink((fresh + "-wlock").c_str());  // the database's own gate file stays
   if (::rename(fresh.c_str(), path.c_str()) != 0)
     return fail("db_access", "cannot put the recovered file in place: " + std::string(std::strerror(errno)));
   return out;

@@ -1,10 +1,16 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <thread>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -666,6 +672,111 @@ TEST_CASE("files: a second connection in one process keeps the first one's locks
   CHECK(::access((path + "-wal").c_str(), F_OK) == 0);
   REQUIRE(s1->put_credential(cred::push_name, as_bytes("b")));
   CHECK(run_helper("read", path) == 0);  // another process sees the commit
+}
+
+namespace {
+
+// Another process writing the database through the Store (this binary
+// re-executed): "write": one put_credential with a long busy timeout, exit 0
+// on success; "hold": a write transaction that creates <db>.held and then
+// waits to be killed inside it.
+const int g_gate_helper = [] {
+  const char* h = std::getenv("WA_STORE_GATE_HELPER");
+  if (h == nullptr) return 0;
+  std::string arg(h);
+  auto colon = arg.find(':');
+  std::string what = arg.substr(0, colon), path = arg.substr(colon + 1);
+  SqliteOptions opt;
+  opt.busy_timeout_ms = 30000;
+  auto st = open_sqlite(path, opt);
+  if (!st) ::_exit(2);
+  if (what == "write") ::_exit((*st)->put_credential(cred::push_name, as_bytes("child")) ? 0 : 3);
+  (void)(*st)->transaction(Durability::full, [&]() -> Status {
+    WA_TRY((*st)->put_credential(cred::push_name, as_bytes("held")));
+    int fd = ::open((path + ".held").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    for (;;) ::pause();
+  });
+  ::_exit(4);
+}();
+
+pid_t start_gate_helper(const std::string& what, const std::string& path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("WA_STORE_GATE_HELPER", (what + ":" + path).c_str(), 1);
+    ::execl("/proc/self/exe", "unit_store", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The system call a process is blocked in (-1: running or gone).
+long blocked_syscall(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/syscall");
+  std::string first;
+  if (!(f >> first) || first == "running") return -1;
+  try {
+    return std::stol(first);
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("write gate: a writer waiting for another process's transaction blocks until the commit, not in SQLite's sleeping busy handler") {
+  // SQLite's default busy handler polls the lock with sleeps of up to 100 ms:
+  // under a hundred senders that made one send in a hundred wait ~1 s.
+  TempDir dir;
+  auto path = dir.file("p.db");
+  auto s = open_ok(path);
+  pid_t child = -1;
+  long seen = -1;
+  REQUIRE(s->transaction(Durability::full, [&]() -> Status {
+    WA_TRY(s->put_credential(cred::push_name, as_bytes("parent")));
+    child = start_gate_helper("write", path);
+    // Wait (with a deadline) until the child is blocked waiting for us.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      long sc = blocked_syscall(child);
+      if (sc == SYS_futex || sc == SYS_nanosleep || sc == SYS_clock_nanosleep) {
+        seen = sc;
+        break;
+      }
+      std::this_thread::yield();
+    }
+    return {};
+  }));
+  REQUIRE(child > 0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // its write went through after our commit
+  CHECK(seen == SYS_futex);         // not nanosleep: woken by the commit
+  CHECK(as_chars(**s->get_credential(cred::push_name)) == "child");
+  CHECK(file_mode(path + "-wlock") == 0600);
+}
+
+TEST_CASE("write gate: a process killed inside its transaction does not hold up the next writer") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  SqliteOptions opt;
+  opt.busy_timeout_ms = 30000;
+  auto s = open_ok(path, opt);
+  pid_t child = start_gate_helper("hold", path);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (::access((path + ".held").c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  REQUIRE(::access((path + ".held").c_str(), F_OK) == 0);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(s->put_credential(cred::push_name, as_bytes("after")));
+  // The dead holder's gate is taken over at once (robust mutex), not after
+  // the 30 s deadline; its uncommitted write is gone.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(as_chars(**s->get_credential(cred::push_name)) == "after");
 }
 
 TEST_CASE("savepoint: a failed step undoes only its own changes, nested ones included, the rest commits") {
