@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
 #include <cstdint>
 #include <ctime>
 
@@ -14,6 +18,11 @@ namespace wa::store {
 
 struct WriteGate::Shared {
   uint64_t magic;
+  // The boot the mutex was set up in. Robust-mutex recovery happens when a
+  // holder's thread exits; a holder lost to a power cut or a reboot never
+  // exits, and its stale owner word would make every writer wait the whole
+  // timeout forever after. A file from another boot is set up afresh.
+  char boot_id[40];
   pthread_mutex_t mutex;
 };
 
@@ -21,7 +30,7 @@ namespace {
 
 // Changes whenever Shared's layout does (a file from another build is
 // re-initialised, never misread).
-constexpr uint64_t kMagic = 0x7761'6761'7465'0001ULL;  // "wagate" v1
+constexpr uint64_t kMagic = 0x7761'6761'7465'0002ULL;  // "wagate" v2
 constexpr size_t kFileSize = 4096;
 
 bool init_mutex(pthread_mutex_t* m) {
@@ -41,6 +50,14 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
+
+// This boot's id (36 characters), or empty when the kernel does not say.
+std::string boot_id() {
+  std::string id(36, '\0');
+  Fd f{::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0 || ::read(f.fd, id.data(), id.size()) != static_cast<ssize_t>(id.size())) return {};
+  return id;
+}
 
 }  // namespace
 
@@ -65,11 +82,16 @@ std::unique_ptr<WriteGate> WriteGate::open(const std::string& db_path) {
   void* p = ::mmap(nullptr, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
   if (p == MAP_FAILED) return nullptr;
   auto* shared = static_cast<Shared*>(p);
-  if (__atomic_load_n(&shared->magic, __ATOMIC_ACQUIRE) != kMagic) {
+  const std::string boot = boot_id();
+  if (__atomic_load_n(&shared->magic, __ATOMIC_ACQUIRE) != kMagic ||
+      std::string_view(shared->boot_id, strnlen(shared->boot_id, sizeof shared->boot_id)) != boot) {
+    __atomic_store_n(&shared->magic, 0, __ATOMIC_RELEASE);
     if (!init_mutex(&shared->mutex)) {
       ::munmap(p, kFileSize);
       return nullptr;
     }
+    boot.copy(shared->boot_id, sizeof shared->boot_id - 1);
+    shared->boot_id[std::min(boot.size(), sizeof shared->boot_id - 1)] = '\0';
     __atomic_store_n(&shared->magic, kMagic, __ATOMIC_RELEASE);
   }
   return std::unique_ptr<WriteGate>(new WriteGate(shared));
