@@ -102,7 +102,7 @@ struct MediaPolicy {
 
 // Liveness on every link: a worker that stops answering is killed and
 // restarted as if it had crashed. The timeouts sit above the store's
-// worst-case busy wait (5 retries x 2 s), which blocks a worker's loop
+// worst-case busy wait (5 retries x 2 s, plus up to 2 s at the write gate), which blocks a worker's loop
 // legitimately.
 struct LivenessPolicy {
   int interval_ms = 5000;        // supervisor -> connection worker ping
