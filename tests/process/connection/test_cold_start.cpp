@@ -154,29 +154,51 @@ TEST_CASE("cold start: at most start.max_connecting connects at once, and a cras
   CHECK(m["result"]["supervisor"]["connecting"].get<size_t>() <= 2);
 }
 
-TEST_CASE("cold start: a connect that never answers gives its start slot back after start.connect_timeout_ms") {
+// The first `connecting` each profile's worker logged, in the worker's ms.
+int64_t first_connecting(const std::vector<json>& events) {
+  for (const auto& e : events)
+    if (e.value("type", "") == "connection" && e.value("state", "") == "connecting") return e["ts"].get<int64_t>();
+  return -1;
+}
+
+TEST_CASE("cold start: connects that never answer hold their start slots only until start.connect_timeout_ms") {
   TestServer ts;
   TempDir keep;
   const std::string data_dir = keep.path() + "/data";
   auto heads = pair_all(ts, {"g0"}, data_dir);
   BlackHole hole;
-  // One slot; the hanging account is first in line. Its worker would give
-  // up on its own only after 20 s (its connect timeout); the gate's deadline
-  // of 1 s lets g0 connect long before that.
+  // Two slots; three accounts whose server hangs mid-connect come first, g0
+  // last. Their workers would give up on their own only after seconds (the
+  // socket library's and the worker's connect timeouts); the gate's 1.5 s
+  // deadline frees the first two slots: h2 and g0 take them.
   json server = ts.server_config();
   server["url"] = "ws://127.0.0.1:" + std::to_string(hole.port) + "/ws/chat";
-  json inst = json::array({{{"profile", "hang"}, {"server", server}}, {{"profile", "g0"}}});
+  json inst = json::array({{{"profile", "h0"}, {"server", server}},
+                           {{"profile", "h1"}, {"server", server}},
+                           {{"profile", "h2"}, {"server", server}},
+                           {{"profile", "g0"}}});
   Supervisor sup(config_for(ts, inst,
                             {{"data_dir", data_dir},
-                             {"start", {{"max_connecting", 1}, {"jitter_ms", 0}, {"connect_timeout_ms", 1000}}}}));
-  REQUIRE(wait_until([&] {
-    auto a = attempts(replay(sup, "g0", heads["g0"]));
-    return !a.empty();
-  }, 10s));
-  auto hang = replay(sup, "hang");
-  // The hanging connect was still in progress when g0 opened.
-  CHECK(attempts(hang).empty());
-  CHECK(std::any_of(hang.begin(), hang.end(), [](const json& e) {
-    return e.value("type", "") == "connection" && e.value("state", "") == "connecting";
-  }));
+                             {"start", {{"max_connecting", 2}, {"jitter_ms", 0}, {"connect_timeout_ms", 1500}}}}));
+  REQUIRE(wait_until([&] { return !attempts(replay(sup, "g0", heads["g0"])).empty(); }, 10s));
+  const auto g0 = attempts(replay(sup, "g0", heads["g0"]));
+  std::vector<int64_t> starts;
+  for (const char* h : {"h0", "h1", "h2"}) {
+    auto evs = replay(sup, h);
+    starts.push_back(first_connecting(evs));
+    // g0 opened while the first two hanging connects were still in
+    // progress: only the deadline can have let it start.
+    if (std::string(h) != "h2") {
+      auto done = attempts(evs);
+      if (!done.empty()) CHECK(done.front().to > g0.front().to);
+    }
+  }
+  REQUIRE(starts[0] > 0);
+  REQUIRE(starts[1] > 0);
+  REQUIRE(starts[2] > 0);
+  std::sort(starts.begin(), starts.end());
+  // The cap held: the third hanging account started only when a deadline
+  // freed a slot (without the cap all three start together).
+  CHECK(starts[2] - starts[0] >= 1000);
+  CHECK(g0.front().from - starts[0] >= 1000);
 }
