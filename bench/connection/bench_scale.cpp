@@ -311,10 +311,10 @@ int idle(int accounts) {
     for (pid_t w : workers) t += cpu_ticks(w);
     return t;
   };
-  const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts);
+  const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
   auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(10));  // the measured idle window
-  const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts);
+  const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   size_t status_bytes = 0;
@@ -341,9 +341,15 @@ int idle(int accounts) {
               workers.empty() ? 0.0 : static_cast<double>(threads_sum) / static_cast<double>(workers.size()));
   std::printf("%-52s %.1f %% of one core\n", "idle CPU, supervisor + all workers (10 s)",
               100.0 * static_cast<double>(c1 - c0) / hz / secs);
+  std::printf("%-52s %.1f %% of one core\n", "  of which the supervisor",
+              100.0 * static_cast<double>(sup_c1 - sup_c0) / hz / secs);
   std::printf("%-52s %.1f %% of one core\n", "idle CPU, test server (same 10 s)",
               100.0 * static_cast<double>(ts_c1 - ts_c0) / hz / secs);
   std::printf("%-52s %zu bytes\n", "`status` reply (all accounts)", status_bytes);
+  size_t sup_fds = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(rig.sup) + "/fd"))
+    ++sup_fds;
+  std::printf("%-52s %zu\n", "open fds of the supervisor", sup_fds);
   print_load();
   return 0;
 }

@@ -56,9 +56,7 @@ Instance::Instance(Environment env, std::string profile, bool autostart)
     : env_(env), profile_(std::move(profile)), autostart_(autostart),
       dir_(ipc::instance_dir(env.config->run_dir, profile_)),
       slot_timer_(env.loop), restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
-      sweep_timer_(env.loop), liveness_timer_(env.loop) {
-  sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
-}
+      sweep_timer_(env.loop), liveness_timer_(env.loop) {}
 
 Instance::~Instance() {
   release_slot();
@@ -574,6 +572,9 @@ void Instance::route(const contract::CommandSpec& cmd, json args, const std::str
   // catches a worker that cannot answer at all (liveness usually first).
   const auto deadline = std::chrono::milliseconds(contract::route_deadline_ms(cmd.deadline, env_.config->senders));
   parked_[rid] = Parked{std::move(reply), client_id, Clock::now() + deadline, cmd.sends};
+  // Swept only while there is something to sweep: thousands of idle
+  // instances must not each wake the loop every second.
+  if (!sweep_timer_.active()) sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
   ++sends_routed_;
   args[msg::kType] = msg::kRequest;
   args["rid"] = rid;
@@ -634,6 +635,7 @@ void Instance::sweep_parked() {
       ++it;
     }
   }
+  if (parked_.empty() && dedup_.empty()) sweep_timer_.stop();
 }
 
 
