@@ -14,7 +14,8 @@
 //     again over the same data (every account autostarts): time from the
 //     new supervisor's start to the last `connection open`, and the most
 //     logins the server saw in one second (from the workers' logged
-//     `connection open` times), with the start settings in force.
+//     `connection open` times), with the start settings in force; then the
+//     idle measurements above for the restarted tree.
 //
 // At thousands of accounts the kernel's pid_max (every thread takes a pid)
 // and the open file limit are what stop first: as root the bench raises
@@ -280,19 +281,13 @@ void print_load() {
   std::printf("%-52s %s\n", "loadavg (start)", s.c_str());
 }
 
-int idle(int accounts) {
-  print_load();
-  raise_limits(accounts);
-  Rig rig(accounts);
-  // Let the server settle, then the baseline: everything but our processes.
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before a measurement
-  const long avail0 = meminfo_kib("MemAvailable");
-  const long ts_rss0 = status_field(rig.ts, "VmRSS");
-  rig.start_supervisor();
-  const double pair_s = pair_all(rig, accounts);
-  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
-  // Idle: nothing but keepalives and liveness pings; start-up garbage gone.
-  std::this_thread::sleep_for(std::chrono::seconds(15));  // settling before a measurement
+// What `accounts` connected accounts cost, once settled: MemAvailable drop
+// since `avail0` (minus the test server's growth since `ts_rss0`), PSS,
+// threads, idle CPU over 10 s, the `status` reply and the supervisor's fds.
+void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
+  // Idle: nothing but keepalives and liveness pings; start-up garbage gone
+  // (the workers trim their heap 15 s after start).
+  std::this_thread::sleep_for(std::chrono::seconds(20));  // settling before a measurement
   const long avail1 = meminfo_kib("MemAvailable");
   const long ts_rss1 = status_field(rig.ts, "VmRSS");
   json st = rig.server_status();
@@ -323,10 +318,6 @@ int idle(int accounts) {
   const double n = accounts;
   const long ts_growth = ts_rss1 - ts_rss0;
   const double drop_mb = static_cast<double>(avail0 - avail1 - ts_growth) / 1024;
-  std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
-              std::thread::hardware_concurrency());
-  std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
-              n / pair_s);
   std::printf("%-52s %d\n", "accounts online at the server", st["online"].get<int>());
   std::printf("%-52s %zu\n", "worker processes", workers.size());
   std::printf("%-52s %.1f MB -> %.1f MB (+%.1f MB, subtracted below)\n", "test server RSS", ts_rss0 / 1024.0,
@@ -350,6 +341,23 @@ int idle(int accounts) {
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(rig.sup) + "/fd"))
     ++sup_fds;
   std::printf("%-52s %zu\n", "open fds of the supervisor", sup_fds);
+}
+
+int idle(int accounts) {
+  print_load();
+  raise_limits(accounts);
+  Rig rig(accounts);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
+  const long avail0 = meminfo_kib("MemAvailable");
+  const long ts_rss0 = status_field(rig.ts, "VmRSS");
+  rig.start_supervisor();
+  const double pair_s = pair_all(rig, accounts);
+  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
+              std::thread::hardware_concurrency());
+  std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
+              accounts / pair_s);
+  measure_idle(rig, accounts, avail0, ts_rss0);
   print_load();
   return 0;
 }
@@ -358,10 +366,14 @@ int cold_start(int accounts) {
   print_load();
   raise_limits(accounts);
   Rig rig(accounts);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
+  const long avail0 = meminfo_kib("MemAvailable");
+  const long ts_rss0 = status_field(rig.ts, "VmRSS");
   rig.start_supervisor();
   const double pair_s = pair_all(rig, accounts);
   rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
   rig.stop_supervisor();
+  std::fprintf(stderr, "paired %d in %.0f s; supervisor stopped, starting again\n", accounts, pair_s);
 
   json start = json::object();
   if (const char* s = std::getenv("BENCH_START"); s != nullptr) start = json::parse(s);
@@ -398,6 +410,8 @@ int cold_start(int accounts) {
               static_cast<double>(last_open - wall0) / 1000);
   std::printf("%-52s %d\n", "most logins in one second", max_per_s);
   std::printf("%-52s %s\n", "supervisor metrics after", m["result"]["supervisor"].dump().c_str());
+  std::printf("# the same accounts after the cold start, settled\n");
+  measure_idle(rig, accounts, avail0, ts_rss0);
   print_load();
   return 0;
 }
