@@ -198,16 +198,21 @@ int Supervisor::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
 
+  std::vector<Instance*> boot;
   for (const auto& ic : config_.instances) {
     Instance& inst = add_instance(ic.profile, ic.autostart);
-    if (ic.autostart) autostart(inst);
+    if (ic.autostart) boot.push_back(&inst);
   }
   // Accounts created at run time (`start --create`) come back after a
   // restart: their data is on disk, so forgetting them would strand it.
   for (const auto& profile : runtime_profiles_.load()) {
     if (find(profile) != nullptr) continue;  // the config lists it now
-    autostart(add_instance(profile, true));
+    boot.push_back(&add_instance(profile, true));
   }
+  // Jitter only when the gate will make accounts wait anyway: a few
+  // accounts start at once, thousands are spread.
+  const bool spread = boot.size() > static_cast<size_t>(config_.start.max_connecting);
+  for (Instance* inst : boot) autostart(*inst, spread);
   WA_INFO("serving %s with %zu instances", config_.run_dir.c_str(), instances_.size());
   sd_notify(0, "READY=1");
   start_watchdog();
@@ -243,9 +248,9 @@ Instance& Supervisor::add_instance(const std::string& profile, bool autostart) {
   return *instances_.back();
 }
 
-void Supervisor::autostart(Instance& inst) {
+void Supervisor::autostart(Instance& inst, bool spread) {
   static std::mt19937_64 rng{std::random_device{}()};
-  const auto jitter = static_cast<uint64_t>(config_.start.jitter_ms);
+  const auto jitter = spread ? static_cast<uint64_t>(config_.start.jitter_ms) : 0;
   const uint64_t delay = jitter == 0 ? 0 : rng() % (jitter + 1);
   if (auto st = inst.start(delay); !st) WA_ERROR("[%s] %s", inst.profile().c_str(), st.error().message.c_str());
 }

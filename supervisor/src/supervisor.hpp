@@ -72,8 +72,9 @@ class Supervisor {
   bool refuse_in_maintenance(Call& call);
   Instance* find(const std::string& profile);
   Instance& add_instance(const std::string& profile, bool autostart);
-  // An autostart at boot: after a uniform delay in [0, start.jitter_ms].
-  void autostart(Instance& inst);
+  // An autostart at boot: after a uniform delay in [0, start.jitter_ms]
+  // when `spread` (more accounts autostart than start.max_connecting).
+  void autostart(Instance& inst, bool spread);
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();

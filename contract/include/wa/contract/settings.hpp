@@ -69,7 +69,7 @@ struct RestartPolicy {
 // connect_timeout_ms passes; an instance in restart backoff holds none.
 struct StartPolicy {
   int max_connecting = 32;          // connection workers between fork and outcome at once
-  int jitter_ms = 2000;             // autostart: each instance first waits a uniform delay in [0, jitter_ms]
+  int jitter_ms = 2000;             // boot, more autostarts than slots: each first waits a uniform delay in [0, jitter_ms]
   int connect_timeout_ms = 20000;   // a slot is given back after this long without an outcome
 };
 
