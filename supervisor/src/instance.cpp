@@ -172,7 +172,7 @@ void Instance::request_spawn() {
   const uint64_t t = env_.gate->ticket();
   slot_ = t;
   env_.gate->request(t, [this, t] {
-    if (slot_ != t) return;
+    if (slot_ != t) return env_.gate->release(t);  // not ours any more: pass it on
     // The deadline frees the slot of a worker that neither opens nor fails
     // (a server that accepts the socket and never answers).
     slot_timer_.start(static_cast<uint64_t>(env_.config->start.connect_timeout_ms), [this, t] {
