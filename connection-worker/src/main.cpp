@@ -1,4 +1,5 @@
 // wa-connection: exec'd only by wa-supervisor, one per account.
+#include <malloc.h>
 #include <signal.h>
 #include <uv.h>
 
@@ -12,7 +13,23 @@
 #include "worker.hpp"
 #include "wa/build_info.hpp"
 
+namespace {
+// Memory per account (thousands of workers on one host, docs/BENCHMARKS.md):
+// glibc gives every thread that allocates its own arena, and NNG's threads
+// all allocate (messages); two arenas are plenty for one loop thread and a
+// few I/O threads. Set before any thread exists.
+void limit_arenas() { (void)mallopt(M_ARENA_MAX, 2); }
+
+// The start (store open, login, the offline queue) and each burst later
+// leave freed heap that glibc keeps; an idle worker hands it back. First
+// soon after the start, then now and then: a trim of a small heap costs
+// microseconds on the loop thread.
+constexpr uint64_t kFirstTrimMs = 15000;
+constexpr uint64_t kTrimEveryMs = 60000;
+}  // namespace
+
 int main(int argc, char** argv) {
+  limit_arenas();
   CLI::App app{"wa-connection: one account's connection worker (started by wa-supervisor)"};
   app.set_version_flag("--version", std::string("wa-connection ") + wa::kVersion);
   std::string link, profile;
@@ -44,6 +61,10 @@ int main(int argc, char** argv) {
   int rc = 0;
   uv_signal_t sigterm;
   uv_signal_init(&loop, &sigterm);
+  uv_timer_t trim;
+  uv_timer_init(&loop, &trim);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&trim));  // never what keeps the loop alive
+  uv_timer_start(&trim, [](uv_timer_t*) { (void)malloc_trim(0); }, kFirstTrimMs, kTrimEveryMs);
   {
     wa::connection::Worker worker(&loop, profile, link);
     if (auto st = worker.start(); !st) {
@@ -59,6 +80,8 @@ int main(int argc, char** argv) {
     rc = worker.exit_code();
     uv_signal_stop(&sigterm);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    uv_timer_stop(&trim);
+    uv_close(reinterpret_cast<uv_handle_t*>(&trim), nullptr);
   }
   // The worker's destructor destroyed the websocket context; libwebsockets
   // closes its libuv handles from the loop, so let it run before sweeping up

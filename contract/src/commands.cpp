@@ -107,7 +107,7 @@ std::vector<CommandSpec> build() {
                .fields = {},
                .summary = "counters for monitoring: per account state, restarts, reconnects, messages in and out, "
                           "sends failed by code, senders, event-log head; supervisor totals",
-               .result = R"(`{"supervisor": {"uptime_ms", "instances", "sender_processes", "restarts_total"}, )"
+               .result = R"(`{"supervisor": {"uptime_ms", "instances", "sender_processes", "restarts_total", "connecting", "start_queue"}, )"
                          R"("profiles": [{"profile", "state", "connection", "restarts", "reconnects", )"
                          R"("messages_in", "messages_out", "sends_failed": {"CODE": n}, "senders", "log_head"}]}` )"
                          R"((counts since the supervisor started; `log_head`: the newest seq it has seen logged, )"

@@ -7,7 +7,12 @@
 #       one account flooded by many senders (pre-encrypted, real Signal):
 #       messages decrypted + stored + receipted per second.
 #   scripts/bench/connection.sh idle [accounts]
-#       PSS per connected account (supervisor + all workers / accounts).
+#       per connected account: MemAvailable drop (test server's growth
+#       subtracted), PSS, threads per worker, idle CPU of the whole tree.
+#   scripts/bench/connection.sh cold-start [accounts]
+#       pair them, restart the supervisor: time to all `open`, most logins/s
+#       (BENCH_START='{"max_connecting":N,"jitter_ms":M}' sets `start`).
+#   Both raise kernel.pid_max when run as root (and say so).
 #   scripts/bench/connection.sh kill [cycles]
 #       kill -9 of the connection worker -> `connection open` again, p50/p99.
 set -euo pipefail
@@ -17,7 +22,11 @@ if [[ ! -f $BUILD_DIR/build.ninja ]]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 case "${1:-}" in
-  flood|idle|kill)
+  idle|cold-start)
+    ninja -C "$BUILD_DIR" -j1 bench_scale wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
+    "$BUILD_DIR/bin/bench_scale" "$BUILD_DIR/bin" "$@"
+    ;;
+  flood|kill)
     ninja -C "$BUILD_DIR" -j2 bench_receive wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
     "$BUILD_DIR/bin/bench_receive" "$BUILD_DIR/bin" "$@"
     ;;

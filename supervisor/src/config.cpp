@@ -138,7 +138,7 @@ Result<Config> parse_config(std::string_view text) {
   if (!parsed) return fail("bad_config", parsed.error().message);
   const json& root = *parsed;
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
-  WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "senders", "media",
+  WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "start", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
                               "log_level", "webhooks",
                               "http"}));  // wa-http's section: it validates it, the supervisor ignores it
@@ -177,6 +177,14 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(read_int(r, "backoff_max_ms", "restart.backoff_max_ms", 0, 3600000, c.restart.backoff_max_ms));
     if (c.restart.backoff_max_ms < c.restart.backoff_min_ms)
       return bad("restart.backoff_max_ms", "must not be smaller than restart.backoff_min_ms");
+  }
+  if (root.contains("start")) {
+    const json& r = root["start"];
+    if (!r.is_object()) return bad("start", "must be an object");
+    WA_TRY(only_keys(r, "start", {"max_connecting", "jitter_ms", "connect_timeout_ms"}));
+    WA_TRY(read_int(r, "max_connecting", "start.max_connecting", 1, 100000, c.start.max_connecting));
+    WA_TRY(read_int(r, "jitter_ms", "start.jitter_ms", 0, 3600000, c.start.jitter_ms));
+    WA_TRY(read_int(r, "connect_timeout_ms", "start.connect_timeout_ms", 100, 3600000, c.start.connect_timeout_ms));
   }
   if (root.contains("senders")) {
     const json& s = root["senders"];

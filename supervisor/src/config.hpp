@@ -21,6 +21,7 @@ using contract::EventRetention;
 using contract::LivenessPolicy;
 using contract::RestartPolicy;
 using contract::SenderPolicy;
+using contract::StartPolicy;
 using ServerConfig = contract::ServerSettings;
 
 struct InstanceConfig {
@@ -46,6 +47,7 @@ struct Config {
   unsigned operator_gid = 0;
   ServerConfig server;
   RestartPolicy restart;
+  StartPolicy start;
   SenderPolicy senders;
   LivenessPolicy liveness;
   EventRetention events;

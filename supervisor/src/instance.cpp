@@ -55,12 +55,11 @@ const char* to_string(State s) {
 Instance::Instance(Environment env, std::string profile, bool autostart)
     : env_(env), profile_(std::move(profile)), autostart_(autostart),
       dir_(ipc::instance_dir(env.config->run_dir, profile_)),
-      restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
-      sweep_timer_(env.loop), liveness_timer_(env.loop) {
-  sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
-}
+      slot_timer_(env.loop), restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
+      sweep_timer_(env.loop), liveness_timer_(env.loop) {}
 
 Instance::~Instance() {
+  release_slot();
   for (auto& [conv, s] : senders_) s.child->kill(SIGKILL);
   if (conn_) conn_->kill(SIGKILL);
   fail_parked("shutting_down", "the supervisor is shutting down");
@@ -76,10 +75,14 @@ void Instance::note_account_event(const json& ev) {
     connection_ = {{"state", str("state")}, {"since", now_ms()}};
     if (!str("reason").empty()) connection_["reason"] = str("reason");
     if (str("state") == "open" && !str("jid").empty()) linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
+    // The connect has its outcome (open, or this attempt failed): the next
+    // account may start connecting.
+    if (str("state") == "open" || str("state") == "closed") release_slot();
   } else if (type == "paired") {
     linked_ = {{"jid", str("jid")}, {"lid", str("lid")}};
   } else if (type == "qr" || type == "pairing_code" || type == "logged_out") {
     linked_ = false;
+    release_slot();  // connected, waiting for a person: not a connect in progress
   } else if (is_message_event(type) && !ev.value("from_me", false)) {
     ++counters_.messages_in;
   }
@@ -138,7 +141,7 @@ json Instance::status() const {
               {"sends_routed", sends_routed_}};
 }
 
-Status Instance::start() {
+Status Instance::start(uint64_t jitter_ms) {
   switch (state_) {
     case State::starting:
     case State::running:
@@ -150,10 +153,41 @@ Status Instance::start() {
       restart_window_.clear();
       [[fallthrough]];
     case State::stopped:
-      spawn_connection();
+      if (jitter_ms == 0) {
+        request_spawn();
+        return {};
+      }
+      state_ = State::starting;
+      restart_timer_.start(jitter_ms, [this] {
+        if (state_ == State::starting && !conn_) request_spawn();
+      });
       return {};
   }
   return {};
+}
+
+void Instance::request_spawn() {
+  release_slot();
+  state_ = State::starting;
+  const uint64_t t = env_.gate->ticket();
+  slot_ = t;
+  env_.gate->request(t, [this, t] {
+    if (slot_ != t) return env_.gate->release(t);  // not ours any more: pass it on
+    // The deadline frees the slot of a worker that neither opens nor fails
+    // (a server that accepts the socket and never answers).
+    slot_timer_.start(static_cast<uint64_t>(env_.config->start.connect_timeout_ms), [this, t] {
+      if (slot_ != t) return;
+      WA_DEBUG("[%s] no connect outcome within start.connect_timeout_ms: its start slot is given back", profile_.c_str());
+      release_slot();
+    });
+    spawn_connection();
+  });
+}
+
+void Instance::release_slot() {
+  if (slot_ == 0) return;
+  slot_timer_.stop();
+  env_.gate->release(std::exchange(slot_, 0));
 }
 
 void Instance::spawn_connection() {
@@ -168,6 +202,7 @@ void Instance::spawn_connection() {
     link_.reset();
     last_exit_ = json{{"error", why}, {"ts", now_ms()}};
     env_.events->emit(profile_, {{"type", "instance_exited"}, {"error", why}});
+    release_slot();
     state_ = State::restarting;
     schedule_restart();
   };
@@ -238,6 +273,7 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   pid_t pid = conn_ ? conn_->pid() : 0;
   conn_.reset();
   link_.reset();
+  release_slot();  // a worker that died connecting failed its connect
   worker_ready_ = false;
   liveness_timer_.stop();
   last_exit_ = exit_json(pid, st);
@@ -304,8 +340,10 @@ void Instance::schedule_restart() {
   restart_window_.push_back(now);
   ++restarts_;
   env_.events->emit(profile_, {{"type", "instance_restarting"}, {"delay_ms", delay}, {"attempt", n + 1}});
+  // The backoff is waited out without a start slot: a crash-looping account
+  // never holds one that another account could use.
   restart_timer_.start(delay, [this] {
-    if (state_ == State::restarting) spawn_connection();
+    if (state_ == State::restarting) request_spawn();
   });
 }
 
@@ -397,6 +435,7 @@ void Instance::stop(std::function<void()> done) {
       break;
   }
   restart_timer_.stop();
+  release_slot();  // waiting in the start queue, or connecting: either way no longer
   liveness_timer_.stop();  // a worker that hangs now is SIGKILLed by stop_connection's timeout
   state_ = State::stopping;
   if (done) stop_waiters_.push_back(std::move(done));
@@ -533,6 +572,9 @@ void Instance::route(const contract::CommandSpec& cmd, json args, const std::str
   // catches a worker that cannot answer at all (liveness usually first).
   const auto deadline = std::chrono::milliseconds(contract::route_deadline_ms(cmd.deadline, env_.config->senders));
   parked_[rid] = Parked{std::move(reply), client_id, Clock::now() + deadline, cmd.sends};
+  // Swept only while there is something to sweep: thousands of idle
+  // instances must not each wake the loop every second.
+  if (!sweep_timer_.active()) sweep_timer_.start_repeat(1000, [this] { sweep_parked(); });
   ++sends_routed_;
   args[msg::kType] = msg::kRequest;
   args["rid"] = rid;
@@ -593,6 +635,7 @@ void Instance::sweep_parked() {
       ++it;
     }
   }
+  if (parked_.empty() && dedup_.empty()) sweep_timer_.stop();
 }
 
 

@@ -28,6 +28,7 @@
 #include "config.hpp"
 #include "wa/contract/commands.hpp"
 #include "events.hpp"
+#include "start_gate.hpp"
 #include "wa/ipc/child.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
@@ -46,6 +47,7 @@ struct Environment {
   uv_loop_t* loop;
   ipc::LoopBridge* bridge;
   EventBus* events;
+  StartGate* gate;  // connects in progress, shared by every instance
   const Config* config;
   std::string bin_dir;
 };
@@ -67,7 +69,9 @@ class Instance {
   // get it on their command line; running ones keep theirs until they exit).
   void set_log_level(log::Level level);
 
-  Status start();  // stopped/failed -> starting
+  // stopped/failed -> starting. The worker is forked when the start gate
+  // grants a slot, after a uniform delay in [0, jitter_ms] (autostart).
+  Status start(uint64_t jitter_ms = 0);
   // Orderly stop: senders, then the connection worker; `done` runs once
   // everything is reaped (at once if nothing runs).
   void stop(std::function<void()> done);
@@ -92,6 +96,10 @@ class Instance {
     std::chrono::steady_clock::time_point at;
   };
 
+  // Joins the start gate's queue; spawn_connection runs on the grant.
+  void request_spawn();
+  // Gives back the start slot (or leaves the queue); a no-op without one.
+  void release_slot();
   void spawn_connection();
   void on_link_message(uint64_t incarnation, Bytes body);
   void on_connection_exit(uint64_t incarnation, ipc::ExitStatus st);
@@ -162,6 +170,8 @@ class Instance {
   std::function<void()> on_connection_gone_;
   std::vector<std::function<void()>> stop_waiters_;
 
+  uint64_t slot_ = 0;  // start gate ticket, waiting or holding; 0: none
+  ipc::Timer slot_timer_;  // start.connect_timeout_ms of the held slot
   ipc::Timer restart_timer_;
   ipc::Timer kill_senders_timer_;
   ipc::Timer kill_conn_timer_;

@@ -4,8 +4,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "account_log.hpp"
 #include "wa/build_info.hpp"
@@ -55,11 +61,13 @@ void run_off_loop(uv_loop_t* loop, std::function<json()> work, std::function<voi
 }  // namespace
 
 Supervisor::Supervisor(Config config)
-    : config_(std::move(config)), runtime_profiles_(config_.data_dir + "/profiles.json") {
+    : config_(std::move(config)), runtime_profiles_(config_.data_dir + "/profiles.json"),
+      gate_(static_cast<size_t>(config_.start.max_connecting)) {
   uv_loop_init(&loop_);
 }
 
 Supervisor::~Supervisor() {
+  gate_.close();  // an instance going away must not start a waiting one
   instances_.clear();
   control_.reset();
   watchdog_.reset();
@@ -92,7 +100,22 @@ Result<std::string> find_worker_dir(const std::string& self) {
 
 }  // namespace
 
+// Every instance holds a few descriptors here (its link's listener and
+// pipe, its children's pidfds and pipes) and its worker a few more: the
+// default soft limit of 1024 ends at a few hundred accounts. The hard limit
+// is what the administrator allows (LimitNOFILE= in the unit); workers
+// inherit the raised soft limit.
+namespace {
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) WA_WARN("cannot raise the open file limit: %s", std::strerror(errno));
+}
+}  // namespace
+
 int Supervisor::run() {
+  raise_fd_limit();
   if (auto missing = missing_handlers(); !missing.empty()) {
     // A registry entry without its handler is a build defect: say which.
     WA_ERROR("control commands without a supervisor handler, or misplaced: %s", missing.front().c_str());
@@ -175,19 +198,21 @@ int Supervisor::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
 
+  std::vector<Instance*> boot;
   for (const auto& ic : config_.instances) {
     Instance& inst = add_instance(ic.profile, ic.autostart);
-    if (ic.autostart) {
-      if (auto st = inst.start(); !st) WA_ERROR("[%s] %s", ic.profile.c_str(), st.error().message.c_str());
-    }
+    if (ic.autostart) boot.push_back(&inst);
   }
   // Accounts created at run time (`start --create`) come back after a
   // restart: their data is on disk, so forgetting them would strand it.
   for (const auto& profile : runtime_profiles_.load()) {
     if (find(profile) != nullptr) continue;  // the config lists it now
-    Instance& inst = add_instance(profile, true);
-    if (auto st = inst.start(); !st) WA_ERROR("[%s] %s", profile.c_str(), st.error().message.c_str());
+    boot.push_back(&add_instance(profile, true));
   }
+  // Jitter only when the gate will make accounts wait anyway: a few
+  // accounts start at once, thousands are spread.
+  const bool spread = boot.size() > static_cast<size_t>(config_.start.max_connecting);
+  for (Instance* inst : boot) autostart(*inst, spread);
   WA_INFO("serving %s with %zu instances", config_.run_dir.c_str(), instances_.size());
   sd_notify(0, "READY=1");
   start_watchdog();
@@ -218,9 +243,16 @@ Instance* Supervisor::find(const std::string& profile) {
 Instance& Supervisor::add_instance(const std::string& profile, bool autostart) {
   // Before the instance exists (and emits): its webhook cursors start at the log's head.
   webhooks_->profile_added(profile);
-  Environment env{&loop_, bridge_.get(), events_.get(), &config_, bin_dir_};
+  Environment env{&loop_, bridge_.get(), events_.get(), &gate_, &config_, bin_dir_};
   instances_.push_back(std::make_unique<Instance>(env, profile, autostart));
   return *instances_.back();
+}
+
+void Supervisor::autostart(Instance& inst, bool spread) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  const auto jitter = spread ? static_cast<uint64_t>(config_.start.jitter_ms) : 0;
+  const uint64_t delay = jitter == 0 ? 0 : rng() % (jitter + 1);
+  if (auto st = inst.start(delay); !st) WA_ERROR("[%s] %s", inst.profile().c_str(), st.error().message.c_str());
 }
 
 void Supervisor::on_request(std::shared_ptr<ipc::PendingRequest> req) {
@@ -331,7 +363,9 @@ void Supervisor::cmd_metrics(Call& call) {
   call.reply(ipc::ok_reply({{"supervisor", {{"uptime_ms", up.count()},
                                             {"instances", instances_.size()},
                                             {"sender_processes", senders},
-                                            {"restarts_total", restarts}}},
+                                            {"restarts_total", restarts},
+                                            {"connecting", gate_.connecting()},
+                                            {"start_queue", gate_.waiting()}}},
                             {"profiles", std::move(profiles)}}));
 }
 
@@ -498,6 +532,7 @@ void Supervisor::begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending) {
   if (pending) shutdown_waiters_.push_back(std::move(pending));
   if (shutting_down_) return;
   shutting_down_ = true;
+  gate_.close();  // a slot freed by a stopping instance must not start a waiting one
   sd_notify(0, "STOPPING=1");
   auto remaining = std::make_shared<size_t>(instances_.size());
   if (*remaining == 0) {

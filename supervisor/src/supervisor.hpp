@@ -20,6 +20,7 @@
 #include "runtime_profiles.hpp"
 #include "webhooks.hpp"
 #include "instance.hpp"
+#include "start_gate.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/rep_server.hpp"
 #include "wa/ipc/timer.hpp"
@@ -71,6 +72,9 @@ class Supervisor {
   bool refuse_in_maintenance(Call& call);
   Instance* find(const std::string& profile);
   Instance& add_instance(const std::string& profile, bool autostart);
+  // An autostart at boot: after a uniform delay in [0, start.jitter_ms]
+  // when `spread` (more accounts autostart than start.max_connecting).
+  void autostart(Instance& inst, bool spread);
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();
@@ -88,6 +92,7 @@ class Supervisor {
   std::unique_ptr<Webhooks> webhooks_;
   std::unique_ptr<ipc::RepServer> control_;
   std::unique_ptr<ipc::Timer> watchdog_;
+  StartGate gate_;  // before instances_: they release their tickets into it
   std::vector<std::unique_ptr<Instance>> instances_;
   int lock_fd_ = -1;
   bool shutting_down_ = false;

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string dir, listen = "127.0.0.1:0", phone, qr, code, jid;
   bool as_json = false;
-  unsigned max_conns = 4096;
+  unsigned max_conns = 8192;  // 5,000 accounts (docs/BENCHMARKS.md) fit with room to spare
 
   auto* serve_cmd = app.add_subcommand("serve", "Run the server: ws://HOST:PORT/ws/chat and the HTTPS media host. "
                                                 "Writes DIR/root.pub (64 hex), DIR/media-ca.pem (the media host's "

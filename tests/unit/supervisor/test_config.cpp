@@ -144,3 +144,23 @@ TEST_CASE("config: the http section is wa-http's, accepted and not read by the s
   auto c = parse_config(R"({"instances": [], "http": {"listen": "127.0.0.1:0", "anything": [1, 2]}})");
   CHECK(c.has_value());
 }
+
+TEST_CASE("config: start settings, their defaults and their bounds") {
+  auto d = parse_config(R"({"instances": []})");
+  REQUIRE(d.has_value());
+  CHECK(d->start.max_connecting == 32);
+  CHECK(d->start.jitter_ms == 2000);
+  CHECK(d->start.connect_timeout_ms == 20000);
+  auto c = parse_config(R"({"instances": [], "start": {"max_connecting": 3, "jitter_ms": 0, "connect_timeout_ms": 500}})");
+  REQUIRE(c.has_value());
+  CHECK(c->start.max_connecting == 3);
+  CHECK(c->start.jitter_ms == 0);
+  CHECK(c->start.connect_timeout_ms == 500);
+  CHECK(error_of(R"({"instances": [], "start": {"max_connecting": 0}})").find("start.max_connecting") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "start": {"jitter_ms": -1}})").find("start.jitter_ms") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "start": {"connect_timeout_ms": 10}})").find("start.connect_timeout_ms") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "start": {"bogus": 1}})").find("bogus") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "start": 5})").find("start") != std::string::npos);
+}

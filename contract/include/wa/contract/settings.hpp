@@ -60,6 +60,19 @@ struct RestartPolicy {
   int backoff_max_ms = 30000;
 };
 
+// Starting many accounts at once (a supervisor restarted with thousands of
+// autostart accounts, a server outage ending): connects in progress are
+// capped and autostarts spread, so the server sees a steady trickle, not a
+// storm (which gets accounts banned and makes every handshake slow). A
+// worker holds its slot from its fork until its socket opens, its connect
+// fails, it shows a QR / pairing code (waiting for a person), it exits, or
+// connect_timeout_ms passes; an instance in restart backoff holds none.
+struct StartPolicy {
+  int max_connecting = 32;          // connection workers between fork and outcome at once
+  int jitter_ms = 2000;             // boot, more autostarts than slots: each first waits a uniform delay in [0, jitter_ms]
+  int connect_timeout_ms = 20000;   // a slot is given back after this long without an outcome
+};
+
 struct SenderPolicy {
   int max_per_instance = 8;
   int idle_ms = 60000;

@@ -1,0 +1,437 @@
+// What many connected accounts cost, and how fast they all come back, against
+// wa-testserver on this machine:
+//
+//   bench_scale BIN_DIR idle [accounts]
+//     That many accounts paired and connected under one supervisor, left
+//     idle. Per account: the drop in MemAvailable (measured before the
+//     supervisor starts and once all are open and settled, minus what the
+//     test server itself grew by, which is reported beside), PSS (supervisor
+//     + workers, smaps_rollup), threads per worker, and the CPU all workers +
+//     the supervisor use over 10 idle seconds, as % of one core.
+//
+//   bench_scale BIN_DIR cold-start [accounts]
+//     Pairs that many accounts, shuts the supervisor down and starts it
+//     again over the same data (every account autostarts): time from the
+//     new supervisor's start to the last `connection open`, and the most
+//     logins the server saw in one second (from the workers' logged
+//     `connection open` times), with the start settings in force; then the
+//     idle measurements above for the restarted tree.
+//
+// At thousands of accounts the kernel's pid_max (every thread takes a pid)
+// and the open file limit are what stop first: as root the bench raises
+// kernel.pid_max and says so; it raises its own RLIMIT_NOFILE soft limit to
+// the hard one (the supervisor and the test server do the same themselves).
+// BENCH_START='{"max_connecting":64,"jitter_ms":2000}' sets the supervisor's
+// `start` section for the restarted supervisor.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rig.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/client.hpp"
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace wa;
+
+namespace {
+
+std::string g_bin;
+
+[[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
+
+long meminfo_kib(const char* key) {
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(f, line))
+    if (line.rfind(k, 0) == 0) return std::atol(line.c_str() + k.size());
+  return 0;
+}
+
+// A field of /proc/PID/status ("VmRSS", "Threads"), 0 when absent.
+long status_field(pid_t pid, const char* key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(f, line))
+    if (line.rfind(k, 0) == 0) return std::atol(line.c_str() + k.size());
+  return 0;
+}
+
+long pss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
+  return 0;
+}
+
+// utime + stime of one process in clock ticks (0 when it is gone).
+uint64_t cpu_ticks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return 0;
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos) return 0;
+  std::istringstream in(s.substr(rp + 2));
+  std::string field;
+  uint64_t ut = 0, st = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) ut = std::stoull(field);
+    if (i == 15) st = std::stoull(field);
+  }
+  return ut + st;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string s;
+    if (!std::getline(f, s)) continue;
+    auto rp = s.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(s.substr(rp + 2));
+    char st = 0;
+    pid_t pp = 0;
+    in >> st >> pp;
+    if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+void raise_limits(int accounts) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  std::printf("%-52s %llu\n", "RLIMIT_NOFILE (soft, raised to hard)", static_cast<unsigned long long>(rl.rlim_cur));
+  // Each worker has ~10 threads, each one a pid: 32,768 (the default) ends
+  // near 3,000 accounts.
+  long pid_max = 0;
+  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+  const long want = static_cast<long>(accounts) * 16 + 10000;
+  if (pid_max < want) {
+    if (std::ofstream f("/proc/sys/kernel/pid_max"); f << want) {
+      f.close();
+      std::printf("%-52s %ld -> %ld (raised by this bench, as root)\n", "kernel.pid_max", pid_max, want);
+    } else {
+      std::printf("%-52s %ld (could not raise it to %ld: not root?)\n", "kernel.pid_max", pid_max, want);
+    }
+  } else {
+    std::printf("%-52s %ld\n", "kernel.pid_max", pid_max);
+  }
+}
+
+// A server and a supervisor in a temporary directory; the supervisor can be
+// restarted over the same data.
+struct Rig {
+  std::string dir, ts_state, data_dir;
+  pid_t ts = -1, sup = -1;
+  json cfg;
+  std::unique_ptr<ipc::EventClient> ev;
+
+  explicit Rig(int accounts) {
+    char tmpl[] = "/tmp/wasc.XXXXXX";
+    dir = mkdtemp(tmpl);
+    ts_state = dir + "/ts";
+    // The server's capacity is a flag (its default is 4096 connections).
+    ts = rig::spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state,
+                     "--max-connections", std::to_string(accounts + 256)},
+                    dir + "/ts.log", true);
+    if (ts < 0 || !rig::wait_file(ts_state + "/port") || !rig::wait_file(ts_state + "/root.pub"))
+      die("wa-testserver did not start");
+    const char* data_env = std::getenv("BENCH_DATA_DIR");
+    data_dir = data_env != nullptr ? std::string(data_env) + "/wasc-data-" + std::to_string(::getpid()) : dir + "/data";
+    cfg = {{"run_dir", dir + "/run"},
+           {"data_dir", data_dir},
+           {"server", {{"url", "ws://127.0.0.1:" + rig::slurp(ts_state + "/port") + "/ws/chat"},
+                       {"root_public_key", rig::slurp(ts_state + "/root.pub").substr(0, 64)}}},
+           {"instances", json::array()}};
+  }
+  void start_supervisor(const json& extra = json::object()) {
+    json c = cfg;
+    c.merge_patch(extra);
+    std::ofstream(dir + "/config.json") << c.dump();
+    sup = rig::spawn({g_bin + "/wa-supervisor", "--config", dir + "/config.json"}, dir + "/sup.log", true);
+    json pong = control({{"cmd", "ping"}});
+    if (!pong.is_object() || !pong.value("ok", false)) die("supervisor did not start (see " + dir + "/sup.log)");
+    auto e = ipc::EventClient::connect(ipc::events_url(dir + "/run"), "");
+    if (!e) die("events: " + e.error().message);
+    ev = std::make_unique<ipc::EventClient>(std::move(*e));
+  }
+  void stop_supervisor() {
+    ev.reset();
+    control({{"cmd", "shutdown"}}, 600000);
+    if (sup > 0) waitpid(sup, nullptr, 0);
+    sup = -1;
+  }
+  ~Rig() {
+    if (sup > 0) stop_supervisor();
+    if (ts > 0) {
+      kill(ts, SIGTERM);
+      waitpid(ts, nullptr, 0);
+    }
+    if (std::getenv("BENCH_KEEP") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      std::filesystem::remove_all(data_dir, ec);
+    }
+  }
+
+  json control(const json& req, int timeout_ms = 60000) const {
+    for (int i = 0; i < 1000; ++i) {
+      auto c = ipc::ControlClient::connect(ipc::control_url(dir + "/run"), timeout_ms);
+      if (c) {
+        auto r = c->request(req);
+        if (r) return *r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // supervisor still starting
+    }
+    return json();
+  }
+  json server_status() const {
+    auto c = ipc::ControlClient::connect("ipc://" + ts_state + "/admin.sock", 60000);
+    if (!c) die("admin: " + c.error().message);
+    auto r = c->request({{"cmd", "status"}});
+    if (!r) die("admin: " + r.error().message);
+    return (*r)["result"];
+  }
+  std::optional<json> next_event(const std::string& profile, const std::string& type, const std::string& state = "") {
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < deadline) {
+      auto e = ev->next(200);
+      if (!e) return std::nullopt;
+      if (!*e) continue;
+      const json& j = **e;
+      if ((profile.empty() || j.value("profile", "") == profile) && j.value("type", "") == type &&
+          (state.empty() || j.value("state", "") == state))
+        return j;
+    }
+    return std::nullopt;
+  }
+  json pair(const std::string& profile, const std::string& phone) {
+    control({{"cmd", "start"}, {"profile", profile}, {"create", true}});
+    auto qr = next_event(profile, "qr");
+    if (!qr) die("no QR for " + profile);
+    if (rig::run({g_bin + "/wa-testserver", "scan", "--state", ts_state, "--phone", phone, "--qr", (*qr)["qr"]},
+                 dir + "/scan.log", true) != 0)
+      die("scan failed for " + profile);
+    auto open = next_event(profile, "connection", "open");
+    if (!open) die("not open: " + profile);
+    return *open;
+  }
+  // Accounts whose connection is open, from one `status`.
+  size_t open_count(size_t* reply_bytes = nullptr) const {
+    json r = control({{"cmd", "status"}}, 120000);
+    if (!r.value("ok", false)) die("status: " + r.dump().substr(0, 200));
+    if (reply_bytes != nullptr) *reply_bytes = r.dump().size();
+    size_t n = 0;
+    for (const auto& i : r["result"]["instances"])
+      if (i["connection"].is_object() && i["connection"].value("state", "") == "open") ++n;
+    return n;
+  }
+  void wait_all_open(size_t n, std::chrono::seconds limit) const {
+    auto deadline = Clock::now() + limit;
+    while (open_count() < n) {
+      if (Clock::now() > deadline) die("not all open in time");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling interval
+    }
+  }
+};
+
+std::string profile_name(int i) { return "a" + std::to_string(i); }
+
+double pair_all(Rig& rig, int accounts) {
+  auto t0 = Clock::now();
+  for (int i = 0; i < accounts; ++i) {
+    rig.pair(profile_name(i), "1555" + std::to_string(6000000 + i));
+    if ((i + 1) % 500 == 0) {
+      std::fprintf(stderr, "paired %d in %.0f s\n", i + 1, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void print_load() {
+  std::ifstream f("/proc/loadavg");
+  std::string s;
+  std::getline(f, s);
+  std::printf("%-52s %s\n", "loadavg (start)", s.c_str());
+}
+
+// What `accounts` connected accounts cost, once settled: MemAvailable drop
+// since `avail0` (minus the test server's growth since `ts_rss0`), PSS,
+// threads, idle CPU over 10 s, the `status` reply and the supervisor's fds.
+void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
+  // Idle: nothing but keepalives and liveness pings; start-up garbage gone
+  // (the workers trim their heap 15 s after start).
+  std::this_thread::sleep_for(std::chrono::seconds(20));  // settling before a measurement
+  const long avail1 = meminfo_kib("MemAvailable");
+  const long ts_rss1 = status_field(rig.ts, "VmRSS");
+  json st = rig.server_status();
+  const auto workers = children_of(rig.sup);
+  long sup_pss = pss_kib(rig.sup), workers_pss = 0, threads_min = 1 << 30, threads_max = 0, threads_sum = 0;
+  for (pid_t w : workers) {
+    workers_pss += pss_kib(w);
+    const long t = status_field(w, "Threads");
+    threads_min = std::min(threads_min, t);
+    threads_max = std::max(threads_max, t);
+    threads_sum += t;
+  }
+  // Idle CPU: utime+stime of the supervisor and every worker over 10 s.
+  auto ticks = [&] {
+    uint64_t t = cpu_ticks(rig.sup);
+    for (pid_t w : workers) t += cpu_ticks(w);
+    return t;
+  };
+  const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
+  auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(10));  // the measured idle window
+  const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  size_t status_bytes = 0;
+  rig.open_count(&status_bytes);
+
+  const double n = accounts;
+  const long ts_growth = ts_rss1 - ts_rss0;
+  const double drop_mb = static_cast<double>(avail0 - avail1 - ts_growth) / 1024;
+  std::printf("%-52s %d\n", "accounts online at the server", st["online"].get<int>());
+  std::printf("%-52s %zu\n", "worker processes", workers.size());
+  std::printf("%-52s %.1f MB -> %.1f MB (+%.1f MB, subtracted below)\n", "test server RSS", ts_rss0 / 1024.0,
+              ts_rss1 / 1024.0, ts_growth / 1024.0);
+  std::printf("%-52s %.1f MB (%.2f MB per account)\n", "MemAvailable drop minus the test server's growth", drop_mb,
+              drop_mb / n);
+  std::printf("%-52s %.1f MB\n", "PSS supervisor", static_cast<double>(sup_pss) / 1024);
+  std::printf("%-52s %.1f MB\n", "PSS all workers", static_cast<double>(workers_pss) / 1024);
+  std::printf("%-52s %.2f MB\n", "PSS per account (supervisor + workers)",
+              static_cast<double>(sup_pss + workers_pss) / 1024 / n);
+  std::printf("%-52s min %ld  max %ld  mean %.1f\n", "threads per connection worker", threads_min, threads_max,
+              workers.empty() ? 0.0 : static_cast<double>(threads_sum) / static_cast<double>(workers.size()));
+  std::printf("%-52s %.1f %% of one core\n", "idle CPU, supervisor + all workers (10 s)",
+              100.0 * static_cast<double>(c1 - c0) / hz / secs);
+  std::printf("%-52s %.1f %% of one core\n", "  of which the supervisor",
+              100.0 * static_cast<double>(sup_c1 - sup_c0) / hz / secs);
+  std::printf("%-52s %.1f %% of one core\n", "idle CPU, test server (same 10 s)",
+              100.0 * static_cast<double>(ts_c1 - ts_c0) / hz / secs);
+  std::printf("%-52s %zu bytes\n", "`status` reply (all accounts)", status_bytes);
+  size_t sup_fds = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(rig.sup) + "/fd"))
+    ++sup_fds;
+  std::printf("%-52s %zu\n", "open fds of the supervisor", sup_fds);
+}
+
+int idle(int accounts) {
+  print_load();
+  raise_limits(accounts);
+  Rig rig(accounts);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
+  const long avail0 = meminfo_kib("MemAvailable");
+  const long ts_rss0 = status_field(rig.ts, "VmRSS");
+  rig.start_supervisor();
+  const double pair_s = pair_all(rig, accounts);
+  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
+              std::thread::hardware_concurrency());
+  std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
+              accounts / pair_s);
+  measure_idle(rig, accounts, avail0, ts_rss0);
+  print_load();
+  return 0;
+}
+
+int cold_start(int accounts) {
+  print_load();
+  raise_limits(accounts);
+  Rig rig(accounts);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
+  const long avail0 = meminfo_kib("MemAvailable");
+  const long ts_rss0 = status_field(rig.ts, "VmRSS");
+  rig.start_supervisor();
+  const double pair_s = pair_all(rig, accounts);
+  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  rig.stop_supervisor();
+  std::fprintf(stderr, "paired %d in %.0f s; supervisor stopped, starting again\n", accounts, pair_s);
+
+  json start = json::object();
+  if (const char* s = std::getenv("BENCH_START"); s != nullptr) start = json::parse(s);
+  const auto wall0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto t0 = Clock::now();
+  rig.start_supervisor(start.empty() ? json::object() : json{{"start", start}});
+  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(900));
+  const double all_open_s = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  // Every account's first `open` after the restart, from its durable log.
+  std::map<int64_t, int> per_second;
+  int64_t last_open = 0;
+  for (int i = 0; i < accounts; ++i) {
+    json r = rig.control({{"cmd", "events"}, {"profile", profile_name(i)}, {"since", 0}, {"limit", 1000}});
+    for (const auto& e : r["result"]["events"]) {
+      if (e.value("type", "") != "connection" || e.value("state", "") != "open") continue;
+      const int64_t ts = e["ts"].get<int64_t>();
+      if (ts < wall0) continue;
+      ++per_second[(ts - wall0) / 1000];
+      last_open = std::max(last_open, ts);
+      break;
+    }
+  }
+  int max_per_s = 0;
+  for (const auto& [s, n] : per_second) max_per_s = std::max(max_per_s, n);
+  json m = rig.control({{"cmd", "metrics"}});
+  std::printf("# cold start: %d paired autostart accounts, supervisor restarted (%u cpu)\n", accounts,
+              std::thread::hardware_concurrency());
+  std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start.dump().c_str());
+  std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time", pair_s, accounts / pair_s);
+  std::printf("%-52s %.1f s\n", "supervisor start -> all `open` (status polled)", all_open_s);
+  std::printf("%-52s %.1f s\n", "supervisor start -> last logged `open`",
+              static_cast<double>(last_open - wall0) / 1000);
+  std::printf("%-52s %d\n", "most logins in one second", max_per_s);
+  std::printf("%-52s %s\n", "supervisor metrics after", m["result"]["supervisor"].dump().c_str());
+  std::printf("# the same accounts after the cold start, settled\n");
+  measure_idle(rig, accounts, avail0, ts_rss0);
+  print_load();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_scale BIN_DIR idle [accounts] | cold-start [accounts]\n");
+    return 64;
+  }
+  g_bin = argv[1];
+  std::string mode = argv[2];
+  int a = argc > 3 ? std::atoi(argv[3]) : 0;
+  try {
+    if (mode == "idle") return idle(a > 0 ? a : 200);
+    if (mode == "cold-start") return cold_start(a > 0 ? a : 200);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_scale: %s\n", e.what());
+    return 1;
+  }
+  return 64;
+}
