@@ -51,6 +51,8 @@ class Receiver {
   struct Hooks {
     std::function<Status(const binary::Node&)> send;   // a receipt or an ack to the server
     std::function<void(nlohmann::json)> event;          // public event {"type": ...}
+    // Runs fn with the events it raises sent on as one batch (optional).
+    std::function<void(const std::function<void()>&)> batch_events;
   };
   struct StoreHooks {
     // The store failed: the connection must end before anything else is

@@ -45,6 +45,7 @@ inline constexpr const char* kReady = "ready";
 inline constexpr const char* kRequest = "request";
 inline constexpr const char* kReply = "reply";
 inline constexpr const char* kEvent = "event";
+inline constexpr const char* kEvents = "events";  // worker -> supervisor: {"events": [event, ...]}, in order
 inline constexpr const char* kSpawnSender = "spawn_sender";
 inline constexpr const char* kSenderStarted = "sender_started";
 inline constexpr const char* kSenderRefused = "sender_refused";
