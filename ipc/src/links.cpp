@@ -83,13 +83,16 @@ Result<FromWorker> decode_from_worker(ByteView bytes) {
     WA_FIELD(out.event, object_field(j, "event"));
     WA_TRY(check_event(out.event));
   } else if (out.type == msg::kEvents) {
-    auto it = j.find("events");
-    if (it == j.end() || !it->is_array() || it->empty()) return fail("bad_message", "'events' must be a non-empty array");
+    auto it = m->find("events");
+    if (it == m->end() || !it->is_array() || it->empty()) return fail("bad_message", "'events' must be a non-empty array");
     for (const auto& e : *it) {
       if (!e.is_object()) return fail("bad_message", "an entry of 'events' is not an object");
       WA_TRY(check_event(e));
     }
-    out.events = it->get<std::vector<json>>();
+    // Moved out, not copied (a flood's batches are large): `raw` keeps the
+    // array with those entries left null.
+    out.events.reserve(it->size());
+    for (auto& e : *it) out.events.push_back(std::move(e));
   } else if (out.type == msg::kSpawnSender) {
     WA_FIELD(out.conversation, conversation_of(j));
   }

@@ -28,7 +28,7 @@ struct FromWorker {
   json event;                // event: an object with a string "type" (integer seq/ts if present)
   std::vector<json> events;  // events: several such events, in the order they happened
   std::string conversation;  // spawn_sender: non-empty, <= kMaxConversation, no NUL
-  json raw;                  // the whole message
+  json raw;                  // the whole message (events: its entries moved to `events`)
 };
 Result<FromWorker> decode_from_worker(ByteView bytes);
 // Worker -> supervisor message for events already encoded as CBOR, in
