@@ -62,7 +62,7 @@ class Receiver {
     std::function<void()> ok;
   };
   // Most messages committed together; a larger burst is split.
-  static constexpr size_t kMaxBatch = 64;
+  static constexpr size_t kMaxBatch = 256;
 
   // Queued messages are flushed by a 0 ms timer on `loop`, i.e. on the
   // loop's next turn: every message the current socket reads carried joins
