@@ -8,6 +8,7 @@
 //   sup -> worker   request{rid, cmd, ...}     a control command routed to the account
 //   worker -> sup   reply{rid, reply}          reply = the control reply envelope
 //   worker -> sup   event{event}               public event; the supervisor stamps it
+//   worker -> sup   events{events: [event...]} a committed receive batch's events, in order
 //   worker -> sup   spawn_sender{conversation}
 //   sup -> worker   sender_started{conversation, pid}
 //   sup -> worker   sender_refused{conversation, code, message}
