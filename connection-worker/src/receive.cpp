@@ -83,7 +83,13 @@ void Receiver::flush() {
   // server takes as an answer too.
   if (!tx) return halt(tx.error());
   if (store_hooks_.ok) store_hooks_.ok();
-  for (size_t i = 0; i < batch.size(); ++i) finish(batch[i], *self, outs[i]);
+  auto finish_all = [&] {
+    for (size_t i = 0; i < batch.size(); ++i) finish(batch[i], *self, outs[i]);
+  };
+  if (hooks_.batch_events)
+    hooks_.batch_events(finish_all);
+  else
+    finish_all();
   if (store_error_) halt(*std::exchange(store_error_, std::nullopt));
 }
 

@@ -51,6 +51,8 @@ class Receiver {
   struct Hooks {
     std::function<Status(const binary::Node&)> send;   // a receipt or an ack to the server
     std::function<void(nlohmann::json)> event;          // public event {"type": ...}
+    // Runs fn with the events it raises sent on as one batch (optional).
+    std::function<void(const std::function<void()>&)> batch_events;
   };
   struct StoreHooks {
     // The store failed: the connection must end before anything else is
@@ -60,7 +62,7 @@ class Receiver {
     std::function<void()> ok;
   };
   // Most messages committed together; a larger burst is split.
-  static constexpr size_t kMaxBatch = 64;
+  static constexpr size_t kMaxBatch = 256;
 
   // Queued messages are flushed by a 0 ms timer on `loop`, i.e. on the
   // loop's next turn: every message the current socket reads carried joins

@@ -53,12 +53,37 @@ void Worker::shutdown() {
 }
 
 void Worker::to_supervisor(const json& m) {
+  flush_events();  // whatever was emitted before this goes first
   if (link_) link_->send(ipc::to_cbor(m));
 }
 
 void Worker::emit(json event) {
   if (events_) event = events_->log(std::move(event));
-  to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(event)}});
+  if (!batching_events_) return to_supervisor({{msg::kType, msg::kEvent}, {"event", std::move(event)}});
+  Bytes b = ipc::to_cbor(event);
+  event_batch_bytes_ += b.size();
+  event_batch_.push_back(std::move(b));
+  // Well under the link's message size limit (NNG's 1 MiB default).
+  if (event_batch_bytes_ >= (256u << 10)) flush_events();
+}
+
+void Worker::batch_events(const std::function<void()>& fn) {
+  const bool outer = !batching_events_;
+  batching_events_ = true;
+  fn();
+  if (!outer) return;
+  batching_events_ = false;
+  flush_events();
+}
+
+// One link message for the gathered events (ipc::link::encode_events): a
+// flood costs the link and the supervisor one message per committed batch
+// instead of one per message.
+void Worker::flush_events() {
+  if (event_batch_.empty()) return;
+  std::vector<Bytes> batch = std::exchange(event_batch_, {});
+  event_batch_bytes_ = 0;
+  if (link_) link_->send(ipc::link::encode_events(batch));
 }
 
 void Worker::on_link(Bytes body) {
@@ -170,7 +195,8 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
                             [this](json ev) {
                               if (media_) media_->on_event(ev);
                               emit(std::move(ev));
-                            }});
+                            },
+                            [this](const std::function<void()>& fn) { batch_events(fn); }});
   if (!rx) {
     if (store::is_store_corrupt(rx.error())) return on_store_corrupt(rx.error());
     WA_ERROR("cannot open the receive path: %s", rx.error().message.c_str());

@@ -62,6 +62,10 @@ class Worker {
   ContactCommands* logged_in_contacts(const Reply& reply);
   void to_supervisor(const json& m);
   void emit(json event);  // logged in the profile's event log, then to the supervisor
+  // Runs fn with the events it emits gathered into one link message (see
+  // flush_events); the receive path wraps each committed batch in it.
+  void batch_events(const std::function<void()>& fn);
+  void flush_events();
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
   // The receive path's store failed: no receipts, the socket closed and
   // reconnected with backoff, a store_unavailable event.
@@ -88,6 +92,10 @@ class Worker {
   // After the client and the receive path: gone before them.
   std::unique_ptr<AddonCommands> addons_;  // poll_results (addons.hpp)
   std::unique_ptr<MediaCommands> media_;  // uploads and downloads through the senders
+  // Events of the current batch_events() scope, each already CBOR.
+  std::vector<Bytes> event_batch_;
+  size_t event_batch_bytes_ = 0;
+  bool batching_events_ = false;
   int exit_code_ = 0;
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn

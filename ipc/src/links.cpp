@@ -58,6 +58,14 @@ Status check_settings(const json& s) {
   return {};
 }
 
+// What the supervisor relies on in an event from a worker.
+Status check_event(const json& ev) {
+  if (auto t = field<std::string>(ev, "type"); !t) return fail("bad_message", "event without a string 'type'");
+  if (auto s = field_or<int64_t>(ev, "seq", 0); !s) return Unexpected<Error>{s.error()};
+  if (auto s = field_or<int64_t>(ev, "ts", 0); !s) return Unexpected<Error>{s.error()};
+  return {};
+}
+
 }  // namespace
 
 Result<FromWorker> decode_from_worker(ByteView bytes) {
@@ -73,13 +81,58 @@ Result<FromWorker> decode_from_worker(ByteView bytes) {
     if (auto ok = field<bool>(out.reply, "ok"); !ok) return fail("bad_message", "reply without a boolean 'ok'");
   } else if (out.type == msg::kEvent) {
     WA_FIELD(out.event, object_field(j, "event"));
-    if (auto t = field<std::string>(out.event, "type"); !t) return fail("bad_message", "event without a string 'type'");
-    if (auto s = field_or<int64_t>(out.event, "seq", 0); !s) return Unexpected<Error>{s.error()};
-    if (auto s = field_or<int64_t>(out.event, "ts", 0); !s) return Unexpected<Error>{s.error()};
+    WA_TRY(check_event(out.event));
+  } else if (out.type == msg::kEvents) {
+    auto it = m->find("events");
+    if (it == m->end() || !it->is_array() || it->empty()) return fail("bad_message", "'events' must be a non-empty array");
+    for (const auto& e : *it) {
+      if (!e.is_object()) return fail("bad_message", "an entry of 'events' is not an object");
+      WA_TRY(check_event(e));
+    }
+    // Moved out, not copied (a flood's batches are large): `raw` keeps the
+    // array with those entries left null.
+    out.events.reserve(it->size());
+    for (auto& e : *it) out.events.push_back(std::move(e));
   } else if (out.type == msg::kSpawnSender) {
     WA_FIELD(out.conversation, conversation_of(j));
   }
   out.raw = std::move(*m);
+  return out;
+}
+
+namespace {
+
+// CBOR heads (RFC 8949 §3.1): the major type in the top three bits, then the length.
+void cbor_head(Bytes& out, uint8_t major, uint64_t n) {
+  const auto m = static_cast<uint8_t>(major << 5);
+  if (n < 24) {
+    out.push_back(static_cast<uint8_t>(m | n));
+    return;
+  }
+  const int bytes = n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ULL ? 4 : 8;
+  out.push_back(static_cast<uint8_t>(m | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(n >> (8 * i)));
+}
+
+void cbor_text(Bytes& out, std::string_view s) {
+  cbor_head(out, 3, s.size());
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+}  // namespace
+
+Bytes encode_events(const std::vector<Bytes>& cbor_events) {
+  size_t size = 32;
+  for (const auto& b : cbor_events) size += b.size();
+  Bytes out;
+  out.reserve(size);
+  const bool one = cbor_events.size() == 1;
+  cbor_head(out, 5, 2);  // a map of two entries
+  cbor_text(out, msg::kType);
+  cbor_text(out, one ? msg::kEvent : msg::kEvents);
+  cbor_text(out, one ? "event" : "events");
+  if (!one) cbor_head(out, 4, cbor_events.size());
+  for (const auto& b : cbor_events) out.insert(out.end(), b.begin(), b.end());
   return out;
 }
 

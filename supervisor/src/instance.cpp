@@ -256,6 +256,11 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
   } else if (t == msg::kEvent) {
     note_account_event(m->event);
     env_.events->emit(profile_, std::move(m->event));
+  } else if (t == msg::kEvents) {
+    for (auto& ev : m->events) {
+      note_account_event(ev);
+      env_.events->emit(profile_, std::move(ev));
+    }
   } else if (t == msg::kPong) {
     // Sent from the worker's loop thread: its loop turned after our ping.
     if (worker_ready_) last_pong_ = Clock::now();

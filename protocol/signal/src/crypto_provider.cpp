@@ -39,18 +39,35 @@ int random_cb(uint8_t* data, size_t len, void*) {
   return SG_SUCCESS;
 }
 
+// An HMAC context with its digest already chosen. Naming the digest in
+// EVP_MAC_init makes OpenSSL fetch it from the provider (a lookup under a
+// lock) on every call; a decrypt makes several HMACs, so each starts as a
+// copy of this one instead. One per thread: the original is never shared.
+EVP_MAC_CTX* hmac_sha256_template() {
+  thread_local const MacCtx tmpl = [] {
+    EVP_MAC* mac = hmac_algorithm();
+    MacCtx ctx(mac ? EVP_MAC_CTX_new(mac) : nullptr);
+    if (!ctx) return ctx;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    // Keyed (with an empty key) so the copies start from a complete state.
+    static const uint8_t none = 0;
+    if (EVP_MAC_init(ctx.get(), &none, 0, params) != 1) ctx.reset();
+    return ctx;
+  }();
+  return tmpl.get();
+}
+
 int hmac_init_cb(void** hmac_context, const uint8_t* key, size_t key_len, void*) {
-  EVP_MAC* mac = hmac_algorithm();
-  if (!mac) return SG_ERR_UNKNOWN;
-  MacCtx ctx(EVP_MAC_CTX_new(mac));
+  EVP_MAC_CTX* tmpl = hmac_sha256_template();
+  if (!tmpl) return SG_ERR_UNKNOWN;
+  MacCtx ctx(EVP_MAC_CTX_dup(tmpl));
   if (!ctx) return SG_ERR_NOMEM;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
   // A null key means "keep the previous key" to OpenSSL; an empty key must
   // still be a real (zero-length) key.
   static const uint8_t empty = 0;
-  if (EVP_MAC_init(ctx.get(), key_len ? key : &empty, key_len, params) != 1) return SG_ERR_UNKNOWN;
+  if (EVP_MAC_init(ctx.get(), key_len ? key : &empty, key_len, nullptr) != 1) return SG_ERR_UNKNOWN;
   *hmac_context = ctx.release();
   return SG_SUCCESS;
 }

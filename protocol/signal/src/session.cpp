@@ -126,7 +126,9 @@ Result<StateKeys> state_keys(SignalSession::Impl& im, const signal_protocol_addr
 // archived - it only reads what was in flight on it. A state built by this
 // very message (a new pkmsg) is the new current one, as libsignal made it.
 Status keep_current_state(SignalSession::Impl& im, const signal_protocol_address& sa, const StateKeys& before) {
-  if (before.current.empty()) return {};
+  // Only a state archived before the message can have been promoted by it:
+  // with none (the usual record), there is nothing to look at again.
+  if (before.current.empty() || before.previous.empty()) return {};
   Ref<session_record> record;
   int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
   if (rc < 0) return im.failure(rc, "load session");

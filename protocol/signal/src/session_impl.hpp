@@ -33,6 +33,7 @@ struct SignalSession::Impl {
       return {};
     };
     Status s = signal_transactions_disabled() ? body() : store.transaction(durability, body);
+    bridge->end_operation();
     if (!s) return Unexpected<Error>{s.error()};
     return std::move(*result);
   }

@@ -84,10 +84,19 @@ int load_session(signal_buffer** record, signal_buffer** /*user_record*/, const 
   auto& b = bridge(ud);
   auto addr = to_address(address);
   if (!addr) return SG_ERR_INVAL;
+  if (const auto* cached = b.cached_session(*addr)) {
+    if (!*cached) return 0;
+    int rc = buffer_out(record, **cached);
+    return rc == SG_SUCCESS ? 1 : rc;
+  }
   auto r = b.store().load_session(*addr);
   if (!r) return store_failed(b, r);
-  if (!*r) return 0;
+  if (!*r) {
+    b.cache_session(*addr, std::nullopt);
+    return 0;
+  }
   int rc = buffer_out(record, **r);
+  b.cache_session(*addr, std::move(*r));
   return rc == SG_SUCCESS ? 1 : rc;
 }
 
@@ -116,7 +125,12 @@ int store_session(const signal_protocol_address* address, uint8_t* record, size_
   auto addr = to_address(address);
   if (!addr || (!record && record_len)) return SG_ERR_INVAL;
   auto r = b.store().store_session(*addr, ByteView(record, record_len));
-  return r ? SG_SUCCESS : store_failed(b, r);
+  if (!r) {
+    b.forget_session();
+    return store_failed(b, r);
+  }
+  b.cache_session(*addr, Bytes(record, record + record_len));
+  return SG_SUCCESS;
 }
 
 int contains_session(const signal_protocol_address* address, void* ud) {
@@ -132,6 +146,7 @@ int delete_session(const signal_protocol_address* address, void* ud) {
   auto& b = bridge(ud);
   auto addr = to_address(address);
   if (!addr) return SG_ERR_INVAL;
+  b.forget_session();
   auto r = b.store().delete_session(*addr);
   if (!r) return store_failed(b, r);
   return *r ? 1 : 0;
@@ -140,6 +155,7 @@ int delete_session(const signal_protocol_address* address, void* ud) {
 int delete_all_sessions(const char* name, size_t name_len, void* ud) {
   auto& b = bridge(ud);
   if (!name && name_len) return SG_ERR_INVAL;
+  b.forget_session();
   auto r = b.store().delete_all_sessions(std::string_view(name ? name : "", name_len));
   if (!r) return store_failed(b, r);
   return static_cast<int>(std::min<size_t>(*r, INT_MAX));

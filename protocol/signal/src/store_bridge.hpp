@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "wa/bytes.hpp"
 #include "wa/result.hpp"
 #include "wa/signal/context.hpp"
 #include "wa/store/store.hpp"
@@ -33,6 +34,25 @@ class StoreBridge {
   void begin_operation() noexcept {
     store_error_.reset();
     identity_changed_ = false;
+    forget_session();
+  }
+  void end_operation() noexcept { forget_session(); }
+
+  // The session record last read or written in this operation. A decrypt
+  // reads its record twice (our look at its states, then the library's
+  // own); while an operation runs nothing else writes sessions (the
+  // context's mutex in this process, the store transaction across
+  // processes), so the second read is this copy instead of a query.
+  const std::optional<Bytes>* cached_session(const store::Address& a) const noexcept {
+    return session_cache_ && session_cache_->addr == a ? &session_cache_->record : nullptr;
+  }
+  void cache_session(const store::Address& a, std::optional<Bytes> record) {
+    forget_session();
+    session_cache_.emplace(CachedSession{a, std::move(record)});
+  }
+  void forget_session() noexcept {
+    if (session_cache_ && session_cache_->record) secure_wipe(*session_cache_->record);
+    session_cache_.reset();
   }
   void note_store_error(Error e) {
     if (!store_error_) store_error_ = std::move(e);
@@ -48,6 +68,11 @@ class StoreBridge {
   signal_protocol_store_context* store_ctx_ = nullptr;
   std::optional<Error> store_error_;
   bool identity_changed_ = false;
+  struct CachedSession {
+    store::Address addr;
+    std::optional<Bytes> record;  // nullopt: known to have none
+  };
+  std::optional<CachedSession> session_cache_;
 };
 
 // Stable error codes for libsignal's SG_ERR_* values.

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -189,6 +190,7 @@ class SqliteStore final : public Store {
 
     depth_ = 1;
     savepoint_lost_ = false;
+    lid_cache_.clear();
     Status result;
     try {
       result = fn();
@@ -198,6 +200,7 @@ class SqliteStore final : public Store {
       throw;
     }
     depth_ = 0;
+    lid_cache_.clear();
     if (result && savepoint_lost_)
       result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
     if (!result) {
@@ -215,27 +218,29 @@ class SqliteStore final : public Store {
 
   Status savepoint(const std::function<Status()>& fn) override {
     if (depth_ == 0) return transaction(Durability::full, fn);
-    // Nested savepoints may share a name (ROLLBACK TO picks the newest);
-    // numbering them just makes a trace readable.
-    const std::string name = "wa_step" + std::to_string(++savepoints_);
+    // Nested savepoints share one name (ROLLBACK TO and RELEASE pick the
+    // newest), so both statements are prepared once: the receive path opens
+    // one per message, and compiling them each time was a tenth of its CPU.
+    static constexpr std::string_view kName = "wa_step";
+    ++savepoints_;
     struct Level {
       int& n;
       ~Level() { --n; }
     } level{savepoints_};
-    if (auto s = exec(("SAVEPOINT " + name).c_str()); !s) return s;
+    if (auto s = with("SAVEPOINT wa_step", [](sql::Query& q) { return q.run(); }); !s) return s;
     Status result;
     try {
       result = fn();
     } catch (...) {
-      undo_step(name);
+      undo_step(kName);
       throw;
     }
     if (!result) {
-      undo_step(name);
+      undo_step(kName);
       return result;
     }
-    if (auto s = exec(("RELEASE " + name).c_str()); !s) {
-      undo_step(name);
+    if (auto s = with("RELEASE wa_step", [](sql::Query& q) { return q.run(); }); !s) {
+      undo_step(kName);
       return s;
     }
     return {};
@@ -656,6 +661,7 @@ class SqliteStore final : public Store {
       auto known = lid_for_pn(pn_user);
       if (!known) return err(known);
       if (*known && **known == lid_user) return {};
+      lid_cache_.clear();
       // INSERT OR REPLACE drops any row conflicting on either unique column,
       // keeping the mapping one-to-one (a number that moved to a new LID, a
       // LID given to another number).
@@ -666,7 +672,14 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> lid_for_pn(std::string_view pn_user) override {
-    return load_text("SELECT lid_user FROM lid_mappings WHERE pn_user = ?", pn_user);
+    // Asked for every Signal address a transaction touches (canonical()).
+    // Inside a write transaction no other process can change the mappings,
+    // so an answer holds until it ends or this connection writes one.
+    if (depth_ == 0) return load_text("SELECT lid_user FROM lid_mappings WHERE pn_user = ?", pn_user);
+    if (auto it = lid_cache_.find(pn_user); it != lid_cache_.end()) return it->second;
+    auto r = load_text("SELECT lid_user FROM lid_mappings WHERE pn_user = ?", pn_user);
+    if (r) lid_cache_.emplace(std::string(pn_user), *r);
+    return r;
   }
 
   Result<std::optional<std::string>> pn_for_lid(std::string_view lid_user) override {
@@ -694,13 +707,15 @@ class SqliteStore final : public Store {
         if (!found) return err(found);
         if (*found) return {};
       }
-      return with("INSERT INTO inbox (msg_id, chat, sender, ts, type, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+      // seq is the rowid (INTEGER PRIMARY KEY): read back with
+      // last_insert_rowid rather than RETURNING, which makes SQLite build a
+      // temporary table for every row (an eighth of the receive path's CPU).
+      return with("INSERT INTO inbox (msg_id, chat, sender, ts, type, payload) VALUES (?, ?, ?, ?, ?, ?)",
                   [&](sql::Query& q) -> Status {
                     q.bind(e.msg_id).bind(e.chat).bind(e.sender).bind(e.ts).bind(e.type).bind(e.payload);
-                    auto row = q.step();
-                    if (!row) return err(row);
-                    if (!*row) return fail("db_error", "inbox insert without a seq");
-                    out.seq = q.col_int(0);
+                    WA_TRY(q.run());
+                    if (sqlite3_changes(db_.get()) != 1) return fail("db_error", "inbox insert without a seq");
+                    out.seq = sqlite3_last_insert_rowid(db_.get());
                     out.inserted = true;
                     return {};
                   });
@@ -1100,14 +1115,16 @@ class SqliteStore final : public Store {
   // Undoes a failed savepoint's changes. Some SQLite errors (disk full, I/O)
   // roll the whole transaction back on their own; then the savepoint is gone
   // and the enclosing transaction must not commit.
-  void undo_step(const std::string& name) noexcept {
-    const std::string sql_text = "ROLLBACK TO " + name + "; RELEASE " + name;
+  void undo_step(std::string_view name) noexcept {
+    lid_cache_.clear();  // the step may have added a mapping
+    const std::string sql_text = "ROLLBACK TO " + std::string(name) + "; RELEASE " + std::string(name);
     if (sqlite3_get_autocommit(db_.get()) ||
         sqlite3_exec(db_.get(), sql_text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       savepoint_lost_ = true;
   }
 
   void rollback() noexcept {
+    lid_cache_.clear();
     if (!sqlite3_get_autocommit(db_.get())) (void)step_cached("ROLLBACK");
   }
 
@@ -1204,6 +1221,8 @@ class SqliteStore final : public Store {
   SqliteOptions opt_;
   std::shared_ptr<WriteGate> gate_;
   std::unordered_map<std::string_view, sql::Stmt> cache_;
+  // lid_for_pn answers within the current write transaction (see there).
+  std::map<std::string, std::optional<std::string>, std::less<>> lid_cache_;
   int depth_ = 0;
   int savepoints_ = 0;           // open savepoints inside the current transaction
   bool savepoint_lost_ = false;  // a savepoint could not be undone: no commit

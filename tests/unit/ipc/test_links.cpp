@@ -56,6 +56,36 @@ TEST_CASE("worker to supervisor: wrong types are bad_message") {
   CHECK_FALSE(wl::decode_from_worker(wa::Bytes{0xff}).has_value());
 }
 
+TEST_CASE("worker to supervisor: a batch of events is encoded around their CBOR and decodes in order") {
+  // 1, 23, 24, 300 entries: every CBOR array head length the encoder writes.
+  for (size_t n : {size_t{1}, size_t{23}, size_t{24}, size_t{300}}) {
+    std::vector<wa::Bytes> events;
+    for (size_t i = 0; i < n; ++i)
+      events.push_back(enc({{"type", "message"}, {"seq", i + 1}, {"text", std::string(i, 'x')}}));
+    auto m = wl::decode_from_worker(wl::encode_events(events));
+    REQUIRE(m.has_value());
+    if (n == 1) {
+      CHECK(m->type == "event");
+      CHECK(m->event["seq"] == 1);
+      continue;
+    }
+    CHECK(m->type == "events");
+    REQUIRE(m->events.size() == n);
+    for (size_t i = 0; i < n; ++i) {
+      CHECK(m->events[i]["seq"] == i + 1);
+      CHECK(m->events[i]["text"] == std::string(i, 'x'));
+    }
+  }
+  // One bad entry refuses the whole message: nothing of it is half-applied.
+  for (const json& m : {json{{"t", "events"}, {"events", json::array()}}, json{{"t", "events"}, {"events", "x"}},
+                        json{{"t", "events"}, {"events", {{{"type", "x"}}, 5}}},
+                        json{{"t", "events"}, {"events", {{{"type", "x"}}, {{"type", "y"}, {"seq", "1"}}}}}}) {
+    auto r = wl::decode_from_worker(enc(m));
+    CHECK_FALSE(r.has_value());
+    if (!r.has_value()) CHECK(r.error().code == "bad_message");
+  }
+}
+
 TEST_CASE("supervisor to worker: decode and refuse wrong types") {
   auto init = wl::decode_from_supervisor(
       enc({{"t", "init"}, {"instance_dir", "/r/i/a"}, {"settings", {{"senders", {{"max_per_instance", 3}}}}}}));

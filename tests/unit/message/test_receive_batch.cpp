@@ -4,6 +4,8 @@
 // batch is undone alone, and everything leaves in arrival order.
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include <uv.h>
 
 #include <string>
@@ -47,6 +49,7 @@ struct Pair {
   Loop loop;
   std::vector<binary::Node> sent;       // receipts and acks, in order
   std::vector<nlohmann::json> events;   // public events, in order
+  std::vector<size_t> event_batches;    // events raised per batch_events() call
   std::unique_ptr<connection::Receiver> rx;
 
   Pair() {
@@ -60,7 +63,12 @@ struct Pair {
                                             sent.push_back(n);
                                             return {};
                                           },
-                                          [this](nlohmann::json ev) { events.push_back(std::move(ev)); }}));
+                                          [this](nlohmann::json ev) { events.push_back(std::move(ev)); },
+                                          [this](const std::function<void()>& fn) {
+                                            const size_t before = events.size();
+                                            fn();
+                                            event_batches.push_back(events.size() - before);
+                                          }}));
   }
 
   // What the server hands B for a text A sends now.
@@ -72,7 +80,7 @@ struct Pair {
 
   std::vector<std::string> inbox_ids() {
     std::vector<std::string> ids;
-    for (const auto& e : must(b.db->inbox_since(0, 100)))
+    for (const auto& e : must(b.db->inbox_since(0, 1000)))
       if (e.type == "message") ids.push_back(e.msg_id);
     return ids;
   }
@@ -209,8 +217,13 @@ TEST_CASE("a burst longer than one batch is committed in batches without waiting
     ms.push_back(p.incoming("m" + std::to_string(i), static_cast<int>(i)));
   for (const auto& m : ms) p.rx->on_message(m);
   CHECK(p.sent.size() == connection::Receiver::kMaxBatch);  // the full batch left, the last one waits
+  // Its events were raised together (one link message to the supervisor).
+  REQUIRE(p.event_batches.size() == 1);
+  CHECK(p.event_batches[0] == connection::Receiver::kMaxBatch);
   uv_run(&p.loop.loop, UV_RUN_DEFAULT);
   REQUIRE(p.sent.size() == ms.size());
+  CHECK(p.event_batches.size() == 2);
+  CHECK(p.events.size() == ms.size());
   for (size_t i = 0; i < ms.size(); ++i) CHECK(id_of(p.sent[i]) == id_of(ms[i]));
   CHECK(p.inbox_ids().size() == ms.size());
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "wa/ipc/codec.hpp"
 
@@ -25,10 +26,15 @@ struct FromWorker {
   uint64_t rid = 0;          // reply
   json reply;                // reply: a control reply envelope (object with a boolean "ok")
   json event;                // event: an object with a string "type" (integer seq/ts if present)
+  std::vector<json> events;  // events: several such events, in the order they happened
   std::string conversation;  // spawn_sender: non-empty, <= kMaxConversation, no NUL
-  json raw;                  // the whole message
+  json raw;                  // the whole message (events: its entries moved to `events`)
 };
 Result<FromWorker> decode_from_worker(ByteView bytes);
+// Worker -> supervisor message for events already encoded as CBOR, in
+// order: {"t": "events", "events": [...]} around their bytes as they are
+// (a CBOR array is its head and its items); a lone one is an "event".
+Bytes encode_events(const std::vector<Bytes>& cbor_events);
 
 // supervisor -> connection worker (PAIR1, field "t").
 struct FromSupervisor {

@@ -8,6 +8,7 @@
 //   sup -> worker   request{rid, cmd, ...}     a control command routed to the account
 //   worker -> sup   reply{rid, reply}          reply = the control reply envelope
 //   worker -> sup   event{event}               public event; the supervisor stamps it
+//   worker -> sup   events{events: [event...]} a committed receive batch's events, in order
 //   worker -> sup   spawn_sender{conversation}
 //   sup -> worker   sender_started{conversation, pid}
 //   sup -> worker   sender_refused{conversation, code, message}
@@ -45,6 +46,7 @@ inline constexpr const char* kReady = "ready";
 inline constexpr const char* kRequest = "request";
 inline constexpr const char* kReply = "reply";
 inline constexpr const char* kEvent = "event";
+inline constexpr const char* kEvents = "events";  // worker -> supervisor: {"events": [event, ...]}, in order
 inline constexpr const char* kSpawnSender = "spawn_sender";
 inline constexpr const char* kSenderStarted = "sender_started";
 inline constexpr const char* kSenderRefused = "sender_refused";
