@@ -144,11 +144,13 @@ TEST_CASE("cold start: at most start.max_connecting connects at once, and a cras
   // (without the gate all six start together and overlap).
   CHECK(max_overlap(all) <= 2);
   CHECK(max_overlap(all) >= 1);
-  // The broken account was crash-looping all along (it went through the
-  // gate on every restart) and still nobody waited for it.
-  json st = sup.instance("broken");
-  CHECK(st["restarts"].get<int>() >= 2);
+  // Nobody waited for the broken account, which was first in the start
+  // order and crash-loops through the gate on every restart (how many
+  // restarts fit into the others' start depends on the machine's speed, so
+  // the loop itself is checked with a deadline).
   CHECK(std::chrono::duration_cast<std::chrono::seconds>(took).count() < 20);
+  CHECK(sup.instance("broken")["restarts"].get<int>() >= 1);
+  CHECK(wait_until([&] { return sup.instance("broken")["restarts"].get<int>() >= 3; }, 20s));
   json m = sup.call({{"cmd", "metrics"}});
   REQUIRE(m.value("ok", false));
   CHECK(m["result"]["supervisor"]["connecting"].get<size_t>() <= 2);
