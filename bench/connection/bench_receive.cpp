@@ -1,4 +1,4 @@
-// The receive side of one account, and what connected accounts cost, against
+// The receive side of one account, and a worker's restart, against
 // wa-testserver on this machine:
 //
 //   bench_receive BIN_DIR flood [senders] [messages_per_sender]
@@ -9,10 +9,7 @@
 //     what is timed is only our side: decrypt + durable inbox commit +
 //     delivery receipt, until the server has counted every receipt.
 //
-//   bench_receive BIN_DIR idle [accounts]
-//     That many accounts paired and connected under one supervisor, left
-//     idle; PSS of the supervisor and every worker (smaps_rollup), summed and
-//     divided by the account count.
+//   (What many idle accounts cost, and their cold start: bench_scale.)
 //
 //   bench_receive BIN_DIR kill [cycles]
 //     kill -9 of a connected account's connection worker -> its
@@ -60,15 +57,6 @@ using rig::wait_file;
 // Thrown, so the rig's destructor still stops the server and the supervisor.
 [[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
 
-// PSS of one process in KiB (0 when it is gone).
-long pss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
-  return 0;
-}
-
 // CPU time (user + system, all threads) of one process so far, in µs.
 double cpu_us(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -92,24 +80,6 @@ std::string loadavg() {
   return s;
 }
 
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::string name = e.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(e.path() / "stat");
-    std::string s;
-    if (!std::getline(f, s)) continue;
-    auto rp = s.rfind(')');
-    if (rp == std::string::npos) continue;
-    std::istringstream in(s.substr(rp + 2));
-    char st = 0;
-    pid_t pp = 0;
-    in >> st >> pp;
-    if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return out;
-}
 
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -353,36 +323,6 @@ int flood(int senders, int per_sender) {
   return receipted >= total && stored == total ? 0 : 1;
 }
 
-// ---------------------------------------------------------------- idle PSS
-
-int idle(int accounts) {
-  Rig rig;
-  auto t0 = Clock::now();
-  for (int i = 0; i < accounts; ++i) rig.pair("a" + std::to_string(i), "1555666" + std::to_string(1000 + i));
-  double pair_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  json st = rig.server_status();
-  // Idle: nothing but keepalives for a while, so start-up garbage is gone
-  // from the picture and steady state is what is measured.
-  std::this_thread::sleep_for(std::chrono::seconds(5));  // settling time before a measurement
-  long sup_kib = pss_kib(rig.sup);
-  long workers_kib = 0;
-  size_t workers = 0;
-  for (pid_t w : children_of(rig.sup)) {
-    workers_kib += pss_kib(w);
-    ++workers;
-  }
-  std::printf("# idle PSS: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
-              std::thread::hardware_concurrency());
-  std::printf("%-44s %.1f s\n", "pairing all (QR scan, 812 prekeys each)", pair_s);
-  std::printf("%-44s %d\n", "accounts online at the server", st["online"].get<int>());
-  std::printf("%-44s %zu\n", "worker processes", workers);
-  std::printf("%-44s %.1f MB\n", "PSS supervisor", static_cast<double>(sup_kib) / 1024);
-  std::printf("%-44s %.1f MB\n", "PSS all workers", static_cast<double>(workers_kib) / 1024);
-  std::printf("%-44s %.2f MB\n", "PSS per connected account (sup + workers)",
-              static_cast<double>(sup_kib + workers_kib) / 1024 / accounts);
-  return 0;
-}
-
 // ---------------------------------------------------------------- kill -9
 
 int kill_cycles(int cycles) {
@@ -418,7 +358,7 @@ int kill_cycles(int cycles) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_receive BIN_DIR flood [senders] [per_sender] | idle [accounts] | kill [cycles]\n");
+    std::fprintf(stderr, "usage: bench_receive BIN_DIR flood [senders] [per_sender] | kill [cycles]\n");
     return 64;
   }
   g_bin = argv[1];
@@ -427,7 +367,6 @@ int main(int argc, char** argv) {
   int b = argc > 4 ? std::atoi(argv[4]) : 0;
   try {
     if (mode == "flood") return flood(a > 0 ? a : 20, b > 0 ? b : 500);
-    if (mode == "idle") return idle(a > 0 ? a : 200);
     if (mode == "kill") return kill_cycles(a > 0 ? a : 100);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_receive: %s\n", e.what());

@@ -52,6 +52,9 @@ using namespace wa;
 
 namespace {
 
+using rig::children_of;
+using rig::pss_kib;
+
 std::string g_bin;
 
 [[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
@@ -75,14 +78,6 @@ long status_field(pid_t pid, const char* key) {
   return 0;
 }
 
-long pss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
-  return 0;
-}
-
 // utime + stime of one process in clock ticks (0 when it is gone).
 uint64_t cpu_ticks(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -100,24 +95,6 @@ uint64_t cpu_ticks(pid_t pid) {
   return ut + st;
 }
 
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::string name = e.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(e.path() / "stat");
-    std::string s;
-    if (!std::getline(f, s)) continue;
-    auto rp = s.rfind(')');
-    if (rp == std::string::npos) continue;
-    std::istringstream in(s.substr(rp + 2));
-    char st = 0;
-    pid_t pp = 0;
-    in >> st >> pp;
-    if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return out;
-}
 
 void raise_limits(int accounts) {
   rlimit rl{};

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -53,6 +55,35 @@ inline bool wait_file(const std::string& path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a file, not synchronising
   }
   return false;
+}
+
+// PSS of one process in KiB (0 when it is gone).
+inline long pss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
+  return 0;
+}
+
+// The processes whose parent is `parent`.
+inline std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string s;
+    if (!std::getline(f, s)) continue;
+    auto rp = s.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(s.substr(rp + 2));
+    char st = 0;
+    pid_t pp = 0;
+    in >> st >> pp;
+    if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
 }
 
 }  // namespace rig
