@@ -36,6 +36,7 @@
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
 #include "rig.hpp"
+#include "supervised_rig.hpp"
 #include "wa/message/pipeline.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/signal/session.hpp"
@@ -49,10 +50,6 @@ namespace {
 
 std::string g_bin;
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) { return rig::spawn(argv, log, true); }
-int run(const std::vector<std::string>& argv, const std::string& log) { return rig::run(argv, log, true); }
-using rig::slurp;
-using rig::wait_file;
 
 // Thrown, so the rig's destructor still stops the server and the supervisor.
 [[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
@@ -88,92 +85,10 @@ double pct(std::vector<double> v, double p) {
 }
 
 // A server and a supervisor in a temporary directory.
-struct Rig {
-  std::string dir, ts_state, data_dir;
-  pid_t ts = -1, sup = -1;
-  std::unique_ptr<ipc::EventClient> ev;
-
-  explicit Rig(const json& extra_config = json::object()) {
-    char tmpl[] = "/tmp/wab.XXXXXX";
-    dir = mkdtemp(tmpl);
-    ts_state = dir + "/ts";
-    // The load-client senders speak the 2024 phone-number protocol.
-    ts = spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state, "--addressing", "pn"},
-               dir + "/ts.log");
-    if (ts < 0 || !wait_file(ts_state + "/port") || !wait_file(ts_state + "/root.pub")) die("wa-testserver did not start");
-    // BENCH_DATA_DIR puts the profiles' databases elsewhere (e.g. on tmpfs,
-    // to see what the fsyncs cost).
-    const char* data_env = std::getenv("BENCH_DATA_DIR");
-    data_dir = data_env != nullptr ? std::string(data_env) + "/wab-data-" + std::to_string(::getpid()) : dir + "/data";
-    json cfg{{"run_dir", dir + "/run"},
-             {"data_dir", data_dir},
-             {"server", {{"url", "ws://127.0.0.1:" + slurp(ts_state + "/port") + "/ws/chat"},
-                         {"root_public_key", slurp(ts_state + "/root.pub").substr(0, 64)}}},
-             {"instances", json::array()}};
-    cfg.merge_patch(extra_config);
-    std::ofstream(dir + "/config.json") << cfg.dump();
-    sup = spawn({g_bin + "/wa-supervisor", "--config", dir + "/config.json"}, dir + "/sup.log");
-    json pong = control({{"cmd", "ping"}});
-    if (!pong.is_object() || !pong.value("ok", false)) die("supervisor did not start (see " + dir + "/sup.log)");
-    auto e = ipc::EventClient::connect(ipc::events_url(dir + "/run"), "");
-    if (!e) die("events: " + e.error().message);
-    ev = std::make_unique<ipc::EventClient>(std::move(*e));
-  }
-  ~Rig() {
-    control({{"cmd", "shutdown"}});
-    if (sup > 0) waitpid(sup, nullptr, 0);
-    if (ts > 0) {
-      kill(ts, SIGTERM);
-      waitpid(ts, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    std::filesystem::remove_all(data_dir, ec);
-  }
-
-  json control(const json& req) const {
-    for (int i = 0; i < 500; ++i) {
-      auto c = ipc::ControlClient::connect(ipc::control_url(dir + "/run"), 60000);
-      if (c) {
-        auto r = c->request(req);
-        if (r) return *r;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // supervisor still starting
-    }
-    return json();
-  }
-  json server_status() const {
-    auto c = ipc::ControlClient::connect("ipc://" + ts_state + "/admin.sock", 10000);
-    if (!c) die("admin: " + c.error().message);
-    auto r = c->request({{"cmd", "status"}});
-    if (!r) die("admin: " + r.error().message);
-    return (*r)["result"];
-  }
-  // Next event of `type` (and state) for `profile` ("" = any) within 60 s.
-  std::optional<json> next_event(const std::string& profile, const std::string& type, const std::string& state = "") {
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      auto e = ev->next(200);
-      if (!e) return std::nullopt;
-      if (!*e) continue;
-      const json& j = **e;
-      if ((profile.empty() || j.value("profile", "") == profile) && j.value("type", "") == type &&
-          (state.empty() || j.value("state", "") == state))
-        return j;
-    }
-    return std::nullopt;
-  }
-  // Starts `profile` and pairs it by QR to `phone`; returns the open event.
-  json pair(const std::string& profile, const std::string& phone) {
-    control({{"cmd", "start"}, {"profile", profile}, {"create", true}});
-    auto qr = next_event(profile, "qr");
-    if (!qr) die("no QR for " + profile);
-    if (run({g_bin + "/wa-testserver", "scan", "--state", ts_state, "--phone", phone, "--qr", (*qr)["qr"]},
-            dir + "/scan.log") != 0)
-      die("scan failed for " + profile);
-    auto open = next_event(profile, "connection", "open");
-    if (!open) die("not open: " + profile);
-    return *open;
+// The load-client senders speak the 2024 phone-number protocol.
+struct Rig : rig::SupervisedRig {
+  explicit Rig(const json& extra_config = json::object()) : SupervisedRig(g_bin, {"--addressing", "pn"}) {
+    start_supervisor(extra_config);
   }
 };
 

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "rig.hpp"
+#include "supervised_rig.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/client.hpp"
 
@@ -56,8 +57,6 @@ using rig::children_of;
 using rig::pss_kib;
 
 std::string g_bin;
-
-[[noreturn]] void die(const std::string& why) { throw std::runtime_error(why); }
 
 long meminfo_kib(const char* key) {
   std::ifstream f("/proc/meminfo");
@@ -123,119 +122,11 @@ void raise_limits(int accounts) {
 
 // A server and a supervisor in a temporary directory; the supervisor can be
 // restarted over the same data.
-struct Rig {
-  std::string dir, ts_state, data_dir;
-  pid_t ts = -1, sup = -1;
-  json cfg;
-  std::unique_ptr<ipc::EventClient> ev;
-
-  explicit Rig(int accounts) {
-    char tmpl[] = "/tmp/wasc.XXXXXX";
-    dir = mkdtemp(tmpl);
-    ts_state = dir + "/ts";
-    // The server's capacity is a flag (its default is 4096 connections).
-    ts = rig::spawn({g_bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state,
-                     "--max-connections", std::to_string(accounts + 256)},
-                    dir + "/ts.log", true);
-    if (ts < 0 || !rig::wait_file(ts_state + "/port") || !rig::wait_file(ts_state + "/root.pub"))
-      die("wa-testserver did not start");
-    const char* data_env = std::getenv("BENCH_DATA_DIR");
-    data_dir = data_env != nullptr ? std::string(data_env) + "/wasc-data-" + std::to_string(::getpid()) : dir + "/data";
-    cfg = {{"run_dir", dir + "/run"},
-           {"data_dir", data_dir},
-           {"server", {{"url", "ws://127.0.0.1:" + rig::slurp(ts_state + "/port") + "/ws/chat"},
-                       {"root_public_key", rig::slurp(ts_state + "/root.pub").substr(0, 64)}}},
-           {"instances", json::array()}};
-  }
-  void start_supervisor(const json& extra = json::object()) {
-    json c = cfg;
-    c.merge_patch(extra);
-    std::ofstream(dir + "/config.json") << c.dump();
-    sup = rig::spawn({g_bin + "/wa-supervisor", "--config", dir + "/config.json"}, dir + "/sup.log", true);
-    json pong = control({{"cmd", "ping"}});
-    if (!pong.is_object() || !pong.value("ok", false)) die("supervisor did not start (see " + dir + "/sup.log)");
-    auto e = ipc::EventClient::connect(ipc::events_url(dir + "/run"), "");
-    if (!e) die("events: " + e.error().message);
-    ev = std::make_unique<ipc::EventClient>(std::move(*e));
-  }
-  void stop_supervisor() {
-    ev.reset();
-    control({{"cmd", "shutdown"}}, 600000);
-    if (sup > 0) waitpid(sup, nullptr, 0);
-    sup = -1;
-  }
-  ~Rig() {
-    if (sup > 0) stop_supervisor();
-    if (ts > 0) {
-      kill(ts, SIGTERM);
-      waitpid(ts, nullptr, 0);
-    }
-    if (std::getenv("BENCH_KEEP") == nullptr) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-      std::filesystem::remove_all(data_dir, ec);
-    }
-  }
-
-  json control(const json& req, int timeout_ms = 60000) const {
-    for (int i = 0; i < 1000; ++i) {
-      auto c = ipc::ControlClient::connect(ipc::control_url(dir + "/run"), timeout_ms);
-      if (c) {
-        auto r = c->request(req);
-        if (r) return *r;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // supervisor still starting
-    }
-    return json();
-  }
-  json server_status() const {
-    auto c = ipc::ControlClient::connect("ipc://" + ts_state + "/admin.sock", 60000);
-    if (!c) die("admin: " + c.error().message);
-    auto r = c->request({{"cmd", "status"}});
-    if (!r) die("admin: " + r.error().message);
-    return (*r)["result"];
-  }
-  std::optional<json> next_event(const std::string& profile, const std::string& type, const std::string& state = "") {
-    auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (Clock::now() < deadline) {
-      auto e = ev->next(200);
-      if (!e) return std::nullopt;
-      if (!*e) continue;
-      const json& j = **e;
-      if ((profile.empty() || j.value("profile", "") == profile) && j.value("type", "") == type &&
-          (state.empty() || j.value("state", "") == state))
-        return j;
-    }
-    return std::nullopt;
-  }
-  json pair(const std::string& profile, const std::string& phone) {
-    control({{"cmd", "start"}, {"profile", profile}, {"create", true}});
-    auto qr = next_event(profile, "qr");
-    if (!qr) die("no QR for " + profile);
-    if (rig::run({g_bin + "/wa-testserver", "scan", "--state", ts_state, "--phone", phone, "--qr", (*qr)["qr"]},
-                 dir + "/scan.log", true) != 0)
-      die("scan failed for " + profile);
-    auto open = next_event(profile, "connection", "open");
-    if (!open) die("not open: " + profile);
-    return *open;
-  }
-  // Accounts whose connection is open, from one `status`.
-  size_t open_count(size_t* reply_bytes = nullptr) const {
-    json r = control({{"cmd", "status"}}, 120000);
-    if (!r.value("ok", false)) die("status: " + r.dump().substr(0, 200));
-    if (reply_bytes != nullptr) *reply_bytes = r.dump().size();
-    size_t n = 0;
-    for (const auto& i : r["result"]["instances"])
-      if (i["connection"].is_object() && i["connection"].value("state", "") == "open") ++n;
-    return n;
-  }
-  void wait_all_open(size_t n, std::chrono::seconds limit) const {
-    auto deadline = Clock::now() + limit;
-    while (open_count() < n) {
-      if (Clock::now() > deadline) die("not all open in time");
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling interval
-    }
-  }
+// The bench's rig: the server sized for the accounts (its default capacity
+// is below 5,000 connections).
+struct Rig : rig::SupervisedRig {
+  explicit Rig(int accounts)
+      : SupervisedRig(g_bin, {"--max-connections", std::to_string(accounts + 256)}) {}
 };
 
 std::string profile_name(int i) { return "a" + std::to_string(i); }

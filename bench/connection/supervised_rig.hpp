@@ -1,0 +1,154 @@
+// A wa-testserver and one wa-supervisor in a private temporary directory,
+// driven through the public sockets: what every connection benchmark that
+// pairs accounts starts from (bench_receive, bench_scale). Failures throw,
+// so the destructor still stops both processes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rig.hpp"
+#include "wa/ipc/addresses.hpp"
+#include "wa/ipc/client.hpp"
+
+namespace rig {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace ipc = wa::ipc;
+
+class SupervisedRig {
+ public:
+  std::string bin, dir, ts_state, data_dir;
+  pid_t ts = -1, sup = -1;
+  json cfg;
+  std::unique_ptr<ipc::EventClient> ev;
+
+  // `serve_args` go to `wa-testserver serve` after its listen and state.
+  SupervisedRig(std::string bin_dir, const std::vector<std::string>& serve_args) : bin(std::move(bin_dir)) {
+    char tmpl[] = "/tmp/wabench.XXXXXX";
+    dir = mkdtemp(tmpl);
+    ts_state = dir + "/ts";
+    std::vector<std::string> argv{bin + "/wa-testserver", "serve", "--listen", "127.0.0.1:0", "--state", ts_state};
+    argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+    ts = spawn(argv, dir + "/ts.log", true);
+    if (ts < 0 || !wait_file(ts_state + "/port") || !wait_file(ts_state + "/root.pub"))
+      die("wa-testserver did not start");
+    const char* data_env = std::getenv("BENCH_DATA_DIR");
+    data_dir = data_env != nullptr ? std::string(data_env) + "/wabench-data-" + std::to_string(::getpid()) : dir + "/data";
+    cfg = {{"run_dir", dir + "/run"},
+           {"data_dir", data_dir},
+           {"server", {{"url", "ws://127.0.0.1:" + slurp(ts_state + "/port") + "/ws/chat"},
+                       {"root_public_key", slurp(ts_state + "/root.pub").substr(0, 64)}}},
+           {"instances", json::array()}};
+  }
+  void start_supervisor(const json& extra = json::object()) {
+    json c = cfg;
+    c.merge_patch(extra);
+    std::ofstream(dir + "/config.json") << c.dump();
+    sup = spawn({bin + "/wa-supervisor", "--config", dir + "/config.json"}, dir + "/sup.log", true);
+    json pong = control({{"cmd", "ping"}});
+    if (!pong.is_object() || !pong.value("ok", false)) die("supervisor did not start (see " + dir + "/sup.log)");
+    auto e = ipc::EventClient::connect(ipc::events_url(dir + "/run"), "");
+    if (!e) die("events: " + e.error().message);
+    ev = std::make_unique<ipc::EventClient>(std::move(*e));
+  }
+  void stop_supervisor() {
+    ev.reset();
+    control({{"cmd", "shutdown"}}, 600000);
+    if (sup > 0) waitpid(sup, nullptr, 0);
+    sup = -1;
+  }
+  ~SupervisedRig() {
+    if (sup > 0) stop_supervisor();
+    if (ts > 0) {
+      kill(ts, SIGTERM);
+      waitpid(ts, nullptr, 0);
+    }
+    if (std::getenv("BENCH_KEEP") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      std::filesystem::remove_all(data_dir, ec);
+    }
+  }
+
+  json control(const json& req, int timeout_ms = 60000) const {
+    for (int i = 0; i < 1000; ++i) {
+      auto c = ipc::ControlClient::connect(ipc::control_url(dir + "/run"), timeout_ms);
+      if (c) {
+        auto r = c->request(req);
+        if (r) return *r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // supervisor still starting
+    }
+    return json();
+  }
+  json server_status() const {
+    auto c = ipc::ControlClient::connect("ipc://" + ts_state + "/admin.sock", 60000);
+    if (!c) die("admin: " + c.error().message);
+    auto r = c->request({{"cmd", "status"}});
+    if (!r) die("admin: " + r.error().message);
+    return (*r)["result"];
+  }
+  std::optional<json> next_event(const std::string& profile, const std::string& type, const std::string& state = "") {
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < deadline) {
+      auto e = ev->next(200);
+      if (!e) return std::nullopt;
+      if (!*e) continue;
+      const json& j = **e;
+      if ((profile.empty() || j.value("profile", "") == profile) && j.value("type", "") == type &&
+          (state.empty() || j.value("state", "") == state))
+        return j;
+    }
+    return std::nullopt;
+  }
+  json pair(const std::string& profile, const std::string& phone) {
+    control({{"cmd", "start"}, {"profile", profile}, {"create", true}});
+    auto qr = next_event(profile, "qr");
+    if (!qr) die("no QR for " + profile);
+    if (run({bin + "/wa-testserver", "scan", "--state", ts_state, "--phone", phone, "--qr", (*qr)["qr"]},
+                 dir + "/scan.log", true) != 0)
+      die("scan failed for " + profile);
+    auto open = next_event(profile, "connection", "open");
+    if (!open) die("not open: " + profile);
+    return *open;
+  }
+  // Accounts whose connection is open, from one `status`.
+  size_t open_count(size_t* reply_bytes = nullptr) const {
+    json r = control({{"cmd", "status"}}, 120000);
+    if (!r.value("ok", false)) die("status: " + r.dump().substr(0, 200));
+    if (reply_bytes != nullptr) *reply_bytes = r.dump().size();
+    size_t n = 0;
+    for (const auto& i : r["result"]["instances"])
+      if (i["connection"].is_object() && i["connection"].value("state", "") == "open") ++n;
+    return n;
+  }
+  void wait_all_open(size_t n, std::chrono::seconds limit) const {
+    auto deadline = Clock::now() + limit;
+    while (open_count() < n) {
+      if (Clock::now() > deadline) die("not all open in time");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling interval
+    }
+  }
+  SupervisedRig(const SupervisedRig&) = delete;
+  SupervisedRig& operator=(const SupervisedRig&) = delete;
+
+ private:
+  [[noreturn]] static void die(const std::string& why) { throw std::runtime_error(why); }
+};
+
+}  // namespace rig
