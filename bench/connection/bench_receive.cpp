@@ -56,18 +56,7 @@ std::string g_bin;
 
 // CPU time (user + system, all threads) of one process so far, in µs.
 double cpu_us(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return 0;
-  auto rp = s.rfind(')');
-  if (rp == std::string::npos) return 0;
-  std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  // Fields 3..13 come before utime (14) and stime (15).
-  for (int i = 3; i <= 13; ++i) in >> field;
-  in >> utime >> stime;
-  return static_cast<double>(utime + stime) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(rig::cpu_ticks(pid)) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string loadavg() {

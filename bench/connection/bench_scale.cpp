@@ -54,6 +54,7 @@ using namespace wa;
 namespace {
 
 using rig::children_of;
+using rig::cpu_ticks;
 using rig::pss_kib;
 
 std::string g_bin;
@@ -77,22 +78,6 @@ long status_field(pid_t pid, const char* key) {
   return 0;
 }
 
-// utime + stime of one process in clock ticks (0 when it is gone).
-uint64_t cpu_ticks(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return 0;
-  auto rp = s.rfind(')');
-  if (rp == std::string::npos) return 0;
-  std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  uint64_t ut = 0, st = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) ut = std::stoull(field);
-    if (i == 15) st = std::stoull(field);
-  }
-  return ut + st;
-}
 
 
 void raise_limits(int accounts) {
@@ -211,21 +196,32 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   std::printf("%-52s %zu\n", "open fds of the supervisor", sup_fds);
 }
 
+// The machine before our processes start (the server is up, nothing else).
+struct Baseline {
+  long avail_kib = 0, ts_rss_kib = 0;
+};
+
+// Starts the supervisor over a fresh rig, pairs `accounts` and waits until all
+// are open: the baseline before, the pairing time in seconds.
+std::pair<Baseline, double> start_and_pair(Rig& rig, int accounts) {
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
+  Baseline base{meminfo_kib("MemAvailable"), status_field(rig.ts, "VmRSS")};
+  rig.start_supervisor();
+  const double pair_s = pair_all(rig, accounts);
+  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  return {base, pair_s};
+}
+
 int idle(int accounts) {
   print_load();
   raise_limits(accounts);
   Rig rig(accounts);
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
-  const long avail0 = meminfo_kib("MemAvailable");
-  const long ts_rss0 = status_field(rig.ts, "VmRSS");
-  rig.start_supervisor();
-  const double pair_s = pair_all(rig, accounts);
-  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  const auto [base, pair_s] = start_and_pair(rig, accounts);
   std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
               std::thread::hardware_concurrency());
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
               accounts / pair_s);
-  measure_idle(rig, accounts, avail0, ts_rss0);
+  measure_idle(rig, accounts, base.avail_kib, base.ts_rss_kib);
   print_load();
   return 0;
 }
@@ -234,12 +230,7 @@ int cold_start(int accounts) {
   print_load();
   raise_limits(accounts);
   Rig rig(accounts);
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
-  const long avail0 = meminfo_kib("MemAvailable");
-  const long ts_rss0 = status_field(rig.ts, "VmRSS");
-  rig.start_supervisor();
-  const double pair_s = pair_all(rig, accounts);
-  rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
+  const auto [base, pair_s] = start_and_pair(rig, accounts);
   rig.stop_supervisor();
   std::fprintf(stderr, "paired %d in %.0f s; supervisor stopped, starting again\n", accounts, pair_s);
 
@@ -279,7 +270,7 @@ int cold_start(int accounts) {
   std::printf("%-52s %d\n", "most logins in one second", max_per_s);
   std::printf("%-52s %s\n", "supervisor metrics after", m["result"]["supervisor"].dump().c_str());
   std::printf("# the same accounts after the cold start, settled\n");
-  measure_idle(rig, accounts, avail0, ts_rss0);
+  measure_idle(rig, accounts, base.avail_kib, base.ts_rss_kib);
   print_load();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <sstream>
 #include <fstream>
@@ -84,6 +85,23 @@ inline std::vector<pid_t> children_of(pid_t parent) {
     if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return out;
+}
+
+inline // utime + stime of one process in clock ticks (0 when it is gone).
+uint64_t cpu_ticks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return 0;
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos) return 0;
+  std::istringstream in(s.substr(rp + 2));
+  std::string field;
+  uint64_t ut = 0, st = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) ut = std::stoull(field);
+    if (i == 15) st = std::stoull(field);
+  }
+  return ut + st;
 }
 
 }  // namespace rig
