@@ -128,10 +128,7 @@ TEST_CASE("wactl pair shows the QR and returns once linked") {
   REQUIRE(st != -1);
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
-  std::ifstream f(out);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  CHECK(ss.str().find("Linked: 15550000003:") != std::string::npos);
+  CHECK(file_text(out).find("Linked: 15550000003:") != std::string::npos);
   std::ifstream p(png, std::ios::binary);
   char sig[8] = {};
   p.read(sig, 8);

@@ -55,10 +55,7 @@ std::pair<int, std::string> sqlite_shell(const std::string& dir, const std::stri
   ::unlink(out.c_str());
   pid_t p = spawn({"/usr/bin/sqlite3", "-cmd", ".timeout 5000", db, sql}, out);
   int st = wait_exit(p, 20s);
-  std::ifstream f(out);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
+  return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, file_text(out)};
 }
 
 // Overwrites a leaf page in the middle of `table` of a database nobody has
@@ -303,10 +300,8 @@ TEST_CASE("a damaged store.db puts the account in failed store_corrupt - check f
     const std::string out = scratch.path() + "/wactl.out";
     int st = wait_exit(spawn({bin("wactl"), "--run-dir", sup.run_dir(), "check", "sfcb"}, out), 60s);
     CHECK((st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2));
-    std::ifstream f(out);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    CHECK_MESSAGE(ss.str().find("DAMAGED") != std::string::npos, ss.str());
+    const std::string said = file_text(out);
+    CHECK_MESSAGE(said.find("DAMAGED") != std::string::npos, said);
   }
   // Running instances are not touched.
   json r = sup.call({{"cmd", "recover"}, {"profile", "sfcb"}}, 60000);

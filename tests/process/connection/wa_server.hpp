@@ -56,10 +56,7 @@ class TestServer {
     argv.insert(argv.end(), args.begin(), args.end());
     pid_t p = spawn(argv, out);
     int st = wait_exit(p, 20s);
-    std::ifstream f(out);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
+    return {st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, file_text(out)};
   }
   std::pair<int, std::string> fault_jid(const std::string& jid, std::vector<std::string> action) const {
     std::vector<std::string> a{"fault", "--state", state_, "--jid", jid};
@@ -79,12 +76,7 @@ class TestServer {
     std::getline(f, s);
     return s;
   }
-  std::string read_log() const {
-    std::ifstream f(log_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  std::string read_log() const { return file_text(log_); }
   void start(std::vector<std::string> serve_args, const std::string& listen) {
     std::vector<std::string> argv{bin("wa-testserver"), "serve", "--listen", listen, "--state", state_};
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());

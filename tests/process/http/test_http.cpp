@@ -84,12 +84,7 @@ class WaHttp {
   }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  std::string log_text() const {
-    std::ifstream f(log_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  std::string log_text() const { return file_text(log_); }
 
  private:
   std::string log_, scheme_;

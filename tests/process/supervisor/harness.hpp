@@ -111,6 +111,14 @@ inline void reap_adopted(pid_t keep = 0) {
     if (c != keep && proc_state(c) == 'Z') ::waitpid(c, nullptr, WNOHANG);
 }
 
+// The whole of a (log) file; empty when it cannot be read.
+inline std::string file_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -237,12 +245,7 @@ class Supervisor {
   const std::string& config_path() const { return config_path_; }
   pid_t pid() const { return pid_; }
   void forget() { pid_ = 0; }
-  std::string log_text() const {
-    std::ifstream f(log_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  std::string log_text() const { return file_text(log_); }
 
   json call(const json& req, int timeout_ms = 10000) const {
     auto c = wa::ipc::ControlClient::connect(wa::ipc::control_url(run_dir_), timeout_ms);

@@ -106,12 +106,7 @@ class Webhooks {
     }
     pid_ = 0;
   }
-  std::string log_text() const {
-    std::ifstream f(log_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
+  std::string log_text() const { return file_text(log_); }
 
  private:
   TempDir dir_;
