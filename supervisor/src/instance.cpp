@@ -253,10 +253,8 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
   } else if (t == msg::kReply) {
     finish_request(m->rid, std::move(m->reply));
-  } else if (t == msg::kEvent) {
-    note_account_event(m->event);
-    env_.events->emit(profile_, std::move(m->event));
-  } else if (t == msg::kEvents) {
+  } else if (t == msg::kEvent || t == msg::kEvents) {
+    if (t == msg::kEvent) m->events.push_back(std::move(m->event));  // a batch of one
     for (auto& ev : m->events) {
       note_account_event(ev);
       env_.events->emit(profile_, std::move(ev));
