@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -159,10 +160,27 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
     for (pid_t w : workers) t += cpu_ticks(w);
     return t;
   };
+  // Wakeups: context switches by thread name, all workers together.
+  auto switches = [&] {
+    std::map<std::string, uint64_t> m;
+    for (pid_t w : workers) rig::add_switches_by_thread(w, m);
+    return m;
+  };
+  const auto sw0 = switches();
+  std::map<std::string, uint64_t> sup_sw0;
+  rig::add_switches_by_thread(rig.sup, sup_sw0);
   const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
   auto t0 = Clock::now();
+  // BENCH_PERF=FILE: a system-wide `perf record` of the same window.
+  pid_t perf = -1;
+  if (const char* out = std::getenv("BENCH_PERF"); out != nullptr && *out != '\0')
+    perf = rig::spawn({"/usr/bin/perf", "record", "-a", "-g", "-o", out, "--", "sleep", "10"}, std::string(out) + ".log");
   std::this_thread::sleep_for(std::chrono::seconds(10));  // the measured idle window
+  if (perf > 0) waitpid(perf, nullptr, 0);
   const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
+  const auto sw1 = switches();
+  std::map<std::string, uint64_t> sup_sw1;
+  rig::add_switches_by_thread(rig.sup, sup_sw1);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   size_t status_bytes = 0;
@@ -189,6 +207,21 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
               100.0 * static_cast<double>(sup_c1 - sup_c0) / hz / secs);
   std::printf("%-52s %.1f %% of one core\n", "idle CPU, test server (same 10 s)",
               100.0 * static_cast<double>(ts_c1 - ts_c0) / hz / secs);
+  auto print_switches = [&](const char* who, const std::map<std::string, uint64_t>& a,
+                            const std::map<std::string, uint64_t>& b, double per) {
+    std::string line;
+    for (const auto& [name, n1] : b) {
+      auto it = a.find(name);
+      const uint64_t n0 = it == a.end() ? 0 : it->second;
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%s%s %.2f", line.empty() ? "" : ", ", name.c_str(),
+                    static_cast<double>(n1 - n0) / secs / per);
+      line += buf;
+    }
+    std::printf("%-52s %s\n", who, line.c_str());
+  };
+  print_switches("wakeups/s per worker, by thread", sw0, sw1, workers.empty() ? 1.0 : double(workers.size()));
+  print_switches("wakeups/s of the supervisor, by thread", sup_sw0, sup_sw1, 1.0);
   std::printf("%-52s %zu bytes\n", "`status` reply (all accounts)", status_bytes);
   size_t sup_fds = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(rig.sup) + "/fd"))

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,27 @@ inline std::vector<pid_t> children_of(pid_t parent) {
     if (pp == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return out;
+}
+
+// Context switches (voluntary + involuntary) of each thread of `pid`, summed
+// by thread name into `into`: an idle process's wakeups, thread by thread.
+inline void add_switches_by_thread(pid_t pid, std::map<std::string, uint64_t>& into) {
+  std::error_code ec;
+  const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string comm;
+    {
+      std::ifstream c(e.path() / "comm");
+      std::getline(c, comm);
+    }
+    std::ifstream f(e.path() / "status");
+    std::string line;
+    uint64_t n = 0;
+    while (std::getline(f, line))
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        n += std::stoull(line.substr(line.find(':') + 1));
+    if (!comm.empty()) into[comm] += n;
+  }
 }
 
 inline // utime + stime of one process in clock ticks (0 when it is gone).

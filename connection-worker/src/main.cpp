@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <utility>
 
+#include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/worker_process.hpp"
 #include "wa/log.hpp"
@@ -34,9 +36,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("wa-connection ") + wa::kVersion);
   std::string link, profile;
   int parent = 0;
+  int heartbeat_fd = -1;
   app.add_option("--link", link, "supervisor link URL")->required();
   app.add_option("--profile", profile, "profile name")->required();
   app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
+  app.add_option("--heartbeat-fd", heartbeat_fd, "the inherited fd of the liveness page")->required();
   CLI11_PARSE(app, argc, argv);
 
   if (auto st = wa::validate_profile_name(profile); !st) {
@@ -47,6 +51,11 @@ int main(int argc, char** argv) {
   wa::log::set_tag(tag.c_str());
   if (auto st = wa::ipc::become_worker(parent, 0); !st) {
     WA_ERROR("%s", st.error().message.c_str());
+    return 64;
+  }
+  auto heartbeat = wa::ipc::Heartbeat::attach(heartbeat_fd);
+  if (!heartbeat) {
+    WA_ERROR("%s", heartbeat.error().message.c_str());
     return 64;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -66,7 +75,7 @@ int main(int argc, char** argv) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&trim));  // never what keeps the loop alive
   uv_timer_start(&trim, [](uv_timer_t*) { (void)malloc_trim(0); }, kFirstTrimMs, kTrimEveryMs);
   {
-    wa::connection::Worker worker(&loop, profile, link);
+    wa::connection::Worker worker(&loop, profile, link, std::move(*heartbeat));
     if (auto st = worker.start(); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       return 1;

@@ -19,8 +19,14 @@ namespace wa::connection {
 
 namespace msg = ipc::msg;
 
-Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url)
-    : loop_(loop), profile_(std::move(profile)), link_url_(std::move(link_url)), bridge_(loop), corrupt_timer_(loop) {
+Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::Heartbeat heartbeat)
+    : loop_(loop),
+      profile_(std::move(profile)),
+      link_url_(std::move(link_url)),
+      bridge_(loop),
+      corrupt_timer_(loop),
+      heartbeat_(std::move(heartbeat)),
+      heartbeat_timer_(loop) {
   // SQLITE_CORRUPT / NOTADB in any of this worker's stores: the account
   // stops as a whole (see on_store_corrupt), wherever the damage was met.
   store::set_corruption_observer([this](const Error& e) {
@@ -93,12 +99,7 @@ void Worker::on_link(Bytes body) {
     return;
   }
   const std::string& t = m->type;
-  if (t == msg::kPing) {
-    // Liveness: answered here, on the loop thread (the link posts every
-    // message to the loop), so the pong proves the loop turns — a pong from
-    // an NNG thread would also come from a deadlocked worker.
-    to_supervisor({{msg::kType, msg::kPong}});
-  } else if (t == msg::kLogLevel) {
+  if (t == msg::kLogLevel) {
     set_log_level(m->raw);
   } else if (t == msg::kInit) {
     on_init(*m);
@@ -132,6 +133,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     return fail_start();
   }
   settings_ = std::move(*settings);
+  // Liveness (wa/ipc/heartbeat.hpp): from the loop thread, so a beat proves
+  // the loop turns; a deadlocked or stopped worker stops beating.
+  heartbeat_.beat();
+  heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.interval_ms), [this] { heartbeat_.beat(); });
   set_log_level(json{{"level", settings_.log_level}});
   // The account's own log (`wactl logs`), from the first line on: its
   // directory is made here if this is the profile's first start.
@@ -140,9 +145,6 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     WA_WARN("cannot open the account log; lines go to stderr only");
   WA_INFO("started (pid %d), server %s", static_cast<int>(::getpid()), settings_.server.url.c_str());
   const std::string& dir = m.instance_dir;
-  // A start-up failure is a local fault: main() returns 1 and the
-  // supervisor's restart policy (backoff, intensity limit) handles it. The
-  // loop stops only after what is queued on the link (the last event) left.
   SenderPool::Hooks hooks{
       [this](const std::string& conv) {
         to_supervisor({{msg::kType, msg::kSpawnSender}, {"conversation", conv}});

@@ -26,13 +26,16 @@
 #include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
+#include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/timer.hpp"
 
 namespace wa::connection {
 
 class Worker {
  public:
-  Worker(uv_loop_t* loop, std::string profile, std::string link_url);
+  // `heartbeat`: the page the supervisor reads for liveness (beaten every
+  // liveness.interval_ms from init on).
+  Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::Heartbeat heartbeat);
   ~Worker();
   Status start();
   // SIGTERM: fail what is pending, close the link, leave the loop.
@@ -99,6 +102,8 @@ class Worker {
   int exit_code_ = 0;
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
+  ipc::Heartbeat heartbeat_;
+  ipc::Timer heartbeat_timer_;  // on the loop thread: a beat proves the loop turns
 };
 
 }  // namespace wa::connection

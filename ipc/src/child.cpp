@@ -18,18 +18,22 @@ struct Child::Handle {
 };
 
 Result<std::unique_ptr<Child>> Child::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
-                                            OnExit on_exit) {
+                                            OnExit on_exit, std::span<const int> inherit) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  uv_stdio_container_t stdio[3];
+  std::vector<uv_stdio_container_t> stdio(3 + inherit.size());
   stdio[0].flags = UV_IGNORE;
   stdio[1].flags = UV_INHERIT_FD;
   stdio[1].data.fd = 1;
   stdio[2].flags = UV_INHERIT_FD;
   stdio[2].data.fd = 2;
+  for (size_t i = 0; i < inherit.size(); ++i) {
+    stdio[3 + i].flags = UV_INHERIT_FD;
+    stdio[3 + i].data.fd = inherit[i];
+  }
 
   auto* h = new Handle{};  // NOLINT: owned by libuv, freed in the close callback
   h->on_exit = std::move(on_exit);
@@ -37,8 +41,8 @@ Result<std::unique_ptr<Child>> Child::spawn(uv_loop_t* loop, const std::vector<s
   uv_process_options_t opts{};
   opts.file = args[0];
   opts.args = args.data();
-  opts.stdio = stdio;
-  opts.stdio_count = 3;
+  opts.stdio = stdio.data();
+  opts.stdio_count = static_cast<int>(stdio.size());
   opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
     auto* hh = static_cast<Handle*>(p->data);
     auto cb = std::move(hh->on_exit);

@@ -56,7 +56,7 @@ Instance::Instance(Environment env, std::string profile, bool autostart)
     : env_(env), profile_(std::move(profile)), autostart_(autostart),
       dir_(ipc::instance_dir(env.config->run_dir, profile_)),
       slot_timer_(env.loop), restart_timer_(env.loop), kill_senders_timer_(env.loop), kill_conn_timer_(env.loop),
-      sweep_timer_(env.loop), liveness_timer_(env.loop) {}
+      sweep_timer_(env.loop) {}
 
 Instance::~Instance() {
   release_slot();
@@ -211,20 +211,25 @@ void Instance::spawn_connection() {
                                     [this, inc](Bytes b) { on_link_message(inc, std::move(b)); });
   if (!link) return fail_spawn(link.error().message);
   link_ = std::move(*link);
+  // A fresh page per incarnation: nothing a dead worker wrote counts.
+  auto page = ipc::HeartbeatPage::create();
+  if (!page) return fail_spawn(page.error().message);
+  heartbeat_ = std::move(*page);
+  beats_seen_ = 0;
+  const int hb_fd = heartbeat_->fd();
   std::vector<std::string> argv{env_.bin_dir + "/wa-connection", "--link", ipc::link_url(dir_),
-                                "--profile", profile_, "--parent-pid", std::to_string(::getpid())};
-  auto child = ipc::Child::spawn(env_.loop, argv, [this, inc](ipc::ExitStatus st) {
-    on_connection_exit(inc, st);
-  });
+                                "--profile", profile_, "--parent-pid", std::to_string(::getpid()),
+                                "--heartbeat-fd", std::to_string(ipc::kHeartbeatChildFd)};
+  auto child = ipc::Child::spawn(
+      env_.loop, argv, [this, inc](ipc::ExitStatus st) { on_connection_exit(inc, st); },
+      std::span<const int>(&hb_fd, 1));
+  heartbeat_->close_fd();  // the child has its copy; we keep the mapping
   if (!child) return fail_spawn(child.error().message);
   conn_ = std::move(*child);
   spawned_at_ = Clock::now();
   connection_ = nullptr;  // the new worker has not said anything yet
-  // Liveness: the ready deadline runs from here, pings from `ready` on.
+  // Liveness: the ready deadline runs from here, the heartbeat from `ready` on.
   unresponsive_ = false;
-  last_tick_ = spawned_at_;
-  liveness_timer_.start_repeat(static_cast<uint64_t>(env_.config->liveness.interval_ms),
-                               [this, inc] { liveness_tick(inc); });
   WA_INFO("[%s] connection worker started, pid %d", profile_.c_str(), conn_->pid());
 }
 
@@ -249,7 +254,7 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     if (state_ != State::starting) return;
     worker_ready_ = true;
     state_ = State::running;
-    last_pong_ = Clock::now();
+    last_beat_ = Clock::now();
     env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
   } else if (t == msg::kReply) {
     finish_request(m->rid, std::move(m->reply));
@@ -259,9 +264,6 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
       note_account_event(ev);
       env_.events->emit(profile_, std::move(ev));
     }
-  } else if (t == msg::kPong) {
-    // Sent from the worker's loop thread: its loop turned after our ping.
-    if (worker_ready_) last_pong_ = Clock::now();
   } else if (t == msg::kKillSender) {
     kill_sender(m->raw);
   } else if (t == msg::kSpawnSender) {
@@ -278,7 +280,7 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   link_.reset();
   release_slot();  // a worker that died connecting failed its connect
   worker_ready_ = false;
-  liveness_timer_.stop();
+  heartbeat_.reset();
   last_exit_ = exit_json(pid, st);
   last_exit_["ts"] = now_ms();
   WA_INFO("[%s] connection worker %d exited (%s)", profile_.c_str(), pid, st.describe().c_str());
@@ -350,26 +352,20 @@ void Instance::schedule_restart() {
   });
 }
 
-void Instance::liveness_tick(uint64_t inc) {
-  if (inc != incarnation_ || !conn_ || unresponsive_ ||
-      (state_ != State::starting && state_ != State::running)) {
-    liveness_timer_.stop();
-    return;
-  }
+void Instance::check_liveness(Clock::time_point now, bool stalled) {
+  if (!conn_ || unresponsive_ || (state_ != State::starting && state_ != State::running)) return;
   const auto& pol = env_.config->liveness;
-  auto now = Clock::now();
-  auto since_tick = now - std::exchange(last_tick_, now);
-  // A late tick means our own loop was stalled: a pong may be waiting behind
-  // this timer in the same loop turn. Judge nobody on it; the next tick will.
-  bool stalled = since_tick > std::chrono::milliseconds(2 * static_cast<int64_t>(pol.interval_ms));
+  if (const uint64_t b = heartbeat_ ? heartbeat_->beats() : 0; b != beats_seen_) {
+    beats_seen_ = b;
+    last_beat_ = now;
+  }
   if (!worker_ready_) {
     auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - spawned_at_);
     if (!stalled && silent.count() >= pol.ready_timeout_ms) declare_unresponsive("starting", silent);
     return;
   }
-  auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_pong_);
-  if (!stalled && silent.count() >= pol.timeout_ms) return declare_unresponsive("running", silent);
-  send_to_worker({{msg::kType, msg::kPing}});
+  auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_beat_);
+  if (!stalled && silent.count() >= pol.timeout_ms) declare_unresponsive("running", silent);
 }
 
 void Instance::declare_unresponsive(const char* phase, std::chrono::milliseconds silent) {
@@ -379,7 +375,6 @@ void Instance::declare_unresponsive(const char* phase, std::chrono::milliseconds
   WA_ERROR("[%s] connection worker %d unresponsive (%s, silent for %lld ms): SIGKILL", profile_.c_str(), pid,
            phase, static_cast<long long>(silent.count()));
   unresponsive_ = true;
-  liveness_timer_.stop();
   env_.events->emit(profile_, {{"type", "instance_unresponsive"},
                                {"pid", pid},
                                {"phase", phase},
@@ -439,7 +434,8 @@ void Instance::stop(std::function<void()> done) {
   }
   restart_timer_.stop();
   release_slot();  // waiting in the start queue, or connecting: either way no longer
-  liveness_timer_.stop();  // a worker that hangs now is SIGKILLed by stop_connection's timeout
+  // From here liveness looks away (check_liveness): a worker that hangs now
+  // is SIGKILLed by stop_connection's timeout.
   state_ = State::stopping;
   if (done) stop_waiters_.push_back(std::move(done));
   // Reverse start order: senders first, then the connection worker.

@@ -7,9 +7,9 @@
 //     told (pid, conversation, status) and fails that conversation's sends.
 //   - a worker that stops answering is killed and then handled as above:
 //     the connection worker must say `ready` within liveness.ready_timeout_ms
-//     of its fork and then answer a ping every liveness.interval_ms within
-//     liveness.timeout_ms; a sender is killed when its connection worker
-//     reports it silent (kill_sender).
+//     of its fork and then bump its heartbeat counter (wa/ipc/heartbeat.hpp)
+//     at least once per liveness.timeout_ms; a sender is killed when its
+//     connection worker reports it silent (kill_sender).
 // Every method runs on the supervisor's loop thread.
 #pragma once
 
@@ -30,6 +30,7 @@
 #include "events.hpp"
 #include "start_gate.hpp"
 #include "wa/ipc/child.hpp"
+#include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
 #include "wa/ipc/timer.hpp"
@@ -79,6 +80,10 @@ class Instance {
   // once when it is not running. `client_id` de-duplicates resends.
   // The supervisor's deadline comes from the command's (contract::route_deadline_ms).
   void route(const contract::CommandSpec& cmd, json args, const std::string& client_id, ReplyFn reply);
+  // One liveness look at the connection worker, from the supervisor's sweep
+  // every liveness.interval_ms. `stalled`: the sweep itself came late (our
+  // own loop was blocked), so nobody is judged on this one.
+  void check_liveness(std::chrono::steady_clock::time_point now, bool stalled);
 
  private:
   struct Sender {
@@ -117,7 +122,6 @@ class Instance {
   // and in the instance_failed event.
   void enter_failed(const std::string& reason, json detail);
   void sweep_parked();
-  void liveness_tick(uint64_t incarnation);
   void declare_unresponsive(const char* phase, std::chrono::milliseconds silent);
   void kill_sender(const json& m);
 
@@ -160,9 +164,11 @@ class Instance {
   json worker_settings() const;
   bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
   std::chrono::steady_clock::time_point spawned_at_{};
-  // Liveness of the current connection worker (see liveness_tick).
-  std::chrono::steady_clock::time_point last_pong_{};
-  std::chrono::steady_clock::time_point last_tick_{};
+  // Liveness of the current connection worker (see check_liveness): its
+  // page, the count last seen and when that count last moved.
+  std::optional<ipc::HeartbeatPage> heartbeat_;
+  uint64_t beats_seen_ = 0;
+  std::chrono::steady_clock::time_point last_beat_{};
   bool unresponsive_ = false;  // this incarnation was killed by us for silence
 
   // Teardown bookkeeping: what to run once the awaited children are reaped.
@@ -176,7 +182,6 @@ class Instance {
   ipc::Timer kill_senders_timer_;
   ipc::Timer kill_conn_timer_;
   ipc::Timer sweep_timer_;
-  ipc::Timer liveness_timer_;
 };
 
 }  // namespace wa::supervisor

@@ -71,6 +71,7 @@ Supervisor::~Supervisor() {
   instances_.clear();
   control_.reset();
   watchdog_.reset();
+  liveness_.reset();
   webhooks_.reset();
   events_.reset();
   if (bridge_) bridge_->close();
@@ -216,6 +217,7 @@ int Supervisor::run() {
   WA_INFO("serving %s with %zu instances", config_.run_dir.c_str(), instances_.size());
   sd_notify(0, "READY=1");
   start_watchdog();
+  start_liveness();
   uv_run(&loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -232,6 +234,19 @@ void Supervisor::start_watchdog() {
   sd_notify(0, "WATCHDOG=1");
   watchdog_->start_repeat(every_ms, [] { sd_notify(0, "WATCHDOG=1"); });
   WA_INFO("systemd watchdog: WATCHDOG=1 every %llu ms", static_cast<unsigned long long>(every_ms));
+}
+
+void Supervisor::start_liveness() {
+  liveness_ = std::make_unique<ipc::Timer>(&loop_);
+  const auto every = std::chrono::milliseconds(config_.liveness.interval_ms);
+  last_liveness_ = std::chrono::steady_clock::now();
+  liveness_->start_repeat(static_cast<uint64_t>(every.count()), [this, every] {
+    const auto now = std::chrono::steady_clock::now();
+    // A late sweep means our own loop was blocked: a worker's ready may be
+    // waiting behind this timer in the same loop turn.
+    const bool stalled = now - std::exchange(last_liveness_, now) > 2 * every;
+    for (auto& inst : instances_) inst->check_liveness(now, stalled);
+  });
 }
 
 Instance* Supervisor::find(const std::string& profile) {

@@ -78,6 +78,10 @@ class Supervisor {
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();
+  // Every liveness.interval_ms: each instance looks at its worker's heartbeat
+  // (Instance::check_liveness). One timer for all: thousands of accounts
+  // cost one wakeup per interval, not one each.
+  void start_liveness();
   // `remove`: stop the instance, forget it (and with `purge` delete its data).
   void remove(Instance& inst, bool purge, ReplyFn reply);
   // `check` / `recover`: the profile's database, while its instance is
@@ -92,6 +96,8 @@ class Supervisor {
   std::unique_ptr<Webhooks> webhooks_;
   std::unique_ptr<ipc::RepServer> control_;
   std::unique_ptr<ipc::Timer> watchdog_;
+  std::unique_ptr<ipc::Timer> liveness_;
+  std::chrono::steady_clock::time_point last_liveness_{};
   StartGate gate_;  // before instances_: they release their tickets into it
   std::vector<std::unique_ptr<Instance>> instances_;
   int lock_fd_ = -1;

@@ -13,8 +13,9 @@ namespace {
 constexpr int kIntervalMs = 500;
 // Generous: pairing and login (812 prekeys) block the loop briefly, more so under sanitizers.
 constexpr int kTimeoutMs = 4000;
-// Detection comes between timeout and timeout + interval after the last pong.
-constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + kIntervalMs + 3000);
+// Detection comes between timeout and timeout + two intervals after the last
+// beat (seen up to an interval late, judged at the next look).
+constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + 2 * kIntervalMs + 3000);
 
 size_t lifecycle_count(EventLog& ev, const std::string& profile) {
   size_t n = 0;

@@ -118,8 +118,8 @@ struct MediaPolicy {
 // worst-case busy wait (5 retries x 2 s, plus up to 2 s at the write gate), which blocks a worker's loop
 // legitimately.
 struct LivenessPolicy {
-  int interval_ms = 5000;        // supervisor -> connection worker ping
-  int timeout_ms = 20000;        // no pong (or, for a sender, no request back) for this long
+  int interval_ms = 5000;        // the connection worker's heartbeat, and the supervisor's look at it
+  int timeout_ms = 20000;        // no beat (or, for a sender, no request back) for this long
   int ready_timeout_ms = 30000;  // fork -> `ready`
 };
 

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,10 @@ struct ExitStatus {
 class Child {
  public:
   using OnExit = std::function<void(ExitStatus)>;
+  // `inherit[i]` becomes the child's fd 3 + i (the rest of ours are
+  // close-on-exec).
   static Result<std::unique_ptr<Child>> spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
-                                              OnExit on_exit);
+                                              OnExit on_exit, std::span<const int> inherit = {});
   ~Child();  // does not kill; a still-running child keeps its handle until it exits
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -13,10 +13,7 @@
 //   sup -> worker   sender_started{conversation, pid}
 //   sup -> worker   sender_refused{conversation, code, message}
 //   sup -> worker   sender_exited{conversation, pid, code, signal}
-//   sup -> worker   ping{}                     liveness: every liveness.interval_ms once ready
-//   worker -> sup   pong{}                     sent from the worker's loop thread: proves the
-//                                              loop turns (no pong for liveness.timeout_ms ->
-//                                              the worker is killed as unresponsive)
+//   (liveness is not a message: the worker beats a shared page, heartbeat.hpp)
 //   worker -> sup   kill_sender{conversation, pid}  that sender holds a job or an exit
 //                                              order and has not come back for
 //                                              liveness.timeout_ms: SIGKILL it
@@ -51,8 +48,6 @@ inline constexpr const char* kSpawnSender = "spawn_sender";
 inline constexpr const char* kSenderStarted = "sender_started";
 inline constexpr const char* kSenderRefused = "sender_refused";
 inline constexpr const char* kSenderExited = "sender_exited";
-inline constexpr const char* kPing = "ping";
-inline constexpr const char* kPong = "pong";
 inline constexpr const char* kKillSender = "kill_sender";
 inline constexpr const char* kLogLevel = "log_level";  // supervisor -> worker: {"level"}
 
