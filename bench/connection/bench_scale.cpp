@@ -106,6 +106,43 @@ void raise_limits(int accounts) {
   }
 }
 
+// The host's DAMON (kdamond, /sys/kernel/mm/damon): a `pageout` scheme on
+// physical memory drops cold pages — among them the library text that
+// thousands of idle workers share — and walks every mapping of a page it
+// samples. With thousands of processes that is much of the machine's CPU,
+// and the workers pay for it in page faults when they wake. Reported, and
+// with BENCH_DAMON_OFF=1 (as root) switched off for the run and back on
+// at its end, saying so.
+class Damon {
+ public:
+  Damon() {
+    state_ = rig::slurp(kState);
+    if (state_.empty()) {
+      std::printf("%-52s %s\n", "kernel DAMON (kdamond)", "none");
+      return;
+    }
+    const char* off = std::getenv("BENCH_DAMON_OFF");
+    if (state_ == "on" && off != nullptr && std::string(off) == "1") {
+      if (std::ofstream f(kState); f << "off") {
+        f.close();
+        switched_ = rig::slurp(kState) == "off";
+      }
+    }
+    std::printf("%-52s %s%s\n", "kernel DAMON (kdamond)", state_.c_str(),
+                switched_ ? " -> off for this run (BENCH_DAMON_OFF=1, as root)" : "");
+  }
+  ~Damon() {
+    if (switched_) std::ofstream(kState) << "on";
+  }
+  Damon(const Damon&) = delete;
+  Damon& operator=(const Damon&) = delete;
+
+ private:
+  static constexpr const char* kState = "/sys/kernel/mm/damon/admin/kdamonds/0/state";
+  std::string state_;
+  bool switched_ = false;
+};
+
 // A server and a supervisor in a temporary directory; the supervisor can be
 // restarted over the same data.
 // The bench's rig: the server sized for the accounts (its default capacity
@@ -169,6 +206,12 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   const auto sw0 = switches();
   std::map<std::string, uint64_t> sup_sw0;
   rig::add_switches_by_thread(rig.sup, sup_sw0);
+  auto faults = [&] {
+    rig::Faults f;
+    for (pid_t w : workers) f += rig::faults(w);
+    return f;
+  };
+  const rig::Faults f0 = faults();
   const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
   auto t0 = Clock::now();
   // BENCH_PERF=FILE: a system-wide `perf record` of the same window.
@@ -179,6 +222,7 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   if (perf > 0) waitpid(perf, nullptr, 0);
   const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
   const auto sw1 = switches();
+  const rig::Faults f1 = faults();
   std::map<std::string, uint64_t> sup_sw1;
   rig::add_switches_by_thread(rig.sup, sup_sw1);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -220,6 +264,9 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
     }
     std::printf("%-52s %s\n", who, line.c_str());
   };
+  const double nw = workers.empty() ? 1.0 : static_cast<double>(workers.size());
+  std::printf("%-52s minor %.2f, major %.3f\n", "page faults/s per worker (same 10 s)",
+              static_cast<double>(f1.minor - f0.minor) / secs / nw, static_cast<double>(f1.major - f0.major) / secs / nw);
   print_switches("wakeups/s per worker, by thread", sw0, sw1, workers.empty() ? 1.0 : double(workers.size()));
   print_switches("wakeups/s of the supervisor, by thread", sup_sw0, sup_sw1, 1.0);
   std::printf("%-52s %zu bytes\n", "`status` reply (all accounts)", status_bytes);
@@ -248,6 +295,7 @@ std::pair<Baseline, double> start_and_pair(Rig& rig, int accounts) {
 int idle(int accounts) {
   print_load();
   raise_limits(accounts);
+  Damon damon;
   Rig rig(accounts);
   const auto [base, pair_s] = start_and_pair(rig, accounts);
   std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
@@ -262,6 +310,7 @@ int idle(int accounts) {
 int cold_start(int accounts) {
   print_load();
   raise_limits(accounts);
+  Damon damon;
   Rig rig(accounts);
   const auto [base, pair_s] = start_and_pair(rig, accounts);
   rig.stop_supervisor();
@@ -272,9 +321,15 @@ int cold_start(int accounts) {
   const auto wall0 = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
   const auto t0 = Clock::now();
+  // BENCH_PERF=FILE: also a system-wide profile of the restart's first 20 s, in FILE.start.
+  pid_t perf = -1;
+  if (const char* out = std::getenv("BENCH_PERF"); out != nullptr && *out != '\0')
+    perf = rig::spawn({"/usr/bin/perf", "record", "-a", "-g", "-o", std::string(out) + ".start", "--", "sleep", "20"},
+                      std::string(out) + ".start.log");
   rig.start_supervisor(start.empty() ? json::object() : json{{"start", start}});
   rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(900));
   const double all_open_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (perf > 0) waitpid(perf, nullptr, 0);
 
   // Every account's first `open` after the restart, from its durable log.
   std::map<int64_t, int> per_second;

@@ -109,6 +109,31 @@ inline void add_switches_by_thread(pid_t pid, std::map<std::string, uint64_t>& i
   }
 }
 
+// Page faults of one process so far (minflt, majflt of /proc/PID/stat).
+struct Faults {
+  uint64_t minor = 0, major = 0;
+  Faults& operator+=(const Faults& o) {
+    minor += o.minor;
+    major += o.major;
+    return *this;
+  }
+};
+inline Faults faults(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  Faults out;
+  if (!std::getline(f, s)) return out;
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos) return out;
+  std::istringstream in(s.substr(rp + 2));
+  std::string field;
+  for (int i = 3; i <= 12 && in >> field; ++i) {
+    if (i == 10) out.minor = std::stoull(field);
+    if (i == 12) out.major = std::stoull(field);
+  }
+  return out;
+}
+
 inline // utime + stime of one process in clock ticks (0 when it is gone).
 uint64_t cpu_ticks(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");

@@ -1,8 +1,18 @@
 #include "wa/ipc/child.hpp"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+extern char** environ;
 
 namespace wa::ipc {
 
@@ -11,64 +21,149 @@ std::string ExitStatus::describe() const {
   return "exit code " + std::to_string(code);
 }
 
+// posix_spawn, not fork: glibc's posix_spawn runs the child on the
+// parent's memory (CLONE_VM | CLONE_VFORK) until it execs, so nothing is
+// copied. A fork of a supervisor holding thousands of instances copied its
+// page tables for every worker and then took a copy-on-write fault on each
+// page it touched until the child's exec: at a cold start of 5,000 accounts
+// that was half of the supervisor's CPU (docs/BENCHMARKS.md, cold start).
+// The exit is watched through a pidfd on the loop (readable once the child
+// has exited) and reaped with waitpid: libuv never sees these children, so
+// nothing else reaps them.
 struct Child::Handle {
-  uv_process_t proc{};
+  uv_poll_t poll{};
+  int pidfd = -1;
+  pid_t pid = 0;
   OnExit on_exit;
   Child* owner = nullptr;  // null once the Child object is gone
 };
 
+namespace {
+
+void close_handle(Child::Handle* h);
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// File actions for the child: stdin from /dev/null, stdout and stderr
+// ours, `inherit[i]` at 3 + i; everything else we hold is close-on-exec.
+// An fd already at its target number is moved out of the way first: a
+// dup2 onto itself would keep its close-on-exec flag.
+struct Actions {
+  posix_spawn_file_actions_t fa{};
+  std::vector<int> temps;
+  Actions() { posix_spawn_file_actions_init(&fa); }
+  ~Actions() {
+    posix_spawn_file_actions_destroy(&fa);
+    for (int t : temps) ::close(t);
+  }
+  Actions(const Actions&) = delete;
+  Actions& operator=(const Actions&) = delete;
+
+  int build(std::span<const int> inherit) {
+    if (int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0); rc != 0) return rc;
+    const int first_free = 3 + static_cast<int>(inherit.size());
+    for (size_t i = 0; i < inherit.size(); ++i) {
+      int from = inherit[i];
+      if (from < first_free) {
+        from = ::fcntl(from, F_DUPFD_CLOEXEC, first_free);
+        if (from < 0) return errno;
+        temps.push_back(from);
+      }
+      if (int rc = posix_spawn_file_actions_adddup2(&fa, from, 3 + static_cast<int>(i)); rc != 0) return rc;
+    }
+    return 0;
+  }
+};
+
+// Signals as a freshly exec'd program expects them: default actions,
+// nothing blocked (the supervisor ignores SIGPIPE; its threads may block
+// others).
+struct Attr {
+  posix_spawnattr_t a{};
+  Attr() { posix_spawnattr_init(&a); }
+  ~Attr() { posix_spawnattr_destroy(&a); }
+  Attr(const Attr&) = delete;
+  Attr& operator=(const Attr&) = delete;
+
+  int build() {
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (int rc = posix_spawnattr_setsigdefault(&a, &all); rc != 0) return rc;
+    if (int rc = posix_spawnattr_setsigmask(&a, &none); rc != 0) return rc;
+    return posix_spawnattr_setflags(&a, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  }
+};
+
+void on_pidfd(uv_poll_t* p, int /*status*/, int /*events*/) {
+  auto* h = static_cast<Child::Handle*>(p->data);
+  int st = 0;
+  pid_t r = ::waitpid(h->pid, &st, WNOHANG);
+  if (r == 0) return;  // woken early: not exited yet
+  ExitStatus es;
+  if (r == h->pid) {
+    if (WIFSIGNALED(st)) es.signal = WTERMSIG(st);
+    else if (WIFEXITED(st)) es.code = WEXITSTATUS(st);
+  } else {
+    es.code = -1;  // reaped elsewhere (cannot happen: nothing else waits for our children)
+  }
+  auto cb = std::move(h->on_exit);
+  Child* owner = std::exchange(h->owner, nullptr);
+  close_handle(h);
+  if (owner != nullptr) {
+    owner->mark_exited();
+    // The callback may destroy the Child: touch nothing of it afterwards.
+    if (cb) cb(es);
+  }
+}
+
+void close_handle(Child::Handle* h) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->poll), [](uv_handle_t* ph) {
+    auto* hh = static_cast<Child::Handle*>(ph->data);
+    if (hh->pidfd >= 0) ::close(hh->pidfd);
+    delete hh;  // NOLINT: owned by the loop since spawn
+  });
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Child>> Child::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
                                             OnExit on_exit, std::span<const int> inherit) {
+  if (argv.empty()) return fail("spawn_failed", "nothing to start");
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  std::vector<uv_stdio_container_t> stdio(3 + inherit.size());
-  stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = UV_INHERIT_FD;
-  stdio[1].data.fd = 1;
-  stdio[2].flags = UV_INHERIT_FD;
-  stdio[2].data.fd = 2;
-  for (size_t i = 0; i < inherit.size(); ++i) {
-    stdio[3 + i].flags = UV_INHERIT_FD;
-    stdio[3 + i].data.fd = inherit[i];
-  }
+  Actions actions;
+  Attr attr;
+  int rc = actions.build(inherit);
+  if (rc == 0) rc = attr.build();
+  if (rc != 0) return fail("spawn_failed", "cannot start " + argv[0] + ": " + std::strerror(rc));
+  pid_t pid = 0;
+  rc = ::posix_spawn(&pid, args[0], &actions.fa, &attr.a, args.data(), environ);
+  if (rc != 0) return fail("spawn_failed", "cannot start " + argv[0] + ": " + std::strerror(rc));
 
-  auto* h = new Handle{};  // NOLINT: owned by libuv, freed in the close callback
+  auto* h = new Handle{};  // NOLINT: owned by the loop, freed in the close callback
+  h->pid = pid;
   h->on_exit = std::move(on_exit);
-  h->proc.data = h;
-  uv_process_options_t opts{};
-  opts.file = args[0];
-  opts.args = args.data();
-  opts.stdio = stdio.data();
-  opts.stdio_count = static_cast<int>(stdio.size());
-  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-    auto* hh = static_cast<Handle*>(p->data);
-    auto cb = std::move(hh->on_exit);
-    if (hh->owner != nullptr) {
-      hh->owner->handle_ = nullptr;
-      hh->owner->exited_ = true;
-      hh->owner = nullptr;
-      // The callback may destroy the Child: touch nothing of it afterwards.
-      if (cb) cb(ExitStatus{status, sig});
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(p), [](uv_handle_t* ph) {
-      delete static_cast<Handle*>(ph->data);  // NOLINT
-    });
-  };
-  int rv = uv_spawn(loop, &h->proc, &opts);
-  if (rv != 0) {
-    // libuv requires closing the handle even when spawn failed.
-    uv_close(reinterpret_cast<uv_handle_t*>(&h->proc), [](uv_handle_t* ph) {
-      delete static_cast<Handle*>(ph->data);  // NOLINT
-    });
-    return fail("spawn_failed", "cannot start " + argv[0] + ": " + uv_strerror(rv));
+  h->pidfd = pidfd_open(pid);
+  int uv = h->pidfd < 0 ? UV_EINVAL : uv_poll_init(loop, &h->poll, h->pidfd);
+  if (uv != 0) {
+    // Without a way to see its exit the child cannot be supervised.
+    const std::string why = h->pidfd < 0 ? std::strerror(errno) : uv_strerror(uv);
+    ::kill(pid, SIGKILL);
+    (void)::waitpid(pid, nullptr, 0);
+    if (h->pidfd >= 0) ::close(h->pidfd);
+    delete h;  // NOLINT
+    return fail("spawn_failed", "cannot watch " + argv[0] + ": " + why);
   }
+  h->poll.data = h;
+  uv_poll_start(&h->poll, UV_READABLE, on_pidfd);
   std::unique_ptr<Child> c(new Child());
   c->handle_ = h;
   h->owner = c.get();
-  c->pid_ = h->proc.pid;
+  c->pid_ = pid;
   return c;
 }
 

@@ -1,6 +1,7 @@
-// A child process started with uv_spawn (fork + exec at once: NNG is not
-// fork-safe, and libuv owns SIGCHLD). The exit callback runs on the loop
-// thread exactly once, after the child has been reaped.
+// A child process started with posix_spawn (no fork: NNG is not fork-safe,
+// and a fork of a big supervisor copies its page tables; child.cpp says
+// more). The exit callback runs on the loop thread exactly once, after the
+// child has been reaped.
 #pragma once
 
 #include <sys/types.h>
@@ -38,8 +39,14 @@ class Child {
   bool running() const;
   void kill(int sig) const;
 
- private:
+  // Internal: the loop's record of the child (child.cpp).
   struct Handle;
+  void mark_exited() noexcept {
+    handle_ = nullptr;
+    exited_ = true;
+  }
+
+ private:
   Child() = default;
   Handle* handle_ = nullptr;  // owned by libuv until its close callback
   pid_t pid_ = 0;
