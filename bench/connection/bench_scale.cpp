@@ -172,6 +172,16 @@ void print_load() {
   std::printf("%-52s %s\n", "loadavg (start)", s.c_str());
 }
 
+// With BENCH_PERF=FILE set: `perf record -a -g` of the next `seconds` into
+// FILE + suffix (its output in FILE + suffix + ".log"); the pid, or -1.
+pid_t start_perf(const std::string& suffix, int seconds) {
+  const char* out = std::getenv("BENCH_PERF");
+  if (out == nullptr || *out == '\0') return -1;
+  const std::string file = std::string(out) + suffix;
+  return rig::spawn({"/usr/bin/perf", "record", "-a", "-g", "-o", file, "--", "sleep", std::to_string(seconds)},
+                    file + ".log");
+}
+
 // What `accounts` connected accounts cost, once settled: MemAvailable drop
 // since `avail0` (minus the test server's growth since `ts_rss0`), PSS,
 // threads, idle CPU over 10 s, the `status` reply and the supervisor's fds.
@@ -215,9 +225,7 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
   auto t0 = Clock::now();
   // BENCH_PERF=FILE: a system-wide `perf record` of the same window.
-  pid_t perf = -1;
-  if (const char* out = std::getenv("BENCH_PERF"); out != nullptr && *out != '\0')
-    perf = rig::spawn({"/usr/bin/perf", "record", "-a", "-g", "-o", out, "--", "sleep", "10"}, std::string(out) + ".log");
+  const pid_t perf = start_perf("", 10);
   std::this_thread::sleep_for(std::chrono::seconds(10));  // the measured idle window
   if (perf > 0) waitpid(perf, nullptr, 0);
   const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
@@ -322,10 +330,7 @@ int cold_start(int accounts) {
                          std::chrono::system_clock::now().time_since_epoch()).count();
   const auto t0 = Clock::now();
   // BENCH_PERF=FILE: also a system-wide profile of the restart's first 20 s, in FILE.start.
-  pid_t perf = -1;
-  if (const char* out = std::getenv("BENCH_PERF"); out != nullptr && *out != '\0')
-    perf = rig::spawn({"/usr/bin/perf", "record", "-a", "-g", "-o", std::string(out) + ".start", "--", "sleep", "20"},
-                      std::string(out) + ".start.log");
+  const pid_t perf = start_perf(".start", 20);
   rig.start_supervisor(start.empty() ? json::object() : json{{"start", start}});
   rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(900));
   const double all_open_s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -118,37 +118,34 @@ struct Faults {
     return *this;
   }
 };
-inline Faults faults(pid_t pid) {
+// The fields of /proc/PID/stat after the command name, numbered as in
+// proc(5) (fields[3] is the state); empty when the process is gone.
+inline std::vector<std::string> stat_fields(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string s;
-  Faults out;
+  std::vector<std::string> out;
   if (!std::getline(f, s)) return out;
   auto rp = s.rfind(')');
   if (rp == std::string::npos) return out;
+  out.resize(3);  // pid, comm: not wanted
   std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  for (int i = 3; i <= 12 && in >> field; ++i) {
-    if (i == 10) out.minor = std::stoull(field);
-    if (i == 12) out.major = std::stoull(field);
-  }
+  for (std::string field; in >> field;) out.push_back(field);
   return out;
 }
 
-inline // utime + stime of one process in clock ticks (0 when it is gone).
-uint64_t cpu_ticks(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return 0;
-  auto rp = s.rfind(')');
-  if (rp == std::string::npos) return 0;
-  std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  uint64_t ut = 0, st = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) ut = std::stoull(field);
-    if (i == 15) st = std::stoull(field);
-  }
-  return ut + st;
+inline uint64_t stat_u64(const std::vector<std::string>& f, size_t i) {
+  return i < f.size() ? std::stoull(f[i]) : 0;
+}
+
+inline Faults faults(pid_t pid) {
+  const auto f = stat_fields(pid);
+  return Faults{stat_u64(f, 10), stat_u64(f, 12)};
+}
+
+// utime + stime of one process in clock ticks (0 when it is gone).
+inline uint64_t cpu_ticks(pid_t pid) {
+  const auto f = stat_fields(pid);
+  return stat_u64(f, 14) + stat_u64(f, 15);
 }
 
 }  // namespace rig
