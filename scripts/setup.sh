@@ -17,6 +17,7 @@ PKGS=(
   clang-14 libclang-rt-14-dev
   nodejs npm sqlite3 procps help2man adduser
   chromium zbar-tools
+  postgresql-15 libpq-dev nats-server libnats-dev
 )
 
 missing=()

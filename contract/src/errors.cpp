@@ -64,7 +64,11 @@ constexpr std::array kErrors{
     ErrorSpec{"db_access", K::store, false, "the database file cannot be opened or written (permissions)"},
     ErrorSpec{"db_corrupt", K::store, false, "the database file is damaged (SQLITE_CORRUPT / NOTADB)"},
     ErrorSpec{"db_error", K::store, false, "the database failed otherwise"},
+    ErrorSpec{"db_unavailable", K::store, true,
+              "the database server cannot be reached (PostgreSQL down or the connection lost): nothing committed"},
     ErrorSpec{"disk_full", K::store, true, "the disk holding the database is full"},
+    ErrorSpec{"fenced", K::store, false,
+              "a newer owner holds the account's lease: this host may no longer write it (nothing committed)"},
     ErrorSpec{"io_error", K::store, true, "the disk failed a read or a write"},
     ErrorSpec{"savepoint_lost", K::store, true, "a failed step of a transaction could not be undone: nothing committed"},
     // The server and peers.

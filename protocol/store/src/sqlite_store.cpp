@@ -18,6 +18,7 @@
 
 #include "fault_vfs.hpp"
 #include "wa/contract/errors.hpp"
+#include "row_codec.hpp"
 #include "schema.hpp"
 #include "wa/store/sqlite_handle.hpp"
 #include "write_gate.hpp"
@@ -75,38 +76,9 @@ Unexpected<Error> err(const Result<T>& r) {
   return {r.error()};
 }
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string encode_devices(const std::vector<uint32_t>& devices) {
-  std::string out;
-  for (size_t i = 0; i < devices.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(devices[i]);
-  }
-  return out;
-}
-
-std::optional<std::vector<uint32_t>> decode_devices(std::string_view text) {
-  std::vector<uint32_t> out;
-  if (text.empty()) return out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    uint32_t v = 0;
-    auto [next, ec] = std::from_chars(p, end, v);
-    if (ec != std::errc() || next == p) return std::nullopt;
-    out.push_back(v);
-    p = next;
-    if (p < end) {
-      if (*p != ',') return std::nullopt;
-      ++p;
-      if (p == end) return std::nullopt;
-    }
-  }
-  return out;
-}
+using rows::decode_devices;
+using rows::encode_devices;
+using rows::now_seconds;
 
 }  // namespace
 
@@ -412,17 +384,13 @@ class SqliteStore final : public Store {
   // senders and the Signal library all land on the same row.
 
   Result<std::string> canonical_name(std::string_view name) {
-    std::string_view user = name;
-    std::string_view suffix;
-    if (auto us = name.find('_'); us != std::string_view::npos) {
-      user = name.substr(0, us);
-      suffix = name.substr(us + 1);
-    }
-    if (!suffix.empty() && suffix != "128") return std::string(name);  // a LID already, or unknown
-    auto lid = lid_for_pn(user);
+    bool hosted = false;
+    auto user = rows::pn_user_of(name, hosted);
+    if (!user) return std::string(name);  // a LID already, or unknown
+    auto lid = lid_for_pn(*user);
     if (!lid) return err(lid);
     if (!*lid) return std::string(name);
-    return **lid + (suffix.empty() ? "_1" : "_129");
+    return rows::lid_name(**lid, hosted);
   }
 
   Result<Address> canonical(const Address& a) {
@@ -648,8 +616,7 @@ class SqliteStore final : public Store {
   // ---------------------------------------------------------------- LID mappings
 
   Status put_lid_mapping(std::string_view pn_user, std::string_view lid_user) override {
-    if (pn_user.empty() || lid_user.empty() || pn_user.find_first_of("_:@") != std::string_view::npos ||
-        lid_user.find_first_of("_:@") != std::string_view::npos)
+    if (!rows::valid_mapping(pn_user, lid_user))
       return fail("bad_request", "a LID mapping takes two bare user parts");
     // One transaction for the mapping and the move of the contact's Signal
     // state to its LID name: another process (a sender, the receive path)
@@ -933,27 +900,13 @@ class SqliteStore final : public Store {
     });
   }
 
-  // Option lists are stored as JSON arrays of strings; a row that does not
-  // read back as one yields no options rather than an exception.
-  static std::string names_to_text(const std::vector<std::string>& names) {
-    return nlohmann::json(names).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  static std::vector<std::string> names_from_text(const std::string& text) {
-    std::vector<std::string> out;
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_array()) return out;
-    for (const auto& e : j)
-      if (e.is_string()) out.push_back(e.get<std::string>());
-    return out;
-  }
-
   Status poll_put(const PollRecord& p) override {
     return write(Durability::full, [&] {
       return with(
           "INSERT INTO polls (msg_id, chat, sender, name, options, selectable, ts) VALUES (?, ?, ?, ?, ?, ?, ?) "
           "ON CONFLICT (msg_id, chat, sender) DO NOTHING",
           [&](sql::Query& q) {
-            return q.bind(p.msg_id).bind(p.chat).bind(p.sender).bind(p.name).bind(names_to_text(p.options))
+            return q.bind(p.msg_id).bind(p.chat).bind(p.sender).bind(p.name).bind(rows::names_to_text(p.options))
                 .bind(int64_t{p.selectable}).bind(p.ts).run();
           });
     });
@@ -975,7 +928,7 @@ class SqliteStore final : public Store {
       p.chat = q.col_text(0);
       p.sender = q.col_text(1);
       p.name = q.col_text(2);
-      p.options = names_from_text(q.col_text(3));
+      p.options = rows::names_from_text(q.col_text(3));
       p.selectable = static_cast<uint32_t>(q.col_int(4));
       p.ts = q.col_int(5);
       return std::optional<PollRecord>{std::move(p)};
@@ -990,7 +943,7 @@ class SqliteStore final : public Store {
           "ON CONFLICT (poll_id, chat, voter) DO UPDATE SET options = excluded.options, ts_ms = excluded.ts_ms "
           "WHERE excluded.ts_ms >= poll_votes.ts_ms",
           [&](sql::Query& q) {
-            return q.bind(v.poll_id).bind(v.chat).bind(v.voter).bind(names_to_text(v.options)).bind(v.ts_ms).run();
+            return q.bind(v.poll_id).bind(v.chat).bind(v.voter).bind(rows::names_to_text(v.options)).bind(v.ts_ms).run();
           });
       if (!r) return r;
       current = sqlite3_changes(db_.get()) > 0;
@@ -1013,7 +966,7 @@ class SqliteStore final : public Store {
                     v.poll_id = std::string(poll_id);
                     v.chat = std::string(chat);
                     v.voter = q.col_text(0);
-                    v.options = names_from_text(q.col_text(1));
+                    v.options = rows::names_from_text(q.col_text(1));
                     v.ts_ms = q.col_int(2);
                     out.push_back(std::move(v));
                   }

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "pg_test.hpp"
 #include "temp_dir.hpp"
+#include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 using namespace wa;
@@ -55,6 +57,21 @@ struct RawDb {
 
 Bytes filled(size_t n, uint8_t v) { return Bytes(n, v); }
 
+// The engines behind the one Store interface: the contract tests below run
+// against each (TEST_CASE_TEMPLATE), so both keep the same meaning.
+struct SqliteBackend {
+  TempDir dir;
+  std::unique_ptr<Store> open(const std::string& name = "p") { return open_ok(dir.file(name + ".db")); }
+};
+struct PgBackend {
+  std::string profile = wa::test::pg_unique_profile("store");
+  std::unique_ptr<Store> open(const std::string& name = "p") {
+    auto r = open_postgres(PgOptions{wa::test::pg_conninfo(), profile + "-" + name});
+    REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().code + ": " + r.error().message));
+    return std::move(r).value();
+  }
+};
+
 mode_t file_mode(const std::string& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -62,6 +79,9 @@ mode_t file_mode(const std::string& path) {
 }
 
 }  // namespace
+
+TYPE_TO_STRING_AS("sqlite", SqliteBackend);
+TYPE_TO_STRING_AS("postgres", PgBackend);
 
 TEST_CASE("schema: an empty database migrates to the latest version") {
   TempDir dir;
@@ -167,9 +187,9 @@ TEST_CASE("files: an existing world-readable database is tightened to 0600") {
   CHECK(file_mode(path) == 0600);
 }
 
-TEST_CASE("credentials: put, overwrite, get, delete, u32 helpers") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("credentials: put, overwrite, get, delete, u32 helpers", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   auto missing = s->get_credential(cred::noise_priv);
   REQUIRE(missing);
   CHECK_FALSE(missing->has_value());
@@ -191,9 +211,9 @@ TEST_CASE("credentials: put, overwrite, get, delete, u32 helpers") {
   CHECK_FALSE(gone->has_value());
 }
 
-TEST_CASE("prekeys: store, load, upload flag, count, remove, bad sizes") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("prekeys: store, load, upload flag, count, remove, bad sizes", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   for (uint32_t id = 1; id <= 5; ++id)
     REQUIRE(s->store_prekey(
         PreKey{id, filled(32, static_cast<uint8_t>(id)), filled(32, static_cast<uint8_t>(100 + id)), false}));
@@ -226,9 +246,9 @@ TEST_CASE("prekeys: store, load, upload flag, count, remove, bad sizes") {
   CHECK(bad.error().code == "bad_key");
 }
 
-TEST_CASE("signed prekeys: store, load, replace, remove") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("signed prekeys: store, load, replace, remove", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   SignedPreKey k{7, filled(32, 1), filled(32, 2), filled(64, 3), 1700000000};
   REQUIRE(s->store_signed_prekey(k));
   k.signature = filled(64, 4);
@@ -245,9 +265,9 @@ TEST_CASE("signed prekeys: store, load, replace, remove") {
   CHECK_FALSE(s->store_signed_prekey(k));
 }
 
-TEST_CASE("sessions: per address and device, list devices, delete one and all") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("sessions: per address and device, list devices, delete one and all", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   Address a0{"alice", 0}, a3{"alice", 3}, b0{"bob", 0};
   CHECK_FALSE(*s->contains_session(a0));
   auto none = s->load_session(a0);
@@ -272,9 +292,9 @@ TEST_CASE("sessions: per address and device, list devices, delete one and all") 
   CHECK(*s->contains_session(b0));
 }
 
-TEST_CASE("sender keys: per group and sender address") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("sender keys: per group and sender address", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   Address a{"alice", 1};
   REQUIRE(s->store_sender_key("g1@g.us", a, filled(50, 1)));
   REQUIRE(s->store_sender_key("g2@g.us", a, filled(50, 2)));
@@ -290,9 +310,9 @@ TEST_CASE("sender keys: per group and sender address") {
   CHECK(s->load_sender_key("g2@g.us", a)->has_value());
 }
 
-TEST_CASE("identities: trust on first use, a changed key is reported and not stored") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("identities: trust on first use, a changed key is reported and not stored", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   Address a{"alice", 0};
   auto k1 = filled(32, 1), k2 = filled(32, 2);
   CHECK(*s->check_identity(a, k1) == IdentityStatus::first_use);
@@ -313,9 +333,9 @@ TEST_CASE("identities: trust on first use, a changed key is reported and not sto
   CHECK_FALSE(s->save_identity(a, filled(33, 5)));
 }
 
-TEST_CASE("device lists: cache with fetched_at, replace, delete") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("device lists: cache with fetched_at, replace, delete", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   REQUIRE(s->put_device_list("5511@s.whatsapp.net", DeviceList{{0, 1, 17}, 1000}));
   auto l = s->get_device_list("5511@s.whatsapp.net");
   REQUIRE(l);
@@ -343,9 +363,9 @@ TEST_CASE("device lists: a corrupted row is an error, not a crash") {
   CHECK(l.error().code == "db_corrupt");
 }
 
-TEST_CASE("lid mappings: both directions, stay one-to-one") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("lid mappings: both directions, stay one-to-one", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   REQUIRE(s->put_lid_mapping("5511", "9001"));
   CHECK(**s->lid_for_pn("5511") == "9001");
   CHECK(**s->pn_for_lid("9001") == "5511");
@@ -412,9 +432,9 @@ TEST_CASE("lid mappings: a LID-named session made before the mapping was known w
   CHECK_FALSE(s->pn_for_lid("9003")->has_value());
 }
 
-TEST_CASE("inbox: de-duplication, replay by seq, ack, prune without seq reuse") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("inbox: de-duplication, replay by seq, ack, prune without seq reuse", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   InboxEntry e{0, "ID1", "chat", "alice", 100, "message", R"({"n":1})", false};
   auto p1 = s->inbox_put(e);
   REQUIRE(p1);
@@ -452,9 +472,9 @@ TEST_CASE("inbox: de-duplication, replay by seq, ack, prune without seq reuse") 
   CHECK(p4.seq > p3.seq);  // AUTOINCREMENT: pruned numbers are not handed out again
 }
 
-TEST_CASE("sent cache: put, get, prune by age") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("sent cache: put, get, prune by age", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   REQUIRE(s->sent_put(SentMessage{"M1", "c1", filled(20, 1), 100}));
   REQUIRE(s->sent_put(SentMessage{"M2", "c1", filled(20, 2), 200}));
   auto m = s->sent_get("M1", "c1");
@@ -468,9 +488,9 @@ TEST_CASE("sent cache: put, get, prune by age") {
   CHECK(s->sent_get("M2", "c1")->has_value());
 }
 
-TEST_CASE("transaction: commits on success, rolls back on error and on exception, nests") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("transaction: commits on success, rolls back on error and on exception, nests", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   auto st = s->transaction(Durability::full, [&]() -> Status {
     if (auto r = s->put_credential("a", as_bytes("1")); !r) return r;
     return s->transaction(Durability::normal, [&] { return s->put_credential("b", as_bytes("2")); });
@@ -544,9 +564,9 @@ TEST_CASE("transaction: gives up with `busy` after the bounded number of retries
   REQUIRE(s->transaction(Durability::normal, [&] { return s->put_credential("x", as_bytes("1")); }));
 }
 
-TEST_CASE("event log: entries without a message id are never merged and share the seq") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("event log: entries without a message id are never merged and share the seq", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   InboxEntry life{0, "", "", "", 1000, "instance_started", R"({"pid":1})", false};
   auto a = *s->inbox_put(life);
   auto b = *s->inbox_put(life);
@@ -560,9 +580,9 @@ TEST_CASE("event log: entries without a message id are never merged and share th
   CHECK(*s->inbox_last_seq() == c.seq);
 }
 
-TEST_CASE("event log: retention prunes by age and by count, never reusing a seq") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("event log: retention prunes by age and by count, never reusing a seq", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   CHECK(*s->inbox_last_seq() == 0);
   for (int i = 0; i < 10; ++i)
     REQUIRE(s->inbox_put(InboxEntry{0, "", "", "", 1000 + i, "receipt", "{}", false}));
@@ -600,9 +620,9 @@ TEST_CASE("schema: the version 2 inbox migrates into the event log keeping seqs 
   CHECK(s->inbox_put(InboxEntry{0, "", "", "", 8, "instance_started", "{}", false})->seq == 4);
 }
 
-TEST_CASE("inbox: a stored message is found by its id and sender device") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("inbox: a stored message is found by its id and sender device", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   auto put = s->inbox_put(InboxEntry{0, "ID1", "chat@s.whatsapp.net", "155:1@s.whatsapp.net", 100, "message", "{}", false});
   REQUIRE(put);
   auto found = s->inbox_find("ID1", "155:1@s.whatsapp.net");
@@ -806,9 +826,9 @@ TEST_CASE("write gate: a gate left held by a holder from another boot (power cut
   CHECK(as_chars(**s->get_credential(cred::push_name)) == "after");
 }
 
-TEST_CASE("savepoint: a failed step undoes only its own changes, nested ones included, the rest commits") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("savepoint: a failed step undoes only its own changes, nested ones included, the rest commits", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   auto put = [&](const char* name) { return s->put_credential(name, as_bytes("v")); };
   auto has = [&](const char* name) { return s->get_credential(name)->has_value(); };
   bool saw_inner = false;
@@ -875,9 +895,9 @@ TEST_CASE("savepoint: a failed step undoes only its own changes, nested ones inc
   CHECK_FALSE(has("alone-failed"));
 }
 
-TEST_CASE("media: a received media row is kept once, found by id (and chat), updated and pruned by age") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("media: a received media row is kept once, found by id (and chat), updated and pruned by age", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   const Bytes msg{1, 2, 3};
   REQUIRE(s->media_put(MediaRef{"M1", "a@s.whatsapp.net", "a:1@s.whatsapp.net", msg, "", 100}));
   // A re-delivery keeps the first row (and its download state).
@@ -907,9 +927,9 @@ TEST_CASE("media: a received media row is kept once, found by id (and chat), upd
   CHECK(s->media_get("M1", "g-1@g.us")->has_value());
 }
 
-TEST_CASE("message secrets and polls: first secret and definition stay, a voter's latest vote replaces the older") {
-  TempDir dir;
-  auto s = open_ok(dir.file("p.db"));
+TEST_CASE_TEMPLATE("message secrets and polls: first secret and definition stay, a voter's latest vote replaces the older", B, SqliteBackend, PgBackend) {
+  B backend;
+  auto s = backend.open();
   const Bytes secret(32, 7);
   REQUIRE(s->secret_put(MessageSecret{"P1", "a@lid", "b@lid", secret, 100}));
   // A redelivery keeps the first secret.

@@ -1,0 +1,211 @@
+#include "pg_conn.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace wa::store::pg {
+
+// ------------------------------------------------------------------ Params
+
+namespace {
+// pg_type OIDs (src/include/catalog/pg_type.dat): stable across versions.
+constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kText = 25;
+}  // namespace
+
+void Params::add(const char* p, size_t n, Oid type) {
+  values_.push_back(p);
+  types_.push_back(type);
+  lengths_.push_back(static_cast<int>(n));
+  formats_.push_back(1);
+}
+
+Params& Params::text(std::string_view v) & {
+  // A zero-length binary value still needs a non-null pointer (null is SQL NULL).
+  add(v.empty() ? "" : v.data(), v.size(), kText);
+  return *this;
+}
+
+Params& Params::blob(ByteView v) & {
+  add(v.empty() ? "" : reinterpret_cast<const char*>(v.data()), v.size(), kBytea);
+  return *this;
+}
+
+Params& Params::i64(int64_t v) & {
+  auto buf = std::make_unique<char[]>(8);
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(u >> (56 - 8 * i));
+  add(buf.get(), 8, kInt8);
+  owned_.push_back(std::move(buf));
+  return *this;
+}
+
+Params& Params::boolean(bool v) & {
+  add(v ? "\x01" : "\x00", 1, kBool);
+  return *this;
+}
+
+// ------------------------------------------------------------------ Rows
+
+std::string Rows::text(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+}
+
+Bytes Rows::blob(int row, int col) const {
+  const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r_.get(), row, col));
+  return Bytes(p, p + PQgetlength(r_.get(), row, col));
+}
+
+Result<int64_t> Rows::i64(int row, int col) const {
+  const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r_.get(), row, col));
+  const int n = PQgetlength(r_.get(), row, col);
+  if (n != 2 && n != 4 && n != 8) return fail("db_corrupt", "an integer column of " + std::to_string(n) + " bytes");
+  uint64_t u = 0;
+  for (int i = 0; i < n; ++i) u = (u << 8) | p[i];
+  // Sign-extend the narrower widths (int2, int4).
+  if (n < 8 && (p[0] & 0x80)) u |= ~uint64_t{0} << (8 * n);
+  return static_cast<int64_t>(u);
+}
+
+Result<bool> Rows::boolean(int row, int col) const {
+  if (PQgetlength(r_.get(), row, col) != 1) return fail("db_corrupt", "a boolean column that is not one byte");
+  return PQgetvalue(r_.get(), row, col)[0] != 0;
+}
+
+size_t Rows::affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  return n && *n ? static_cast<size_t>(std::strtoull(n, nullptr, 10)) : 0;
+}
+
+// ------------------------------------------------------------------ errors
+
+Error classify(PGconn* conn, const PGresult* res, std::string_view what) {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string msg = std::string(what) + ": ";
+  if (primary) {
+    msg += primary;  // the primary text names no values (DETAIL would)
+  } else if (conn) {
+    // libpq's own text: host and port at most, never the password.
+    std::string m = PQerrorMessage(conn);
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    msg += m.empty() ? "no answer from the server" : m;
+  }
+  std::string_view s = state ? state : "";
+  auto code = [&]() -> std::string {
+    if (!conn || PQstatus(conn) == CONNECTION_BAD || s.empty()) return "db_unavailable";
+    if (s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300" || s == "25P03")
+      return "db_unavailable";
+    if (s == "53100") return "disk_full";
+    if (s == "40001" || s == "40P01" || s == "55P03" || s == "57014") return "busy";
+    if (s.starts_with("23")) return "constraint";
+    if (s == "XX001" || s == "XX002") return "db_corrupt";
+    if (s == "58030") return "io_error";
+    if (s.starts_with("28") || s == "42501" || s == "3D000") return "db_access";
+    return "db_error";
+  }();
+  if (!s.empty()) msg += " [" + std::string(s) + "]";
+  return Error{std::move(code), std::move(msg)};
+}
+
+// ------------------------------------------------------------------ Conn
+
+Result<Conn> Conn::open(const std::string& conninfo, int statement_timeout_ms, const std::string& name) {
+  Conn c;
+  c.conninfo_ = conninfo;
+  if (!name.empty()) c.app_name_ = "wa:" + name.substr(0, 56);  // the server keeps 63 bytes
+  c.statement_timeout_ms_ = statement_timeout_ms;
+  WA_TRY(c.reconnect());
+  return c;
+}
+
+Status Conn::reconnect() {
+  prepared_.clear();
+  // Our defaults come first: keywords repeated later (those inside the
+  // operator's connection string, expanded from dbname) override them.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* vals[] = {"5", app_name_.c_str(), conninfo_.c_str(), nullptr};
+  c_.reset(PQconnectdbParams(keys, vals, 1));
+  if (!c_) return fail("db_unavailable", "postgres: out of memory");
+  if (PQstatus(c_.get()) != CONNECTION_OK) {
+    Error e = classify(c_.get(), nullptr, "postgres connect");
+    // A refused login or a missing database is not going to fix itself.
+    std::string m = PQerrorMessage(c_.get());
+    if (m.find("authentication") != std::string::npos || m.find("does not exist") != std::string::npos)
+      e.code = "db_access";
+    c_.reset();
+    return Unexpected<Error>{std::move(e)};
+  }
+  // Server notices ("relation exists, skipping") are not ours to print:
+  // libpq's default writes them to stderr.
+  PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);
+  if (PQserverVersion(c_.get()) < 120000) {
+    c_.reset();
+    return fail("db_access", "postgres: server version 12 or newer is needed");
+  }
+  return setup();
+}
+
+Status Conn::setup() {
+  // UTC so that timestamps read back the same on every host. A session
+  // left idle inside a transaction (its process stopped with SIGSTOP while
+  // holding an account's write lock) is ended by the server, or it would
+  // block that account's writers and a new owner's takeover for ever.
+  std::string sql = "SET TIME ZONE 'UTC'; SET idle_in_transaction_session_timeout = 15000";
+  if (statement_timeout_ms_ > 0) sql += "; SET statement_timeout = " + std::to_string(statement_timeout_ms_);
+  auto r = script(sql);
+  if (!r) return Unexpected<Error>{r.error()};
+  return {};
+}
+
+Result<Rows> Conn::run(std::string_view sql, const Params& params) {
+  if (!c_ || PQstatus(c_.get()) != CONNECTION_OK) {
+    // Outside a transaction a broken connection is simply made again; inside
+    // one the transaction is gone with it and the caller must start over.
+    if (auto s = reconnect(); !s) return Unexpected<Error>{s.error()};
+  }
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "wa" + std::to_string(prepared_.size());
+    ResPtr p(PQprepare(c_.get(), name.c_str(), std::string(sql).c_str(), params.size(), params.types()));
+    if (!p || PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Unexpected<Error>{classify(c_.get(), p.get(), "prepare")};
+    it = prepared_.emplace(std::string(sql), std::move(name)).first;
+  }
+  ResPtr r(PQexecPrepared(c_.get(), it->second.c_str(), params.size(), params.values(), params.lengths(),
+                          params.formats(), 1));
+  const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Unexpected<Error>{classify(c_.get(), r.get(), "query")};
+  return Rows(std::move(r));
+}
+
+Result<Rows> Conn::script(const std::string& sql) {
+  if (!c_) return fail("db_unavailable", "postgres: not connected");
+  ResPtr r(PQexec(c_.get(), sql.c_str()));
+  const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Unexpected<Error>{classify(c_.get(), r.get(), "script")};
+  return Rows(std::move(r));
+}
+
+// ------------------------------------------------------------------ conninfo
+
+Result<std::string> conninfo_from(const std::string& file) {
+  if (file.empty()) {
+    const char* env = std::getenv("WA_PG_CONNINFO");
+    if (!env || !*env) return fail("db_access", "no PostgreSQL connection string: set WA_PG_CONNINFO or a conninfo file");
+    return std::string(env);
+  }
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return fail("db_access", "cannot read the conninfo file " + file);
+  // It may hold a password: refuse a file others can read, as ssh does.
+  if (st.st_mode & 077) return fail("db_access", "the conninfo file " + file + " must not be readable by others (chmod 600)");
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return fail("db_access", "the conninfo file " + file + " is empty");
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return fail("db_access", "the conninfo file " + file + " is empty");
+  return line;
+}
+
+}  // namespace wa::store::pg
