@@ -5,6 +5,7 @@
 #include "wa/ipc/fields.hpp"
 #include "wa/ipc/codec.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::connection {
 
@@ -12,7 +13,7 @@ using json = nlohmann::json;
 
 Result<store::Store*> AddonCommands::store() {
   if (!store_) {
-    auto st = store::open_sqlite(store_path_);
+    auto st = store::open(store_path_);
     if (!st) return Unexpected<Error>{st.error()};
     store_ = std::move(*st);
   }

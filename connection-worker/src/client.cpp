@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "client_payload.hpp"
+#include "wa/store/open.hpp"
 #include "wa/fs.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
@@ -69,7 +70,7 @@ Status Client::start() {
   std::string dir = settings_.data_dir + "/" + profile_;
   WA_TRY(fs::ensure_private_dir(settings_.data_dir));
   WA_TRY(fs::ensure_private_dir(dir));
-  auto st = store::open_sqlite(dir + "/store.db");
+  auto st = store::open(settings_.store);
   if (!st) return Unexpected<Error>{st.error()};
   store_ = std::move(*st);
   auto creds = load_or_create_credentials(*store_);
@@ -305,7 +306,7 @@ void Client::drop(CloseDecision d) {
         WA_ERROR("cannot remove the credentials: %s", st.error().message.c_str());
       // The Signal state belongs to the unlinked identity: no use to a new
       // pairing, and keys of a device that no longer exists.
-      if (auto st = store::wipe_signal_state(settings_.data_dir + "/" + profile_ + "/store.db"); !st)
+      if (auto st = store::wipe_signal(settings_.store); !st)
         WA_ERROR("cannot remove the Signal state: %s", st.error().message.c_str());
       emit_closed(d.reason, std::nullopt);
       emit({{"type", "logged_out"}, {"reason", d.reason}});

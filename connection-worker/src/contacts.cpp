@@ -10,6 +10,7 @@
 #include "wa/ipc/fields.hpp"
 #include "wa/log.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::connection {
 
@@ -124,7 +125,7 @@ void ContactCommands::check_batches(std::shared_ptr<std::vector<std::string>> mi
       // The PN <-> LID pair the server confirmed serves sends and blocks later.
       if (a.exists && a.pn && a.lid) {
         if (!st) {
-          if (auto opened = store::open_sqlite(store_path_)) st = std::move(*opened);
+          if (auto opened = store::open(store_path_)) st = std::move(*opened);
         }
         if (st) (void)st->put_lid_mapping(a.pn->user, a.lid->user);
       }
@@ -220,7 +221,7 @@ void ContactCommands::on_presence(const binary::Node& stanza) {
 void ContactCommands::resolve_for_block(
     const binary::Jid& user, std::function<void(Result<std::pair<binary::Jid, std::optional<binary::Jid>>>)> done) {
   using Pair = std::pair<binary::Jid, std::optional<binary::Jid>>;
-  auto st = store::open_sqlite(store_path_);
+  auto st = store::open(store_path_);
   if (user.is_lid()) {
     std::optional<binary::Jid> pn;
     if (st) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "wa/store/open.hpp"
 #include "wa/log.hpp"
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
@@ -28,7 +29,7 @@ store::Store* EventSink::store() {
   if (!store_) {
     // Lazily: the first events (connecting) may come before the client has
     // created the profile's directory and database.
-    auto st = store::open_sqlite(path_);
+    auto st = store::open(path_);
     if (!st) return nullptr;
     store_ = std::move(*st);
   }

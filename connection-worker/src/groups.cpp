@@ -4,6 +4,7 @@
 #include <ctime>
 #include <vector>
 
+#include "wa/store/open.hpp"
 #include "chat_commands.hpp"
 
 #include <memory>
@@ -72,7 +73,7 @@ json error_json(const Error& e) { return ipc::error_reply(e.code, e.message); }
 // the privacy token it gave us, read once from the store for the request.
 // Without a store nothing is added: the server decides as it would.
 message::ParticipantExtras ChatCommands::participant_extras() {
-  auto opened = store::open_sqlite(store_path_);
+  auto opened = store::open(store_path_);
   if (!opened) {
     WA_WARN("participants without tokens: the store did not open (%s)", opened.error().code.c_str());
     return {};
@@ -251,7 +252,7 @@ void ChatCommands::membership_changed(const std::string& group, bool added) {
   if (!added) return;
   // Opened per use: membership changes are rare, not worth a connection (and
   // its page cache) for the worker's life.
-  auto st = store::open_sqlite(store_path_);
+  auto st = store::open(store_path_);
   if (!st) {
     WA_WARN("cannot open the store to reset a group's sender-key memory: %s", st.error().code.c_str());
     return;
@@ -276,7 +277,7 @@ void ChatCommands::on_group_notification(const binary::Node& stanza) {
     if (c.action == "add" || c.action == "remove" || c.action == "leave") membership_changed(group, c.action == "add");
 
   std::unique_ptr<store::Store> st;
-  if (auto opened = store::open_sqlite(store_path_)) st = std::move(*opened);
+  if (auto opened = store::open(store_path_)) st = std::move(*opened);
   auto with_alt = [&](json& obj, const char* key, const binary::Jid& jid, const std::optional<binary::Jid>& alt) {
     obj[key] = jid.str();
     std::optional<binary::Jid> other = alt;

@@ -14,6 +14,7 @@
 #include "wa/media/media.hpp"
 #include "wa/message/media.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::connection {
 
@@ -88,7 +89,7 @@ MediaCommands::~MediaCommands() {
 
 Result<store::Store*> MediaCommands::store() {
   if (!store_) {
-    auto st = store::open_sqlite(store_path_);
+    auto st = store::open(store_path_);
     if (!st) return Unexpected<Error>{st.error()};
     store_ = std::move(*st);
   }

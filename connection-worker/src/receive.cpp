@@ -18,13 +18,14 @@
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
 #include "wa/store/store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::connection {
 
 using json = nlohmann::json;
 
 Result<std::unique_ptr<Receiver>> Receiver::open(uv_loop_t* loop, const std::string& store_path, Hooks hooks) {
-  auto st = store::open_sqlite(store_path);
+  auto st = store::open(store_path);
   if (!st) return Unexpected<Error>{st.error()};
   auto sig = signal::SignalSession::create(**st);
   if (!sig) return Unexpected<Error>{sig.error()};

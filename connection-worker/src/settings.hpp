@@ -20,6 +20,9 @@ struct ClientSettings {
   std::string browser_name = "Chrome";
   std::string browser_version = "14.4.1";
   std::string data_dir;
+  // The profile's store (wa/store/open.hpp): a SQLite path under data_dir
+  // or the PostgreSQL store under this start's fencing token.
+  std::string store;
   std::string push_name;
 
   // Keepalive: ping every [min, max] ms (random), a reply due within deadline.

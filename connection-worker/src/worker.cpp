@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "wa/store/open.hpp"
 #include "wa/binary/codec.hpp"
 #include "wa/contract/commands.hpp"
 #include "wa/fs.hpp"
@@ -165,7 +166,9 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   to_supervisor({{msg::kType, msg::kReady}});
 
   ClientSettings cs = client_settings(settings_);
-  events_ = std::make_unique<EventSink>(loop_, cs.data_dir + "/" + profile_ + "/store.db",
+  cs.store = store::profile_locator(settings_.store.engine, settings_.data_dir, profile_, settings_.store.token,
+                                    settings_.store.conninfo_file);
+  events_ = std::make_unique<EventSink>(loop_, cs.store,
                                         retention_from_settings(settings_.events));
   Client::Hooks ch{
       [this](json ev) { emit(std::move(ev)); },
@@ -180,7 +183,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
           shutdown();
         }
       }};
-  std::string store_path = cs.data_dir + "/" + profile_ + "/store.db";
+  std::string store_path = cs.store;
   client_ = std::make_unique<Client>(loop_, profile_, std::move(cs), std::move(ch));
   if (auto st = client_->start(); !st) {
     if (store::is_store_corrupt(st.error())) return on_store_corrupt(st.error());

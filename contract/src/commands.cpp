@@ -731,7 +731,7 @@ std::vector<CommandSpec> build() {
                .summary = "integrity check of a stopped or failed profile's database",
                .result = R"(`{"profile", "intact", "problems": [...]}` (`PRAGMA integrity_check`, at most 20 )"
                          R"(problems; wactl exits 2 when damaged))",
-               .errors = {"unknown_profile", "instance_running", "maintenance", "no_store"},
+               .errors = {"unknown_profile", "instance_running", "maintenance", "no_store", "not_supported"},
                .cli = "check"});
   c.push_back({.name = "recover",
                .runs = Runs::supervisor,
@@ -740,7 +740,7 @@ std::vector<CommandSpec> build() {
                .summary = "salvage a damaged database of a stopped or failed profile into a new file; the damaged "
                           "one is kept",
                .result = R"(`{"profile", "damaged_copy", "rows", "damaged_tables"}`; event `store_recovered`)",
-               .errors = {"unknown_profile", "instance_running", "maintenance", "db_error"},
+               .errors = {"unknown_profile", "instance_running", "maintenance", "db_error", "not_supported"},
                .cli = "recover"});
   c.push_back({.name = "log_level",
                .runs = Runs::supervisor,

@@ -28,6 +28,9 @@ constexpr std::array kErrors{
     ErrorSpec{"not_editable", K::request, false,
               "not a message this account sent, or no longer in the sent-message cache (24 h)"},
     ErrorSpec{"not_found", K::request, false, "HTTP: no such route or resource (a QR code that expired)"},
+    ErrorSpec{"not_supported", K::request, false,
+              "the command does not apply to this deployment (check and recover on a PostgreSQL store: use "
+              "PostgreSQL's own tools)"},
     ErrorSpec{"not_media", K::request, false, "no received media message with that id (or it was pruned)"},
     ErrorSpec{"not_own_message", K::request, false,
               "only the author deletes a message for everyone in a 1:1 chat (ours are looked up among the "

@@ -169,6 +169,7 @@ json to_json(const WorkerSettings& s) {
                 {"timeout_ms", s.liveness.timeout_ms},
                 {"ready_timeout_ms", s.liveness.ready_timeout_ms}}},
               {"events", {{"retention_days", s.events.retention_days}, {"max_per_profile", s.events.max_per_profile}}},
+              {"store", {{"engine", s.store.engine}, {"conninfo_file", s.store.conninfo_file}, {"token", s.store.token}}},
               {"shutdown_timeout_ms", s.shutdown_timeout_ms}};
 }
 
@@ -203,6 +204,12 @@ Result<WorkerSettings> worker_settings_from_json(const json& j) {
   if (!events) return Unexpected<Error>{events.error()};
   WA_TRY(read(**events, "retention_days", s.events.retention_days));
   WA_TRY(read(**events, "max_per_profile", s.events.max_per_profile));
+  auto store = section(j, "store");
+  if (!store) return Unexpected<Error>{store.error()};
+  WA_TRY(read(**store, "engine", s.store.engine));
+  WA_TRY(read(**store, "conninfo_file", s.store.conninfo_file));
+  WA_TRY(read(**store, "token", s.store.token));
+  if (s.store.engine != "sqlite" && s.store.engine != "postgres") return bad("store.engine must be sqlite or postgres");
   return s;
 }
 

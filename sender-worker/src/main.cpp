@@ -19,12 +19,14 @@
 int main(int argc, char** argv) {
   CLI::App app{"wa-sender: one conversation's sender (started by wa-supervisor)"};
   app.set_version_flag("--version", std::string("wa-sender ") + wa::kVersion);
-  std::string link, profile, conversation, data_dir;
+  std::string link, profile, conversation, data_dir, store;
   int parent = 0, pgid = 0;
   app.add_option("--link", link, "the connection worker's sender socket URL")->required();
   app.add_option("--profile", profile, "profile name")->required();
   app.add_option("--conversation", conversation, "the conversation (JID) this sender serves")->required();
   app.add_option("--data-dir", data_dir, "the data directory (the profile's store is <data-dir>/<profile>/store.db)");
+  app.add_option("--store", store,
+                 "the profile's store when not <data-dir>/<profile>/store.db (postgres:TOKEN:PROFILE:CONNINFO_FILE)");
   app.add_option("--parent-pid", parent, "the supervisor's pid")->required();
   app.add_option("--pgid", pgid, "the instance's process group")->required();
   std::string log_level = "info";
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   // The account's own log (`wactl logs`); its connection worker made the directory.
   if (!data_dir.empty()) (void)wa::log::set_file(wa::contract::account_log_path(data_dir, profile));
-  wa::sender::Pipeline p(profile, conversation, data_dir);
+  wa::sender::Pipeline p(profile, conversation, data_dir, store);
   if (auto st = p.connect(link); !st) {
     WA_ERROR("%s", st.error().message.c_str());
     return 1;

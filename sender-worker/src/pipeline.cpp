@@ -14,13 +14,17 @@
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::sender {
 
 namespace msg = ipc::msg;
 
-Pipeline::Pipeline(std::string profile, std::string conversation, std::string data_dir)
-    : profile_(std::move(profile)), conversation_(std::move(conversation)), data_dir_(std::move(data_dir)) {}
+Pipeline::Pipeline(std::string profile, std::string conversation, std::string data_dir, std::string store)
+    : profile_(std::move(profile)),
+      conversation_(std::move(conversation)),
+      data_dir_(std::move(data_dir)),
+      store_locator_(std::move(store)) {}
 
 Status Pipeline::connect(const std::string& url) {
   auto s = ipc::open_socket(ipc::Protocol::req);
@@ -38,14 +42,15 @@ Status Pipeline::open_store(const std::string& data_dir) {
   if (store_) return {};
   // Without a store the account cannot have been paired, so it cannot be
   // connected either: callers get the code they already handle.
-  if (data_dir.empty()) {
+  if (data_dir.empty() && store_locator_.empty()) {
     WA_ERROR("started without --data-dir: cannot reach the profile's store");
     return fail("not_connected", "the sender has no data directory");
   }
-  const std::string path = data_dir + "/" + profile_ + "/store.db";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return fail("not_connected", "the account is not paired");
-  auto st = store::open_sqlite(path);
+  const std::string locator = store_locator_.empty() ? data_dir + "/" + profile_ + "/store.db" : store_locator_;
+  auto there = store::exists(locator);
+  if (!there) return Unexpected<Error>{there.error()};
+  if (!*there) return fail("not_connected", "the account is not paired");
+  auto st = store::open(locator);
   if (!st) return Unexpected<Error>{st.error()};
   auto sig = signal::SignalSession::create(**st);
   if (!sig) return Unexpected<Error>{sig.error()};

@@ -22,8 +22,10 @@ using json = nlohmann::json;
 
 class Pipeline {
  public:
-  // data_dir may be empty: then each job must carry "data_dir".
-  Pipeline(std::string profile, std::string conversation, std::string data_dir);
+  // data_dir may be empty: then each job must carry "data_dir". `store`
+  // names the profile's store (wa/store/open.hpp) when it is not the SQLite
+  // file under data_dir.
+  Pipeline(std::string profile, std::string conversation, std::string data_dir, std::string store = "");
   Status connect(const std::string& url);
   int run();  // until the worker says exit; returns the exit code
 
@@ -37,6 +39,7 @@ class Pipeline {
   std::string profile_;
   std::string conversation_;
   std::string data_dir_;
+  std::string store_locator_;
   ipc::Socket sock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<signal::SignalSession> signal_;

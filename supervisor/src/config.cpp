@@ -131,6 +131,13 @@ std::string default_data_dir() {
   return "/var/lib/wa-supervisor";
 }
 
+// The lease table's name for this host unless the config gives one.
+std::string default_host_id() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
 Result<Config> parse_config(std::string_view text) {
   // The shared parser: a NUL byte, a number out of range or deep nesting is
   // a clear error, not an exception or silently ignored bytes.
@@ -140,7 +147,7 @@ Result<Config> parse_config(std::string_view text) {
   if (!root.is_object()) return fail("bad_config", "config must be a JSON object");
   WA_TRY(only_keys(root, "", {"run_dir", "data_dir", "server", "restart", "start", "senders", "media",
                               "liveness", "events", "shutdown_timeout_ms", "instances", "operator_group",
-                              "log_level", "webhooks",
+                              "log_level", "webhooks", "store", "cluster",
                               "http"}));  // wa-http's section: it validates it, the supervisor ignores it
   Config c;
   c.run_dir = ipc::default_run_dir();
@@ -225,6 +232,30 @@ Result<Config> parse_config(std::string_view text) {
     if (!w) return Unexpected<Error>{w.error()};
     c.webhooks = std::move(*w);
   }
+  if (root.contains("store")) {
+    const json& s = root["store"];
+    if (!s.is_object()) return bad("store", "must be an object");
+    WA_TRY(only_keys(s, "store", {"engine", "conninfo_file"}));
+    if (s.contains("engine")) {
+      if (!s["engine"].is_string() || (s["engine"] != "sqlite" && s["engine"] != "postgres"))
+        return bad("store.engine", "must be \"sqlite\" or \"postgres\"");
+      c.store.engine = s["engine"].get<std::string>();
+    }
+    WA_TRY(read_path(s, "conninfo_file", c.store.conninfo_file));
+  }
+  c.cluster.host_id = default_host_id();
+  if (root.contains("cluster")) {
+    const json& k = root["cluster"];
+    if (!k.is_object()) return bad("cluster", "must be an object");
+    WA_TRY(only_keys(k, "cluster", {"host_id", "lease_ttl_ms"}));
+    if (k.contains("host_id")) {
+      const json& h = k["host_id"];
+      if (!h.is_string() || h.get_ref<const std::string&>().empty() || h.get_ref<const std::string&>().size() > 128)
+        return bad("cluster.host_id", "must be a non-empty string of at most 128 bytes");
+      c.cluster.host_id = h.get<std::string>();
+    }
+    WA_TRY(read_int(k, "lease_ttl_ms", "cluster.lease_ttl_ms", 1000, 3600000, c.cluster.lease_ttl_ms));
+  }
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 
   if (!root.contains("instances")) return bad("instances", "is required");
@@ -279,6 +310,7 @@ contract::WorkerSettings Config::worker_settings(const std::string& profile) con
   w.senders = senders;
   w.liveness = liveness;
   w.events = events;
+  w.store = store;
   w.shutdown_timeout_ms = shutdown_timeout_ms;
   return w;
 }

@@ -52,6 +52,8 @@ struct Config {
   LivenessPolicy liveness;
   EventRetention events;
   contract::MediaPolicy media;
+  contract::StoreSettings store;      // token unset here: per start (Instance)
+  contract::ClusterSettings cluster;  // used with store.engine "postgres"
   int shutdown_timeout_ms = 5000;
   std::vector<InstanceConfig> instances;
   WebhooksConfig webhooks;  // validated here, delivered by wa-webhooks
@@ -64,5 +66,6 @@ struct Config {
 Result<Config> parse_config(std::string_view text);
 Result<Config> load_config(const std::string& path);
 std::string default_data_dir();
+std::string default_host_id();
 
 }  // namespace wa::supervisor

@@ -7,6 +7,7 @@
 #include "wa/log.hpp"
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::supervisor {
 
@@ -19,31 +20,43 @@ constexpr size_t kOpenLogs = 8;
 }
 
 Result<store::Store*> EventBus::log_of(const std::string& profile) {
+  const std::string locator = locate_ ? locate_(profile) : data_dir_ + "/" + profile + "/store.db";
   for (auto it = open_.begin(); it != open_.end(); ++it) {
-    if (it->first == profile) {
+    if (it->profile == profile) {
+      if (it->locator != locator) {
+        open_.erase(it);
+        break;
+      }
       open_.splice(open_.begin(), open_, it);
-      return open_.front().second.get();
+      return open_.front().store.get();
     }
   }
-  // The profile name was validated (it is a single safe path component).
-  const std::string dir = data_dir_ + "/" + profile;
-  WA_TRY(fs::ensure_private_dir(dir));
-  // A worker mid-write holds the lock for well under a millisecond; waiting
-  // longer than this would stall every other profile's control requests.
-  store::SqliteOptions opt;
-  opt.busy_timeout_ms = 250;
-  opt.max_busy_retries = 2;
-  auto st = store::open_sqlite(dir + "/store.db", opt);
+  Result<std::unique_ptr<store::Store>> st = fail("db_error", "not opened");
+  if (store::is_pg_locator(locator)) {
+    if (std::chrono::steady_clock::now() < db_down_until_)
+      return fail("db_unavailable", "the database was unreachable a moment ago");
+    st = store::open(locator);
+    if (!st && st.error().code == "db_unavailable") db_down_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  } else {
+    // The profile name was validated (it is a single safe path component).
+    WA_TRY(fs::ensure_private_dir(data_dir_ + "/" + profile));
+    // A worker mid-write holds the lock for well under a millisecond; waiting
+    // longer than this would stall every other profile's control requests.
+    store::SqliteOptions opt;
+    opt.busy_timeout_ms = 250;
+    opt.max_busy_retries = 2;
+    st = store::open_sqlite(locator, opt);
+  }
   if (!st) return Unexpected<Error>{st.error()};
-  open_.emplace_front(profile, std::move(*st));
+  open_.push_front(Open{profile, locator, std::move(*st)});
   // Bounded: 200 idle profiles must not each hold a connection and its page
   // cache in the supervisor.
   if (open_.size() > kOpenLogs) open_.pop_back();
-  return open_.front().second.get();
+  return open_.front().store.get();
 }
 
 void EventBus::release(const std::string& profile) {
-  open_.remove_if([&](const auto& entry) { return entry.first == profile; });
+  open_.remove_if([&](const auto& entry) { return entry.profile == profile; });
 }
 
 void EventBus::emit(const std::string& profile, json event) {

@@ -10,6 +10,8 @@
 // a consumer that was away replays from the log (`events` command).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -28,8 +30,11 @@ inline constexpr size_t kMaxReplayBatch = 1000;
 
 class EventBus {
  public:
-  EventBus(std::unique_ptr<ipc::Publisher> pub, std::string data_dir)
-      : pub_(std::move(pub)), data_dir_(std::move(data_dir)) {}
+  // `locate` names a profile's store (wa/store/open.hpp); empty: the SQLite
+  // file under data_dir.
+  using Locate = std::function<std::string(const std::string& profile)>;
+  EventBus(std::unique_ptr<ipc::Publisher> pub, std::string data_dir, Locate locate = {})
+      : pub_(std::move(pub)), data_dir_(std::move(data_dir)), locate_(std::move(locate)) {}
   // `event` must carry "type". With "seq" (> 0) and "ts" it is already
   // logged; otherwise it is appended to the profile's log first.
   void emit(const std::string& profile, nlohmann::json event);
@@ -48,9 +53,19 @@ class EventBus {
 
   std::unique_ptr<ipc::Publisher> pub_;
   std::string data_dir_;
+  Locate locate_;
+  // PostgreSQL unreachable: events are published live (seq 0) without
+  // trying again until then, so the loop does not wait out a connect
+  // timeout per event.
+  std::chrono::steady_clock::time_point db_down_until_{};
   // The few profiles with recent events keep their connection (senders
   // starting and exiting come in bursts); the rest are opened per use.
-  std::list<std::pair<std::string, std::unique_ptr<store::Store>>> open_;
+  struct Open {
+    std::string profile;
+    std::string locator;  // a new lease token is a new locator: reopened
+    std::unique_ptr<store::Store> store;
+  };
+  std::list<Open> open_;
   std::unordered_map<std::string, int64_t> heads_;
 };
 

@@ -12,6 +12,7 @@
 #include "wa/ipc/links.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
+#include "wa/store/open.hpp"
 
 namespace wa::supervisor {
 
@@ -116,6 +117,7 @@ json Instance::metrics() const {
 json Instance::worker_settings() const {
   contract::WorkerSettings w = env_.config->worker_settings(profile_);
   w.log_level = log::level_name(log::level());
+  if (env_.leases) w.store.token = env_.leases->token(profile_).value_or(0);
   return contract::to_json(w);
 }
 
@@ -166,9 +168,53 @@ Status Instance::start(uint64_t jitter_ms) {
   return {};
 }
 
+std::string Instance::store_locator() const {
+  const auto& s = env_.config->store;
+  const int64_t token = env_.leases ? env_.leases->token(profile_).value_or(0) : 0;
+  return store::profile_locator(s.engine, env_.config->data_dir, profile_, token, s.conninfo_file);
+}
+
+void Instance::lease_lost() {
+  if (state_ == State::stopped || state_ == State::failed) return;
+  WA_WARN("[%s] lease lost: stopping the account's processes", profile_.c_str());
+  if (conn_) {
+    lease_lost_ = true;
+    conn_->kill(SIGTERM);
+    return;
+  }
+  restart_timer_.stop();
+  release_slot();
+  enter_failed("lease_lost", json::object());
+}
+
 void Instance::request_spawn() {
   release_slot();
   state_ = State::starting;
+  if (env_.leases && !env_.leases->token(profile_)) {
+    // One owner per account: the worker is spawned only under a lease.
+    const uint64_t inc = ++claims_;
+    env_.leases->claim(profile_, [this, inc](Result<std::optional<int64_t>> r) {
+      if (inc != claims_ || state_ != State::starting) {
+        if (r && *r && (state_ == State::stopped || state_ == State::failed)) env_.leases->release(profile_);
+        return;
+      }
+      if (!r) {
+        // The database is away: try again, without counting a restart.
+        WA_WARN("[%s] cannot claim the lease: %s", profile_.c_str(), r.error().message.c_str());
+        restart_timer_.start(static_cast<uint64_t>(std::max(env_.config->restart.backoff_min_ms, 500)), [this] {
+          if (state_ == State::starting && !conn_) request_spawn();
+        });
+        return;
+      }
+      if (!*r) {
+        enter_failed("lease_held", json{{"message", "another host runs this account"}});
+        return;
+      }
+      WA_INFO("[%s] lease claimed, token %lld", profile_.c_str(), static_cast<long long>(**r));
+      request_spawn();
+    });
+    return;
+  }
   const uint64_t t = env_.gate->ticket();
   slot_ = t;
   env_.gate->request(t, [this, t] {
@@ -303,8 +349,15 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   state_ = State::restarting;
   bool no_restart = st.signal == 0 && st.code == msg::kExitNoRestart;
   bool corrupt = (st.signal == 0 && st.code == msg::kExitStoreCorrupt) || std::exchange(store_corrupt_, false);
-  stop_senders([this, no_restart, corrupt] {
+  bool lost = std::exchange(lease_lost_, false);
+  stop_senders([this, no_restart, corrupt, lost] {
     if (state_ != State::restarting) return;
+    if (lost) {
+      // Another host runs the account now: starting it here again would
+      // only be refused (fencing) and fight over the device's login.
+      enter_failed("lease_lost", json::object());
+      return;
+    }
     if (corrupt) {
       // A damaged database stays damaged: restarting would only loop. The
       // operator checks and recovers it (`check`, `recover`), then starts.
@@ -405,6 +458,8 @@ void Instance::kill_sender(const json& m) {
 
 void Instance::enter_failed(const std::string& reason, json detail) {
   state_ = State::failed;
+  // A failed account runs nowhere here: another host may take it at once.
+  if (env_.leases && reason != "lease_held" && reason != "lease_lost") env_.leases->release(profile_);
   failed_reason_ = reason;
   if (reason == "store_corrupt")
     WA_ERROR("[%s] the profile's database is damaged: failed until checked, recovered and started", profile_.c_str());
@@ -442,6 +497,7 @@ void Instance::stop(std::function<void()> done) {
   stop_senders([this] {
     stop_connection([this] {
       state_ = State::stopped;
+      if (env_.leases) env_.leases->release(profile_);
       WA_INFO("[%s] stopped", profile_.c_str());
       env_.events->emit(profile_, {{"type", "instance_stopped"}});
       auto waiters = std::exchange(stop_waiters_, {});
@@ -501,6 +557,7 @@ void Instance::spawn_sender(const std::string& conversation) {
                                 "--log-level", log::level_name(log::level()),
                                 "--pgid", std::to_string(conn_->pid()),
                                 "--data-dir", env_.config->data_dir};
+  if (env_.leases) argv.insert(argv.end(), {"--store", store_locator()});
   auto child = ipc::Child::spawn(env_.loop, argv, [this, conversation](ipc::ExitStatus st) {
     auto it = senders_.find(conversation);
     pid_t pid = it != senders_.end() ? it->second.child->pid() : 0;

@@ -28,6 +28,7 @@
 #include "config.hpp"
 #include "wa/contract/commands.hpp"
 #include "events.hpp"
+#include "leases.hpp"
 #include "start_gate.hpp"
 #include "wa/ipc/child.hpp"
 #include "wa/ipc/heartbeat.hpp"
@@ -49,6 +50,9 @@ struct Environment {
   ipc::LoopBridge* bridge;
   EventBus* events;
   StartGate* gate;  // connects in progress, shared by every instance
+  // This host's leases (store.engine "postgres"); nullptr with SQLite,
+  // where the run dir's lock alone keeps a profile to one supervisor.
+  LeaseKeeper* leases;
   const Config* config;
   std::string bin_dir;
 };
@@ -69,6 +73,12 @@ class Instance {
   // Tells the running worker the new log level (senders started from now on
   // get it on their command line; running ones keep theirs until they exit).
   void set_log_level(log::Level level);
+  // Another host claimed the profile (or our lease could not be renewed in
+  // time): the account's processes stop and the instance fails with
+  // `lease_lost`; its writes are refused by the fencing token meanwhile.
+  void lease_lost();
+  // The profile's store as this instance's processes name it now.
+  std::string store_locator() const;
 
   // stopped/failed -> starting. The worker is forked when the start gate
   // grants a slot, after a uniform delay in [0, jitter_ms] (autostart).
@@ -163,6 +173,8 @@ class Instance {
   void note_account_event(const json& ev);
   json worker_settings() const;
   bool store_corrupt_ = false;  // a sender exited with kExitStoreCorrupt: fail on the worker's exit
+  bool lease_lost_ = false;     // another host owns the account now: fail on the worker's exit
+  uint64_t claims_ = 0;         // the newest lease claim asked for (older answers are stale)
   std::chrono::steady_clock::time_point spawned_at_{};
   // Liveness of the current connection worker (see check_liveness): its
   // page, the count last seen and when that count last moved.

@@ -22,6 +22,8 @@
 #include "wa/ipc/timer.hpp"
 #include "wa/log.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
+#include "wa/store/postgres_store.hpp"
 
 namespace wa::supervisor {
 
@@ -69,6 +71,7 @@ Supervisor::Supervisor(Config config)
 Supervisor::~Supervisor() {
   gate_.close();  // an instance going away must not start a waiting one
   instances_.clear();
+  leases_.reset();  // hands this host's leases back: other hosts claim at once
   control_.reset();
   watchdog_.reset();
   liveness_.reset();
@@ -163,7 +166,28 @@ int Supervisor::run() {
     WA_ERROR("%s", pub.error().message.c_str());
     return 71;
   }
-  events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir);
+  EventBus::Locate locate;
+  if (config_.store.engine == "postgres") {
+    // The connection string is checked here, once: a typo stops the start
+    // with its reason instead of failing every account.
+    auto info = store::pg_conninfo(config_.store.conninfo_file);
+    if (!info) {
+      WA_ERROR("store: %s", info.error().message.c_str());
+      return 78;
+    }
+    leases_ = std::make_unique<LeaseKeeper>(*bridge_, std::move(*info), config_.cluster.host_id,
+                                            config_.cluster.lease_ttl_ms, [this](const std::string& profile, int64_t) {
+                                              for (auto& i : instances_)
+                                                if (i->profile() == profile) i->lease_lost();
+                                            });
+    locate = [this](const std::string& profile) {
+      return store::profile_locator("postgres", config_.data_dir, profile, leases_->token(profile).value_or(0),
+                                    config_.store.conninfo_file);
+    };
+    WA_INFO("store: PostgreSQL, host id %s, lease ttl %d ms", config_.cluster.host_id.c_str(),
+            config_.cluster.lease_ttl_ms);
+  }
+  events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir, std::move(locate));
   webhooks_ = std::make_unique<Webhooks>(config_.webhooks, config_.data_dir + "/webhooks.db", *events_, [this] {
     std::vector<std::string> profiles;
     for (const auto& i : instances_) profiles.push_back(i->profile());
@@ -258,7 +282,7 @@ Instance* Supervisor::find(const std::string& profile) {
 Instance& Supervisor::add_instance(const std::string& profile, bool autostart) {
   // Before the instance exists (and emits): its webhook cursors start at the log's head.
   webhooks_->profile_added(profile);
-  Environment env{&loop_, bridge_.get(), events_.get(), &gate_, &config_, bin_dir_};
+  Environment env{&loop_, bridge_.get(), events_.get(), &gate_, leases_.get(), &config_, bin_dir_};
   instances_.push_back(std::make_unique<Instance>(env, profile, autostart));
   return *instances_.back();
 }
@@ -482,6 +506,14 @@ void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
         events_->release(profile);
         std::error_code ec;
         std::filesystem::remove_all(config_.data_dir + "/" + profile, ec);
+        if (config_.store.engine == "postgres") {
+          auto info = store::pg_conninfo(config_.store.conninfo_file);
+          auto gone = info ? store::pg_delete_profile(*info, profile) : Status(Unexpected<Error>{info.error()});
+          if (!gone) {
+            WA_ERROR("[%s] cannot delete its rows in PostgreSQL: %s", profile.c_str(), gone.error().message.c_str());
+            ec = std::make_error_code(std::errc::io_error);
+          }
+        }
         std::filesystem::remove_all(ipc::instance_dir(config_.run_dir, profile), ec);
         purged = !ec;
         webhooks_->profile_purged(profile);
@@ -495,6 +527,11 @@ void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
 
 void Supervisor::maintain(const std::string& cmd, Instance& inst, ReplyFn reply) {
   const std::string profile = inst.profile();
+  if (config_.store.engine == "postgres") {
+    reply(ipc::error_reply("not_supported", cmd + " checks a SQLite file; this deployment keeps profiles in "
+                                                  "PostgreSQL (use its own tools: amcheck, pg_dump)"));
+    return;
+  }
   if (inst.state() != State::stopped && inst.state() != State::failed) {
     reply(ipc::error_reply("instance_running", "profile '" + profile + "' is " + to_string(inst.state()) +
                                                    "; stop it first"));

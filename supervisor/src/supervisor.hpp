@@ -17,6 +17,7 @@
 #include "config.hpp"
 #include "wa/contract/commands.hpp"
 #include "events.hpp"
+#include "leases.hpp"
 #include "runtime_profiles.hpp"
 #include "webhooks.hpp"
 #include "instance.hpp"
@@ -92,6 +93,7 @@ class Supervisor {
   RuntimeProfiles runtime_profiles_;
   uv_loop_t loop_{};
   std::unique_ptr<ipc::LoopBridge> bridge_;
+  std::unique_ptr<LeaseKeeper> leases_;  // store.engine "postgres" only
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<Webhooks> webhooks_;
   std::unique_ptr<ipc::RepServer> control_;

@@ -42,6 +42,11 @@ Result<LeaseTable> LeaseTable::open(const std::string& conninfo) {
 }
 
 Result<std::optional<Lease>> LeaseTable::claim(std::string_view profile, std::string_view host, int64_t ttl_ms) {
+  // A profile configured on any host exists cluster-wide from its first claim.
+  auto made = impl_->c.run("WITH p AS (INSERT INTO wa_profiles (profile) VALUES ($1) ON CONFLICT DO NOTHING) "
+                           "INSERT INTO wa_leases (profile) VALUES ($1) ON CONFLICT DO NOTHING",
+                           pg::Params().text(profile));
+  if (!made) return err(made);
   // The UPDATE waits for a writer holding the row (a transaction of the
   // old owner in flight) and then re-checks its condition on the committed
   // row: a claim and a fenced write never interleave.

@@ -739,6 +739,16 @@ class PgStore final : public Store {
     return out;
   }
 
+  // Logged out (see wipe_signal_state): the Signal state goes, fenced like
+  // any write; credentials, the event log and LID mappings stay.
+  Status wipe_signal() {
+    return write(Durability::full, [&]() -> Status {
+      for (const char* table : {"prekeys", "signed_prekeys", "sessions", "sender_keys", "identities", "device_lists"})
+        WA_TRY(exec(std::string("DELETE FROM ") + table + " WHERE profile = $1", P()));
+      return {};
+    });
+  }
+
  private:
   // Every statement's first parameter is the profile.
   pg::Params P() const { return pg::Params().text(opt_.profile); }
@@ -856,13 +866,36 @@ Status pg_migrate(const std::string& conninfo) {
   return migrate(*c);
 }
 
-Result<std::unique_ptr<Store>> open_postgres(const PgOptions& options) {
+namespace {
+Result<std::unique_ptr<PgStore>> open_pg(const PgOptions& options) {
   if (options.profile.empty()) return fail("bad_request", "empty profile name");
   auto c = pg::Conn::open(options.conninfo, options.statement_timeout_ms, options.profile);
   if (!c) return err(c);
   auto store = std::make_unique<PgStore>(std::move(*c), options);
   WA_TRY(store->init());
-  return std::unique_ptr<Store>(std::move(store));
+  return store;
+}
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_postgres(const PgOptions& options) {
+  auto s = open_pg(options);
+  if (!s) return err(s);
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+Status pg_wipe_signal_state(const PgOptions& options) {
+  auto s = open_pg(options);
+  if (!s) return err(s);
+  return (*s)->wipe_signal();
+}
+
+Result<bool> pg_has_profile(const std::string& conninfo, const std::string& profile) {
+  auto c = pg::Conn::open(conninfo, 0);
+  if (!c) return err(c);
+  WA_TRY(migrate(*c));
+  auto r = c->run("SELECT 1 FROM wa_profiles WHERE profile = $1", pg::Params().text(profile));
+  if (!r) return err(r);
+  return !r->empty();
 }
 
 Result<std::vector<std::string>> pg_profiles(const std::string& conninfo) {

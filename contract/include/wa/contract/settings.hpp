@@ -129,8 +129,28 @@ struct EventRetention {
   int max_per_profile = 100000;
 };
 
+// Where profiles keep their state (docs/ARCHITECTURE.md, "Cluster"). SQLite
+// is the default: one file per profile under data_dir, nothing to install.
+// PostgreSQL holds every profile of every host in one database; the
+// supervisor then runs an account only while it holds the profile's lease
+// and hands its fencing token to the account's processes.
+struct StoreSettings {
+  std::string engine = "sqlite";  // "sqlite" | "postgres"
+  // postgres: a file (mode 0600) whose first line is the libpq connection
+  // string; "" = the environment variable WA_PG_CONNINFO. Never logged.
+  std::string conninfo_file;
+  int64_t token = 0;  // postgres: the fencing token of this start (set by the supervisor)
+};
+
+// The cluster side of a PostgreSQL deployment (config section `cluster`).
+struct ClusterSettings {
+  std::string host_id;        // this host's name in the lease table; default: the hostname
+  int lease_ttl_ms = 15000;   // a lease not renewed for this long may be claimed by another host
+};
+
 struct WorkerSettings {
   std::string data_dir;
+  StoreSettings store;
   std::string log_level = "info";
   ServerSettings server;  // this profile's: the top level with its own keys laid over
   SenderPolicy senders;

@@ -36,8 +36,8 @@ class LeaseTable {
   // Claims `profile` for `host` for ttl_ms unless another host's lease is
   // live. A lease of `host` itself is claimed again (a restarted
   // supervisor): every claim is a new owner, with token + 1, so the previous
-  // incarnation's processes are fenced too. nullopt: held elsewhere (or no
-  // such profile).
+  // incarnation's processes are fenced too. An unknown profile is created
+  // (cluster-wide) by its first claim. nullopt: held elsewhere.
   Result<std::optional<Lease>> claim(std::string_view profile, std::string_view host, int64_t ttl_ms);
   // Extends a lease we hold. false: it is no longer ours (expired and
   // claimed by another, or released): stop the account's processes.

@@ -35,6 +35,13 @@ struct PgOptions {
 // profile cluster-wide if new. A Store object is not thread-safe.
 Result<std::unique_ptr<Store>> open_postgres(const PgOptions& options);
 
+// Logged out: deletes the profile's Signal state (as wipe_signal_state does
+// for SQLite), under the fencing token of `options`.
+Status pg_wipe_signal_state(const PgOptions& options);
+
+// Whether the profile is registered (has ever been opened).
+Result<bool> pg_has_profile(const std::string& conninfo, const std::string& profile);
+
 // Creates or upgrades the schema (serialised between hosts by an advisory
 // lock); refuses a database whose schema is newer than this build.
 Status pg_migrate(const std::string& conninfo);

@@ -1,0 +1,157 @@
+#include "leases.hpp"
+
+#include "wa/log.hpp"
+#include "wa/store/lease.hpp"
+
+namespace wa::supervisor {
+
+using Clock = std::chrono::steady_clock;
+
+LeaseKeeper::LeaseKeeper(ipc::LoopBridge& bridge, std::string conninfo, std::string host, int ttl_ms, LostFn lost)
+    : bridge_(bridge), conninfo_(std::move(conninfo)), host_(std::move(host)), ttl_ms_(ttl_ms), lost_fn_(std::move(lost)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+LeaseKeeper::~LeaseKeeper() {
+  *alive_ = false;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void LeaseKeeper::claim(const std::string& profile, ClaimFn done) {
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(Job{Job::claim, profile, std::move(done)});
+  }
+  cv_.notify_all();
+}
+
+void LeaseKeeper::release(const std::string& profile) {
+  tokens_.erase(profile);
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(Job{Job::release, profile, nullptr});
+  }
+  cv_.notify_all();
+}
+
+std::optional<int64_t> LeaseKeeper::token(const std::string& profile) const {
+  auto it = tokens_.find(profile);
+  if (it == tokens_.end()) return std::nullopt;
+  return it->second;
+}
+
+void LeaseKeeper::post_lost(const std::string& profile, int64_t token) {
+  bridge_.post([this, alive = alive_, profile, token] {
+    if (!*alive) return;
+    auto it = tokens_.find(profile);
+    if (it == tokens_.end() || it->second != token) return;  // released or claimed anew meanwhile
+    tokens_.erase(it);
+    ++lost_;
+    if (lost_fn_) lost_fn_(profile, token);
+  });
+}
+
+void LeaseKeeper::run() {
+  std::optional<store::LeaseTable> table;
+  auto connected = [&]() -> Status {
+    if (table) return {};
+    auto t = store::LeaseTable::open(conninfo_);
+    if (!t) return Unexpected<Error>{t.error()};
+    table.emplace(std::move(*t));
+    return {};
+  };
+  const auto period = std::chrono::milliseconds(std::max(ttl_ms_ / 3, 1));
+  auto next_renewal = Clock::now() + period;
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait_until(lk, next_renewal, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) break;
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      } else {
+        job.kind = Job::release;  // none: renewal time
+        job.profile.clear();
+      }
+    }
+    if (job.profile.empty()) {
+      next_renewal = Clock::now() + period;
+      if (held_.empty()) continue;
+      if (auto s = connected(); !s) {
+        WA_WARN("leases: cannot reach the database to renew: %s", s.error().message.c_str());
+      } else {
+        for (auto it = held_.begin(); it != held_.end();) {
+          auto ok = table->renew(it->first, host_, it->second.token, ttl_ms_);
+          if (ok && *ok) {
+            it->second.renewed = Clock::now();
+          } else if (ok) {
+            WA_WARN("[%s] lease lost: another host claimed the account", it->first.c_str());
+            post_lost(it->first, it->second.token);
+            it = held_.erase(it);
+            continue;
+          } else {
+            if (ok.error().code == "db_unavailable") table.reset();
+            WA_WARN("[%s] lease not renewed: %s", it->first.c_str(), ok.error().message.c_str());
+          }
+          ++it;
+        }
+      }
+      // Not renewed for a whole ttl: another host may hold it already. Stop
+      // before it can start (its writes would be refused anyway: fencing).
+      for (auto it = held_.begin(); it != held_.end();) {
+        if (Clock::now() - it->second.renewed >= std::chrono::milliseconds(ttl_ms_)) {
+          WA_WARN("[%s] lease not renewed for %d ms: giving the account up", it->first.c_str(), ttl_ms_);
+          post_lost(it->first, it->second.token);
+          it = held_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      continue;
+    }
+    if (job.kind == Job::release) {
+      auto it = held_.find(job.profile);
+      if (it == held_.end()) continue;
+      if (connected()) {
+        if (auto s = table->release(job.profile, host_, it->second.token); !s) table.reset();
+      }
+      held_.erase(it);
+      continue;
+    }
+    // Claim.
+    Result<std::optional<int64_t>> answer = fail("db_unavailable", "no database");
+    if (auto s = connected(); !s) {
+      answer = Unexpected<Error>{s.error()};
+    } else {
+      const auto at = Clock::now();
+      auto l = table->claim(job.profile, host_, ttl_ms_);
+      if (!l) {
+        if (l.error().code == "db_unavailable") table.reset();
+        answer = Unexpected<Error>{l.error()};
+      } else if (!*l) {
+        answer = std::optional<int64_t>{};
+      } else {
+        held_[job.profile] = Held{(*l)->token, at};
+        answer = std::optional<int64_t>{(*l)->token};
+      }
+    }
+    bridge_.post([this, alive = alive_, profile = job.profile, done = std::move(job.done),
+                  answer = std::move(answer)]() mutable {
+      if (!*alive) return;
+      if (answer && *answer) tokens_[profile] = **answer;
+      if (done) done(std::move(answer));
+    });
+  }
+  // Orderly exit: hand every lease back so that other hosts claim at once.
+  if (!held_.empty() && connected())
+    for (const auto& [profile, h] : held_) (void)table->release(profile, host_, h.token);
+}
+
+}  // namespace wa::supervisor
