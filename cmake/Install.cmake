@@ -4,7 +4,7 @@
 # pages made from each program's --help. CPack turns it into a .deb.
 include(GNUInstallDirs)
 
-install(TARGETS wa-supervisor wactl wa-http wa-webhooks RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS wa-supervisor wactl wa-http wa-webhooks wa-store-migrate RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # wa-http's dashboard (static files), found relative to bin/ like the workers.
 if(EXISTS ${PROJECT_SOURCE_DIR}/http/dashboard)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/http/dashboard/ DESTINATION ${CMAKE_INSTALL_DATADIR}/wa-supervisor/dashboard)
@@ -40,7 +40,7 @@ install(CODE [[
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
   set(man_pages)
-  foreach(prog wa-supervisor wactl wa-http wa-webhooks wa-testserver)
+  foreach(prog wa-supervisor wactl wa-http wa-webhooks wa-store-migrate wa-testserver)
     if(TARGET ${prog})
       set(page ${CMAKE_BINARY_DIR}/man/${prog}.1)
       add_custom_command(OUTPUT ${page}

@@ -14,6 +14,7 @@
 #include "pg_test.hpp"
 #include "wa/store/lease.hpp"
 #include "wa/store/postgres_store.hpp"
+#include "wa/store/sqlite_store.hpp"
 #include "wa_server.hpp"
 
 using namespace harness;
@@ -75,7 +76,7 @@ void expire_lease(const std::string& profile) {
 
 }  // namespace
 
-TEST_CASE("postgres: accounts run under their leases with all state in PostgreSQL; another host's claim stops one, "
+TEST_CASE("postgres: accounts run under their leases with all state in PostgreSQL, another host's claim stops one, "
           "its messages wait and arrive once after it is back") {
   TempDir dir;
   const std::string file = write_conninfo(dir.path());
@@ -152,4 +153,57 @@ TEST_CASE("postgres: a conninfo file others can read stops the supervisor at sta
   CHECK(WEXITSTATUS(st) == 78);
   CHECK(sup.log_text().find("chmod 600") != std::string::npos);
   CHECK(sup.log_text().find("user=wa") == std::string::npos);  // the connection string itself is never logged
+}
+
+TEST_CASE("wa-store-migrate: moves a profile to PostgreSQL and back, and refuses while another host runs it") {
+  TempDir dir;
+  const std::string file = write_conninfo(dir.path());
+  const std::string p = wa::test::pg_unique_profile("mig");
+  const std::string data = dir.path() + "/data";
+  std::filesystem::create_directories(data + "/" + p);
+  {
+    auto st = wa::store::open_sqlite(data + "/" + p + "/store.db");
+    REQUIRE(st.has_value());
+    REQUIRE((*st)->put_credential("push_name", wa::Bytes{'x'}));
+    REQUIRE((*st)->inbox_put(wa::store::InboxEntry{0, "m1", "c", "s", 1, "message", "{\"text\":\"kept\"}", false}));
+  }
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{bin("wa-store-migrate"), "--profile", p, "--data-dir", data, "--conninfo-file", file};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const std::string out = dir.path() + "/migrate.out";
+    const int st = wait_exit(spawn(argv, out), 30s);
+    return std::pair{st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, file_text(out)};
+  };
+  auto [rc, out] = run({"to-postgres"});
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(json::parse(out)["rows"] == 2);
+  CHECK(logged_messages(p, "kept") == 1);
+  // The copy's lease was given back: nobody owns the profile.
+  auto l = lease_of(p);
+  REQUIRE(l.has_value());
+  CHECK(l->owner.empty());
+
+  // Back to SQLite: refused while another host holds the lease.
+  std::filesystem::remove_all(data + "/" + p);
+  std::filesystem::create_directories(data + "/" + p);
+  auto other = wa::store::LeaseTable::open(wa::test::pg_conninfo());
+  REQUIRE(other.has_value());
+  auto held = other->claim(p, "busy-host", 60000);
+  REQUIRE(held.has_value());
+  REQUIRE(held->has_value());
+  auto [rc2, out2] = run({"to-sqlite"});
+  CHECK(rc2 == 1);
+  CHECK(out2.find("busy-host") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(data + "/" + p + "/store.db"));
+  REQUIRE(other->release(p, "busy-host", (*held)->token));
+  auto [rc3, out3] = run({"to-sqlite"});
+  INFO(out3);
+  REQUIRE(rc3 == 0);
+  auto back = wa::store::open_sqlite(data + "/" + p + "/store.db");
+  REQUIRE(back.has_value());
+  auto rows = (*back)->inbox_since(0, 10);
+  REQUIRE(rows.has_value());
+  REQUIRE(rows->size() == 1);
+  CHECK(rows->front().msg_id == "m1");
 }

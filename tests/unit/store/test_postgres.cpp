@@ -17,6 +17,8 @@
 #include "pg_test.hpp"
 #include "temp_dir.hpp"
 #include "wa/store/lease.hpp"
+#include "wa/store/migrate.hpp"
+#include "wa/store/sqlite_store.hpp"
 #include "wa/store/postgres_store.hpp"
 
 using namespace wa;
@@ -314,4 +316,95 @@ TEST_CASE("schema: a database whose schema is newer than this build is refused, 
   REQUIRE_FALSE(newer.has_value());
   CHECK(newer.error().code == "schema_too_new");
   sql.exec("DROP DATABASE " + db + " WITH (FORCE)");
+}
+
+TEST_CASE("migrate: a profile moves SQLite -> PostgreSQL -> SQLite with every row and the event log's high-water mark") {
+  wa::test::TempDir dir;
+  const std::string p = pg_unique_profile("move");
+  const std::string src = dir.file("src.db");
+  {
+    auto s = must(open_sqlite(src));
+    must(s->put_credential(cred::push_name, Bytes{'m', 'e'}));
+    must(s->store_prekey(PreKey{7, Bytes(32, 1), Bytes(32, 2), true}));
+    must(s->store_signed_prekey(SignedPreKey{1, Bytes(32, 3), Bytes(32, 4), Bytes(64, 5), 1700000000}));
+    must(s->store_session(Address{"111", 0}, Bytes{9, 9}));
+    must(s->store_sender_key("g@g.us", Address{"111", 2}, Bytes{8}));
+    CHECK(must(s->save_identity(Address{"111", 0}, Bytes(32, 6))) == IdentityStatus::first_use);
+    must(s->put_device_list("111", DeviceList{{0, 2}, 1700000001}));
+    must(s->put_lid_mapping("222", "999"));
+    for (int i = 1; i <= 5; ++i)
+      must(s->inbox_put(InboxEntry{0, "m" + std::to_string(i), "c", "s", 1000 + i, "message", "{\"text\":\"t\"}", false}));
+    must(s->inbox_mark_acked(1));
+    must(s->inbox_mark_acked(5));
+    CHECK(must(s->inbox_prune(5)) == 2);  // seqs 1 and 5 gone: the mark (5) lives on in sqlite_sequence only
+    must(s->sent_put(SentMessage{"out1", "c", Bytes{1, 2}, 1700000002}));
+    must(s->media_put(MediaRef{"img", "c", "s", Bytes{4}, "", 1700000003}));
+    must(s->secret_put(MessageSecret{"poll1", "c", "s", Bytes(32, 7), 1700000004}));
+    must(s->poll_put(PollRecord{"poll1", "c", "s", "lunch?", {"yes", "no"}, 1, 1700000004}));
+    CHECK(must(s->poll_vote_put(PollVoteRecord{"poll1", "c", "v", {"yes"}, 5})));
+  }
+  auto leases = must(LeaseTable::open(pg_conninfo()));
+  auto lease = must(leases.claim(p, "mover", 60000));
+  REQUIRE(lease.has_value());
+  auto r = must(sqlite_to_postgres(src, pg_conninfo(), p, lease->token));
+  CHECK(r.last_seq == 5);
+  CHECK(r.rows >= 15);
+  // Copied once only: a second copy into the same profile is refused.
+  auto again = sqlite_to_postgres(src, pg_conninfo(), p, lease->token);
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == "not_empty");
+  // Fenced like any write: an old token copies nothing.
+  auto stale = sqlite_to_postgres(src, pg_conninfo(), p + "x", 42);
+  REQUIRE_FALSE(stale.has_value());
+
+  auto check_profile = [](Store& s) {
+    CHECK(credential(s, cred::push_name) == Bytes{'m', 'e'});
+    auto pk = must(s.load_prekey(7));
+    REQUIRE(pk.has_value());
+    CHECK(pk->uploaded);
+    CHECK(pk->priv == Bytes(32, 2));
+    auto spk = must(s.load_signed_prekey(1));
+    REQUIRE(spk.has_value());
+    CHECK(spk->timestamp == 1700000000);
+    CHECK(must(s.load_session(Address{"111", 0})) == Bytes{9, 9});
+    CHECK(must(s.load_sender_key("g@g.us", Address{"111", 2})) == Bytes{8});
+    CHECK(must(s.check_identity(Address{"111", 0}, Bytes(32, 6))) == IdentityStatus::match);
+    auto dl = must(s.get_device_list("111"));
+    REQUIRE(dl.has_value());
+    CHECK(dl->devices == std::vector<uint32_t>{0, 2});
+    CHECK(must(s.lid_for_pn("222")) == std::optional<std::string>{"999"});
+    auto inbox = must(s.inbox_since(0, 100));
+    REQUIRE(inbox.size() == 3);
+    CHECK(inbox[0].seq == 2);
+    CHECK(inbox[2].seq == 4);
+    CHECK(must(s.sent_get("out1", "c")).has_value());
+    CHECK(must(s.media_get("img", "c")).has_value());
+    CHECK(must(s.secret_get("poll1", "c")).has_value());
+    auto poll = must(s.poll_get("poll1", "c"));
+    REQUIRE(poll.has_value());
+    CHECK(poll->options == std::vector<std::string>{"yes", "no"});
+    CHECK(must(s.poll_votes("poll1", "c")).size() == 1);
+    // The next event takes a seq above the old high-water mark.
+    auto next = must(s.inbox_put(InboxEntry{0, "m6", "c", "s", 2000, "message", "{}", false}));
+    CHECK(next.seq == 6);
+  };
+  {
+    auto pg = open_store(p, lease->token);
+    check_profile(*pg);
+  }
+  // And back, into a new file (an existing one is never overwritten).
+  auto exists_already = postgres_to_sqlite(pg_conninfo(), p, src);
+  REQUIRE_FALSE(exists_already.has_value());
+  CHECK(exists_already.error().code == "not_empty");
+  const std::string back = dir.file("back.db");
+  auto r2 = must(postgres_to_sqlite(pg_conninfo(), p, back));
+  CHECK(r2.last_seq == 6);
+  {
+    auto s = must(open_sqlite(back));
+    // m6 came along; the next seq goes on from the mark.
+    CHECK(must(s->inbox_last_seq()) == 6);
+    auto next = must(s->inbox_put(InboxEntry{0, "m7", "c", "s", 3000, "message", "{}", false}));
+    CHECK(next.seq == 7);
+  }
+  must(leases.release(p, "mover", lease->token));
 }
