@@ -247,7 +247,7 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("cluster")) {
     const json& k = root["cluster"];
     if (!k.is_object()) return bad("cluster", "must be an object");
-    WA_TRY(only_keys(k, "cluster", {"host_id", "lease_ttl_ms"}));
+    WA_TRY(only_keys(k, "cluster", {"host_id", "lease_ttl_ms", "scan_ms", "claim_jitter_ms", "capacity"}));
     if (k.contains("host_id")) {
       const json& h = k["host_id"];
       if (!h.is_string() || h.get_ref<const std::string&>().empty() || h.get_ref<const std::string&>().size() > 128)
@@ -255,6 +255,9 @@ Result<Config> parse_config(std::string_view text) {
       c.cluster.host_id = h.get<std::string>();
     }
     WA_TRY(read_int(k, "lease_ttl_ms", "cluster.lease_ttl_ms", 1000, 3600000, c.cluster.lease_ttl_ms));
+    WA_TRY(read_int(k, "scan_ms", "cluster.scan_ms", 100, 3600000, c.cluster.scan_ms));
+    WA_TRY(read_int(k, "claim_jitter_ms", "cluster.claim_jitter_ms", 0, 600000, c.cluster.claim_jitter_ms));
+    WA_TRY(read_int(k, "capacity", "cluster.capacity", 0, 1000000, c.cluster.capacity));
   }
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 

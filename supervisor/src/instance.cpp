@@ -496,8 +496,10 @@ void Instance::stop(std::function<void()> done) {
   // Reverse start order: senders first, then the connection worker.
   stop_senders([this] {
     stop_connection([this] {
+      // The lease stays ours (renewed): a stopped account stays stopped
+      // cluster-wide instead of being taken up by another host. `remove`
+      // and this host's orderly exit give it back.
       state_ = State::stopped;
-      if (env_.leases) env_.leases->release(profile_);
       WA_INFO("[%s] stopped", profile_.c_str());
       env_.events->emit(profile_, {{"type", "instance_stopped"}});
       auto waiters = std::exchange(stop_waiters_, {});

@@ -67,6 +67,7 @@ class Instance {
   const std::string& profile() const { return profile_; }
   bool autostart() const { return autostart_; }
   State state() const { return state_; }
+  const std::string& failed_reason() const { return failed_reason_; }
   json status() const;
   // This instance's row of `metrics` (without the log head, the EventBus's).
   json metrics() const;

@@ -25,7 +25,7 @@ LeaseKeeper::~LeaseKeeper() {
 void LeaseKeeper::claim(const std::string& profile, ClaimFn done) {
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back(Job{Job::claim, profile, std::move(done)});
+    jobs_.push_back(Job{Job::claim, profile, std::move(done), nullptr});
   }
   cv_.notify_all();
 }
@@ -34,7 +34,15 @@ void LeaseKeeper::release(const std::string& profile) {
   tokens_.erase(profile);
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back(Job{Job::release, profile, nullptr});
+    jobs_.push_back(Job{Job::release, profile, nullptr, nullptr});
+  }
+  cv_.notify_all();
+}
+
+void LeaseKeeper::list(ListFn done) {
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(Job{Job::list, "", nullptr, std::move(done)});
   }
   cv_.notify_all();
 }
@@ -68,7 +76,7 @@ void LeaseKeeper::run() {
   const auto period = std::chrono::milliseconds(std::max(ttl_ms_ / 3, 1));
   auto next_renewal = Clock::now() + period;
   for (;;) {
-    Job job;
+    Job job;  // none waiting: renewal time
     {
       std::unique_lock lk(mu_);
       cv_.wait_until(lk, next_renewal, [&] { return stopping_ || !jobs_.empty(); });
@@ -76,21 +84,34 @@ void LeaseKeeper::run() {
       if (!jobs_.empty()) {
         job = std::move(jobs_.front());
         jobs_.pop_front();
-      } else {
-        job.kind = Job::release;  // none: renewal time
-        job.profile.clear();
       }
     }
-    if (job.profile.empty()) {
+    if (job.kind == Job::list) {
+      Result<std::vector<store::Lease>> all = fail("db_unavailable", "no database");
+      if (auto s = connected(); !s) {
+        all = Unexpected<Error>{s.error()};
+      } else {
+        all = table->all();
+        if (!all && all.error().code == "db_unavailable") table.reset();
+      }
+      bridge_.post([alive = alive_, done = std::move(job.listed), all = std::move(all)]() mutable {
+        if (*alive && done) done(std::move(all));
+      });
+      continue;
+    }
+    if (job.kind == Job::renew) {
       next_renewal = Clock::now() + period;
       if (held_.empty()) continue;
       if (auto s = connected(); !s) {
         WA_WARN("leases: cannot reach the database to renew: %s", s.error().message.c_str());
       } else {
         for (auto it = held_.begin(); it != held_.end();) {
+          // Taken before the call: the server's new expiry is later than
+          // this + ttl, so our deadline below falls before it.
+          const auto asked = Clock::now();
           auto ok = table->renew(it->first, host_, it->second.token, ttl_ms_);
           if (ok && *ok) {
-            it->second.renewed = Clock::now();
+            it->second.renewed = asked;
           } else if (ok) {
             WA_WARN("[%s] lease lost: another host claimed the account", it->first.c_str());
             post_lost(it->first, it->second.token);
@@ -103,11 +124,16 @@ void LeaseKeeper::run() {
           ++it;
         }
       }
-      // Not renewed for a whole ttl: another host may hold it already. Stop
-      // before it can start (its writes would be refused anyway: fencing).
+      // Two renewals missed: the lease may lapse before the next one gets
+      // through, and then another host may start the account. Stop it here
+      // first, a third of the ttl ahead of the expiry, so that the device
+      // is never logged in from two hosts (its writes would be refused
+      // anyway: fencing).
+      const auto give_up = std::chrono::milliseconds(ttl_ms_ - ttl_ms_ / 3);
       for (auto it = held_.begin(); it != held_.end();) {
-        if (Clock::now() - it->second.renewed >= std::chrono::milliseconds(ttl_ms_)) {
-          WA_WARN("[%s] lease not renewed for %d ms: giving the account up", it->first.c_str(), ttl_ms_);
+        if (Clock::now() - it->second.renewed >= give_up) {
+          WA_WARN("[%s] lease not renewed for %lld ms: giving the account up", it->first.c_str(),
+                  static_cast<long long>(give_up.count()));
           post_lost(it->first, it->second.token);
           it = held_.erase(it);
         } else {

@@ -22,6 +22,7 @@
 
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/result.hpp"
+#include "wa/store/lease.hpp"
 
 namespace wa::supervisor {
 
@@ -31,6 +32,7 @@ class LeaseKeeper {
   // the database's error (db_unavailable, ...).
   using ClaimFn = std::function<void(Result<std::optional<int64_t>>)>;
   using LostFn = std::function<void(const std::string& profile, int64_t token)>;
+  using ListFn = std::function<void(Result<std::vector<store::Lease>>)>;
 
   LeaseKeeper(ipc::LoopBridge& bridge, std::string conninfo, std::string host, int ttl_ms, LostFn lost);
   ~LeaseKeeper();  // gives every held lease back, then joins the thread
@@ -41,6 +43,8 @@ class LeaseKeeper {
   // Gives the lease back at once (an orderly stop): another host may claim
   // it without waiting for the expiry.
   void release(const std::string& profile);
+  // Every profile's lease (placement looks for unowned and expired ones).
+  void list(ListFn done);
   // The token held for `profile` (loop thread's view), if any.
   std::optional<int64_t> token(const std::string& profile) const;
   const std::string& host() const { return host_; }
@@ -49,9 +53,10 @@ class LeaseKeeper {
 
  private:
   struct Job {
-    enum Kind { claim, release } kind;
+    enum Kind { claim, release, list, renew } kind = renew;
     std::string profile;
     ClaimFn done;
+    ListFn listed;
   };
   struct Held {
     int64_t token;

@@ -71,6 +71,8 @@ Supervisor::Supervisor(Config config)
 Supervisor::~Supervisor() {
   gate_.close();  // an instance going away must not start a waiting one
   instances_.clear();
+  pending_claims_.clear();
+  cluster_scan_.reset();
   leases_.reset();  // hands this host's leases back: other hosts claim at once
   control_.reset();
   watchdog_.reset();
@@ -242,6 +244,7 @@ int Supervisor::run() {
   sd_notify(0, "READY=1");
   start_watchdog();
   start_liveness();
+  if (leases_) start_cluster_scan();
   uv_run(&loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -270,6 +273,68 @@ void Supervisor::start_liveness() {
     // waiting behind this timer in the same loop turn.
     const bool stalled = now - std::exchange(last_liveness_, now) > 2 * every;
     for (auto& inst : instances_) inst->check_liveness(now, stalled);
+  });
+}
+
+void Supervisor::start_cluster_scan() {
+  cluster_scan_ = std::make_unique<ipc::Timer>(&loop_);
+  cluster_scan_->start_repeat(static_cast<uint64_t>(config_.cluster.scan_ms), [this] {
+    if (shutting_down_) return;
+    leases_->list([this](Result<std::vector<store::Lease>> all) {
+      if (!all) {
+        WA_DEBUG("cluster: cannot list leases: %s", all.error().message.c_str());
+        return;
+      }
+      scan_cluster(std::move(*all));
+    });
+  });
+}
+
+// A profile is ours to take when no host holds a live lease on it and no
+// instance of ours is running it or was stopped here on purpose (that one
+// keeps its lease). Each is claimed after a random delay, longer the fuller
+// this host is, so that hosts scanning together spread the accounts.
+void Supervisor::scan_cluster(std::vector<store::Lease> leases) {
+  if (shutting_down_) return;
+  const auto& cl = config_.cluster;
+  size_t running = 0;
+  for (const auto& i : instances_)
+    if (i->state() == State::starting || i->state() == State::running || i->state() == State::restarting) ++running;
+  static std::mt19937_64 rng{std::random_device{}()};
+  for (const auto& l : leases) {
+    const bool live_elsewhere = !l.owner.empty() && l.expires_in_ms > 0 && l.owner != cl.host_id;
+    if (live_elsewhere || pending_claims_.count(l.profile) != 0 || maintenance_.count(l.profile) != 0) continue;
+    if (leases_->token(l.profile)) continue;  // ours already
+    if (Instance* inst = find(l.profile)) {
+      const bool lost_here = inst->state() == State::failed &&
+                             (inst->failed_reason() == "lease_held" || inst->failed_reason() == "lease_lost");
+      if (!lost_here) continue;
+    }
+    if (cl.capacity > 0 && running + pending_claims_.size() >= static_cast<size_t>(cl.capacity)) break;
+    uint64_t delay = cl.claim_jitter_ms > 0 ? rng() % (static_cast<uint64_t>(cl.claim_jitter_ms) + 1) : 0;
+    if (cl.capacity > 0) delay += static_cast<uint64_t>(cl.claim_jitter_ms) * running / static_cast<uint64_t>(cl.capacity);
+    auto timer = std::make_unique<ipc::Timer>(&loop_);
+    timer->start(delay, [this, profile = l.profile] { claim_and_run(profile); });
+    pending_claims_[l.profile] = std::move(timer);
+  }
+}
+
+void Supervisor::claim_and_run(const std::string& profile) {
+  leases_->claim(profile, [this, profile](Result<std::optional<int64_t>> r) {
+    // The timer that brought us here is done: drop it on a later turn.
+    bridge_->post([this, profile] { pending_claims_.erase(profile); });
+    if (shutting_down_) {
+      if (r && *r) leases_->release(profile);
+      return;
+    }
+    if (!r || !*r) return;  // another host was faster, or the database is away: the next scan sees
+    WA_INFO("[%s] cluster: claimed (token %lld), starting it here", profile.c_str(), static_cast<long long>(**r));
+    Instance* inst = find(profile);
+    if (!inst) inst = &add_instance(profile, true);
+    if (auto st = inst->start(0); !st) {
+      WA_ERROR("[%s] %s", profile.c_str(), st.error().message.c_str());
+      leases_->release(profile);
+    }
   });
 }
 
@@ -499,6 +564,7 @@ void Supervisor::remove(Instance& inst, bool purge, ReplyFn reply) {
   inst.stop([this, profile, purge, reply] {
     bridge_->post([this, profile, purge, reply] {
       std::erase_if(instances_, [&](const auto& i) { return i->profile() == profile; });
+      if (leases_) leases_->release(profile);  // kept while stopped; free now (purge deletes the row below)
       if (auto st = runtime_profiles_.remove(profile); !st) WA_ERROR("[%s] %s", profile.c_str(), st.error().message.c_str());
       bool purged = false;
       if (purge) {

@@ -83,6 +83,11 @@ class Supervisor {
   // (Instance::check_liveness). One timer for all: thousands of accounts
   // cost one wakeup per interval, not one each.
   void start_liveness();
+  // Placement on PostgreSQL (docs/ARCHITECTURE.md, "Cluster"): claims the
+  // profiles no host holds, within cluster.capacity.
+  void start_cluster_scan();
+  void scan_cluster(std::vector<store::Lease> leases);
+  void claim_and_run(const std::string& profile);
   // `remove`: stop the instance, forget it (and with `purge` delete its data).
   void remove(Instance& inst, bool purge, ReplyFn reply);
   // `check` / `recover`: the profile's database, while its instance is
@@ -99,6 +104,8 @@ class Supervisor {
   std::unique_ptr<ipc::RepServer> control_;
   std::unique_ptr<ipc::Timer> watchdog_;
   std::unique_ptr<ipc::Timer> liveness_;
+  std::unique_ptr<ipc::Timer> cluster_scan_;
+  std::map<std::string, std::unique_ptr<ipc::Timer>> pending_claims_;  // profile -> its jittered claim
   std::chrono::steady_clock::time_point last_liveness_{};
   StartGate gate_;  // before instances_: they release their tickets into it
   std::vector<std::unique_ptr<Instance>> instances_;

@@ -93,6 +93,7 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                         {"counters", {{"messages", counters_.messages}, {"deliveries", counters_.deliveries},
                                       {"queued", counters_.queued}, {"receipts", counters_.receipts},
                                       {"retry_receipts", counters_.retry_receipts}, {"logins", counters_.logins},
+                                      {"replaced", counters_.replaced},
                                       {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
                                       {"privacy_tokens", counters_.privacy_tokens}, {"refused", refused},
                                       {"bad_frames", transport_->bad_frames()}}}});

@@ -91,6 +91,7 @@ void Server::login_success(Conn& c) {
   if (Conn* old = sessions_.log_in(c)) {
     // What the old connection left unanswered belongs to this login now.
     persist_unacked(*old);
+    ++counters_.replaced;
     transport_->stream_error(*old, "replaced");
   }
   auto* acc = state_.account(c.addr.phone);

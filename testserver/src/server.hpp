@@ -217,6 +217,9 @@ class Server final : private TransportEvents {
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              device_notifications = 0, privacy_tokens = 0;
+    // Logins that found the device logged in on another connection (which
+    // then got `replaced`): two processes running one device at once.
+    uint64_t replaced = 0;
     // media retry requests (server-error receipts): all, answered with a
     // new direct path, answered with an error
     uint64_t media_retries = 0, media_retries_served = 0, media_retries_failed = 0;

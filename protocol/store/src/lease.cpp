@@ -42,24 +42,37 @@ Result<LeaseTable> LeaseTable::open(const std::string& conninfo) {
 }
 
 Result<std::optional<Lease>> LeaseTable::claim(std::string_view profile, std::string_view host, int64_t ttl_ms) {
-  // A profile configured on any host exists cluster-wide from its first claim.
-  auto made = impl_->c.run("WITH p AS (INSERT INTO wa_profiles (profile) VALUES ($1) ON CONFLICT DO NOTHING) "
-                           "INSERT INTO wa_leases (profile) VALUES ($1) ON CONFLICT DO NOTHING",
-                           pg::Params().text(profile));
-  if (!made) return err(made);
-  // The UPDATE waits for a writer holding the row (a transaction of the
-  // old owner in flight) and then re-checks its condition on the committed
-  // row: a claim and a fenced write never interleave.
-  auto r = impl_->c.run(std::string("UPDATE wa_leases SET owner = $2, token = token + 1, "
-                                    "expires_at = clock_timestamp() + $3 * interval '1 millisecond' "
-                                    "WHERE profile = $1 AND (owner = '' OR owner = $2 OR expires_at <= clock_timestamp()) "
-                                    "RETURNING ") + kColumns,
-                        pg::Params().text(profile).text(host).i64(ttl_ms));
-  if (!r) return err(r);
-  if (r->empty()) return std::optional<Lease>{};
-  auto l = read_lease(*r, 0);
-  if (!l) return err(l);
-  return std::optional<Lease>{std::move(*l)};
+  pg::Conn& c = impl_->c;
+  WA_TRY(c.script("BEGIN"));
+  auto body = [&]() -> Result<std::optional<Lease>> {
+    // A profile configured on any host exists cluster-wide from its first
+    // claim; other hosts see its lease row only once this commits, already
+    // owned, so a host scanning for unowned profiles never finds it free.
+    WA_TRY(c.run("INSERT INTO wa_profiles (profile) VALUES ($1) ON CONFLICT DO NOTHING", pg::Params().text(profile)));
+    WA_TRY(c.run("INSERT INTO wa_leases (profile) VALUES ($1) ON CONFLICT DO NOTHING", pg::Params().text(profile)));
+    // FOR UPDATE waits for every write transaction of the old owner in
+    // flight (each holds the row FOR KEY SHARE, see PgStore): a claim and a
+    // fenced write never interleave. Renewals (plain UPDATEs) never wait
+    // for writers.
+    WA_TRY(c.run("SELECT 1 FROM wa_leases WHERE profile = $1 FOR UPDATE", pg::Params().text(profile)));
+    auto r = c.run(std::string("UPDATE wa_leases SET owner = $2, token = token + 1, "
+                               "expires_at = clock_timestamp() + $3 * interval '1 millisecond' "
+                               "WHERE profile = $1 AND (owner = '' OR owner = $2 OR expires_at <= clock_timestamp()) "
+                               "RETURNING ") + kColumns,
+                   pg::Params().text(profile).text(host).i64(ttl_ms));
+    if (!r) return err(r);
+    if (r->empty()) return std::optional<Lease>{};
+    auto l = read_lease(*r, 0);
+    if (!l) return err(l);
+    return std::optional<Lease>{std::move(*l)};
+  };
+  auto out = body();
+  if (!out) {
+    (void)c.script("ROLLBACK");
+    return out;
+  }
+  WA_TRY(c.script("COMMIT"));
+  return out;
 }
 
 Result<bool> LeaseTable::renew(std::string_view profile, std::string_view host, int64_t token, int64_t ttl_ms) {

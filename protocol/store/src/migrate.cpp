@@ -76,7 +76,9 @@ std::string column_list(const Table& t, bool pg) {
 
 Status fenced_begin(pg::Conn& c, const std::string& profile, int64_t token) {
   WA_TRY(c.script("BEGIN"));
-  auto r = c.run("SELECT token FROM wa_leases WHERE profile = $1 FOR UPDATE", pg::Params().text(profile));
+  auto r = c.run("SELECT l.token FROM wa_leases l JOIN wa_profiles p ON p.profile = l.profile WHERE l.profile = $1 "
+                 "FOR UPDATE OF p FOR KEY SHARE OF l",
+                 pg::Params().text(profile));
   if (!r) return err(r);
   auto t = r->empty() ? Result<int64_t>(fail("fenced", "no lease row")) : r->i64(0, 0);
   if (!t || *t != token) {

@@ -70,7 +70,13 @@ class PgStore final : public Store {
     // its commit, and the lease row's lock with the token to compare.
     char* lit = PQescapeLiteral(c_.get(), opt_.profile.data(), opt_.profile.size());
     if (!lit) return fail("db_error", "cannot quote the profile name");
-    const std::string lock = "SELECT token FROM wa_leases WHERE profile = " + std::string(lit) + " FOR UPDATE";
+    // The profile's row in wa_profiles is its writers' lock (one writer at
+    // a time, across processes and hosts: the transaction rule). The lease
+    // row is only share-locked (KEY SHARE): the owner's renewals never wait
+    // for a write, while a claim (FOR UPDATE) waits for every write in
+    // flight and a write begun after a claim sees the new token.
+    const std::string lock = "SELECT l.token FROM wa_leases l JOIN wa_profiles p ON p.profile = l.profile "
+                             "WHERE l.profile = " + std::string(lit) + " FOR UPDATE OF p FOR KEY SHARE OF l";
     PQfreemem(lit);
     begin_full_ = "BEGIN; " + lock;
     begin_normal_ = "BEGIN; SET LOCAL synchronous_commit TO off; " + lock;
@@ -915,7 +921,8 @@ Status pg_delete_profile(const std::string& conninfo, const std::string& profile
   WA_TRY(migrate(*c));
   WA_TRY(c->script("BEGIN"));
   auto body = [&]() -> Status {
-    // Its lease row first, locked: no writer of the profile is mid-transaction.
+    // Its rows first, locked: no writer of the profile is mid-transaction.
+    WA_TRY(c->run("SELECT 1 FROM wa_profiles WHERE profile = $1 FOR UPDATE", pg::Params().text(profile)));
     WA_TRY(c->run("SELECT 1 FROM wa_leases WHERE profile = $1 FOR UPDATE", pg::Params().text(profile)));
     for (const char* table : pg_schema::kProfileTables)
       WA_TRY(c->run(std::string("DELETE FROM ") + table + " WHERE profile = $1", pg::Params().text(profile)));

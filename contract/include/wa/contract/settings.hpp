@@ -146,6 +146,14 @@ struct StoreSettings {
 struct ClusterSettings {
   std::string host_id;        // this host's name in the lease table; default: the hostname
   int lease_ttl_ms = 15000;   // a lease not renewed for this long may be claimed by another host
+  // Placement: every scan_ms the supervisor lists the leases and claims
+  // profiles nobody holds (new, released, or expired with their host), each
+  // after a random delay of up to claim_jitter_ms (so hosts scanning
+  // together do not all take the same ones) plus a share proportional to
+  // how full it is; never more than `capacity` running accounts (0: no cap).
+  int scan_ms = 5000;
+  int claim_jitter_ms = 1000;
+  int capacity = 0;
 };
 
 struct WorkerSettings {
