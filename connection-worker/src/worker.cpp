@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "wa/store/open.hpp"
+#include "wa/store/postgres_store.hpp"
 #include "wa/binary/codec.hpp"
 #include "wa/contract/commands.hpp"
 #include "wa/fs.hpp"
@@ -27,7 +28,8 @@ Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::
       bridge_(loop),
       corrupt_timer_(loop),
       heartbeat_(std::move(heartbeat)),
-      heartbeat_timer_(loop) {
+      heartbeat_timer_(loop),
+      lease_timer_(loop) {
   // SQLITE_CORRUPT / NOTADB in any of this worker's stores: the account
   // stops as a whole (see on_store_corrupt), wherever the damage was met.
   store::set_corruption_observer([this](const Error& e) {
@@ -138,6 +140,12 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   // the loop turns; a deadlocked or stopped worker stops beating.
   heartbeat_.beat();
   heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.interval_ms), [this] { heartbeat_.beat(); });
+  if (settings_.store.engine == "postgres" && settings_.store.lease_ttl_ms > 0) {
+    lease_valid_until_ = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(settings_.store.lease_ttl_ms - settings_.store.lease_ttl_ms / 3);
+    lease_timer_.start_repeat(static_cast<uint64_t>(std::max(settings_.store.lease_ttl_ms / 4, 50)),
+                              [this] { check_lease(); });
+  }
   set_log_level(json{{"level", settings_.log_level}});
   // The account's own log (`wactl logs`), from the first line on: its
   // directory is made here if this is the profile's first start.
@@ -314,6 +322,52 @@ void Worker::on_store_failed(const Error& e) {
   uint64_t retry = client_->store_failed(e.code);
   // Logged if the store takes it (it may not: then it goes out live, seq 0).
   emit({{"type", "store_unavailable"}, {"reason", e.code}, {"retry_in_ms", retry}});
+}
+
+// One owner per account, seen from the account's own process: a supervisor
+// that is paused (SIGSTOP), partitioned from the database or dead renews
+// nothing, and its workers would hold the account's socket while another
+// host starts the account — the server would see the device logged in
+// twice. So the worker reads its lease itself every ttl/4 and leaves the
+// socket when the token moved on, or when it cannot show the lease will
+// outlive the next check by a third of the ttl (docs/ARCHITECTURE.md,
+// "Cluster"). Its writes are fenced either way; this keeps its socket off.
+void Worker::check_lease() {
+  if (lease_lost_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto margin = std::chrono::milliseconds(settings_.store.lease_ttl_ms / 3);
+  auto look = [&]() -> Result<std::optional<store::Lease>> {
+    if (!leases_) {
+      auto info = store::pg_conninfo(settings_.store.conninfo_file);
+      if (!info) return Unexpected<Error>{info.error()};
+      auto t = store::LeaseTable::open(*info);
+      if (!t) return Unexpected<Error>{t.error()};
+      leases_.emplace(std::move(*t));
+    }
+    auto l = leases_->get(profile_);
+    if (!l && l.error().code == "db_unavailable") leases_.reset();
+    return l;
+  };
+  auto l = look();
+  if (l) {
+    if (!*l || (*l)->token != settings_.store.token) return on_lease_lost("another host claimed the account");
+    lease_valid_until_ = now + std::chrono::milliseconds((*l)->expires_in_ms) - margin;
+  } else {
+    WA_WARN("cannot read the account's lease: %s", l.error().message.c_str());
+  }
+  if (now >= lease_valid_until_) on_lease_lost("the lease is no longer being renewed");
+}
+
+void Worker::on_lease_lost(const std::string& why) {
+  lease_lost_ = true;
+  lease_timer_.stop();
+  WA_WARN("lease lost (%s): leaving the account's socket", why.c_str());
+  exit_code_ = msg::kExitLeaseLost;
+  if (link_) {
+    link_->flush([this] { shutdown(); });
+  } else {
+    shutdown();
+  }
 }
 
 void Worker::on_store_corrupt(const Error& e) {

@@ -5,9 +5,11 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +30,7 @@
 #include "wa/ipc/pair_link.hpp"
 #include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/timer.hpp"
+#include "wa/store/lease.hpp"
 
 namespace wa::connection {
 
@@ -104,6 +107,13 @@ class Worker {
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
   ipc::Heartbeat heartbeat_;
   ipc::Timer heartbeat_timer_;  // on the loop thread: a beat proves the loop turns
+  // Store on PostgreSQL: this worker's own look at its lease (check_lease).
+  void check_lease();
+  void on_lease_lost(const std::string& why);
+  ipc::Timer lease_timer_;
+  std::optional<store::LeaseTable> leases_;
+  std::chrono::steady_clock::time_point lease_valid_until_{};  // local estimate, a third of the ttl early
+  bool lease_lost_ = false;
 };
 
 }  // namespace wa::connection

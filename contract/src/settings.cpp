@@ -169,7 +169,7 @@ json to_json(const WorkerSettings& s) {
                 {"timeout_ms", s.liveness.timeout_ms},
                 {"ready_timeout_ms", s.liveness.ready_timeout_ms}}},
               {"events", {{"retention_days", s.events.retention_days}, {"max_per_profile", s.events.max_per_profile}}},
-              {"store", {{"engine", s.store.engine}, {"conninfo_file", s.store.conninfo_file}, {"token", s.store.token}}},
+              {"store", {{"engine", s.store.engine}, {"conninfo_file", s.store.conninfo_file}, {"token", s.store.token}, {"lease_ttl_ms", s.store.lease_ttl_ms}}},
               {"shutdown_timeout_ms", s.shutdown_timeout_ms}};
 }
 
@@ -209,6 +209,7 @@ Result<WorkerSettings> worker_settings_from_json(const json& j) {
   WA_TRY(read(**store, "engine", s.store.engine));
   WA_TRY(read(**store, "conninfo_file", s.store.conninfo_file));
   WA_TRY(read(**store, "token", s.store.token));
+  WA_TRY(read(**store, "lease_ttl_ms", s.store.lease_ttl_ms));
   if (s.store.engine != "sqlite" && s.store.engine != "postgres") return bad("store.engine must be sqlite or postgres");
   return s;
 }

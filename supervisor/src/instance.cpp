@@ -117,7 +117,10 @@ json Instance::metrics() const {
 json Instance::worker_settings() const {
   contract::WorkerSettings w = env_.config->worker_settings(profile_);
   w.log_level = log::level_name(log::level());
-  if (env_.leases) w.store.token = env_.leases->token(profile_).value_or(0);
+  if (env_.leases) {
+    w.store.token = env_.leases->token(profile_).value_or(0);
+    w.store.lease_ttl_ms = env_.config->cluster.lease_ttl_ms;
+  }
   return contract::to_json(w);
 }
 
@@ -349,7 +352,7 @@ void Instance::on_connection_exit(uint64_t inc, ipc::ExitStatus st) {
   state_ = State::restarting;
   bool no_restart = st.signal == 0 && st.code == msg::kExitNoRestart;
   bool corrupt = (st.signal == 0 && st.code == msg::kExitStoreCorrupt) || std::exchange(store_corrupt_, false);
-  bool lost = std::exchange(lease_lost_, false);
+  bool lost = (st.signal == 0 && st.code == msg::kExitLeaseLost) || std::exchange(lease_lost_, false);
   stop_senders([this, no_restart, corrupt, lost] {
     if (state_ != State::restarting) return;
     if (lost) {
@@ -459,7 +462,10 @@ void Instance::kill_sender(const json& m) {
 void Instance::enter_failed(const std::string& reason, json detail) {
   state_ = State::failed;
   // A failed account runs nowhere here: another host may take it at once.
-  if (env_.leases && reason != "lease_held" && reason != "lease_lost") env_.leases->release(profile_);
+  // (lease_lost: given back in case it was still ours, e.g. the worker
+  // could not reach the database to prove it; the release matches our
+  // token only, so a newer owner's lease is left alone.)
+  if (env_.leases && reason != "lease_held") env_.leases->release(profile_);
   failed_reason_ = reason;
   if (reason == "store_corrupt")
     WA_ERROR("[%s] the profile's database is damaged: failed until checked, recovered and started", profile_.c_str());

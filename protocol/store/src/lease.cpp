@@ -93,6 +93,16 @@ Status LeaseTable::release(std::string_view profile, std::string_view host, int6
   return {};
 }
 
+Result<std::optional<Lease>> LeaseTable::get(std::string_view profile) {
+  auto r = impl_->c.run(std::string("SELECT ") + kColumns + " FROM wa_leases WHERE profile = $1",
+                        pg::Params().text(profile));
+  if (!r) return err(r);
+  if (r->empty()) return std::optional<Lease>{};
+  auto l = read_lease(*r, 0);
+  if (!l) return err(l);
+  return std::optional<Lease>{std::move(*l)};
+}
+
 Result<std::vector<Lease>> LeaseTable::all() {
   auto r = impl_->c.run(std::string("SELECT ") + kColumns + " FROM wa_leases ORDER BY profile");
   if (!r) return err(r);

@@ -411,3 +411,77 @@ TEST_CASE("cluster: three supervisors on PostgreSQL, kill -9 of one - its accoun
   // The server never saw one device logged in twice at once.
   CHECK(server_status(ts)["counters"]["replaced"] == 0);
 }
+
+TEST_CASE("cluster: a supervisor paused past its lease - its workers leave first, the successor runs the accounts, "
+          "the paused one's writes are refused and the device is never logged in twice") {
+  TempDir dir;
+  const std::string db = wa::test::pg_fresh_database("pause");
+  const std::string file = write_conninfo(dir.path(), db);
+  const std::string tag = wa::test::pg_unique_profile("s");
+  const int n = 4;
+  std::vector<std::string> profiles, phones;
+  json instances = json::array();
+  for (int i = 0; i < n; ++i) {
+    profiles.push_back(tag + "-" + std::to_string(i));
+    phones.push_back(std::to_string(15551400000LL + i));
+    instances.push_back({{"profile", profiles.back()}});
+  }
+  TestServer ts;
+  Supervisor peers(config_for(ts, json::array({{{"profile", "peer1"}}})));
+  EventLog peer_ev(peers.run_dir());
+  pair_by_qr(ts, peer_ev, "peer1", "15551500001");
+  Supervisor h1(config_for(ts, instances, pg_config(file, tag + "-h1", 500)));
+  EventLog ev1(h1.run_dir());
+  for (int i = 0; i < n; ++i) pair_by_qr(ts, ev1, profiles[size_t(i)], phones[size_t(i)]);
+  Supervisor h2(config_for(ts, json::array(), pg_config(file, tag + "-h2", 500)));
+  for (int i = 0; i < n; ++i) {
+    json r = send_text(peers, "peer1", user_jid(phones[size_t(i)]), "before-" + std::to_string(i));
+    REQUIRE_MESSAGE(r.value("ok", false), r.dump());
+  }
+
+  // Paused for twice the lease ttl (3 s): its workers are not paused.
+  ::kill(h1.pid(), SIGSTOP);
+  const auto paused_at = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    json r = send_text(peers, "peer1", user_jid(phones[size_t(i)]), "paused-" + std::to_string(i));
+    REQUIRE_MESSAGE(r.value("ok", false), r.dump());
+  }
+  CHECK(wait_until([&] {
+    return std::all_of(profiles.begin(), profiles.end(), [&](const std::string& p) { return open_on(h2, p); });
+  }, 30s));
+  // The scenario's pause lasts twice the ttl in all (its length is the
+  // test's input, not a wait for something: the checks wait on conditions).
+  std::this_thread::sleep_until(paused_at + 6s);
+  ::kill(h1.pid(), SIGCONT);
+
+  // The paused supervisor finds its accounts gone: failed with lease_lost,
+  // no worker of its own left, nothing restarted.
+  CHECK(wait_until([&] {
+    return std::all_of(profiles.begin(), profiles.end(), [&](const std::string& p) {
+      json i = h1.instance(p);
+      return i["state"] == "failed" && i["reason"] == "lease_lost" && i["connection_pid"].is_null();
+    });
+  }, 20s));
+  // Its writes after the pause (the lifecycle events it logs) were refused
+  // by the fencing token.
+  CHECK(wait_until([&] {
+    const std::string log = h1.log_text();
+    size_t refused = 0;
+    for (size_t at = 0; (at = log.find("a newer owner holds the lease", at)) != std::string::npos; ++at) ++refused;
+    return refused >= size_t(n);
+  }, 20s));
+  for (const auto& p : profiles) CHECK(open_on(h2, p));
+
+  // Every message arrived once, on whichever host held the account.
+  for (int i = 0; i < n; ++i) {
+    std::map<std::string, int> got;
+    CHECK(wait_until([&] {
+      got = logged_texts(profiles[size_t(i)], db);
+      return got.count("paused-" + std::to_string(i)) && got.count("before-" + std::to_string(i));
+    }, 30s));
+    CHECK(got["before-" + std::to_string(i)] == 1);
+    CHECK(got["paused-" + std::to_string(i)] == 1);
+  }
+  // One device, one login at a time.
+  CHECK(server_status(ts)["counters"]["replaced"] == 0);
+}

@@ -140,6 +140,10 @@ struct StoreSettings {
   // string; "" = the environment variable WA_PG_CONNINFO. Never logged.
   std::string conninfo_file;
   int64_t token = 0;  // postgres: the fencing token of this start (set by the supervisor)
+  // postgres: the cluster's lease ttl; the connection worker checks its own
+  // lease every ttl/4 and leaves the account's socket when it can no longer
+  // prove it (0: no check).
+  int lease_ttl_ms = 0;
 };
 
 // The cluster side of a PostgreSQL deployment (config section `cluster`).

@@ -66,5 +66,10 @@ inline constexpr int kExitNoRestart = 75;  // the account must stay down (logged
 // The profile's database is damaged (SQLITE_CORRUPT / NOTADB): the instance
 // goes to `failed` with reason store_corrupt and is not restarted.
 inline constexpr int kExitStoreCorrupt = 74;
+// Store on PostgreSQL: the worker could not prove its lease in time (another
+// host claimed the account, or our supervisor stopped renewing it): it left
+// the account's socket before the lease could lapse. The instance goes to
+// `failed` with reason lease_lost and is not restarted here.
+inline constexpr int kExitLeaseLost = 73;
 
 }  // namespace wa::ipc::msg

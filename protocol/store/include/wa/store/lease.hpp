@@ -44,6 +44,8 @@ class LeaseTable {
   Result<bool> renew(std::string_view profile, std::string_view host, int64_t token, int64_t ttl_ms);
   // Gives a lease up at once (the token stays: the next claim moves it on).
   Status release(std::string_view profile, std::string_view host, int64_t token);
+  // One profile's lease (nullopt: no row).
+  Result<std::optional<Lease>> get(std::string_view profile);
   // Every profile's lease, sorted by profile.
   Result<std::vector<Lease>> all();
 
