@@ -40,6 +40,7 @@
 #include "wa/message/pipeline.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/signal/session.hpp"
+#include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 using json = nlohmann::json;
@@ -194,7 +195,14 @@ int flood(int senders, int per_sender) {
 
   // What the account stored: its inbox, from its own database.
   size_t stored = 0;
-  if (auto st = store::open_sqlite(rig.data_dir + "/target/store.db")) {
+  const char* pg = std::getenv("BENCH_PG_CONNINFO_FILE");
+  auto opened = [&]() -> Result<std::unique_ptr<store::Store>> {
+    if (pg == nullptr || *pg == '\0') return store::open_sqlite(rig.data_dir + "/target/store.db");
+    auto info = store::pg_conninfo(pg);
+    if (!info) return Unexpected<Error>{info.error()};
+    return store::open_postgres(store::PgOptions{*info, "target"});
+  }();
+  if (auto& st = opened) {
     int64_t after = 0;
     for (;;) {
       auto rows = (*st)->inbox_since(after, 1000);
@@ -207,6 +215,7 @@ int flood(int senders, int per_sender) {
   }
   std::printf("# inbound flood: %d senders x %d messages to one account (wa-testserver on 127.0.0.1, %u cpu)\n", senders,
               per_sender, std::thread::hardware_concurrency());
+  std::printf("store: %s\n", pg != nullptr && *pg != '\0' ? "PostgreSQL (durable commits)" : "SQLite");
   std::printf("pre-encrypted in %.1f s (not timed)\n", prep_s);
   std::printf("%-52s %llu / %llu in %.3f s (stanzas written in %.3f s)\n", "receipted by our account", static_cast<unsigned long long>(receipted),
               static_cast<unsigned long long>(total), secs, send_s);

@@ -54,6 +54,12 @@ class SupervisedRig {
            {"server", {{"url", "ws://127.0.0.1:" + slurp(ts_state + "/port") + "/ws/chat"},
                        {"root_public_key", slurp(ts_state + "/root.pub").substr(0, 64)}}},
            {"instances", json::array()}};
+    // BENCH_PG_CONNINFO_FILE: the accounts' state in PostgreSQL instead of
+    // SQLite (scripts/bench/cluster.sh), one host holding every lease.
+    if (const char* pg = std::getenv("BENCH_PG_CONNINFO_FILE"); pg != nullptr && *pg != '\0') {
+      cfg["store"] = {{"engine", "postgres"}, {"conninfo_file", pg}};
+      cfg["cluster"] = {{"host_id", "bench"}, {"scan_ms", 3600000}};
+    }
   }
   void start_supervisor(const json& extra = json::object()) {
     json c = cfg;

@@ -4,7 +4,8 @@
 # test that names the fixture, stopped by `pg.stop`. It listens on a Unix
 # socket in its own directory only (no TCP port to collide with anything),
 # trusts local connections, and runs without fsync: tests check our
-# transactions, not the disk (the benchmarks use a cluster with defaults).
+# transactions, not the disk. PG_DURABLE=1 keeps PostgreSQL's durable
+# defaults (the benchmarks, scripts/bench/cluster.sh).
 #
 #   pg_server.sh start STATE   start a cluster; STATE (a file) gets the
 #                              conninfo on line 1 and the cluster directory
@@ -47,10 +48,11 @@ listen_addresses = ''
 unix_socket_directories = '$d/run'
 max_connections = 600
 shared_buffers = 64MB
-fsync = off
-full_page_writes = off
 log_min_messages = warning
 CONF
+    if [ "${PG_DURABLE:-0}" != 1 ]; then
+      printf 'fsync = off\nfull_page_writes = off\n' >>"$d/data/postgresql.conf"
+    fi
     as_owner "$bin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 start >/dev/null ||
       { cat "$d/server.log" >&2; exit 1; }
     as_owner "$bin/createdb" -h "$d/run" -U wa wa

@@ -15,35 +15,34 @@ namespace {
 constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kText = 25;
 }  // namespace
 
-void Params::add(const char* p, size_t n, Oid type) {
-  values_.push_back(p);
-  types_.push_back(type);
-  lengths_.push_back(static_cast<int>(n));
-  formats_.push_back(1);
-}
-
 Params& Params::text(std::string_view v) & {
-  // A zero-length binary value still needs a non-null pointer (null is SQL NULL).
-  add(v.empty() ? "" : v.data(), v.size(), kText);
+  data_.emplace_back(v);
+  types_.push_back(kText);
   return *this;
 }
 
 Params& Params::blob(ByteView v) & {
-  add(v.empty() ? "" : reinterpret_cast<const char*>(v.data()), v.size(), kBytea);
+  if (v.empty()) {
+    data_.emplace_back();
+  } else {
+    data_.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+  }
+  types_.push_back(kBytea);
   return *this;
 }
 
 Params& Params::i64(int64_t v) & {
-  auto buf = std::make_unique<char[]>(8);
+  std::string buf(8, '\0');
   auto u = static_cast<uint64_t>(v);
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(u >> (56 - 8 * i));
-  add(buf.get(), 8, kInt8);
-  owned_.push_back(std::move(buf));
+  for (int i = 0; i < 8; ++i) buf[static_cast<size_t>(i)] = static_cast<char>(u >> (56 - 8 * i));
+  data_.push_back(std::move(buf));
+  types_.push_back(kInt8);
   return *this;
 }
 
 Params& Params::boolean(bool v) & {
-  add(v ? "\x01" : "\x00", 1, kBool);
+  data_.emplace_back(1, v ? '\x01' : '\x00');
+  types_.push_back(kBool);
   return *this;
 }
 
@@ -173,8 +172,16 @@ Result<Rows> Conn::run(std::string_view sql, const Params& params) {
     if (!p || PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Unexpected<Error>{classify(c_.get(), p.get(), "prepare")};
     it = prepared_.emplace(std::string(sql), std::move(name)).first;
   }
-  ResPtr r(PQexecPrepared(c_.get(), it->second.c_str(), params.size(), params.values(), params.lengths(),
-                          params.formats(), 1));
+  // Pointers into the Params' own copies, taken only now.
+  const auto n = static_cast<size_t>(params.size());
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  const std::vector<int> formats(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    values[i] = params.data()[i].data();
+    lengths[i] = static_cast<int>(params.data()[i].size());
+  }
+  ResPtr r(PQexecPrepared(c_.get(), it->second.c_str(), params.size(), values.data(), lengths.data(), formats.data(), 1));
   const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Unexpected<Error>{classify(c_.get(), r.get(), "query")};
   return Rows(std::move(r));

@@ -29,8 +29,9 @@ struct ResFree {
 using ConnPtr = std::unique_ptr<PGconn, ConnFree>;
 using ResPtr = std::unique_ptr<PGresult, ResFree>;
 
-// Parameters of one statement, all in binary format. Views must outlive
-// the call (they point into the caller's strings).
+// Parameters of one statement, all in binary format. Each value is copied
+// in: a Params may outlive the strings it was built from (a lambda that
+// returns one built from a temporary).
 class Params {
  public:
   // Chainable on a named object and on a temporary (then yielding one, so
@@ -43,23 +44,16 @@ class Params {
   Params&& blob(ByteView v) && { return std::move(blob(v)); }
   Params&& i64(int64_t v) && { return std::move(i64(v)); }
   Params&& boolean(bool v) && { return std::move(boolean(v)); }
-  int size() const { return static_cast<int>(values_.size()); }
-  const char* const* values() const { return values_.data(); }
-  const int* lengths() const { return lengths_.data(); }
-  const int* formats() const { return formats_.data(); }
+  int size() const { return static_cast<int>(data_.size()); }
+  const std::vector<std::string>& data() const { return data_; }
   // The parameters' types, given to the server when a statement is
   // prepared: it never guesses them from context (a guessed float8 would
   // read our 8-byte integer as a double).
   const Oid* types() const { return types_.data(); }
 
  private:
-  void add(const char* p, size_t n, Oid type);
-  std::vector<const char*> values_;
+  std::vector<std::string> data_;
   std::vector<Oid> types_;
-  std::vector<int> lengths_;
-  std::vector<int> formats_;
-  // Integers need storage of their own, at addresses that survive a move.
-  std::vector<std::unique_ptr<char[]>> owned_;
 };
 
 // One result, read by row and column in binary format. The column types
