@@ -750,6 +750,27 @@ std::vector<CommandSpec> build() {
                .result = R"(`{"level"}`: set now in the supervisor and every running connection worker; senders )"
                          R"(started afterwards get it)",
                .cli = "log-level"});
+  c.push_back({.name = "drain",
+               .runs = Runs::supervisor,
+               .access = Access::admin,
+               .fields = {{.name = "host",
+                           .kind = K::text,
+                           .max = 128,
+                           .help = "the host to drain (cluster.host_id; default: the one answering). Another "
+                                   "host's name travels there over NATS",
+                           .cli = Cli::option,
+                           .flag = "--host"},
+                          {.name = "cancel",
+                           .kind = K::flag,
+                           .help = "claim accounts again",
+                           .cli = Cli::option,
+                           .flag = "--cancel"}},
+               .summary = "cluster: hand every account of a host to the others (stop it, give its lease back) "
+                          "and claim none until cancelled; not kept across a restart",
+               .result = R"(`{"host", "draining", "released": [profiles]}` once every account is stopped and its )"
+                         R"(lease given back (the other hosts claim them on their next scan))",
+               .errors = {"not_supported", "cluster_unavailable"},
+               .cli = "drain"});
   c.push_back({.name = "shutdown",
                .runs = Runs::supervisor,
                .access = Access::admin,

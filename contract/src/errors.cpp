@@ -104,6 +104,10 @@ constexpr std::array kErrors{
               "may have been delivered. The error carries its `id`; a replay of the same client_id says the same. "
               "Do not resend blindly: look for the id in receipts"},
     // The tree.
+    ErrorSpec{"cluster_unavailable", K::internal, true,
+              "the profile runs on another host and its command could not travel there (NATS unreachable, no "
+              "answer from the owner, or the account is moving between hosts): nothing was done, or for a send "
+              "see unknown_outcome"},
     ErrorSpec{"sender_crashed", K::internal, true,
               "the conversation's sender process died: every pending send of that conversation fails at once"},
     ErrorSpec{"sender_failed", K::internal, true, "no sender process could be started"},

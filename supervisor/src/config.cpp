@@ -132,6 +132,16 @@ std::string default_data_dir() {
 }
 
 // The lease table's name for this host unless the config gives one.
+// One token of a NATS subject (wa/contract/cluster.hpp writes '.' as '~').
+bool subject_safe(const std::string& s, bool dots) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char ch : s) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' || (dots && ch == '.');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string default_host_id() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
@@ -247,18 +257,34 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("cluster")) {
     const json& k = root["cluster"];
     if (!k.is_object()) return bad("cluster", "must be an object");
-    WA_TRY(only_keys(k, "cluster", {"host_id", "lease_ttl_ms", "scan_ms", "claim_jitter_ms", "capacity"}));
+    WA_TRY(only_keys(k, "cluster", {"host_id", "lease_ttl_ms", "scan_ms", "claim_jitter_ms", "capacity", "nats_url",
+                                    "subject_prefix"}));
     if (k.contains("host_id")) {
       const json& h = k["host_id"];
-      if (!h.is_string() || h.get_ref<const std::string&>().empty() || h.get_ref<const std::string&>().size() > 128)
-        return bad("cluster.host_id", "must be a non-empty string of at most 128 bytes");
+      if (!h.is_string() || !subject_safe(h.get_ref<const std::string&>(), true))
+        return bad("cluster.host_id", "must be 1 to 128 letters, digits, '_', '-' or '.'");
       c.cluster.host_id = h.get<std::string>();
+    }
+    if (k.contains("nats_url")) {
+      if (!k["nats_url"].is_string()) return bad("cluster.nats_url", "must be a string");
+      c.cluster.nats_url = k["nats_url"].get<std::string>();
+    }
+    if (k.contains("subject_prefix")) {
+      const json& p = k["subject_prefix"];
+      if (!p.is_string() || !subject_safe(p.get_ref<const std::string&>(), false))
+        return bad("cluster.subject_prefix", "must be 1 to 128 letters, digits, '_' or '-'");
+      c.cluster.subject_prefix = p.get<std::string>();
     }
     WA_TRY(read_int(k, "lease_ttl_ms", "cluster.lease_ttl_ms", 1000, 3600000, c.cluster.lease_ttl_ms));
     WA_TRY(read_int(k, "scan_ms", "cluster.scan_ms", 100, 3600000, c.cluster.scan_ms));
     WA_TRY(read_int(k, "claim_jitter_ms", "cluster.claim_jitter_ms", 0, 600000, c.cluster.claim_jitter_ms));
     WA_TRY(read_int(k, "capacity", "cluster.capacity", 0, 1000000, c.cluster.capacity));
   }
+  // Like the database's connection string, the NATS URL may carry a
+  // password: the environment keeps it out of the config file.
+  if (const char* url = std::getenv("WA_NATS_URL"); url != nullptr && *url != '\0') c.cluster.nats_url = url;
+  if (!c.cluster.nats_url.empty() && c.store.engine != "postgres")
+    return bad("cluster.nats_url", "links hosts that share a PostgreSQL store: set store.engine to \"postgres\"");
   WA_TRY(read_int(root, "shutdown_timeout_ms", "shutdown_timeout_ms", 10, 600000, c.shutdown_timeout_ms));
 
   if (!root.contains("instances")) return bad("instances", "is required");

@@ -89,6 +89,20 @@ void EventBus::emit(const std::string& profile, json event) {
   auto out = store::envelope(profile, seq, ts, event);
   std::string line = profile + " " + out.dump(-1, ' ', false, json::error_handler_t::replace);
   pub_->publish(as_bytes(line));
+  if (mirror_) mirror_(profile, line);
+}
+
+void EventBus::relay(const std::string& profile, std::string_view line, int64_t seq) {
+  if (seq > 0) {
+    int64_t& h = heads_[profile];
+    h = std::max(h, seq);
+  }
+  pub_->publish(as_bytes(line));
+}
+
+void EventBus::relay(const std::string& profile, const json& event) {
+  const std::string line = profile + " " + event.dump(-1, ' ', false, json::error_handler_t::replace);
+  relay(profile, line, event.value("seq", int64_t{0}));
 }
 
 int64_t EventBus::head(const std::string& profile) const {

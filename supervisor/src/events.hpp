@@ -40,6 +40,16 @@ class EventBus {
   void emit(const std::string& profile, nlohmann::json event);
   // Up to `limit` logged events with seq > `since`, oldest first.
   Result<nlohmann::json> replay(const std::string& profile, int64_t since, size_t limit);
+  // Every line this host publishes is also handed here (the cluster's
+  // NATS subject of the profile); relayed lines are not.
+  void set_mirror(std::function<void(const std::string& profile, std::string_view line)> mirror) {
+    mirror_ = std::move(mirror);
+  }
+  // Another host's event, already logged there: to the local event socket
+  // only. `line` is "<profile> {...}".
+  void relay(const std::string& profile, std::string_view line, int64_t seq);
+  // A logged event (replay's shape) to the local event socket only.
+  void relay(const std::string& profile, const nlohmann::json& event);
   // Closes this process's connection to the profile's store (before the
   // file is replaced); the next event opens it again.
   void release(const std::string& profile);
@@ -52,6 +62,7 @@ class EventBus {
   Result<store::Store*> log_of(const std::string& profile);
 
   std::unique_ptr<ipc::Publisher> pub_;
+  std::function<void(const std::string&, std::string_view)> mirror_;
   std::string data_dir_;
   Locate locate_;
   // PostgreSQL unreachable: events are published live (seq 0) without

@@ -25,7 +25,7 @@ LeaseKeeper::~LeaseKeeper() {
 void LeaseKeeper::claim(const std::string& profile, ClaimFn done) {
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back(Job{Job::claim, profile, std::move(done), nullptr});
+    jobs_.push_back(Job{Job::Kind::kClaim, profile, std::move(done), nullptr, nullptr});
   }
   cv_.notify_all();
 }
@@ -34,7 +34,7 @@ void LeaseKeeper::release(const std::string& profile) {
   tokens_.erase(profile);
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back(Job{Job::release, profile, nullptr, nullptr});
+    jobs_.push_back(Job{Job::Kind::kRelease, profile, nullptr, nullptr, nullptr});
   }
   cv_.notify_all();
 }
@@ -42,7 +42,15 @@ void LeaseKeeper::release(const std::string& profile) {
 void LeaseKeeper::list(ListFn done) {
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back(Job{Job::list, "", nullptr, std::move(done)});
+    jobs_.push_back(Job{Job::Kind::kList, "", nullptr, std::move(done), nullptr});
+  }
+  cv_.notify_all();
+}
+
+void LeaseKeeper::get(const std::string& profile, GetFn done) {
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(Job{Job::Kind::kGet, profile, nullptr, nullptr, std::move(done)});
   }
   cv_.notify_all();
 }
@@ -86,7 +94,7 @@ void LeaseKeeper::run() {
         jobs_.pop_front();
       }
     }
-    if (job.kind == Job::list) {
+    if (job.kind == Job::Kind::kList) {
       Result<std::vector<store::Lease>> all = fail("db_unavailable", "no database");
       if (auto s = connected(); !s) {
         all = Unexpected<Error>{s.error()};
@@ -99,7 +107,20 @@ void LeaseKeeper::run() {
       });
       continue;
     }
-    if (job.kind == Job::renew) {
+    if (job.kind == Job::Kind::kGet) {
+      Result<std::optional<store::Lease>> one = fail("db_unavailable", "no database");
+      if (auto s = connected(); !s) {
+        one = Unexpected<Error>{s.error()};
+      } else {
+        one = table->get(job.profile);
+        if (!one && one.error().code == "db_unavailable") table.reset();
+      }
+      bridge_.post([alive = alive_, done = std::move(job.got), one = std::move(one)]() mutable {
+        if (*alive && done) done(std::move(one));
+      });
+      continue;
+    }
+    if (job.kind == Job::Kind::kRenew) {
       next_renewal = Clock::now() + period;
       if (held_.empty()) continue;
       if (auto s = connected(); !s) {
@@ -142,7 +163,7 @@ void LeaseKeeper::run() {
       }
       continue;
     }
-    if (job.kind == Job::release) {
+    if (job.kind == Job::Kind::kRelease) {
       auto it = held_.find(job.profile);
       if (it == held_.end()) continue;
       if (connected()) {

@@ -33,6 +33,7 @@ class LeaseKeeper {
   using ClaimFn = std::function<void(Result<std::optional<int64_t>>)>;
   using LostFn = std::function<void(const std::string& profile, int64_t token)>;
   using ListFn = std::function<void(Result<std::vector<store::Lease>>)>;
+  using GetFn = std::function<void(Result<std::optional<store::Lease>>)>;
 
   LeaseKeeper(ipc::LoopBridge& bridge, std::string conninfo, std::string host, int ttl_ms, LostFn lost);
   ~LeaseKeeper();  // gives every held lease back, then joins the thread
@@ -45,6 +46,8 @@ class LeaseKeeper {
   void release(const std::string& profile);
   // Every profile's lease (placement looks for unowned and expired ones).
   void list(ListFn done);
+  // One profile's lease as the database has it now (nullopt: no such profile).
+  void get(const std::string& profile, GetFn done);
   // The token held for `profile` (loop thread's view), if any.
   std::optional<int64_t> token(const std::string& profile) const;
   const std::string& host() const { return host_; }
@@ -53,10 +56,11 @@ class LeaseKeeper {
 
  private:
   struct Job {
-    enum Kind { claim, release, list, renew } kind = renew;
+    enum class Kind { kClaim, kRelease, kList, kGet, kRenew } kind = Kind::kRenew;
     std::string profile;
     ClaimFn done;
     ListFn listed;
+    GetFn got;
   };
   struct Held {
     int64_t token;

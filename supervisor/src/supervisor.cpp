@@ -69,6 +69,7 @@ Supervisor::Supervisor(Config config)
 }
 
 Supervisor::~Supervisor() {
+  cluster_.reset();  // first: its callbacks reach into everything below
   gate_.close();  // an instance going away must not start a waiting one
   instances_.clear();
   pending_claims_.clear();
@@ -190,6 +191,23 @@ int Supervisor::run() {
             config_.cluster.lease_ttl_ms);
   }
   events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir, std::move(locate));
+  if (!config_.cluster.nats_url.empty()) {
+    ClusterLink::Handlers h;
+    h.request = [this](json req, ReplyFn reply) { dispatch(req, std::move(reply), nullptr, true); };
+    h.event = [this](const std::string& profile, std::string_view line) { relay_remote_event(profile, line); };
+    h.reconnected = [this] {
+      // Whatever the other hosts published while we were away is in the log.
+      for (const auto& [profile, last] : remote_seen_)
+        if (last > 0) catch_up_remote(profile, 0);
+    };
+    auto link = ClusterLink::open(&loop_, *bridge_, config_.cluster, std::move(h));
+    if (!link) {
+      WA_ERROR("cluster: %s", link.error().message.c_str());
+      return 78;
+    }
+    cluster_ = std::move(*link);
+    events_->set_mirror([this](const std::string& profile, std::string_view line) { cluster_->publish_event(profile, line); });
+  }
   webhooks_ = std::make_unique<Webhooks>(config_.webhooks, config_.data_dir + "/webhooks.db", *events_, [this] {
     std::vector<std::string> profiles;
     for (const auto& i : instances_) profiles.push_back(i->profile());
@@ -276,6 +294,14 @@ void Supervisor::start_liveness() {
   });
 }
 
+namespace {
+// Failed here because another host holds the account's lease: it runs there.
+bool lease_taken(const Instance& inst) {
+  return inst.state() == State::failed &&
+         (inst.failed_reason() == "lease_held" || inst.failed_reason() == "lease_lost");
+}
+}  // namespace
+
 void Supervisor::start_cluster_scan() {
   cluster_scan_ = std::make_unique<ipc::Timer>(&loop_);
   cluster_scan_->start_repeat(static_cast<uint64_t>(config_.cluster.scan_ms), [this] {
@@ -295,7 +321,7 @@ void Supervisor::start_cluster_scan() {
 // keeps its lease). Each is claimed after a random delay, longer the fuller
 // this host is, so that hosts scanning together spread the accounts.
 void Supervisor::scan_cluster(std::vector<store::Lease> leases) {
-  if (shutting_down_) return;
+  if (shutting_down_ || draining_) return;
   const auto& cl = config_.cluster;
   size_t running = 0;
   for (const auto& i : instances_)
@@ -305,11 +331,7 @@ void Supervisor::scan_cluster(std::vector<store::Lease> leases) {
     const bool live_elsewhere = !l.owner.empty() && l.expires_in_ms > 0 && l.owner != cl.host_id;
     if (live_elsewhere || pending_claims_.count(l.profile) != 0 || maintenance_.count(l.profile) != 0) continue;
     if (leases_->token(l.profile)) continue;  // ours already
-    if (Instance* inst = find(l.profile)) {
-      const bool lost_here = inst->state() == State::failed &&
-                             (inst->failed_reason() == "lease_held" || inst->failed_reason() == "lease_lost");
-      if (!lost_here) continue;
-    }
+    if (Instance* inst = find(l.profile); inst && !lease_taken(*inst)) continue;
     if (cl.capacity > 0 && running + pending_claims_.size() >= static_cast<size_t>(cl.capacity)) break;
     uint64_t delay = cl.claim_jitter_ms > 0 ? rng() % (static_cast<uint64_t>(cl.claim_jitter_ms) + 1) : 0;
     if (cl.capacity > 0) delay += static_cast<uint64_t>(cl.claim_jitter_ms) * running / static_cast<uint64_t>(cl.capacity);
@@ -323,7 +345,7 @@ void Supervisor::claim_and_run(const std::string& profile) {
   leases_->claim(profile, [this, profile](Result<std::optional<int64_t>> r) {
     // The timer that brought us here is done: drop it on a later turn.
     bridge_->post([this, profile] { pending_claims_.erase(profile); });
-    if (shutting_down_) {
+    if (shutting_down_ || draining_) {
       if (r && *r) leases_->release(profile);
       return;
     }
@@ -390,6 +412,7 @@ const std::map<std::string_view, Supervisor::Handler>& Supervisor::handlers() {
       {"webhook_create", &Supervisor::cmd_webhook}, {"webhook_list", &Supervisor::cmd_webhook},
       {"webhook_delete", &Supervisor::cmd_webhook}, {"webhook_resume", &Supervisor::cmd_webhook},
       {"webhook_pause", &Supervisor::cmd_webhook},  {"webhook_ack", &Supervisor::cmd_webhook},
+      {"drain", &Supervisor::cmd_drain},
   };
   return table;
 }
@@ -399,7 +422,8 @@ std::vector<std::string> Supervisor::missing_handlers() {
                                       [](std::string_view name) { return handlers().count(name) != 0; });
 }
 
-void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending) {
+void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending,
+                          bool from_cluster) {
   json req = raw;
   contract::normalize_request(req);
   auto spec = contract::validate_request(req);
@@ -419,6 +443,14 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
     }
     const std::string profile = req["profile"].get<std::string>();
     call.inst = find(profile);
+    // On a cluster the account may run on another host: not here at all, or
+    // here only as the record of a lease another host took. The shared log
+    // answers `events` on any host.
+    const bool elsewhere = call.inst == nullptr || lease_taken(*call.inst);
+    if (leases_ && elsewhere && !from_cluster) {
+      route_to_owner(profile, req, c, std::move(call.reply));
+      return;
+    }
     if (call.inst == nullptr && req.value("create", false)) {
       if (auto st = runtime_profiles_.add(profile); !st) {
         call.reply(ipc::error_reply(st.error().code, "cannot record the new profile: " + st.error().message));
@@ -426,8 +458,18 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
       }
       call.inst = &add_instance(profile, true);
     }
+    if (call.inst == nullptr && c.name == "events" && leases_) {
+      cmd_events(call);  // the profile exists: route_to_owner looked it up
+      return;
+    }
     if (call.inst == nullptr) {
       call.reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
+      return;
+    }
+  } else if (leases_ && !from_cluster && c.name == "status" && req.contains("profile")) {
+    const std::string profile = req["profile"].get<std::string>();
+    if (Instance* inst = find(profile); inst == nullptr || lease_taken(*inst)) {
+      route_to_owner(profile, req, c, std::move(call.reply));
       return;
     }
   }
@@ -436,6 +478,134 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
     return;
   }
   (this->*handlers().at(c.name))(call);
+}
+
+void Supervisor::route_to_owner(const std::string& profile, const json& req, const contract::CommandSpec& spec,
+                                ReplyFn reply) {
+  const bool sends = spec.sends;
+  const contract::Deadline deadline = spec.deadline;
+  const std::string name(spec.name);
+  leases_->get(profile, [this, profile, req, sends, deadline, name, reply](Result<std::optional<store::Lease>> l) {
+    if (!l) {
+      reply(ipc::error_reply("cluster_unavailable", "cannot find which host runs profile '" + profile +
+                                                        "': " + l.error().message));
+      return;
+    }
+    const bool held_elsewhere = *l && !(*l)->owner.empty() && (*l)->owner != config_.cluster.host_id &&
+                                (*l)->expires_in_ms > 0;
+    if (!held_elsewhere || (name == "events" && *l)) {
+      // Nobody runs it (unknown, new, or between owners), or the shared
+      // log can answer: here.
+      if (name == "events" && !*l) {
+        reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
+        return;
+      }
+      dispatch(req, reply, nullptr, true);
+      return;
+    }
+    const std::string owner = (*l)->owner;
+    if (!cluster_) {
+      reply(ipc::error_reply("cluster_unavailable", "profile '" + profile + "' runs on host '" + owner +
+                                                        "' and this host has no cluster.nats_url"));
+      return;
+    }
+    // The owner's own deadline for the command, plus the hop there and back.
+    const uint64_t wait = contract::route_deadline_ms(deadline, config_.senders) + contract::kLinkMarginMs;
+    cluster_->request(owner, req, wait, sends, reply);
+  });
+}
+
+void Supervisor::relay_remote_event(const std::string& profile, std::string_view line) {
+  if (leases_ && leases_->token(profile)) return;  // ours: our own log and socket have it
+  int64_t seq = 0;
+  auto parsed = ipc::parse_json_text(as_bytes(line.substr(profile.size() + 1)));
+  if (!parsed || !parsed->is_object()) return;
+  if (auto it = parsed->find("seq"); it != parsed->end() && it->is_number_integer()) seq = it->get<int64_t>();
+  if (seq > 0) {
+    auto found = remote_seen_.find(profile);
+    const int64_t last = found == remote_seen_.end() ? 0 : found->second;
+    if (seq <= last) return;  // replayed already
+    if (last > 0 && seq > last + 1) catch_up_remote(profile, seq);
+    remote_seen_[profile] = seq;
+  }
+  events_->relay(profile, line, seq);
+}
+
+// Events of another host's profile after the last one relayed here, read
+// from the shared log: up to `until` (exclusive), or all when 0.
+void Supervisor::catch_up_remote(const std::string& profile, int64_t until) {
+  int64_t& last = remote_seen_[profile];
+  for (int rounds = 0; rounds < 100; ++rounds) {
+    const size_t want = until > 0 ? static_cast<size_t>(until - last - 1) : kMaxReplayBatch;
+    if (want == 0) return;
+    auto r = events_->replay(profile, last, want);
+    if (!r) {
+      WA_WARN("[%s] cluster: cannot read the events it missed: %s", profile.c_str(), r.error().message.c_str());
+      return;
+    }
+    const json& evs = (*r)["events"];
+    for (const auto& ev : evs) {
+      const int64_t seq = ev.value("seq", int64_t{0});
+      if (seq <= last || (until > 0 && seq >= until)) continue;
+      events_->relay(profile, ev);
+      last = seq;
+    }
+    if (evs.size() < std::min(want, kMaxReplayBatch)) return;
+  }
+}
+
+// `drain`: this host gives every account up for the others to claim, and
+// claims none until `drain` with cancel. Another host's name: sent there.
+void Supervisor::cmd_drain(Call& call) {
+  const std::string host = call.req.value("host", config_.cluster.host_id);
+  if (!leases_) {
+    call.reply(ipc::error_reply("not_supported", "drain hands accounts to other hosts: store.engine postgres only"));
+    return;
+  }
+  if (host != config_.cluster.host_id) {
+    if (!cluster_) {
+      call.reply(ipc::error_reply("cluster_unavailable", "host '" + host + "' is reached over NATS and this host "
+                                                                            "has no cluster.nats_url"));
+      return;
+    }
+    json req = call.req;
+    req.erase("host");  // there it is its own
+    const uint64_t wait = static_cast<uint64_t>(config_.shutdown_timeout_ms) * 2 + contract::kLinkMarginMs;
+    cluster_->request(host, req, wait, false, call.reply);
+    return;
+  }
+  if (call.req.value("cancel", false)) {
+    draining_ = false;
+    WA_INFO("drain cancelled: claiming accounts again");
+    call.reply(ipc::ok_reply({{"host", host}, {"draining", false}}));
+    return;
+  }
+  draining_ = true;
+  pending_claims_.clear();
+  std::vector<std::string> profiles;
+  for (auto& i : instances_) profiles.push_back(i->profile());
+  WA_INFO("drain: handing %zu accounts to the other hosts", profiles.size());
+  auto left = std::make_shared<size_t>(profiles.size());
+  auto done = [this, host, profiles, reply = call.reply] {
+    reply(ipc::ok_reply({{"host", host}, {"draining", true}, {"released", profiles}}));
+  };
+  if (profiles.empty()) {
+    done();
+    return;
+  }
+  for (const auto& profile : profiles) {
+    Instance* inst = find(profile);
+    // Senders, then the worker; the lease goes back once the worker is gone
+    // (never while it could still write), the instance is dropped on a
+    // later turn (this callback runs inside it).
+    inst->stop([this, profile, left, done] {
+      bridge_->post([this, profile, left, done] {
+        leases_->release(profile);
+        std::erase_if(instances_, [&](const auto& i) { return i->profile() == profile; });
+        if (--*left == 0) done();
+      });
+    });
+  }
 }
 
 void Supervisor::cmd_ping(Call& call) { call.reply(ipc::ok_reply({{"pong", true}, {"pid", ::getpid()}})); }
@@ -470,7 +640,15 @@ void Supervisor::cmd_metrics(Call& call) {
                                             {"restarts_total", restarts},
                                             {"connecting", gate_.connecting()},
                                             {"start_queue", gate_.waiting()}}},
+                            {"cluster", cluster_metrics()},
                             {"profiles", std::move(profiles)}}));
+}
+
+json Supervisor::cluster_metrics() const {
+  if (!leases_) return nullptr;
+  json out = {{"host_id", config_.cluster.host_id}, {"draining", draining_}, {"leases_lost", leases_->lost_count()}};
+  if (cluster_) out.update(cluster_->metrics());
+  return out;
 }
 
 void Supervisor::cmd_log_level(Call& call) {
@@ -487,7 +665,7 @@ void Supervisor::cmd_shutdown(Call& call) { begin_shutdown(std::move(call.pendin
 
 void Supervisor::cmd_events(Call& call) {
   // Read from the log on disk: works whether or not the instance runs.
-  auto r = events_->replay(call.inst->profile(), call.req["since"].get<int64_t>(),
+  auto r = events_->replay(call.req["profile"].get<std::string>(), call.req["since"].get<int64_t>(),
                            call.req.value("limit", contract::kDefaultReplayLimit));
   if (!r) {
     call.reply(ipc::error_reply(r.error().code, r.error().message));

@@ -14,6 +14,7 @@
 #include <map>
 #include <string_view>
 
+#include "cluster_link.hpp"
 #include "config.hpp"
 #include "wa/contract/commands.hpp"
 #include "events.hpp"
@@ -56,7 +57,20 @@ class Supervisor {
   static const std::map<std::string_view, Handler>& handlers();
 
   void on_request(std::shared_ptr<ipc::PendingRequest> req);
-  void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending);
+  // `from_cluster`: another host sent it here as the profile's owner; it is
+  // answered here, never sent on (no loops while ownership moves).
+  void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending,
+                bool from_cluster = false);
+  // A request for a profile this host does not run: asks the lease table
+  // who does and sends it there over NATS; answered here when nobody holds
+  // it (unknown profile, or `create`).
+  void route_to_owner(const std::string& profile, const json& req, const contract::CommandSpec& spec, ReplyFn reply);
+  // Another host's event: to the local event socket, after the events it
+  // skipped (read from the shared log) so local consumers see no gap.
+  void relay_remote_event(const std::string& profile, std::string_view line);
+  void catch_up_remote(const std::string& profile, int64_t until);
+  void cmd_drain(Call& call);
+  json cluster_metrics() const;
   void cmd_ping(Call& call);
   void cmd_status(Call& call);
   void cmd_metrics(Call& call);
@@ -99,6 +113,11 @@ class Supervisor {
   uv_loop_t loop_{};
   std::unique_ptr<ipc::LoopBridge> bridge_;
   std::unique_ptr<LeaseKeeper> leases_;  // store.engine "postgres" only
+  std::unique_ptr<ClusterLink> cluster_;  // cluster.nats_url set only
+  // Other hosts' profiles: the last seq relayed to the local event socket.
+  std::map<std::string, int64_t> remote_seen_;
+  // `drain`: this host runs nothing and claims nothing until `drain --cancel`.
+  bool draining_ = false;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<Webhooks> webhooks_;
   std::unique_ptr<ipc::RepServer> control_;

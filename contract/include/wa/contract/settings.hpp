@@ -158,6 +158,13 @@ struct ClusterSettings {
   int scan_ms = 5000;
   int claim_jitter_ms = 1000;
   int capacity = 0;
+  // Commands and live events between hosts (docs/ARCHITECTURE.md, "Cluster"):
+  // the NATS server(s), comma-separated; empty: this host answers only for
+  // its own accounts. The URL may carry a user and password: never logged.
+  // Environment WA_NATS_URL overrides it.
+  std::string nats_url;
+  // First token of every subject: <prefix>.host.<host>.cmd, <prefix>.ev.<profile>.
+  std::string subject_prefix = "wa";
 };
 
 struct WorkerSettings {
