@@ -111,7 +111,9 @@ std::vector<CommandSpec> build() {
                          R"("profiles": [{"profile", "state", "connection", "restarts", "reconnects", )"
                          R"("messages_in", "messages_out", "sends_failed": {"CODE": n}, "senders", "log_head"}]}` )"
                          R"((counts since the supervisor started; `log_head`: the newest seq it has seen logged, )"
-                         R"(null before any))",
+                         R"(null before any); on PostgreSQL also `"cluster": {"host_id", "draining", "leases_lost"}` and )"
+                         R"(with NATS `"nats_connected", "requests_out", "requests_in", "request_failures", "events_out", )"
+                         R"("events_in", "events_dropped"` (null on SQLite))",
                .cli = "metrics"});
   c.push_back({.name = "start",
                .runs = Runs::supervisor,

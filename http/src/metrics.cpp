@@ -75,6 +75,23 @@ std::string render_metrics(const json& m, const json& webhooks) {
     o.family("wa_supervisor_restarts_total", "counter", "worker restarts since the supervisor started, all profiles");
     o.sample("wa_supervisor_restarts_total", {}, num_of(s, "restarts_total"));
   }
+  if (m.is_object() && m.contains("cluster") && m["cluster"].is_object()) {
+    const json& c = m["cluster"];
+    o.family("wa_cluster_leases_lost_total", "counter", "accounts this host gave up because their lease moved or lapsed");
+    o.sample("wa_cluster_leases_lost_total", {}, num_of(c, "leases_lost"));
+    o.family("wa_cluster_draining", "gauge", "1 while this host is drained");
+    o.sample("wa_cluster_draining", {}, json(c.value("draining", false) ? 1 : 0));
+    if (c.contains("nats_connected")) {
+      o.family("wa_cluster_nats_connected", "gauge", "1 while NATS is reachable");
+      o.sample("wa_cluster_nats_connected", {}, json(c.value("nats_connected", false) ? 1 : 0));
+      o.family("wa_cluster_requests_total", "counter", "commands sent to other hosts over NATS");
+      o.sample("wa_cluster_requests_total", {}, num_of(c, "requests_out"));
+      o.family("wa_cluster_request_failures_total", "counter", "commands to other hosts that failed (cluster_unavailable, no answer)");
+      o.sample("wa_cluster_request_failures_total", {}, num_of(c, "request_failures"));
+      o.family("wa_cluster_events_dropped_total", "counter", "events not published on NATS (replayed from the log by the other hosts)");
+      o.sample("wa_cluster_events_dropped_total", {}, num_of(c, "events_dropped"));
+    }
+  }
   std::map<std::string, int64_t> heads;
   if (m.is_object() && m.contains("profiles") && m["profiles"].is_array()) {
     for (const auto& p : m["profiles"]) {

@@ -4,6 +4,12 @@
 # this machine:
 #   scripts/bench/cluster.sh flood [senders] [messages_per_sender]
 #       the inbound flood of connection.sh, SQLite and then PostgreSQL
+#   scripts/bench/cluster.sh send [recipients] [messages] [concurrency]
+#       send.sh's warm and cold sends (ours only), SQLite and then PostgreSQL
+#   scripts/bench/cluster.sh idle [accounts]
+#       connection.sh idle on PostgreSQL (accounts per host: the tree's PSS
+#       per account), plus the peak PSS of the database's own backends (one
+#       session per running worker)
 #   scripts/bench/cluster.sh failover [accounts]
 #       three supervisors, kill -9 of the one running the accounts: time from
 #       the kill to each account `open` on another host (p50/p99), with the
@@ -30,13 +36,40 @@ case "${1:-flood}" in
     echo "== PostgreSQL"
     BENCH_PG_CONNINFO_FILE=$work/conninfo "$BUILD_DIR/bin/bench_receive" "$BUILD_DIR/bin" flood "$@"
     ;;
+  send)
+    shift || true
+    echo "== SQLite"
+    BENCH_SKIP_BAILEYS=1 BUILD_DIR=$BUILD_DIR "$ROOT/scripts/bench/send.sh" "${1:-50}" "${2:-1000}" "${3:-16}"
+    echo "== PostgreSQL"
+    BENCH_SKIP_BAILEYS=1 BUILD_DIR=$BUILD_DIR BENCH_PG_CONNINFO_FILE=$work/conninfo \
+      "$ROOT/scripts/bench/send.sh" "${1:-50}" "${2:-1000}" "${3:-16}"
+    ;;
+  idle)
+    ninja -C "$BUILD_DIR" -j1 bench_scale wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
+    postmaster=$(head -1 "$(sed -n 2p "$state")/data/postmaster.pid")
+    pg_pss() {  # kB, the postmaster and every backend
+      local total=0 p
+      for p in $postmaster $(pgrep -P "$postmaster"); do
+        total=$((total + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+      done
+      echo $total
+    }
+    base=$(pg_pss)
+    peak_file=$work/pg_peak
+    echo "$base" >"$peak_file"
+    ( while :; do now=$(pg_pss); [[ $now -gt $(cat "$peak_file") ]] && echo "$now" >"$peak_file"; sleep 2; done ) &
+    sampler=$!
+    BENCH_PG_CONNINFO_FILE=$work/conninfo "$BUILD_DIR/bin/bench_scale" "$BUILD_DIR/bin" idle "${2:-200}"
+    kill "$sampler"
+    echo "postgres backends: PSS $base kB before, peak $(cat "$peak_file") kB with the accounts up"
+    ;;
   failover)
     ninja -C "$BUILD_DIR" -j2 process_cluster wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
     WA_TEST_PG_STATE=$state WA_CLUSTER_ACCOUNTS=${2:-30} "$BUILD_DIR/bin/process_cluster" \
       -tc="cluster: three supervisors*" 2>&1 | grep -E "failover_ms|test cases|ERROR"
     ;;
   *)
-    echo "usage: scripts/bench/cluster.sh flood|failover [...]" >&2
+    echo "usage: scripts/bench/cluster.sh flood|send|idle|failover [...]" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@
 #   BUILD_DIR=/path scripts/bench/send.sh [recipients=100] [messages=2000] [concurrency=16] [max senders=recipients]
 # "Warm" means sessions, device lists AND sender processes: with fewer
 # senders than recipients, round-robin sends make every send fork a sender.
+# BENCH_PG_CONNINFO_FILE=FILE: our account's state in PostgreSQL (scripts/
+# bench/cluster.sh send); BENCH_SKIP_BAILEYS=1: ours only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
@@ -41,11 +43,15 @@ for _ in $(seq 100); do [[ -f $STATE/ready ]] && break; sleep 0.1; done
 PREFIX=1557
 "$BIN/bench_send" prepare --state "$STATE" --prefix $PREFIX --count "$RECIPIENTS"
 
+STORE_JSON=
+if [[ -n ${BENCH_PG_CONNINFO_FILE:-} ]]; then
+  STORE_JSON=", \"store\": {\"engine\": \"postgres\", \"conninfo_file\": \"$BENCH_PG_CONNINFO_FILE\"}, \"cluster\": {\"host_id\": \"bench\"}"
+fi
 cat >"$WORK/config.json" <<JSON
 {"run_dir": "$WORK/run", "data_dir": "$WORK/data",
  "server": {"url": "ws://127.0.0.1:$(cat "$STATE/port")/ws/chat", "root_public_key": "$(head -c 64 "$STATE/root.pub")"},
  "senders": {"max_per_instance": $SENDERS, "idle_ms": 60000},
- "instances": [{"profile": "bench", "autostart": true}]}
+ "instances": [{"profile": "bench", "autostart": true}]${STORE_JSON}}
 JSON
 "$BIN/wa-supervisor" --config "$WORK/config.json" 2>"$WORK/sup.log" &
 SUP=$!
@@ -59,6 +65,7 @@ echo "load average: $(cat /proc/loadavg)"
 CONN=$("$BIN/wactl" --run-dir "$WORK/run" call '{"cmd":"status","profile":"bench"}' |
   sed -n 's/.*"connection_pid":\([0-9]*\).*/\1/p')
 [[ -n $CONN ]] && echo "connection worker PSS after the run: $(awk '/^Pss:/{print $2}' /proc/$CONN/smaps_rollup) kB"
+[[ -n ${BENCH_SKIP_BAILEYS:-} ]] && exit 0
 # The reference client on the same server, to the same recipients.
 node "$ROOT/bench/message/send_baileys.mjs" "$ROOT/tests/interop" "$BIN/wa-testserver" "$STATE" 15569990002 \
   $PREFIX "$RECIPIENTS" "$MESSAGES" "$CONCURRENCY"

@@ -56,15 +56,7 @@ class NatsServer {
     pid_ = spawn({"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_)}, log_);
     if (!wait_until([&] { return accepts(port_); }, 10s)) throw std::runtime_error("nats-server did not start");
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    if (wait_exit(pid_, 10s) == -1) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 5s);
-    }
-    pid_ = 0;
-  }
+  void stop() { stop_child(pid_); }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
 
  private:

@@ -85,15 +85,7 @@ class TestServer {
       throw std::runtime_error("wa-testserver did not start; log:\n" + read_log());
     port_ = std::stoi(read("port"));
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    if (wait_exit(pid_, 10s) == -1) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 5s);
-    }
-    pid_ = 0;
-  }
+  void stop() { stop_child(pid_); }
   TempDir dir_;
   std::string state_, log_, root_;
   int port_ = 0;

@@ -160,6 +160,18 @@ inline int wait_exit(pid_t pid, std::chrono::milliseconds timeout = 10s) {
   return done ? status : -1;
 }
 
+// A child asked to stop (SIGTERM), killed if it has not within 10 s; `pid`
+// is 0 afterwards.
+inline void stop_child(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  if (wait_exit(pid, 10s) == -1) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, 5s);
+  }
+  pid = 0;
+}
+
 // Collects every event in the background.
 class EventLog {
  public:
@@ -229,13 +241,7 @@ class Supervisor {
   }
   ~Supervisor() {
     if (std::getenv("WA_TEST_SHOW_LOG") != nullptr) std::fprintf(stderr, "%s", log_text().c_str());
-    if (pid_ > 0 && exists(pid_)) {
-      ::kill(pid_, SIGTERM);
-      if (wait_exit(pid_, 10s) == -1) {
-        ::kill(pid_, SIGKILL);
-        wait_exit(pid_, 5s);
-      }
-    }
+    if (pid_ > 0 && exists(pid_)) stop_child(pid_);
     reap_adopted();
   }
   Supervisor(const Supervisor&) = delete;

@@ -178,4 +178,15 @@ TEST_CASE("/metrics text from the metrics and webhook_list results") {
   for (size_t p = t.find("# TYPE wa_instance_up "); p != std::string::npos; p = t.find("# TYPE wa_instance_up ", p + 1)) ++n;
   CHECK(n == 1);
   CHECK(render_metrics(json("garbage"), json()).empty());
+  // A cluster host: its lease and NATS counters; SQLite's null adds nothing.
+  CHECK(t.find("wa_cluster_") == std::string::npos);
+  json c = json::parse(R"({"cluster": {"host_id": "wa-1", "draining": true, "leases_lost": 2, "nats_connected": false,
+    "requests_out": 9, "request_failures": 4, "events_dropped": 1}})");
+  const std::string ct = render_metrics(c, json());
+  CHECK(ct.find("wa_cluster_leases_lost_total 2\n") != std::string::npos);
+  CHECK(ct.find("wa_cluster_draining 1\n") != std::string::npos);
+  CHECK(ct.find("wa_cluster_nats_connected 0\n") != std::string::npos);
+  CHECK(ct.find("wa_cluster_request_failures_total 4\n") != std::string::npos);
+  CHECK(render_metrics(json::parse(R"({"cluster": {"host_id": "wa-1", "draining": false, "leases_lost": 0}})"), json())
+            .find("nats") == std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "config.hpp"
+#include "wa/contract/cluster.hpp"
 #include "wa/contract/commands.hpp"
 
 using namespace wa::supervisor;
@@ -163,4 +164,43 @@ TEST_CASE("config: start settings, their defaults and their bounds") {
         std::string::npos);
   CHECK(error_of(R"({"instances": [], "start": {"bogus": 1}})").find("bogus") != std::string::npos);
   CHECK(error_of(R"({"instances": [], "start": 5})").find("start") != std::string::npos);
+}
+
+TEST_CASE("config: store and cluster sections, NATS only with PostgreSQL, names safe in a NATS subject") {
+  auto d = parse_config(R"({"instances": []})");
+  REQUIRE(d.has_value());
+  CHECK(d->store.engine == "sqlite");
+  CHECK(d->cluster.nats_url.empty());
+  CHECK(d->cluster.subject_prefix == "wa");
+  CHECK(d->cluster.lease_ttl_ms == 15000);
+  CHECK_FALSE(d->cluster.host_id.empty());
+  auto c = parse_config(R"({"instances": [], "store": {"engine": "postgres", "conninfo_file": "/etc/pg"},
+      "cluster": {"host_id": "wa-1.dc2", "nats_url": "nats://a:4222,nats://b:4222", "subject_prefix": "prod_wa",
+                  "capacity": 400, "scan_ms": 1000, "claim_jitter_ms": 0, "lease_ttl_ms": 5000}})");
+  REQUIRE(c.has_value());
+  CHECK(c->store.engine == "postgres");
+  CHECK(c->cluster.host_id == "wa-1.dc2");
+  CHECK(c->cluster.nats_url == "nats://a:4222,nats://b:4222");
+  CHECK(c->cluster.subject_prefix == "prod_wa");
+  CHECK(c->cluster.capacity == 400);
+  CHECK(error_of(R"({"instances": [], "cluster": {"nats_url": "nats://a:4222"}})").find("cluster.nats_url") !=
+        std::string::npos);
+  // A wildcard or a space in a subject token would subscribe to other hosts' commands.
+  CHECK(error_of(R"({"instances": [], "cluster": {"host_id": "a*"}})").find("cluster.host_id") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "cluster": {"host_id": "a b"}})").find("cluster.host_id") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "cluster": {"host_id": ">"}})").find("cluster.host_id") != std::string::npos);
+  CHECK(error_of(R"({"instances": [], "cluster": {"subject_prefix": "a.b"}})").find("cluster.subject_prefix") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "cluster": {"subject_prefix": ""}})").find("cluster.subject_prefix") !=
+        std::string::npos);
+  CHECK(error_of(R"({"instances": [], "store": {"engine": "mysql"}})").find("store.engine") != std::string::npos);
+}
+
+TEST_CASE("cluster subjects: one token per host and profile, '.' written '~'") {
+  using namespace wa::contract;
+  CHECK(cluster_command_subject("wa", "wa-1.dc2") == "wa.host.wa-1~dc2.cmd");
+  CHECK(cluster_event_subject("wa", "shop.main") == "wa.ev.shop~main");
+  CHECK(cluster_event_wildcard("prod") == "prod.ev.>");
+  // Distinct names, distinct subjects ('~' is in neither alphabet).
+  CHECK(subject_token("a.b") != subject_token("a-b"));
 }
