@@ -46,22 +46,35 @@ case "${1:-flood}" in
     ;;
   idle)
     ninja -C "$BUILD_DIR" -j1 bench_scale wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
+    # Each running worker holds a few sessions (docs/BENCHMARKS.md): room
+    # for more than the test cluster's 600.
+    /usr/lib/postgresql/15/bin/psql "$(head -1 "$state")" -qc "ALTER SYSTEM SET max_connections = 2000" >/dev/null
+    "$ROOT/tests/support/pg_server.sh" pause "$state"
+    "$ROOT/tests/support/pg_server.sh" resume "$state"
     postmaster=$(head -1 "$(sed -n 2p "$state")/data/postmaster.pid")
-    pg_pss() {  # kB, the postmaster and every backend
-      local total=0 p
+    pg_pss() {  # "kB sessions": the postmaster and every backend
+      local total=0 n=0 p
       for p in $postmaster $(pgrep -P "$postmaster"); do
         total=$((total + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+        n=$((n + 1))
       done
-      echo $total
+      echo "$total $n"
     }
-    base=$(pg_pss)
+    read -r base base_n < <(pg_pss)
     peak_file=$work/pg_peak
-    echo "$base" >"$peak_file"
-    ( while :; do now=$(pg_pss); [[ $now -gt $(cat "$peak_file") ]] && echo "$now" >"$peak_file"; sleep 2; done ) &
+    echo "$base $base_n" >"$peak_file"
+    ( while [[ -f $peak_file ]]; do
+        read -r now n < <(pg_pss)
+        read -r best _ <"$peak_file" || best=0
+        [[ $now -gt $best ]] && echo "$now $n" >"$peak_file"
+        sleep 2
+      done ) &
     sampler=$!
     BENCH_PG_CONNINFO_FILE=$work/conninfo "$BUILD_DIR/bin/bench_scale" "$BUILD_DIR/bin" idle "${2:-200}"
-    kill "$sampler"
-    echo "postgres backends: PSS $base kB before, peak $(cat "$peak_file") kB with the accounts up"
+    read -r peak peak_n <"$peak_file"
+    rm -f "$peak_file"
+    wait "$sampler" || true
+    echo "postgres processes: $base_n using PSS $base kB before, $peak_n using $peak kB at the peak with the accounts up"
     ;;
   failover)
     ninja -C "$BUILD_DIR" -j2 process_cluster wa-supervisor wa-connection wa-sender wa-testserver >/dev/null

@@ -586,7 +586,7 @@ void Supervisor::cmd_drain(Call& call) {
   for (auto& i : instances_) profiles.push_back(i->profile());
   WA_INFO("drain: handing %zu accounts to the other hosts", profiles.size());
   auto left = std::make_shared<size_t>(profiles.size());
-  auto done = [this, host, profiles, reply = call.reply] {
+  auto done = [host, profiles, reply = call.reply] {
     reply(ipc::ok_reply({{"host", host}, {"draining", true}, {"released", profiles}}));
   };
   if (profiles.empty()) {
