@@ -193,7 +193,7 @@ int Supervisor::run() {
   events_ = std::make_unique<EventBus>(std::move(*pub), config_.data_dir, std::move(locate));
   if (!config_.cluster.nats_url.empty()) {
     ClusterLink::Handlers h;
-    h.request = [this](json req, ReplyFn reply) { dispatch(req, std::move(reply), nullptr, true); };
+    h.request = [this](json req, ReplyFn reply) { dispatch(req, std::move(reply), nullptr, Origin::cluster); };
     h.event = [this](const std::string& profile, std::string_view line) { relay_remote_event(profile, line); };
     h.reconnected = [this] {
       // Whatever the other hosts published while we were away is in the log.
@@ -423,7 +423,7 @@ std::vector<std::string> Supervisor::missing_handlers() {
 }
 
 void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending,
-                          bool from_cluster) {
+                          Origin origin) {
   json req = raw;
   contract::normalize_request(req);
   auto spec = contract::validate_request(req);
@@ -447,8 +447,15 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
     // here only as the record of a lease another host took. The shared log
     // answers `events` on any host.
     const bool elsewhere = call.inst == nullptr || lease_taken(*call.inst);
-    if (leases_ && elsewhere && !from_cluster) {
+    if (leases_ && elsewhere && origin == Origin::control) {
       route_to_owner(profile, req, c, std::move(call.reply));
+      return;
+    }
+    if (elsewhere && origin == Origin::cluster && c.name != "events") {
+      // The sender's lease lookup named us, but the account is not running
+      // here (just released, or claimed by a third host meanwhile).
+      call.reply(ipc::error_reply("cluster_unavailable", "profile '" + profile + "' is not running on host '" +
+                                                             config_.cluster.host_id + "' (moving between hosts)"));
       return;
     }
     if (call.inst == nullptr && req.value("create", false)) {
@@ -466,7 +473,7 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
       call.reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
       return;
     }
-  } else if (leases_ && !from_cluster && c.name == "status" && req.contains("profile")) {
+  } else if (leases_ && origin == Origin::control && c.name == "status" && req.contains("profile")) {
     const std::string profile = req["profile"].get<std::string>();
     if (Instance* inst = find(profile); inst == nullptr || lease_taken(*inst)) {
       route_to_owner(profile, req, c, std::move(call.reply));
@@ -500,7 +507,7 @@ void Supervisor::route_to_owner(const std::string& profile, const json& req, con
         reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
         return;
       }
-      dispatch(req, reply, nullptr, true);
+      dispatch(req, reply, nullptr, Origin::resolved);
       return;
     }
     const std::string owner = (*l)->owner;

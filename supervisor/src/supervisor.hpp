@@ -57,10 +57,12 @@ class Supervisor {
   static const std::map<std::string_view, Handler>& handlers();
 
   void on_request(std::shared_ptr<ipc::PendingRequest> req);
-  // `from_cluster`: another host sent it here as the profile's owner; it is
-  // answered here, never sent on (no loops while ownership moves).
+  // Where a request comes from. `cluster`: another host sent it here as the
+  // profile's owner; `resolved`: the lease table said nobody else runs it.
+  // Either is answered here, never sent on (no loops while ownership moves).
+  enum class Origin { control, cluster, resolved };
   void dispatch(const json& req, ReplyFn reply, std::shared_ptr<ipc::PendingRequest> pending,
-                bool from_cluster = false);
+                Origin origin = Origin::control);
   // A request for a profile this host does not run: asks the lease table
   // who does and sends it there over NATS; answered here when nobody holds
   // it (unknown profile, or `create`).
