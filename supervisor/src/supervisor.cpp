@@ -475,7 +475,9 @@ void Supervisor::dispatch(const json& raw, ReplyFn reply, std::shared_ptr<ipc::P
     }
   } else if (leases_ && origin == Origin::control && c.name == "status" && req.contains("profile")) {
     const std::string profile = req["profile"].get<std::string>();
-    if (Instance* inst = find(profile); inst == nullptr || lease_taken(*inst)) {
+    // A local record (failed with lease_lost: it runs elsewhere) is what
+    // this host knows and says so; only a profile it never ran is asked for.
+    if (find(profile) == nullptr) {
       route_to_owner(profile, req, c, std::move(call.reply));
       return;
     }
