@@ -36,6 +36,12 @@ store::Store* EventSink::store() {
   return store_.get();
 }
 
+Result<std::optional<store::Store::LeaseState>> EventSink::lease_state() {
+  store::Store* st = store();
+  if (st == nullptr) return fail("db_unavailable", "the profile's store cannot be opened");
+  return st->lease_state();
+}
+
 json EventSink::log(json event) {
   if (event.value("seq", int64_t{0}) > 0) return event;
   if (store::live_only(event)) {

@@ -33,6 +33,8 @@ class EventSink {
   nlohmann::json log(nlohmann::json event);
   // Prunes now and then every hour.
   void start_retention();
+  // The account's lease, read on this sink's connection (Store::lease_state).
+  Result<std::optional<store::Store::LeaseState>> lease_state();
 
  private:
   store::Store* store();

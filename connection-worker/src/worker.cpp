@@ -336,19 +336,10 @@ void Worker::check_lease() {
   if (lease_lost_) return;
   const auto now = std::chrono::steady_clock::now();
   const auto margin = std::chrono::milliseconds(settings_.store.lease_ttl_ms / 3);
-  auto look = [&]() -> Result<std::optional<store::Lease>> {
-    if (!leases_) {
-      auto info = store::pg_conninfo(settings_.store.conninfo_file);
-      if (!info) return Unexpected<Error>{info.error()};
-      auto t = store::LeaseTable::open(*info);
-      if (!t) return Unexpected<Error>{t.error()};
-      leases_.emplace(std::move(*t));
-    }
-    auto l = leases_->get(profile_);
-    if (!l && l.error().code == "db_unavailable") leases_.reset();
-    return l;
-  };
-  auto l = look();
+  // On the event sink's connection (same thread, open for the worker's
+  // whole life anyway): a lease check costs no session of its own.
+  auto l = events_ ? events_->lease_state()
+                   : Result<std::optional<store::Store::LeaseState>>(fail("db_unavailable", "no event sink yet"));
   if (l) {
     if (!*l || (*l)->token != settings_.store.token) return on_lease_lost("another host claimed the account");
     lease_valid_until_ = now + std::chrono::milliseconds((*l)->expires_in_ms) - margin;

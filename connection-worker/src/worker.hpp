@@ -30,7 +30,6 @@
 #include "wa/ipc/pair_link.hpp"
 #include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/timer.hpp"
-#include "wa/store/lease.hpp"
 
 namespace wa::connection {
 
@@ -111,7 +110,6 @@ class Worker {
   void check_lease();
   void on_lease_lost(const std::string& why);
   ipc::Timer lease_timer_;
-  std::optional<store::LeaseTable> leases_;
   std::chrono::steady_clock::time_point lease_valid_until_{};  // local estimate, a third of the ttl early
   bool lease_lost_ = false;
 };

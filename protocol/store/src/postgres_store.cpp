@@ -807,6 +807,19 @@ class PgStore final : public Store {
     return std::optional<Bytes>{r->blob(0, 0)};
   }
 
+  Result<std::optional<LeaseState>> lease_state() override {
+    auto r = c_.run("SELECT token, CASE WHEN expires_at = '-infinity' THEN -1 "
+                    "ELSE (extract(epoch FROM (expires_at - clock_timestamp())) * 1000)::bigint END "
+                    "FROM wa_leases WHERE profile = $1",
+                    P());
+    if (!r) return err(r);
+    if (r->empty()) return std::optional<LeaseState>{};
+    auto token = r->i64(0, 0);
+    auto ms = r->i64(0, 1);
+    if (!token || !ms) return fail("db_corrupt", "malformed lease row");
+    return std::optional<LeaseState>{LeaseState{*token, *ms}};
+  }
+
   Result<std::optional<std::string>> opt_text(std::string_view sql, std::string_view key) {
     auto r = c_.run(sql, P().text(key));
     if (!r) return err(r);

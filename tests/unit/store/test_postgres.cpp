@@ -125,6 +125,32 @@ TEST_CASE("leases: one live owner, renewal, expiry by the server's clock, every 
   CHECK(must(pg_profiles(pg_conninfo())).size() >= 2);
 }
 
+TEST_CASE("lease_state: a store reads its profile's lease on its own connection; SQLite has none") {
+  const std::string p = pg_unique_profile("ls");
+  auto st = open_store(p, 0);
+  auto leases = must(LeaseTable::open(pg_conninfo()));
+  auto before = must(st->lease_state());
+  // Registered without an owner, or no row yet: either way no live token.
+  CHECK((!before.has_value() || before->expires_in_ms <= 0));
+  auto a = must(leases.claim(p, "host-a", 60000));
+  REQUIRE(a.has_value());
+  auto now = must(st->lease_state());
+  REQUIRE(now.has_value());
+  CHECK(now->token == a->token);
+  CHECK(now->expires_in_ms > 50000);
+  CHECK(now->expires_in_ms <= 60000);
+  must(leases.release(p, "host-a", a->token));
+  auto released = must(st->lease_state());
+  REQUIRE(released.has_value());
+  CHECK(released->expires_in_ms <= 0);
+
+  wa::test::TempDir dir;
+  auto lite = must(open_sqlite(dir.path() + "/s.db"));
+  auto none = lite->lease_state();
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == "not_supported");
+}
+
 TEST_CASE("fencing: a store of an old owner writes nothing once a new owner claimed the account") {
   const std::string p = pg_unique_profile("fence");
   auto leases = must(LeaseTable::open(pg_conninfo()));

@@ -290,6 +290,19 @@ class Store {
   // returns whether this vote is now the voter's current one.
   virtual Result<bool> poll_vote_put(const PollVoteRecord& v) = 0;
   virtual Result<std::vector<PollVoteRecord>> poll_votes(std::string_view poll_id, std::string_view chat) = 0;
+
+  // The profile's lease as the database sees it now, on a store that hosts
+  // share (docs/ARCHITECTURE.md, "Cluster"): nullopt when it has no lease
+  // row; not_supported on a store without leases (SQLite). Read on the
+  // store's own connection, so a worker checking its lease costs no
+  // database session of its own.
+  struct LeaseState {
+    int64_t token = 0;
+    int64_t expires_in_ms = 0;  // <= 0: lapsed or released
+  };
+  virtual Result<std::optional<LeaseState>> lease_state() {
+    return fail("not_supported", "this store has no leases");
+  }
 };
 
 }  // namespace wa::store
