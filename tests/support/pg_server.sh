@@ -5,13 +5,17 @@
 # socket in its own directory only (no TCP port to collide with anything),
 # trusts local connections, and runs without fsync: tests check our
 # transactions, not the disk. PG_DURABLE=1 keeps PostgreSQL's durable
-# defaults (the benchmarks, scripts/bench/cluster.sh).
+# defaults (the benchmarks, scripts/bench/cluster.sh). PG_COMMIT_TS=1 has it
+# record each transaction's commit time (track_commit_timestamp), so a test
+# can tell when a row was committed (pg_xact_commit_timestamp(xmin)).
 #
 #   pg_server.sh start STATE   start a cluster; STATE (a file) gets the
 #                              conninfo on line 1 and the cluster directory
 #                              on line 2
 #   pg_server.sh stop STATE    stop it and remove its directory
 #   pg_server.sh pause|resume STATE   stop/start the server keeping its data
+#                              (an outage: resume starts it again on the same
+#                              data directory and socket)
 set -eu
 cmd=$1
 state=$2
@@ -50,6 +54,9 @@ max_connections = 600
 shared_buffers = 64MB
 log_min_messages = warning
 CONF
+    if [ "${PG_COMMIT_TS:-0}" = 1 ]; then
+      printf 'track_commit_timestamp = on\n' >>"$d/data/postgresql.conf"
+    fi
     if [ "${PG_DURABLE:-0}" != 1 ]; then
       printf 'fsync = off\nfull_page_writes = off\n' >>"$d/data/postgresql.conf"
     fi

@@ -10,6 +10,7 @@
 //     drop-acks {"n"} | delay-acks {"n","ms"} | refuse-login {"reason"} | omit-pn | clear
 //   {"cmd":"migrate","phone":P,"on":true|false}
 //   {"cmd":"new-lid","phone":P}
+//   {"cmd":"receipts","phone":P}   every receipt P's devices sent this run
 //   {"cmd":"media-expire","path":DIRECT_PATH|"all"}   (media_phone.cpp)
 //   {"cmd":"media-corrupt","path":DIRECT_PATH}
 //   {"cmd":"media-refuse-uploads","on":true|false}

@@ -29,6 +29,7 @@ void Server::on_admin(std::shared_ptr<ipc::PendingRequest> req) {
         {"migrate", &Server::admin_migrate},
         {"new-lid", &Server::admin_new_lid},
         {"contacts", &Server::admin_contacts},
+        {"receipts", &Server::admin_receipts},
         {"media-expire", &Server::admin_media_expire},
         {"media-corrupt", &Server::admin_media_corrupt},
         {"media-refuse-uploads", &Server::admin_media_refuse_uploads},
@@ -97,6 +98,19 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                                       {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
                                       {"privacy_tokens", counters_.privacy_tokens}, {"refused", refused},
                                       {"bad_frames", transport_->bad_frames()}}}});
+}
+
+// Every receipt the account's devices sent this run (oldest first), with
+// the ids it answered and the server's wall clock at its arrival.
+json Server::admin_receipts(const json& req, std::shared_ptr<ipc::PendingRequest>&) {
+  std::string phone = req.value("phone", "");
+  if (auto st = admin::check_phone(phone); !st) return ipc::error_reply(st.error().code, st.error().message);
+  json out = json::array();
+  for (const auto& r : receipt_log_) {
+    if (r.from.phone != phone) continue;
+    out.push_back({{"device", r.from.device}, {"type", r.type}, {"ids", r.ids}, {"at_us", r.at_us}});
+  }
+  return ipc::ok_reply({{"phone", phone}, {"receipts", out}, {"dropped", receipt_log_dropped_}});
 }
 
 json Server::admin_drain_prekeys(const json& req, std::shared_ptr<ipc::PendingRequest>&) {

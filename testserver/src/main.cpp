@@ -296,6 +296,11 @@ int main(int argc, char** argv) {
                   "presence.");
   contacts_cmd->add_option("--state", dir, "state directory of the running server")->required();
   contacts_cmd->add_option("--phone", phone, "account phone number")->required();
+  auto* receipts_cmd = app.add_subcommand(
+      "receipts", "Every receipt account NUMBER's devices sent since the server started: the ids each answered, its "
+                  "type and when it arrived (wall clock, microseconds).");
+  receipts_cmd->add_option("--state", dir, "state directory of the running server")->required();
+  receipts_cmd->add_option("--phone", phone, "account phone number")->required();
   app.footer(kFaultHelp);
 
   CLI11_PARSE(app, argc, argv);
@@ -322,6 +327,7 @@ int main(int argc, char** argv) {
   if (*migrate_cmd) return admin_call(dir, {{"cmd", "migrate"}, {"phone", phone}, {"on", onoff == "on"}}, true, 10000);
   if (*new_lid_cmd) return admin_call(dir, {{"cmd", "new-lid"}, {"phone", phone}}, true, 10000);
   if (*contacts_cmd) return admin_call(dir, {{"cmd", "contacts"}, {"phone", phone}}, true, 10000);
+  if (*receipts_cmd) return admin_call(dir, {{"cmd", "receipts"}, {"phone", phone}}, true, 10000);
   if (*media_expire_cmd) return admin_call(dir, {{"cmd", "media-expire"}, {"path", media_word}}, true, 10000);
   if (*media_corrupt_cmd) return admin_call(dir, {{"cmd", "media-corrupt"}, {"path", media_word}}, true, 10000);
   if (*media_refuse_cmd)

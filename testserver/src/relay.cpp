@@ -3,6 +3,7 @@
 // device's offline queue, the client's acks, and the offline backlog handed
 // out in batches after login.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <utility>
 
@@ -53,9 +54,20 @@ void Server::on_message(Conn& c, const Node& msg) {
 
 void Server::on_receipt(Conn& c, const Node& r) {
   // A receipt (delivery, retry, read...) answers the message it names.
+  ReceiptRecord rec{c.addr, std::string(r.attr_or("type", "")), {std::string(r.attr_or("id", ""))},
+                    std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count()};
   answered(c, "message", r.attr_or("id", ""));
   if (const Node* list = r.child("list"))
-    for (const auto* item : list->children("item")) answered(c, "message", item->attr_or("id", ""));
+    for (const auto* item : list->children("item")) {
+      answered(c, "message", item->attr_or("id", ""));
+      rec.ids.emplace_back(item->attr_or("id", ""));
+    }
+  receipt_log_.push_back(std::move(rec));
+  if (receipt_log_.size() > kMaxReceiptLog) {
+    receipt_log_.pop_front();
+    ++receipt_log_dropped_;
+  }
   ++counters_.receipts;
   if (r.attr_or("type", "") == "retry") ++counters_.retry_receipts;
   if (r.attr_or("type", "") == "server-error") {

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -167,6 +168,7 @@ class Server final : private TransportEvents {
   admin::json admin_reset_identity(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_migrate(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_new_lid(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
+  admin::json admin_receipts(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   // media_phone.cpp
   admin::json admin_media_expire(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
   admin::json admin_media_corrupt(const admin::json& req, std::shared_ptr<ipc::PendingRequest>& pending);
@@ -225,6 +227,19 @@ class Server final : private TransportEvents {
     uint64_t media_retries = 0, media_retries_served = 0, media_retries_failed = 0;
     std::map<int, uint64_t> refused;  // messages refused, by ack error code (400, 463, ...)
   } counters_;
+  // Every receipt a device sent this run, in arrival order (admin
+  // `receipts`): the message ids it answered and when, so a test can prove
+  // that an id was answered only after the client had stored it. The
+  // oldest go first beyond kMaxReceiptLog.
+  struct ReceiptRecord {
+    DeviceAddr from;
+    std::string type;  // the receipt's type attribute; "" for a delivery receipt
+    std::vector<std::string> ids;
+    int64_t at_us = 0;  // wall clock (CLOCK_REALTIME), microseconds
+  };
+  static constexpr size_t kMaxReceiptLog = 200000;
+  std::deque<ReceiptRecord> receipt_log_;
+  uint64_t receipt_log_dropped_ = 0;
   uint64_t id_counter_ = 0;
   bool stopping_ = false;
 };

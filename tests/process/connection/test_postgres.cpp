@@ -12,6 +12,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -484,4 +487,306 @@ TEST_CASE("cluster: a supervisor paused past its lease - its workers leave first
   }
   // One device, one login at a time.
   CHECK(server_status(ts)["counters"]["replaced"] == 0);
+}
+
+namespace {
+
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A PostgreSQL cluster of the test's own (tests/support/pg_server.sh), for a
+// test that stops the database server: the run's shared cluster serves
+// other tests meanwhile. It records commit timestamps (PG_COMMIT_TS=1), and
+// is stopped and removed on every way out of the test.
+class PrivatePg {
+ public:
+  PrivatePg() {
+    state_ = dir_.path() + "/pg.state";
+    auto [rc, out] = script("start");
+    if (rc != 0) throw std::runtime_error("pg_server.sh start failed: " + out);
+    std::ifstream in(state_);
+    std::getline(in, conninfo_);
+    if (conninfo_.empty()) throw std::runtime_error("pg_server.sh start wrote no conninfo");
+  }
+  ~PrivatePg() { (void)script("stop"); }
+  PrivatePg(const PrivatePg&) = delete;
+  const std::string& conninfo() const { return conninfo_; }
+  // The server goes down (pg_ctl stop -m fast: every connection is ended)
+  // and comes back on the same data directory and socket.
+  void stop_server() {
+    auto [rc, out] = script("pause");
+    if (rc != 0) throw std::runtime_error("pg_server.sh pause failed: " + out);
+  }
+  void start_server() {
+    auto [rc, out] = script("resume");
+    if (rc != 0) throw std::runtime_error("pg_server.sh resume failed: " + out);
+  }
+
+ private:
+  std::pair<int, std::string> script(const std::string& cmd) {
+    return run_program({"/usr/bin/env", "PG_COMMIT_TS=1", WA_PG_SERVER_SH, cmd, state_}, dir_.path() + "/pg.out", 90s);
+  }
+  TempDir dir_;
+  std::string state_, conninfo_;
+};
+
+// One connection for a test's queries; connects again after an outage.
+class PgReader {
+ public:
+  explicit PgReader(std::string info) : info_(std::move(info)) {}
+  ~PgReader() {
+    if (c_) PQfinish(c_);
+  }
+  PgReader(const PgReader&) = delete;
+
+  struct Stored {
+    int rows = 0;            // rows of the log with this message id
+    std::string text;        // the message's text
+    int64_t committed_us = 0;  // when its transaction committed (the latest, if several)
+  };
+  // Every logged event of `profile` that carries a message id, by id; and
+  // how many rows hold each text. nullopt when the server cannot be asked.
+  std::optional<std::pair<std::map<std::string, Stored>, std::map<std::string, int>>> messages(
+      const std::string& profile) {
+    if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+      if (c_) PQfinish(c_);
+      c_ = PQconnectdb(info_.c_str());
+      if (PQstatus(c_) != CONNECTION_OK) return std::nullopt;
+    }
+    const char* params[] = {profile.c_str()};
+    PGresult* r = PQexecParams(c_,
+                               "SELECT msg_id, type, payload, "
+                               "(extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000000)::bigint "
+                               "FROM inbox WHERE profile = $1 AND msg_id <> ''",
+                               1, nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      const std::string why = PQresultErrorMessage(r);
+      PQclear(r);
+      if (PQstatus(c_) != CONNECTION_OK) return std::nullopt;
+      throw std::runtime_error("inbox query: " + why);
+    }
+    std::map<std::string, Stored> by_id;
+    std::map<std::string, int> texts;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      Stored& s = by_id[PQgetvalue(r, i, 0)];
+      ++s.rows;
+      if (std::string(PQgetvalue(r, i, 1)) == "message") {
+        s.text = json::parse(PQgetvalue(r, i, 2)).value("text", "");
+        ++texts[s.text];
+      }
+      if (PQgetisnull(r, i, 3)) throw std::runtime_error("no commit timestamp: track_commit_timestamp is off");
+      s.committed_us = std::max<int64_t>(s.committed_us, std::stoll(PQgetvalue(r, i, 3)));
+    }
+    PQclear(r);
+    return std::pair{std::move(by_id), std::move(texts)};
+  }
+
+ private:
+  std::string info_;
+  PGconn* c_ = nullptr;
+};
+
+// Polls a condition that is costly to evaluate (a query) until it holds or
+// the deadline passes.
+bool poll_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(200ms);  // polling interval, not synchronisation
+  }
+  return cond();
+}
+
+}  // namespace
+
+TEST_CASE("postgres: the database stopped for 20 s under inbound load - no receipt for a message before it is "
+          "stored, the server redelivers afterwards, every message is stored once and the account runs again") {
+  TempDir dir;
+  PrivatePg pg;  // this test's own cluster: stopping it disturbs no other test
+  const std::string file = write_conninfo(dir.path(), pg.conninfo());
+  const std::string b = "outage-b";
+  const std::string b_phone = "15551600001";
+  TestServer ts;
+  // The peer on a host of its own (SQLite): it keeps sending throughout.
+  Supervisor peers(config_for(ts, json::array({{{"profile", "peer1"}}})));
+  EventLog peer_ev(peers.run_dir());
+  pair_by_qr(ts, peer_ev, "peer1", "15551600002");
+  // The account on PostgreSQL with the default lease (ttl 15 s, placement
+  // scan every 5 s): a 20 s outage outlasts the lease.
+  Supervisor sup(config_for(ts, json::array({{{"profile", b}}}),
+                            json{{"store", {{"engine", "postgres"}, {"conninfo_file", file}}},
+                                 {"cluster", {{"host_id", "outage-host"}}}}));
+  EventLog ev(sup.run_dir());
+  pair_by_qr(ts, ev, b, b_phone);
+  const auto first_lease = lease_of(b, pg.conninfo());
+  REQUIRE(first_lease.has_value());
+
+  // A continuous stream to B; each message the peer got an ok for is
+  // remembered with its id.
+  struct Sent {
+    std::string id, text;
+    int64_t at_us;
+  };
+  std::mutex mu;
+  std::vector<Sent> sent;
+  int not_ok = 0;
+  std::atomic<bool> stop{false};
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } sender{stop, std::thread([&] {
+    for (int k = 0; !stop; ++k) {
+      const std::string text = "stream-" + std::to_string(k);
+      json r = send_text(peers, "peer1", user_jid(b_phone), text, 30000);
+      {
+        std::lock_guard lk(mu);
+        if (r.value("ok", false))
+          sent.push_back({r["result"].value("id", ""), text, wall_us()});
+        else
+          ++not_ok;
+      }
+      std::this_thread::sleep_for(20ms);  // the stream's pace (load shape), not synchronisation
+    }
+  })};
+  auto sent_now = [&] {
+    std::lock_guard lk(mu);
+    return sent;
+  };
+
+  PgReader reader(pg.conninfo());
+  // B receives and stores before the outage.
+  REQUIRE(poll_until([&] {
+    auto m = reader.messages(b);
+    return m && m->second.size() >= 20;
+  }, 60s));
+
+  // The outage: the database server is down for 20 s of wall time (the
+  // scenario's length; what follows waits on outcomes with deadlines).
+  const int64_t down_us = wall_us();
+  const auto down_at = std::chrono::steady_clock::now();
+  pg.stop_server();
+  // Watched meanwhile: B's state as the supervisor reports it.
+  std::vector<std::string> seen;
+  while (std::chrono::steady_clock::now() < down_at + 20s) {
+    json i = sup.instance(b);
+    std::string s = i.value("state", "") + (i["reason"].is_string() ? "(" + i["reason"].get<std::string>() + ")" : "") +
+                    "/" + (i["connection"].is_object() ? i["connection"].value("state", "-") : std::string("-"));
+    if (seen.empty() || seen.back().substr(seen.back().find(' ') + 1) != s)
+      seen.push_back(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - down_at).count()) +
+                     "ms " + s);
+    std::this_thread::sleep_for(100ms);  // sampling inside the outage window
+  }
+  const int64_t up_us = wall_us();
+  pg.start_server();
+  const auto up_at = std::chrono::steady_clock::now();
+  std::string path;
+  for (const auto& s : seen) path += "  " + s + "\n";
+  MESSAGE("B during the outage:\n" << path);
+
+  // B opens again (its lease lapsed meanwhile: claimed again and run)...
+  const bool reopened = poll_until([&] { return open_on(sup, b); }, 90s);
+  const auto reopen_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_at);
+  if (!reopened) MESSAGE("B not open: " << sup.instance(b).dump() << "\nsupervisor log:\n" << sup.log_text());
+  REQUIRE(reopened);
+  // ... and the stream goes on past the return for a while.
+  const size_t at_return = sent_now().size();
+  REQUIRE(wait_until([&] { return sent_now().size() >= at_return + 20; }, 60s));
+  stop = true;
+  sender.t.join();
+  const std::vector<Sent> all_sent = sent_now();
+
+  // (b) Every message the peer got an ok for is in B's log exactly once.
+  std::map<std::string, PgReader::Stored> stored;
+  std::map<std::string, int> texts;
+  const bool all_stored = poll_until([&] {
+    auto m = reader.messages(b);
+    if (!m) return false;
+    stored = std::move(m->first);
+    texts = std::move(m->second);
+    return std::all_of(all_sent.begin(), all_sent.end(), [&](const Sent& s) { return stored.count(s.id) != 0; });
+  }, 120s);
+  const auto stored_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up_at);
+  CHECK(all_stored);
+  size_t missing = 0, doubled = 0, during_outage = 0;
+  for (const auto& s : all_sent) {
+    auto it = stored.find(s.id);
+    if (it == stored.end()) {
+      ++missing;
+      continue;
+    }
+    if (it->second.rows != 1 || it->second.text != s.text || texts[s.text] != 1) ++doubled;
+    if (s.at_us >= down_us && s.at_us <= up_us) ++during_outage;
+  }
+  CHECK(missing == 0);
+  CHECK(doubled == 0);
+  CHECK(during_outage > 0);  // the outage did meet inbound messages
+  for (const auto& t : texts) CHECK_MESSAGE(t.second == 1, t.first);
+  CHECK(events_of(ev.all(), b, "undecryptable").empty());
+
+  // (a) The server heard a receipt for a message only after B had committed
+  // it (PostgreSQL's commit timestamp against the server's arrival time),
+  // and every message was answered in the end (nothing left queued).
+  CHECK(poll_until([&] {
+    for (const auto& a : server_status(ts)["accounts"])
+      if (a["phone"] == b_phone)
+        for (const auto& d : a["devices"])
+          if (d["queued"].get<int>() != 0 || d["unanswered"].get<int>() != 0) return false;
+    return true;
+  }, 60s));
+  const auto listed = ts.admin({"receipts", "--state", ts.state(), "--phone", b_phone});
+  REQUIRE_MESSAGE(listed.first == 0, listed.second);
+  const json receipts = json::parse(listed.second)["result"];
+  REQUIRE(receipts["dropped"] == 0);
+  std::set<std::string> answered;
+  size_t receipts_in_outage = 0, premature = 0, unstored = 0;
+  for (const auto& r : receipts["receipts"]) {
+    const int64_t at = r["at_us"].get<int64_t>();
+    if (at >= down_us && at <= up_us) ++receipts_in_outage;
+    for (const auto& idj : r["ids"]) {
+      const std::string id = idj.get<std::string>();
+      answered.insert(id);
+      auto it = stored.find(id);
+      if (it == stored.end()) {
+        ++unstored;
+        MESSAGE("receipt (type '" << r["type"].get<std::string>() << "') for " << id << ", which B never stored");
+      } else if (it->second.committed_us > at) {
+        ++premature;
+        MESSAGE("receipt for " << id << " " << it->second.committed_us - at << " us before B committed it");
+      }
+    }
+  }
+  CHECK(unstored == 0);
+  CHECK(premature == 0);
+  size_t unanswered = 0;
+  for (const auto& s : all_sent) unanswered += answered.count(s.id) == 0;
+  CHECK(unanswered == 0);
+
+  // (c) B runs, logged in, under a lease of this host; nothing failed for good.
+  CHECK(sup.state(b) == "running");
+  CHECK(open_on(sup, b));
+  auto lease = lease_of(b, pg.conninfo());
+  REQUIRE(lease.has_value());
+  CHECK(lease->owner == "outage-host");
+  CHECK(lease->expires_in_ms > 0);
+  // How B came through (the lease lapsed in the outage: the worker left
+  // with kExitLeaseLost and the account was claimed again with a new token).
+  std::string exits, failures;
+  for (const auto& e : events_of(ev.all(), b, "instance_exited")) exits += " " + e.dump();
+  for (const auto& e : events_of(ev.all(), b, "instance_failed")) failures += " " + e.value("reason", "");
+  MESSAGE("lease token " << first_lease->token << " -> " << lease->token << "; exits:" << exits
+                         << "; failed:" << failures);
+  CHECK(lease->token > first_lease->token);
+  CHECK(server_status(ts)["counters"]["replaced"] == 0);
+
+  std::printf("pg_outage sent=%zu sent_during_outage=%zu not_ok=%d receipts=%zu receipts_during_outage=%zu "
+              "reopen_after_return_ms=%lld all_stored_after_return_ms=%lld\n",
+              all_sent.size(), during_outage, not_ok, receipts["receipts"].size(), receipts_in_outage,
+              static_cast<long long>(reopen_ms.count()), static_cast<long long>(stored_ms.count()));
 }

@@ -10,10 +10,19 @@
 // for a cryptographic reason) while every process exited normally: proof
 // that this test can fail.
 //
-// usage: signal_race_driver --peer PATH [--rounds N] [--seed S] [--window-us W] [--expect-fork]
+// --engine postgres: our profile's store is in PostgreSQL (the run's
+// cluster, WA_TEST_PG_STATE; tests/support/pg_test.hpp) instead of a SQLite
+// file, as a deployment with store.engine "postgres" has it: both peers
+// open it by its locator under the fencing token of a lease this driver
+// claims, and the per-operation transaction is PostgreSQL's (the profile's
+// row lock). The counterpart keeps its own SQLite store either way.
+//
+// usage: signal_race_driver --peer PATH [--engine sqlite|postgres] [--rounds N] [--seed S] [--window-us W]
+//                           [--expect-fork]
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -29,9 +39,13 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test.hpp"
 #include "race_io.hpp"
 #include "wa/signal/keys.hpp"
 #include "wa/signal/session.hpp"
+#include "wa/store/lease.hpp"
+#include "wa/store/open.hpp"
+#include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
 
 extern char** environ;
@@ -132,6 +146,7 @@ struct Tally {
 
 int main(int argc, char** argv) {
   std::string peer;
+  std::string engine = "sqlite";
   int rounds = 100;
   int window_us = 2000;
   bool expect_fork = false;
@@ -147,6 +162,8 @@ int main(int argc, char** argv) {
     };
     if (a == "--peer")
       peer = next();
+    else if (a == "--engine")
+      engine = next();
     else if (a == "--rounds")
       rounds = std::atoi(next().c_str());
     else if (a == "--seed")
@@ -160,17 +177,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (peer.empty() || rounds <= 0 || rounds > 10000 || window_us < 0) {
+  if (peer.empty() || rounds <= 0 || rounds > 10000 || window_us < 0 || (engine != "sqlite" && engine != "postgres")) {
     std::fprintf(stderr,
-                 "usage: signal_race_driver --peer PATH [--rounds N] [--seed S] [--window-us W] [--expect-fork]\n");
+                 "usage: signal_race_driver --peer PATH [--engine sqlite|postgres] [--rounds N] [--seed S] "
+                 "[--window-us W] [--expect-fork]\n");
     return 2;
   }
   if (expect_fork != wa::signal::signal_transactions_disabled()) {
     std::fprintf(stderr, "--expect-fork goes with WA_TEST_DISABLE_SIGNAL_TXN=1 and only with it\n");
     return 2;
   }
-  std::printf("signal race: %d rounds, seed %llu, window jitter 0-%d us, transactions %s\n", rounds,
-              static_cast<unsigned long long>(seed), window_us, expect_fork ? "DISABLED" : "on");
+  std::printf("signal race on %s: %d rounds, seed %llu, window jitter 0-%d us, transactions %s\n", engine.c_str(),
+              rounds, static_cast<unsigned long long>(seed), window_us, expect_fork ? "DISABLED" : "on");
 
   struct sigaction sa {};
   sa.sa_handler = on_deadline;
@@ -192,7 +210,36 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(d, ec);
     }
   } cleanup{dir};
-  const std::string ours_db = dir + "/ours.db";
+  // Our profile's store: a SQLite file, or a PostgreSQL profile of its own
+  // in the run's cluster under a lease claimed here (its token fences the
+  // peers' writes, as a supervisor's does its workers').
+  std::string ours_db = dir + "/ours.db";
+  struct PgProfile {
+    std::string conninfo, profile;
+    ~PgProfile() {
+      if (!profile.empty()) (void)wa::store::pg_delete_profile(conninfo, profile);
+    }
+  } pg;
+  if (engine == "postgres") {
+    try {
+      pg.conninfo = wa::test::pg_conninfo();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+    const std::string file = dir + "/pg.conninfo";
+    std::ofstream(file) << pg.conninfo << "\n";
+    ::chmod(file.c_str(), 0600);
+    auto leases = must(wa::store::LeaseTable::open(pg.conninfo), "lease table");
+    const std::string profile = wa::test::pg_unique_profile("race");
+    auto lease = must(leases.claim(profile, "signal-race-driver", 3600000), "claim");
+    if (!lease) {
+      std::fprintf(stderr, "setup failed: the new profile's lease is held elsewhere\n");
+      return 2;
+    }
+    pg.profile = profile;
+    ours_db = wa::store::pg_locator(lease->token, profile, file);
+  }
 
   // Counterpart (in this process, its own store) and the initial session:
   // pkmsg from us, a reply from them, so both sides are in the msg phase.
@@ -200,7 +247,7 @@ int main(int argc, char** argv) {
   must(wa::signal::ensure_registration(*them_store), "register them");
   auto them = must(wa::signal::SignalSession::create(*them_store), "them session");
   {
-    auto ours_store = must(wa::store::open_sqlite(ours_db), "open ours");
+    auto ours_store = must(wa::store::open(ours_db), "open ours");
     must(wa::signal::ensure_registration(*ours_store), "register ours");
     auto ours = must(wa::signal::SignalSession::create(*ours_store), "ours session");
     wa::signal::PreKeyBundle b;
@@ -325,7 +372,7 @@ int main(int argc, char** argv) {
   // under the phone number.
   bool migrated_once = true;
   if (lid_mode) {
-    auto ours_store = must(wa::store::open_sqlite(ours_db), "reopen ours");
+    auto ours_store = must(wa::store::open(ours_db), "reopen ours");
     auto lid_dev = must(ours_store->session_devices("9001_1"), "lid sessions");
     auto mapped = must(ours_store->lid_for_pn("5511"), "mapping");
     migrated_once = lid_dev == std::vector<uint32_t>{0} && mapped && *mapped == "9001";

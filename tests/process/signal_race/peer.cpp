@@ -1,4 +1,5 @@
-// One of two processes acting for the SAME profile (same SQLite file):
+// One of two processes acting for the SAME profile (same SQLite file, or the
+// same PostgreSQL profile: DB is a store locator, wa/store/open.hpp):
 //   encrypt: sends `rounds` messages to the counterpart (frames on stdout)
 //   decrypt: decrypts the counterpart's messages arriving on stdin
 // Both wait a random 0-10 ms between operations, and a random 0-W us
@@ -15,7 +16,7 @@
 #include "race_io.hpp"
 #include "wa/signal/session.hpp"
 #include "wa/store/forwarding_store.hpp"
-#include "wa/store/sqlite_store.hpp"
+#include "wa/store/open.hpp"
 
 namespace {
 
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   const int window_us = std::atoi(argv[5]);
   if ((mode != "encrypt" && mode != "decrypt") || rounds <= 0 || rounds > 100000 || window_us < 0) return usage();
 
-  auto db = wa::store::open_sqlite(db_path);
+  auto db = wa::store::open(db_path);
   if (!db) {
     std::fprintf(stderr, "peer %s: open: %s\n", mode.c_str(), db.error().message.c_str());
     return 1;
