@@ -187,8 +187,10 @@ TEST_CASE("wa-store-migrate: moves a profile to PostgreSQL and back, and refuses
     const int st = wait_exit(spawn(argv, out), 30s);
     return std::pair{st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, file_text(out)};
   };
+  // (Copies of the structured bindings: clang 14 cannot capture those in INFO's lambda.)
   auto [rc, out] = run({"to-postgres"});
-  INFO(out);
+  const std::string out_text = out;
+  INFO(out_text);
   REQUIRE(rc == 0);
   CHECK(json::parse(out)["rows"] == 2);
   CHECK(logged_messages(p, "kept") == 1);
@@ -211,7 +213,8 @@ TEST_CASE("wa-store-migrate: moves a profile to PostgreSQL and back, and refuses
   CHECK_FALSE(std::filesystem::exists(data + "/" + p + "/store.db"));
   REQUIRE(other->release(p, "busy-host", (*held)->token));
   auto [rc3, out3] = run({"to-sqlite"});
-  INFO(out3);
+  const std::string out3_text = out3;
+  INFO(out3_text);
   REQUIRE(rc3 == 0);
   auto back = wa::store::open_sqlite(data + "/" + p + "/store.db");
   REQUIRE(back.has_value());
@@ -382,7 +385,9 @@ TEST_CASE("cluster: three supervisors on PostgreSQL, kill -9 of one - its accoun
   size_t total = 0;
   for (const auto& [p, texts] : expect) total += texts.size();
   CHECK(total > size_t(n));
-  for (const auto& [p, texts] : expect) {
+  for (const auto& entry : expect) {
+    const std::string& p = entry.first;
+    const std::set<std::string>& texts = entry.second;
     std::map<std::string, int> got;
     const bool all_there = wait_until([&] {
       got = logged_texts(p, db);
