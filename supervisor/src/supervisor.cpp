@@ -509,6 +509,21 @@ void Supervisor::route_to_owner(const std::string& profile, const json& req, con
         reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
         return;
       }
+      if (*l && name != "events" && find(profile) == nullptr && !req.value("create", false)) {
+        if (name == "start") {
+          // A cluster's profile nobody runs: `start` runs it here.
+          json here = req;
+          here["create"] = true;
+          dispatch(here, reply, nullptr, Origin::resolved);
+          return;
+        }
+        // Between owners (its host stopped or died): not unknown, just not
+        // running; a host claims it within a scan.
+        reply(ipc::error_reply("cluster_unavailable", "profile '" + profile +
+                                                          "' runs on no host at the moment; a host claims it within "
+                                                          "cluster.scan_ms (or start it)"));
+        return;
+      }
       dispatch(req, reply, nullptr, Origin::resolved);
       return;
     }

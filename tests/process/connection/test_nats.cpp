@@ -216,10 +216,24 @@ TEST_CASE("nats: a host without NATS answers cluster_unavailable for profiles ot
   TestServer ts;
   json cfg = host_config(file, "host-near", "");
   cfg["cluster"].erase("nats_url");
+  cfg["cluster"]["scan_ms"] = 3600000;  // placement out of the way: this host claims nothing by itself
   Supervisor near(config_for(ts, json::array(), cfg));
   json r = near.call({{"cmd", "status"}, {"profile", p}});
   CHECK(error_code(r) == "cluster_unavailable");
   CHECK(r["error"]["message"].get<std::string>().find("host-far") != std::string::npos);
+
+  // Its host gives it up: known to the cluster, run by nobody. Not
+  // unknown_profile (a client would give up), and `start` runs it here.
+  REQUIRE(leases->release(p, "host-far", (*held)->token));
+  json between = near.call({{"cmd", "status"}, {"profile", p}});
+  CHECK(error_code(between) == "cluster_unavailable");
+  CHECK(between["error"]["message"].get<std::string>().find("no host") != std::string::npos);
+  json started = near.call({{"cmd", "start"}, {"profile", p}});
+  REQUIRE_MESSAGE(started.value("ok", false), started.dump());
+  CHECK(wait_until([&] {
+    auto l = leases->get(p);
+    return l && *l && (*l)->owner == "host-near";
+  }));
 
   Supervisor lite(config_for(ts, json::array()));
   CHECK(error_code(lite.call({{"cmd", "drain"}})) == "not_supported");
