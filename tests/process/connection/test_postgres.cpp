@@ -73,6 +73,17 @@ int logged_messages(const std::string& profile, const std::string& text) {
   return n;
 }
 
+// A background loop told to stop and joined on every way out of a test (a
+// failed REQUIRE included).
+struct Joiner {
+  std::atomic<bool>& stop;
+  std::thread t;
+  ~Joiner() {
+    stop = true;
+    if (t.joinable()) t.join();
+  }
+};
+
 void expire_lease(const std::string& profile) {
   PGconn* c = PQconnectdb(wa::test::pg_conninfo().c_str());
   const std::string q = "UPDATE wa_leases SET expires_at = clock_timestamp() - interval '1 second' WHERE profile = '" +
@@ -306,15 +317,7 @@ TEST_CASE("cluster: three supervisors on PostgreSQL, kill -9 of one - its accoun
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::map<std::string, std::set<std::string>> sent;  // profile -> texts
-  // Joined on every way out (a failed REQUIRE included).
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } sender{stop, std::thread([&] {
+  Joiner sender{stop, std::thread([&] {
     for (int k = 0; !stop; ++k) {
       const size_t i = size_t(k) % profiles.size();
       const std::string text = "flood-" + std::to_string(k);
@@ -641,14 +644,7 @@ TEST_CASE("postgres: the database stopped for 20 s under inbound load - no recei
   std::vector<Sent> sent;
   int not_ok = 0;
   std::atomic<bool> stop{false};
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } sender{stop, std::thread([&] {
+  Joiner sender{stop, std::thread([&] {
     for (int k = 0; !stop; ++k) {
       const std::string text = "stream-" + std::to_string(k);
       json r = send_text(peers, "peer1", user_jid(b_phone), text, 30000);
