@@ -10,6 +10,8 @@
 #       connection.sh idle on PostgreSQL (accounts per host: the tree's PSS
 #       per account), plus the peak PSS of the database's own backends (one
 #       session per running worker)
+#   scripts/bench/cluster.sh failover-baileys [accounts]
+#       the same with stock Baileys clients as the peers
 #   scripts/bench/cluster.sh failover [accounts]
 #       three supervisors, kill -9 of the one running the accounts: time from
 #       the kill to each account `open` on another host (p50/p99), with the
@@ -76,13 +78,20 @@ case "${1:-flood}" in
     wait "$sampler" || true
     echo "postgres processes: $base_n using PSS $base kB before, $peak_n using $peak kB at the peak with the accounts up"
     ;;
+  failover-baileys)
+    # The same with two stock Baileys clients as the peers (the interop test).
+    ninja -C "$BUILD_DIR" -j2 wa-supervisor wa-connection wa-sender wactl wa-testserver >/dev/null
+    WATS_SERVE_ARGS="--addressing pn" WA_TEST_PG_STATE=$state WA_CLUSTER_BAILEYS_ACCOUNTS=${2:-30} \
+      node "$ROOT/tests/interop/testserver/cluster_with_baileys.mjs" "$ROOT/tests/interop" \
+      "$BUILD_DIR/bin/wa-testserver" "$BUILD_DIR/bin" 2>&1 | grep -E "failover_ms|: ok|FAIL"
+    ;;
   failover)
     ninja -C "$BUILD_DIR" -j2 process_cluster wa-supervisor wa-connection wa-sender wa-testserver >/dev/null
     WA_TEST_PG_STATE=$state WA_CLUSTER_ACCOUNTS=${2:-30} "$BUILD_DIR/bin/process_cluster" \
       -tc="cluster: three supervisors*" 2>&1 | grep -E "failover_ms|test cases|ERROR"
     ;;
   *)
-    echo "usage: scripts/bench/cluster.sh flood|send|idle|failover [...]" >&2
+    echo "usage: scripts/bench/cluster.sh flood|send|idle|failover|failover-baileys [...]" >&2
     exit 2
     ;;
 esac
