@@ -125,7 +125,7 @@ TEST_CASE("leases: one live owner, renewal, expiry by the server's clock, every 
   CHECK(must(pg_profiles(pg_conninfo())).size() >= 2);
 }
 
-TEST_CASE("lease_state: a store reads its profile's lease on its own connection; SQLite has none") {
+TEST_CASE("lease_state: a store reads its profile's lease on its own connection, SQLite has none") {
   const std::string p = pg_unique_profile("ls");
   auto st = open_store(p, 0);
   auto leases = must(LeaseTable::open(pg_conninfo()));
