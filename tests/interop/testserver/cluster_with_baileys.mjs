@@ -319,7 +319,13 @@ async function main() {
     }
     const scan = await server.admin('scan', '--phone', phone, '--qr', qrs.get(profile));
     if (scan.code !== 0) throw new Error(`scan of ${profile} failed: ${scan.stderr}`);
-    await evWait(() => opens.has(profile), 30000, `${profile} open after the scan`);
+    // The event, or (PUB/SUB drops events for a slow subscriber under
+    // load) the account's status.
+    await until(async () => {
+      if (opens.has(profile)) return true;
+      const st = await h1.call({ cmd: 'status', profile });
+      return st.ok && isOpen(st.result.instances[0]);
+    }, 45000, `${profile} open after the scan`, 200);
   };
   for (let i = 0; i < N; i += 5)  // a few at a time: each scan is a process
     await Promise.all(profiles.slice(i, i + 5).map((p, k) => pairOurs(p, phones[i + k])));
