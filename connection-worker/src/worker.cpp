@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "wa/store/open.hpp"
-#include "wa/store/postgres_store.hpp"
 #include "wa/binary/codec.hpp"
 #include "wa/contract/commands.hpp"
 #include "wa/fs.hpp"

@@ -17,7 +17,13 @@ int64_t now_ms() { return store::event_clock_ms(); }
 
 namespace {
 constexpr size_t kOpenLogs = 8;
+
+// What the event socket carries: "<profile> {...}" (SUB filters on the prefix).
+template <class Json>
+std::string line_of(const std::string& profile, const Json& event) {
+  return profile + " " + event.dump(-1, ' ', false, json::error_handler_t::replace);
 }
+}  // namespace
 
 Result<store::Store*> EventBus::log_of(const std::string& profile) {
   const std::string locator = locate_ ? locate_(profile) : data_dir_ + "/" + profile + "/store.db";
@@ -82,13 +88,8 @@ void EventBus::emit(const std::string& profile, json event) {
       ts = now_ms();
     }
   }
-  if (seq > 0) {
-    int64_t& h = heads_[profile];
-    h = std::max(h, seq);
-  }
-  auto out = store::envelope(profile, seq, ts, event);
-  std::string line = profile + " " + out.dump(-1, ' ', false, json::error_handler_t::replace);
-  pub_->publish(as_bytes(line));
+  const std::string line = line_of(profile, store::envelope(profile, seq, ts, event));
+  relay(profile, line, seq);
   if (mirror_) mirror_(profile, line);
 }
 
@@ -101,8 +102,7 @@ void EventBus::relay(const std::string& profile, std::string_view line, int64_t 
 }
 
 void EventBus::relay(const std::string& profile, const json& event) {
-  const std::string line = profile + " " + event.dump(-1, ' ', false, json::error_handler_t::replace);
-  relay(profile, line, event.value("seq", int64_t{0}));
+  relay(profile, line_of(profile, event), event.value("seq", int64_t{0}));
 }
 
 int64_t EventBus::head(const std::string& profile) const {

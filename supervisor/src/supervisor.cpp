@@ -500,34 +500,39 @@ void Supervisor::route_to_owner(const std::string& profile, const json& req, con
                                                         "': " + l.error().message));
       return;
     }
-    const bool held_elsewhere = *l && !(*l)->owner.empty() && (*l)->owner != config_.cluster.host_id &&
-                                (*l)->expires_in_ms > 0;
-    if (!held_elsewhere || (name == "events" && *l)) {
-      // Nobody runs it (unknown, new, or between owners), or the shared
-      // log can answer: here.
-      if (name == "events" && !*l) {
+    const std::optional<store::Lease>& lease = *l;
+    if (!lease) {
+      // Unknown to the cluster: a `create` makes it here; else unknown_profile.
+      if (name == "events") {
         reply(ipc::error_reply("unknown_profile", "no profile '" + profile + "'"));
-        return;
+      } else {
+        dispatch(req, reply, nullptr, Origin::resolved);
       }
-      if (*l && name != "events" && find(profile) == nullptr && !req.value("create", false)) {
-        if (name == "start") {
-          // A cluster's profile nobody runs: `start` runs it here.
-          json here = req;
-          here["create"] = true;
-          dispatch(here, reply, nullptr, Origin::resolved);
-          return;
-        }
-        // Between owners (its host stopped or died): not unknown, just not
-        // running; a host claims it within a scan.
-        reply(ipc::error_reply("cluster_unavailable", "profile '" + profile +
-                                                          "' runs on no host at the moment; a host claims it within "
-                                                          "cluster.scan_ms (or start it)"));
-        return;
-      }
+      return;
+    }
+    if (name == "events" || find(profile) != nullptr) {
+      // The shared log answers `events`; an instance here answers for itself.
       dispatch(req, reply, nullptr, Origin::resolved);
       return;
     }
-    const std::string owner = (*l)->owner;
+    const bool held_elsewhere = !lease->owner.empty() && lease->owner != config_.cluster.host_id &&
+                                lease->expires_in_ms > 0;
+    if (!held_elsewhere) {
+      if (name == "start") {
+        // A cluster's profile nobody runs: `start` runs it here.
+        json here = req;
+        here["create"] = true;
+        dispatch(here, reply, nullptr, Origin::resolved);
+        return;
+      }
+      // Between owners (its host stopped or died): not unknown, just not
+      // running; a host claims it within a scan.
+      reply(ipc::error_reply("cluster_unavailable", "profile '" + profile +
+                                                        "' runs on no host at the moment; a host claims it within "
+                                                        "cluster.scan_ms (or start it)"));
+      return;
+    }
+    const std::string owner = lease->owner;
     if (!cluster_) {
       reply(ipc::error_reply("cluster_unavailable", "profile '" + profile + "' runs on host '" + owner +
                                                         "' and this host has no cluster.nats_url"));
@@ -606,23 +611,22 @@ void Supervisor::cmd_drain(Call& call) {
   }
   draining_ = true;
   pending_claims_.clear();
-  std::vector<std::string> profiles;
-  for (auto& i : instances_) profiles.push_back(i->profile());
-  WA_INFO("drain: handing %zu accounts to the other hosts", profiles.size());
-  auto left = std::make_shared<size_t>(profiles.size());
-  auto done = [host, profiles, reply = call.reply] {
-    reply(ipc::ok_reply({{"host", host}, {"draining", true}, {"released", profiles}}));
+  json released = json::array();
+  for (const auto& i : instances_) released.push_back(i->profile());
+  WA_INFO("drain: handing %zu accounts to the other hosts", released.size());
+  auto left = std::make_shared<size_t>(released.size());
+  auto done = [host, released, reply = call.reply] {
+    reply(ipc::ok_reply({{"host", host}, {"draining", true}, {"released", released}}));
   };
-  if (profiles.empty()) {
+  if (instances_.empty()) {
     done();
     return;
   }
-  for (const auto& profile : profiles) {
-    Instance* inst = find(profile);
+  for (auto& inst : instances_) {
     // Senders, then the worker; the lease goes back once the worker is gone
     // (never while it could still write), the instance is dropped on a
-    // later turn (this callback runs inside it).
-    inst->stop([this, profile, left, done] {
+    // later turn (this callback may run inside it, or inside this loop).
+    inst->stop([this, profile = inst->profile(), left, done] {
       bridge_->post([this, profile, left, done] {
         leases_->release(profile);
         std::erase_if(instances_, [&](const auto& i) { return i->profile() == profile; });

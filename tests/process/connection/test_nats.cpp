@@ -7,12 +7,8 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
-#include <fstream>
-
-#include "pg_test.hpp"
-#include "wa/store/lease.hpp"
+#include "cluster_helpers.hpp"
 #include "wa_server.hpp"
 
 using namespace harness;
@@ -65,13 +61,6 @@ class NatsServer {
   pid_t pid_ = 0;
 };
 
-std::string write_conninfo(const std::string& dir, const std::string& info) {
-  const std::string path = dir + "/pg.conninfo";
-  std::ofstream(path) << info << "\n";
-  ::chmod(path.c_str(), 0600);
-  return path;
-}
-
 json host_config(const std::string& conninfo_file, const std::string& host, const std::string& nats) {
   return json{{"store", {{"engine", "postgres"}, {"conninfo_file", conninfo_file}}},
               {"cluster",
@@ -82,25 +71,6 @@ json host_config(const std::string& conninfo_file, const std::string& host, cons
 bool nats_up(const Supervisor& host) {
   json m = host.call({{"cmd", "metrics"}});
   return m.value("ok", false) && m["result"]["cluster"].value("nats_connected", false);
-}
-
-json status_of(const Supervisor& host, const std::string& profile) {
-  return host.call({{"cmd", "status"}, {"profile", profile}});
-}
-
-bool open_in(const json& status) {
-  if (!status.value("ok", false)) return false;
-  const json& i = status["result"]["instances"][0];
-  return i.value("state", "") == "running" && i["connection"].is_object() &&
-         i["connection"].value("state", "") == "open";
-}
-
-std::optional<wa::store::Lease> lease_of(const std::string& profile, const std::string& info) {
-  auto t = wa::store::LeaseTable::open(info);
-  if (!t) throw std::runtime_error("leases: " + t.error().message);
-  auto l = t->get(profile);
-  if (!l) throw std::runtime_error("leases: " + l.error().message);
-  return *l;
 }
 
 }  // namespace
@@ -129,7 +99,7 @@ TEST_CASE("nats: any host answers for any profile, follows every account's event
   REQUIRE(lease_of(b, db)->owner == tag + "-h2");
 
   // Commands for a profile another host runs travel there and back.
-  json st = status_of(h2, a);
+  json st = h2.call({{"cmd", "status"}, {"profile", a}});
   INFO(st.dump());
   REQUIRE(open_in(st));
   CHECK(st["result"]["instances"][0]["profile"] == a);
@@ -137,7 +107,7 @@ TEST_CASE("nats: any host answers for any profile, follows every account's event
   REQUIRE_MESSAGE(sent.value("ok", false), sent.dump());
   REQUIRE(peer_ev.wait_for([&](const auto&) { return has_message(peer_ev, "peer1", "via-h2"); }, 30s));
   // Unknown everywhere: the same error as on one host.
-  CHECK(error_code(status_of(h2, tag + "-nobody")) == "unknown_profile");
+  CHECK(error_code(h2.call({{"cmd", "status"}, {"profile", tag + "-nobody"}})) == "unknown_profile");
 
   // Events of h1's account on h2's event socket.
   json in1 = send_text(peers, "peer1", user_jid("15551600101"), "to-a-1");
@@ -154,9 +124,9 @@ TEST_CASE("nats: any host answers for any profile, follows every account's event
   // with cluster_unavailable (a send too: nothing left).
   nats.stop();
   REQUIRE(wait_until([&] { return !nats_up(h1) && !nats_up(h2); }, 20s));
-  CHECK(open_in(status_of(h2, b)));
+  CHECK(open_on(h2, b));
   const auto asked = std::chrono::steady_clock::now();
-  CHECK(error_code(status_of(h2, a)) == "cluster_unavailable");
+  CHECK(error_code(h2.call({{"cmd", "status"}, {"profile", a}})) == "cluster_unavailable");
   CHECK(error_code(send_text(h2, a, user_jid("15551600001"), "not-sent")) == "cluster_unavailable");
   CHECK(std::chrono::steady_clock::now() - asked < 5s);
   // A message for h1's account meanwhile: stored there, not seen on h2 yet.
@@ -169,7 +139,7 @@ TEST_CASE("nats: any host answers for any profile, follows every account's event
   // they missed, read from the shared log, before anything newer.
   nats.start();
   REQUIRE(wait_until([&] { return nats_up(h1) && nats_up(h2); }, 30s));
-  CHECK(open_in(status_of(h2, a)));
+  CHECK(open_on(h2, a));
   REQUIRE(ev2.wait_for([&](const auto&) { return has_message(ev2, a, "to-a-during"); }, 30s));
   json in3 = send_text(peers, "peer1", user_jid("15551600101"), "to-a-after");
   REQUIRE_MESSAGE(in3.value("ok", false), in3.dump());
@@ -191,7 +161,7 @@ TEST_CASE("nats: any host answers for any profile, follows every account's event
   json drained = h2.call({{"cmd", "drain"}, {"host", tag + "-h1"}});
   REQUIRE_MESSAGE(drained.value("ok", false), drained.dump());
   CHECK(drained["result"]["released"] == json::array({a}));
-  REQUIRE(wait_until([&] { return open_in(status_of(h2, a)); }, 30s));
+  REQUIRE(wait_until([&] { return open_on(h2, a); }, 30s));
   CHECK(lease_of(a, db)->owner == tag + "-h2");
   json m1 = h1.call({{"cmd", "metrics"}});
   CHECK(m1["result"]["cluster"]["draining"] == true);

@@ -22,6 +22,7 @@
 #include "wa/store/lease.hpp"
 #include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "cluster_helpers.hpp"
 #include "wa_server.hpp"
 
 using namespace harness;
@@ -35,24 +36,6 @@ namespace {
 json pg_config(const std::string& conninfo_file, const std::string& host, int scan_ms = 3600000) {
   return json{{"store", {{"engine", "postgres"}, {"conninfo_file", conninfo_file}}},
               {"cluster", {{"host_id", host}, {"lease_ttl_ms", 3000}, {"scan_ms", scan_ms}, {"claim_jitter_ms", 500}}}};
-}
-
-std::string write_conninfo(const std::string& dir, const std::string& info = wa::test::pg_conninfo()) {
-  const std::string path = dir + "/pg.conninfo";
-  std::ofstream(path) << info << "\n";
-  ::chmod(path.c_str(), 0600);
-  return path;
-}
-
-std::optional<wa::store::Lease> lease_of(const std::string& profile,
-                                        const std::string& info = wa::test::pg_conninfo()) {
-  auto t = wa::store::LeaseTable::open(info);
-  if (!t) throw std::runtime_error("leases: " + t.error().message);
-  auto all = t->all();
-  if (!all) throw std::runtime_error("leases: " + all.error().message);
-  for (auto& l : *all)
-    if (l.profile == profile) return l;
-  return std::nullopt;
 }
 
 // How many `message` events with this text the profile's PostgreSQL log holds.
@@ -260,15 +243,6 @@ std::map<std::string, int> logged_texts(const std::string& profile, const std::s
   return texts_in(**st);
 }
 
-// Whether `host` runs `profile` with its socket open, by `status` (the
-// event stream is lossy under load: NNG drops a slow subscriber's messages).
-bool open_on(const Supervisor& host, const std::string& profile) {
-  json r = host.call({{"cmd", "status"}, {"profile", profile}});
-  if (!r.value("ok", false)) return false;
-  const json& i = r["result"]["instances"][0];
-  return i.value("state", "") == "running" && i["connection"].is_object() &&
-         i["connection"].value("state", "") == "open";
-}
 
 }  // namespace
 

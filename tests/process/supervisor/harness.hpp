@@ -160,11 +160,11 @@ inline int wait_exit(pid_t pid, std::chrono::milliseconds timeout = 10s) {
   return done ? status : -1;
 }
 
-// A child asked to stop (SIGTERM), killed if it has not within 10 s; `pid`
+// A child asked to stop (`sig`), killed if it has not within 10 s; `pid`
 // is 0 afterwards.
-inline void stop_child(pid_t& pid) {
+inline void stop_child(pid_t& pid, int sig = SIGTERM) {
   if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
+  ::kill(pid, sig);
   if (wait_exit(pid, 10s) == -1) {
     ::kill(pid, SIGKILL);
     wait_exit(pid, 5s);

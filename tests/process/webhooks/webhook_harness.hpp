@@ -97,15 +97,7 @@ class Webhooks {
   }
   Webhooks(const Webhooks&) = delete;
   void start() { pid_ = spawn({bin("wa-webhooks"), "--config", config_, "--scan-ms", "500", "-v"}, log_); }
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    if (wait_exit(pid_, 10s) == -1) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 5s);
-    }
-    pid_ = 0;
-  }
+  void stop(int sig) { stop_child(pid_, sig); }
   std::string log_text() const { return file_text(log_); }
 
  private:
