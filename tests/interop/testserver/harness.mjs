@@ -159,8 +159,8 @@ const silent = { level: 'silent', child() { return silent; }, trace() {}, debug:
 
 // One Baileys account instance that survives reconnects (515, restarts).
 export class Client {
-  constructor(B, server, name) {
-    this.B = B; this.server = server; this.name = name;
+  constructor(B, server, name, socketOptions = {}) {
+    this.B = B; this.server = server; this.name = name; this.socketOptions = socketOptions;
     this.authDir = mkdtempSync(path.join(tmpdir(), 'wats-auth-' + name + '-'));
     this.listeners = new Set();
     this.received = [];   // { id, from, text }
@@ -190,6 +190,7 @@ export class Client {
         try { await this.wait(() => this.sent.has(key.id), 5000, 'sent message ' + key.id); } catch { return undefined; }
         return this.sent.get(key.id);
       },
+      ...this.socketOptions,
     });
     this.sock = sock;
     sock.ev.on('creds.update', saveCreds);
@@ -243,7 +244,8 @@ export class Client {
 // Baileys trusts, creates one Client per name, runs `body`, and always closes
 // the clients and stops the server. Any throw fails the test; a scenario
 // longer than 55 s fails too. argv: <interop dir> <wa-testserver>.
-// opts.serveArgs: extra `serve` flags (e.g. ['--addressing', 'lid']).
+// opts.serveArgs: extra `serve` flags (e.g. ['--addressing', 'lid']);
+// opts.socketOptions: extra makeWASocket options for every client.
 export async function runScenario(names, body, opts = {}) {
   const [interopDir, bin] = process.argv.slice(2);
   const B = await loadBaileys(interopDir);
@@ -251,7 +253,7 @@ export async function runScenario(names, body, opts = {}) {
   const server = await startServer(bin, opts.serveArgs || []);
   B.WA_CERT_DETAILS.PUBLIC_KEY = server.root;
   const deadline = setTimeout(() => fail('test took longer than 55 s'), 55000);
-  const clients = names.map((n) => new Client(B, server, n));
+  const clients = names.map((n) => new Client(B, server, n, opts.socketOptions));
   try {
     await body({ B, server, verifier, clients, interopDir });
   } catch (e) {
