@@ -7,7 +7,7 @@
 //     supervisor starts and once all are open and settled, minus what the
 //     test server itself grew by, which is reported beside), PSS (supervisor
 //     + workers, smaps_rollup), threads per worker, and the CPU all workers +
-//     the supervisor use over 10 idle seconds, as % of one core.
+//     the supervisor use over the idle window (BENCH_IDLE_S, 60 s), as % of one core.
 //
 //   bench_scale BIN_DIR cold-start [accounts]
 //     Pairs that many accounts, shuts the supervisor down and starts it
@@ -184,7 +184,17 @@ pid_t start_perf(const std::string& suffix, int seconds) {
 
 // What `accounts` connected accounts cost, once settled: MemAvailable drop
 // since `avail0` (minus the test server's growth since `ts_rss0`), PSS,
-// threads, idle CPU over 10 s, the `status` reply and the supervisor's fds.
+// threads, idle CPU over the idle window, the `status` reply and the
+// supervisor's fds.
+// BENCH_IDLE_S: the measured window (default 60 s). It must hold several of
+// each periodic wakeup - heartbeat, keepalive ping (20-30 s), heap trim
+// (60 s) - or the rates it reports are those of where the window fell.
+int idle_window_s() {
+  const char* v = std::getenv("BENCH_IDLE_S");
+  const int s = v ? std::atoi(v) : 60;
+  return s > 0 ? s : 60;
+}
+
 void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   // Idle: nothing but keepalives and liveness pings; start-up garbage gone
   // (the workers trim their heap 15 s after start).
@@ -201,7 +211,8 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
     threads_max = std::max(threads_max, t);
     threads_sum += t;
   }
-  // Idle CPU: utime+stime of the supervisor and every worker over 10 s.
+  // Idle CPU: utime+stime of the supervisor and every worker over the window.
+  const int window_s = idle_window_s();
   auto ticks = [&] {
     uint64_t t = cpu_ticks(rig.sup);
     for (pid_t w : workers) t += cpu_ticks(w);
@@ -225,8 +236,8 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   const uint64_t c0 = ticks(), ts_c0 = cpu_ticks(rig.ts), sup_c0 = cpu_ticks(rig.sup);
   auto t0 = Clock::now();
   // BENCH_PERF=FILE: a system-wide `perf record` of the same window.
-  const pid_t perf = start_perf("", 10);
-  std::this_thread::sleep_for(std::chrono::seconds(10));  // the measured idle window
+  const pid_t perf = start_perf("", window_s);
+  std::this_thread::sleep_for(std::chrono::seconds(window_s));  // the measured idle window
   if (perf > 0) waitpid(perf, nullptr, 0);
   const uint64_t c1 = ticks(), ts_c1 = cpu_ticks(rig.ts), sup_c1 = cpu_ticks(rig.sup);
   const auto sw1 = switches();
@@ -253,11 +264,12 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
               static_cast<double>(sup_pss + workers_pss) / 1024 / n);
   std::printf("%-52s min %ld  max %ld  mean %.1f\n", "threads per connection worker", threads_min, threads_max,
               workers.empty() ? 0.0 : static_cast<double>(threads_sum) / static_cast<double>(workers.size()));
-  std::printf("%-52s %.1f %% of one core\n", "idle CPU, supervisor + all workers (10 s)",
+  std::printf("%-52s %d s\n", "idle window (BENCH_IDLE_S)", window_s);
+  std::printf("%-52s %.1f %% of one core\n", "idle CPU, supervisor + all workers",
               100.0 * static_cast<double>(c1 - c0) / hz / secs);
   std::printf("%-52s %.1f %% of one core\n", "  of which the supervisor",
               100.0 * static_cast<double>(sup_c1 - sup_c0) / hz / secs);
-  std::printf("%-52s %.1f %% of one core\n", "idle CPU, test server (same 10 s)",
+  std::printf("%-52s %.1f %% of one core\n", "idle CPU, test server (same window)",
               100.0 * static_cast<double>(ts_c1 - ts_c0) / hz / secs);
   auto print_switches = [&](const char* who, const std::map<std::string, uint64_t>& a,
                             const std::map<std::string, uint64_t>& b, double per) {
@@ -273,7 +285,7 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
     std::printf("%-52s %s\n", who, line.c_str());
   };
   const double nw = workers.empty() ? 1.0 : static_cast<double>(workers.size());
-  std::printf("%-52s minor %.2f, major %.3f\n", "page faults/s per worker (same 10 s)",
+  std::printf("%-52s minor %.2f, major %.3f\n", "page faults/s per worker (same window)",
               static_cast<double>(f1.minor - f0.minor) / secs / nw, static_cast<double>(f1.major - f0.major) / secs / nw);
   print_switches("wakeups/s per worker, by thread", sw0, sw1, workers.empty() ? 1.0 : double(workers.size()));
   print_switches("wakeups/s of the supervisor, by thread", sup_sw0, sup_sw1, 1.0);

@@ -138,7 +138,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   // Liveness (wa/ipc/heartbeat.hpp): from the loop thread, so a beat proves
   // the loop turns; a deadlocked or stopped worker stops beating.
   heartbeat_.beat();
-  heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.interval_ms), [this] { heartbeat_.beat(); });
+  heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.beat_ms()), [this] { heartbeat_.beat(); });
   if (settings_.store.engine == "postgres" && settings_.store.lease_ttl_ms > 0) {
     lease_valid_until_ = std::chrono::steady_clock::now() +
                          std::chrono::milliseconds(settings_.store.lease_ttl_ms - settings_.store.lease_ttl_ms / 3);

@@ -36,7 +36,7 @@ namespace wa::connection {
 class Worker {
  public:
   // `heartbeat`: the page the supervisor reads for liveness (beaten every
-  // liveness.interval_ms from init on).
+  // LivenessPolicy::beat_ms() from init on).
   Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::Heartbeat heartbeat);
   ~Worker();
   Status start();

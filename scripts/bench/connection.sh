@@ -8,7 +8,8 @@
 #       messages decrypted + stored + receipted per second.
 #   scripts/bench/connection.sh idle [accounts]
 #       per connected account: MemAvailable drop (test server's growth
-#       subtracted), PSS, threads per worker, idle CPU of the whole tree.
+#       subtracted), PSS, threads per worker, idle CPU of the whole tree and
+#       wakeups per thread over BENCH_IDLE_S seconds (default 60).
 #   scripts/bench/connection.sh cold-start [accounts]
 #       pair them, restart the supervisor: time to all `open`, most logins/s
 #       (BENCH_START='{"max_connecting":N,"jitter_ms":M}' sets `start`).

@@ -225,8 +225,9 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(read_int(l, "interval_ms", "liveness.interval_ms", 10, 600000, c.liveness.interval_ms));
     WA_TRY(read_int(l, "timeout_ms", "liveness.timeout_ms", 20, 3600000, c.liveness.timeout_ms));
     WA_TRY(read_int(l, "ready_timeout_ms", "liveness.ready_timeout_ms", 20, 3600000, c.liveness.ready_timeout_ms));
-    // A healthy worker beats every interval and is looked at every interval:
-    // its last beat is seen up to about one interval late when it is judged.
+    // A healthy worker is looked at every interval and beats every
+    // LivenessPolicy::beat_ms() = (timeout - interval) / 2: with a timeout
+    // under two intervals the beat would leave no room at all.
     if (c.liveness.timeout_ms < 2 * c.liveness.interval_ms)
       return bad("liveness.timeout_ms", "must be at least twice liveness.interval_ms");
   }

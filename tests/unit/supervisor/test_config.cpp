@@ -49,9 +49,9 @@ TEST_CASE("liveness settings: defaults, validation, and the sender deadline reac
   auto c = parse_config(R"({"instances": []})");
   REQUIRE(c.has_value());
   CHECK(c->liveness.interval_ms == 5000);
-  CHECK(c->liveness.timeout_ms == 20000);
+  CHECK(c->liveness.timeout_ms == 30000);
   CHECK(c->liveness.ready_timeout_ms == 30000);
-  CHECK(wa::contract::to_json(c->worker_settings("x"))["liveness"]["timeout_ms"] == 20000);
+  CHECK(wa::contract::to_json(c->worker_settings("x"))["liveness"]["timeout_ms"] == 30000);
   auto l = parse_config(R"({"instances": [], "liveness": {"interval_ms": 100, "timeout_ms": 500, "ready_timeout_ms": 900}})");
   REQUIRE(l.has_value());
   CHECK(l->liveness.interval_ms == 100);
