@@ -49,17 +49,17 @@ Params& Params::boolean(bool v) & {
 // ------------------------------------------------------------------ Rows
 
 std::string Rows::text(int row, int col) const {
-  return std::string(PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+  return std::string(pq().PQgetvalue(r_.get(), row, col), static_cast<size_t>(pq().PQgetlength(r_.get(), row, col)));
 }
 
 Bytes Rows::blob(int row, int col) const {
-  const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r_.get(), row, col));
-  return Bytes(p, p + PQgetlength(r_.get(), row, col));
+  const auto* p = reinterpret_cast<const uint8_t*>(pq().PQgetvalue(r_.get(), row, col));
+  return Bytes(p, p + pq().PQgetlength(r_.get(), row, col));
 }
 
 Result<int64_t> Rows::i64(int row, int col) const {
-  const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r_.get(), row, col));
-  const int n = PQgetlength(r_.get(), row, col);
+  const auto* p = reinterpret_cast<const uint8_t*>(pq().PQgetvalue(r_.get(), row, col));
+  const int n = pq().PQgetlength(r_.get(), row, col);
   if (n != 2 && n != 4 && n != 8) return fail("db_corrupt", "an integer column of " + std::to_string(n) + " bytes");
   uint64_t u = 0;
   for (int i = 0; i < n; ++i) u = (u << 8) | p[i];
@@ -69,32 +69,32 @@ Result<int64_t> Rows::i64(int row, int col) const {
 }
 
 Result<bool> Rows::boolean(int row, int col) const {
-  if (PQgetlength(r_.get(), row, col) != 1) return fail("db_corrupt", "a boolean column that is not one byte");
-  return PQgetvalue(r_.get(), row, col)[0] != 0;
+  if (pq().PQgetlength(r_.get(), row, col) != 1) return fail("db_corrupt", "a boolean column that is not one byte");
+  return pq().PQgetvalue(r_.get(), row, col)[0] != 0;
 }
 
 size_t Rows::affected() const {
-  const char* n = PQcmdTuples(r_.get());
+  const char* n = pq().PQcmdTuples(r_.get());
   return n && *n ? static_cast<size_t>(std::strtoull(n, nullptr, 10)) : 0;
 }
 
 // ------------------------------------------------------------------ errors
 
 Error classify(PGconn* conn, const PGresult* res, std::string_view what) {
-  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* state = res ? pq().PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = res ? pq().PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string msg = std::string(what) + ": ";
   if (primary) {
     msg += primary;  // the primary text names no values (DETAIL would)
   } else if (conn) {
     // libpq's own text: host and port at most, never the password.
-    std::string m = PQerrorMessage(conn);
+    std::string m = pq().PQerrorMessage(conn);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
     msg += m.empty() ? "no answer from the server" : m;
   }
   std::string_view s = state ? state : "";
   auto code = [&]() -> std::string {
-    if (!conn || PQstatus(conn) == CONNECTION_BAD || s.empty()) return "db_unavailable";
+    if (!conn || pq().PQstatus(conn) == CONNECTION_BAD || s.empty()) return "db_unavailable";
     if (s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300" || s == "25P03")
       return "db_unavailable";
     if (s == "53100") return "disk_full";
@@ -122,16 +122,17 @@ Result<Conn> Conn::open(const std::string& conninfo, int statement_timeout_ms, c
 
 Status Conn::reconnect() {
   prepared_.clear();
+  if (auto lib = load_libpq(); !lib) return Unexpected<Error>{lib.error()};
   // Our defaults come first: keywords repeated later (those inside the
   // operator's connection string, expanded from dbname) override them.
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* vals[] = {"5", app_name_.c_str(), conninfo_.c_str(), nullptr};
-  c_.reset(PQconnectdbParams(keys, vals, 1));
+  c_.reset(pq().PQconnectdbParams(keys, vals, 1));
   if (!c_) return fail("db_unavailable", "postgres: out of memory");
-  if (PQstatus(c_.get()) != CONNECTION_OK) {
+  if (pq().PQstatus(c_.get()) != CONNECTION_OK) {
     Error e = classify(c_.get(), nullptr, "postgres connect");
     // A refused login or a missing database is not going to fix itself.
-    std::string m = PQerrorMessage(c_.get());
+    std::string m = pq().PQerrorMessage(c_.get());
     if (m.find("authentication") != std::string::npos || m.find("does not exist") != std::string::npos)
       e.code = "db_access";
     c_.reset();
@@ -139,8 +140,8 @@ Status Conn::reconnect() {
   }
   // Server notices ("relation exists, skipping") are not ours to print:
   // libpq's default writes them to stderr.
-  PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);
-  if (PQserverVersion(c_.get()) < 120000) {
+  pq().PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);
+  if (pq().PQserverVersion(c_.get()) < 120000) {
     c_.reset();
     return fail("db_access", "postgres: server version 12 or newer is needed");
   }
@@ -160,7 +161,7 @@ Status Conn::setup() {
 }
 
 Result<Rows> Conn::run(std::string_view sql, const Params& params) {
-  if (!c_ || PQstatus(c_.get()) != CONNECTION_OK) {
+  if (!c_ || pq().PQstatus(c_.get()) != CONNECTION_OK) {
     // Outside a transaction a broken connection is simply made again; inside
     // one the transaction is gone with it and the caller must start over.
     if (auto s = reconnect(); !s) return Unexpected<Error>{s.error()};
@@ -168,8 +169,8 @@ Result<Rows> Conn::run(std::string_view sql, const Params& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "wa" + std::to_string(prepared_.size());
-    ResPtr p(PQprepare(c_.get(), name.c_str(), std::string(sql).c_str(), params.size(), params.types()));
-    if (!p || PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Unexpected<Error>{classify(c_.get(), p.get(), "prepare")};
+    ResPtr p(pq().PQprepare(c_.get(), name.c_str(), std::string(sql).c_str(), params.size(), params.types()));
+    if (!p || pq().PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Unexpected<Error>{classify(c_.get(), p.get(), "prepare")};
     it = prepared_.emplace(std::string(sql), std::move(name)).first;
   }
   // Pointers into the Params' own copies, taken only now.
@@ -181,16 +182,16 @@ Result<Rows> Conn::run(std::string_view sql, const Params& params) {
     values[i] = params.data()[i].data();
     lengths[i] = static_cast<int>(params.data()[i].size());
   }
-  ResPtr r(PQexecPrepared(c_.get(), it->second.c_str(), params.size(), values.data(), lengths.data(), formats.data(), 1));
-  const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  ResPtr r(pq().PQexecPrepared(c_.get(), it->second.c_str(), params.size(), values.data(), lengths.data(), formats.data(), 1));
+  const auto st = r ? pq().PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Unexpected<Error>{classify(c_.get(), r.get(), "query")};
   return Rows(std::move(r));
 }
 
 Result<Rows> Conn::script(const std::string& sql) {
   if (!c_) return fail("db_unavailable", "postgres: not connected");
-  ResPtr r(PQexec(c_.get(), sql.c_str()));
-  const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  ResPtr r(pq().PQexec(c_.get(), sql.c_str()));
+  const auto st = r ? pq().PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Unexpected<Error>{classify(c_.get(), r.get(), "script")};
   return Rows(std::move(r));
 }

@@ -4,7 +4,6 @@
 // escaping of Signal records), integers as 8-byte network order.
 #pragma once
 
-#include <libpq-fe.h>
 
 #include <cstdint>
 #include <memory>
@@ -15,16 +14,17 @@
 #include <utility>
 #include <vector>
 
+#include "libpq.hpp"
 #include "wa/bytes.hpp"
 #include "wa/result.hpp"
 
 namespace wa::store::pg {
 
 struct ConnFree {
-  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  void operator()(PGconn* c) const noexcept { pq().PQfinish(c); }  // only ever non-null once loaded
 };
 struct ResFree {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
+  void operator()(PGresult* r) const noexcept { pq().PQclear(r); }
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnFree>;
 using ResPtr = std::unique_ptr<PGresult, ResFree>;
@@ -62,9 +62,9 @@ class Params {
 class Rows {
  public:
   explicit Rows(ResPtr r) : r_(std::move(r)) {}
-  int size() const { return PQntuples(r_.get()); }
+  int size() const { return pq().PQntuples(r_.get()); }
   bool empty() const { return size() == 0; }
-  bool null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  bool null(int row, int col) const { return pq().PQgetisnull(r_.get(), row, col) != 0; }
   std::string text(int row, int col) const;
   Bytes blob(int row, int col) const;
   Result<int64_t> i64(int row, int col) const;
@@ -93,7 +93,7 @@ class Conn {
   Conn(Conn&&) noexcept = default;
   Conn& operator=(Conn&&) noexcept = default;
 
-  bool ok() const { return c_ && PQstatus(c_.get()) == CONNECTION_OK; }
+  bool ok() const { return c_ && pq().PQstatus(c_.get()) == CONNECTION_OK; }
   // The connection broke: drop it and its statements and connect again.
   Status reconnect();
 
@@ -102,7 +102,7 @@ class Conn {
   // A script of statements without parameters (BEGIN; SET LOCAL ...).
   Result<Rows> script(const std::string& sql);
   PGconn* get() const { return c_.get(); }
-  bool in_transaction() const { return c_ && PQtransactionStatus(c_.get()) != PQTRANS_IDLE; }
+  bool in_transaction() const { return c_ && pq().PQtransactionStatus(c_.get()) != PQTRANS_IDLE; }
 
  private:
   Status setup();

@@ -68,7 +68,7 @@ class PgStore final : public Store {
     WA_TRY(c_.run("INSERT INTO wa_leases (profile) VALUES ($1) ON CONFLICT DO NOTHING", pg::Params().text(opt_.profile)));
     // One round trip opens a write transaction: BEGIN, the durability of
     // its commit, and the lease row's lock with the token to compare.
-    char* lit = PQescapeLiteral(c_.get(), opt_.profile.data(), opt_.profile.size());
+    char* lit = pg::pq().PQescapeLiteral(c_.get(), opt_.profile.data(), opt_.profile.size());
     if (!lit) return fail("db_error", "cannot quote the profile name");
     // The profile's row in wa_profiles is its writers' lock (one writer at
     // a time, across processes and hosts: the transaction rule). The lease
@@ -77,7 +77,7 @@ class PgStore final : public Store {
     // flight and a write begun after a claim sees the new token.
     const std::string lock = "SELECT l.token FROM wa_leases l JOIN wa_profiles p ON p.profile = l.profile "
                              "WHERE l.profile = " + std::string(lit) + " FOR UPDATE OF p FOR KEY SHARE OF l";
-    PQfreemem(lit);
+    pg::pq().PQfreemem(lit);
     begin_full_ = "BEGIN; " + lock;
     begin_normal_ = "BEGIN; SET LOCAL synchronous_commit TO off; " + lock;
     return {};
@@ -122,7 +122,7 @@ class PgStore final : public Store {
       result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
     // A statement that failed without a savepoint aborted the transaction;
     // COMMIT would then roll back quietly.
-    if (result && PQtransactionStatus(c_.get()) != PQTRANS_INTRANS)
+    if (result && pg::pq().PQtransactionStatus(c_.get()) != PQTRANS_INTRANS)
       result = fail("db_error", "a statement failed inside the transaction: nothing committed");
     if (!result) {
       rollback();
