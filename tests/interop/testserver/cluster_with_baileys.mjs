@@ -25,7 +25,7 @@ import { tmpdir } from 'os';
 import net from 'net';
 import path from 'path';
 import readline from 'readline';
-import { loadBaileys, startServer, Client, waitFor } from './harness.mjs';
+import { loadBaileys, startServer, Client, waitFor, replayLog } from './harness.mjs';
 
 const [interopDir, serverBin, binDir] = process.argv.slice(2);
 if (!binDir) { console.error('usage: cluster_with_baileys.mjs <interop dir> <wa-testserver> <bin dir>'); process.exit(2); }
@@ -192,18 +192,8 @@ async function localInstances(host) {
 }
 const isOpen = (i) => i && i.state === 'running' && i.connection && i.connection.state === 'open';
 
-// Every event of a profile's durable log, paged with `events` on `host`.
-async function logOf(host, profile) {
-  const all = [];
-  let since = 0;
-  for (;;) {
-    const r = await host.call({ cmd: 'events', profile, since, limit: 1000 }, 30000);
-    if (!r.ok) throw new Error(`events ${profile} on ${host.name}: ${JSON.stringify(r)}`);
-    all.push(...r.result.events);
-    if (r.result.events.length === 0 || r.result.last_seq <= since) return all;
-    since = r.result.last_seq;
-  }
-}
+// Every event of a profile's durable log, read on `host`.
+const logOf = async (host, profile) => (await replayLog(host.call, profile)).events;
 
 // A Baileys client that also records the server's acks of its messages
 // (`sendMessage` resolves when the stanza is written, not on the ack).

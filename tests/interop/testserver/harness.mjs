@@ -157,6 +157,20 @@ const show = (lvl) => (process.env.WATS_VERBOSE ? (o, m) => console.error(`[bail
 const deep = process.env.WATS_VERBOSE === '2';
 const silent = { level: 'silent', child() { return silent; }, trace() {}, debug: deep ? show('debug') : () => {}, info: deep ? show('info') : () => {}, warn: show('warn'), error: show('error'), fatal: show('fatal') };
 
+// The events of a profile's durable log after `since`, paged with the
+// `events` command through `call` (a wactl call on any host that can read
+// the log). `last` is the seq to continue from.
+export async function replayLog(call, profile, since = 0) {
+  const events = [];
+  for (;;) {
+    const r = await call({ cmd: 'events', profile, since, limit: 1000 }, 30000);
+    if (!r.ok) throw new Error(`events ${profile}: ${JSON.stringify(r.error ?? r)}`);
+    events.push(...r.result.events);
+    if (r.result.events.length === 0 || r.result.last_seq <= since) return { events, last: since };
+    since = r.result.last_seq;
+  }
+}
+
 // One Baileys account instance that survives reconnects (515, restarts).
 export class Client {
   constructor(B, server, name, socketOptions = {}) {

@@ -19,7 +19,7 @@
 // The peer is therefore given maxMsgRetryCount 10: five re-sends, the five
 // retry rounds every client allows (kMaxRetryCount). Nothing else changes.
 // usage: node race_with_baileys.mjs <interop dir> <wa-testserver> <dir of wa-supervisor, wactl>
-import { runScenario, fail } from './harness.mjs';
+import { runScenario, fail, replayLog } from './harness.mjs';
 import { startOurs } from './ours.mjs';
 
 const binDir = process.argv[4];
@@ -72,26 +72,24 @@ await runScenario(['alice'], async ({ server, clients }) => {
 
     // Baileys -> ours, judged from what is durable: our event log and the
     // server's record of the receipts we sent.
-    const logged = async () => {
-      const all = [];
-      for (let since = 0; ;) {
-        const r = await ours.call({ cmd: 'events', profile: 'ours', since, limit: 500 });
-        if (!r.ok) throw new Error('events replay: ' + JSON.stringify(r.error));
-        all.push(...r.result.events);
-        if (!r.result.events.length || r.result.last_seq <= since) return all;
-        since = r.result.last_seq;
-      }
+    // The log read so far, extended by what was written since the last read.
+    const log = [];
+    let logSeq = 0;
+    const readMore = async () => {
+      const r = await replayLog(ours.call, 'ours', logSeq);
+      log.push(...r.events);
+      logSeq = r.last;
+      return r.events.length;
     };
     const sentReceipts = async () => JSON.parse((await server.admin('receipts', '--phone', '155561')).stdout).result.receipts;
     const delivered = (log) => log.filter((e) => e.type === 'message' && /^alice \d+$/.test(e.text || ''));
     const missing = (log) => { const got = new Set(delivered(log).map((e) => e.text)); return aliceIds.map((_, i) => i).filter((i) => !got.has('alice ' + i)); };
     // Settled: every message logged, or nothing new logged for 5 s (Baileys
     // has stopped re-sending what is still missing).
-    let log = await logged();
-    for (let last = log.length, quiet = Date.now(), end = Date.now() + 20000; missing(log).length && Date.now() < end && Date.now() - quiet < 5000;) {
+    await readMore();
+    for (let quiet = Date.now(), end = Date.now() + 20000; missing(log).length && Date.now() < end && Date.now() - quiet < 5000;) {
       await new Promise((r) => setTimeout(r, 250));
-      log = await logged();
-      if (log.length !== last) { last = log.length; quiet = Date.now(); }
+      if (await readMore()) quiet = Date.now();
     }
     const texts = delivered(log).map((e) => e.text);
     if (texts.length !== new Set(texts).size) throw new Error(`a message from alice was logged twice (${texts.length} entries, ${new Set(texts).size} messages)`);
