@@ -22,7 +22,7 @@
 // kernel.pid_max and says so; it raises its own RLIMIT_NOFILE soft limit to
 // the hard one (the supervisor and the test server do the same themselves).
 // BENCH_START='{"max_connecting":64,"jitter_ms":2000}' sets the supervisor's
-// `start` section for the restarted supervisor.
+// `start` section for the whole run (e.g. {"zygote":false} to exec workers).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -202,8 +202,10 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   const long avail1 = meminfo_kib("MemAvailable");
   const long ts_rss1 = status_field(rig.ts, "VmRSS");
   json st = rig.server_status();
-  const auto workers = children_of(rig.sup);
-  long sup_pss = pss_kib(rig.sup), workers_pss = 0, threads_min = 1 << 30, threads_max = 0, threads_sum = 0;
+  pid_t zygote = 0;
+  const auto workers = rig::workers_of(rig.sup, &zygote);
+  // The zygote is the supervisor's overhead, one per host like it.
+  long sup_pss = pss_kib(rig.sup) + (zygote > 0 ? pss_kib(zygote) : 0), workers_pss = 0, threads_min = 1 << 30, threads_max = 0, threads_sum = 0;
   for (pid_t w : workers) {
     workers_pss += pss_kib(w);
     const long t = status_field(w, "Threads");
@@ -214,7 +216,7 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   // Idle CPU: utime+stime of the supervisor and every worker over the window.
   const int window_s = idle_window_s();
   auto ticks = [&] {
-    uint64_t t = cpu_ticks(rig.sup);
+    uint64_t t = cpu_ticks(rig.sup) + (zygote > 0 ? cpu_ticks(zygote) : 0);
     for (pid_t w : workers) t += cpu_ticks(w);
     return t;
   };
@@ -258,7 +260,8 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
               ts_rss1 / 1024.0, ts_growth / 1024.0);
   std::printf("%-52s %.1f MB (%.2f MB per account)\n", "MemAvailable drop minus the test server's growth", drop_mb,
               drop_mb / n);
-  std::printf("%-52s %.1f MB\n", "PSS supervisor", static_cast<double>(sup_pss) / 1024);
+  std::printf("%-52s %.1f MB\n", zygote > 0 ? "PSS supervisor + zygote" : "PSS supervisor",
+              static_cast<double>(sup_pss) / 1024);
   std::printf("%-52s %.1f MB\n", "PSS all workers", static_cast<double>(workers_pss) / 1024);
   std::printf("%-52s %.2f MB\n", "PSS per account (supervisor + workers)",
               static_cast<double>(sup_pss + workers_pss) / 1024 / n);
@@ -303,10 +306,17 @@ struct Baseline {
 
 // Starts the supervisor over a fresh rig, pairs `accounts` and waits until all
 // are open: the baseline before, the pairing time in seconds.
+// The supervisor's `start` settings for the whole run (BENCH_START, JSON).
+json start_settings() {
+  const char* s = std::getenv("BENCH_START");
+  json start = s != nullptr ? json::parse(s) : json::object();
+  return start.empty() ? json::object() : json{{"start", start}};
+}
+
 std::pair<Baseline, double> start_and_pair(Rig& rig, int accounts) {
   std::this_thread::sleep_for(std::chrono::seconds(1));  // settling before the baseline
   Baseline base{meminfo_kib("MemAvailable"), status_field(rig.ts, "VmRSS")};
-  rig.start_supervisor();
+  rig.start_supervisor(start_settings());
   const double pair_s = pair_all(rig, accounts);
   rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(600));
   return {base, pair_s};
@@ -320,6 +330,8 @@ int idle(int accounts) {
   const auto [base, pair_s] = start_and_pair(rig, accounts);
   std::printf("# idle: %d accounts paired and connected under one supervisor (%u cpu)\n", accounts,
               std::thread::hardware_concurrency());
+  const json start = start_settings();
+  std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start["start"].dump().c_str());
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
               accounts / pair_s);
   measure_idle(rig, accounts, base.avail_kib, base.ts_rss_kib);
@@ -336,14 +348,12 @@ int cold_start(int accounts) {
   rig.stop_supervisor();
   std::fprintf(stderr, "paired %d in %.0f s; supervisor stopped, starting again\n", accounts, pair_s);
 
-  json start = json::object();
-  if (const char* s = std::getenv("BENCH_START"); s != nullptr) start = json::parse(s);
   const auto wall0 = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
   const auto t0 = Clock::now();
   // BENCH_PERF=FILE: also a system-wide profile of the restart's first 20 s, in FILE.start.
   const pid_t perf = start_perf(".start", 20);
-  rig.start_supervisor(start.empty() ? json::object() : json{{"start", start}});
+  rig.start_supervisor(start_settings());
   rig.wait_all_open(static_cast<size_t>(accounts), std::chrono::seconds(900));
   const double all_open_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (perf > 0) waitpid(perf, nullptr, 0);
@@ -367,7 +377,8 @@ int cold_start(int accounts) {
   json m = rig.control({{"cmd", "metrics"}});
   std::printf("# cold start: %d paired autostart accounts, supervisor restarted (%u cpu)\n", accounts,
               std::thread::hardware_concurrency());
-  std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start.dump().c_str());
+  const json start = start_settings();
+  std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start["start"].dump().c_str());
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time", pair_s, accounts / pair_s);
   std::printf("%-52s %.1f s\n", "supervisor start -> all `open` (status polled)", all_open_s);
   std::printf("%-52s %.1f s\n", "supervisor start -> last logged `open`",

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <thread>
@@ -66,6 +67,27 @@ inline long pss_kib(pid_t pid) {
   while (std::getline(f, line))
     if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
   return 0;
+}
+
+inline std::vector<pid_t> children_of(pid_t parent);
+
+// The supervisor's worker processes: its own children, and the children of
+// its zygote (`start.zygote`: the connection workers are forked there);
+// `zygote` is set to the zygote's pid, 0 without one.
+inline std::vector<pid_t> workers_of(pid_t supervisor, pid_t* zygote = nullptr) {
+  std::vector<pid_t> out;
+  if (zygote != nullptr) *zygote = 0;
+  for (pid_t c : children_of(supervisor)) {
+    std::ifstream f("/proc/" + std::to_string(c) + "/cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (cmd.find(std::string("--zygote\0", 9)) == std::string::npos) {
+      out.push_back(c);
+      continue;
+    }
+    if (zygote != nullptr) *zygote = c;
+    for (pid_t w : children_of(c)) out.push_back(w);
+  }
+  return out;
 }
 
 // The processes whose parent is `parent`.

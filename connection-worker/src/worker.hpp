@@ -105,7 +105,8 @@ class Worker {
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
   ipc::Heartbeat heartbeat_;
-  ipc::Timer heartbeat_timer_;  // on the loop thread: a beat proves the loop turns
+  ipc::Timer heartbeat_timer_;  // wakes the loop when nothing else did for beat_ms
+  std::optional<ipc::EveryTurn> beat_every_turn_;  // on the loop thread: a beat proves the loop turns
   // Store on PostgreSQL: this worker's own look at its lease (check_lease).
   void check_lease();
   void on_lease_lost(const std::string& why);

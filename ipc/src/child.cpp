@@ -1,5 +1,7 @@
 #include "wa/ipc/child.hpp"
 
+#include "child_internal.hpp"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -30,19 +32,9 @@ std::string ExitStatus::describe() const {
 // The exit is watched through a pidfd on the loop (readable once the child
 // has exited) and reaped with waitpid: libuv never sees these children, so
 // nothing else reaps them.
-struct Child::Handle {
-  uv_poll_t poll{};
-  int pidfd = -1;
-  pid_t pid = 0;
-  OnExit on_exit;
-  Child* owner = nullptr;  // null once the Child object is gone
-};
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 namespace {
-
-void close_handle(Child::Handle* h);
-
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 // File actions for the child: stdin from /dev/null, stdout and stderr
 // ours, `inherit[i]` at 3 + i; everything else we hold is close-on-exec.
@@ -100,13 +92,20 @@ void on_pidfd(uv_poll_t* p, int /*status*/, int /*events*/) {
   int st = 0;
   pid_t r = ::waitpid(h->pid, &st, WNOHANG);
   if (r == 0) return;  // woken early: not exited yet
+  // -1: reaped elsewhere (cannot happen: nothing else waits for our children)
+  deliver_exit(h, r == h->pid ? exit_status_of(st) : ExitStatus{-1, 0});
+}
+
+}  // namespace
+
+ExitStatus exit_status_of(int wait_status) {
   ExitStatus es;
-  if (r == h->pid) {
-    if (WIFSIGNALED(st)) es.signal = WTERMSIG(st);
-    else if (WIFEXITED(st)) es.code = WEXITSTATUS(st);
-  } else {
-    es.code = -1;  // reaped elsewhere (cannot happen: nothing else waits for our children)
-  }
+  if (WIFSIGNALED(wait_status)) es.signal = WTERMSIG(wait_status);
+  else if (WIFEXITED(wait_status)) es.code = WEXITSTATUS(wait_status);
+  return es;
+}
+
+void deliver_exit(Child::Handle* h, ExitStatus es) {
   auto cb = std::move(h->on_exit);
   Child* owner = std::exchange(h->owner, nullptr);
   close_handle(h);
@@ -125,7 +124,13 @@ void close_handle(Child::Handle* h) {
   });
 }
 
-}  // namespace
+std::unique_ptr<Child> adopt_child(Child::Handle* h) {
+  std::unique_ptr<Child> c(new Child());
+  c->handle_ = h;
+  h->owner = c.get();
+  c->pid_ = h->pid;
+  return c;
+}
 
 Result<std::unique_ptr<Child>> Child::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
                                             OnExit on_exit, std::span<const int> inherit) {
@@ -160,11 +165,7 @@ Result<std::unique_ptr<Child>> Child::spawn(uv_loop_t* loop, const std::vector<s
   }
   h->poll.data = h;
   uv_poll_start(&h->poll, UV_READABLE, on_pidfd);
-  std::unique_ptr<Child> c(new Child());
-  c->handle_ = h;
-  h->owner = c.get();
-  c->pid_ = pid;
-  return c;
+  return adopt_child(h);
 }
 
 Child::~Child() {
@@ -177,7 +178,13 @@ Child::~Child() {
 bool Child::running() const { return !exited_; }
 
 void Child::kill(int sig) const {
-  if (running()) ::kill(pid_, sig);
+  if (!running()) return;
+  // Through the pidfd: a zygote's worker is reaped by the zygote, and its
+  // pid may be reused before we hear of the exit.
+  if (handle_ != nullptr && handle_->pidfd >= 0 &&
+      ::syscall(SYS_pidfd_send_signal, handle_->pidfd, sig, nullptr, 0) == 0)
+    return;
+  if (handle_ == nullptr || !handle_->zygote_child) ::kill(pid_, sig);
 }
 
 std::string self_dir() {

@@ -45,4 +45,27 @@ void Timer::stop() { uv_timer_stop(&h_->t); }
 
 bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&h_->t)) != 0; }
 
+struct EveryTurn::Handle {
+  uv_check_t c{};
+  std::function<void()> fn;
+};
+
+EveryTurn::EveryTurn(uv_loop_t* loop, std::function<void()> fn) : h_(new Handle{}) {  // NOLINT: freed in the close callback
+  h_->fn = std::move(fn);
+  uv_check_init(loop, &h_->c);
+  h_->c.data = h_;
+  uv_check_start(&h_->c, [](uv_check_t* c) {
+    auto* h = static_cast<Handle*>(c->data);
+    if (h->fn) h->fn();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&h_->c));
+}
+
+EveryTurn::~EveryTurn() {
+  uv_check_stop(&h_->c);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h_->c), [](uv_handle_t* h) {
+    delete static_cast<Handle*>(h->data);  // NOLINT
+  });
+}
+
 }  // namespace wa::ipc

@@ -31,6 +31,7 @@
 #include "leases.hpp"
 #include "start_gate.hpp"
 #include "wa/ipc/child.hpp"
+#include "wa/ipc/zygote.hpp"
 #include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
@@ -53,6 +54,8 @@ struct Environment {
   // This host's leases (store.engine "postgres"); nullptr with SQLite,
   // where the run dir's lock alone keeps a profile to one supervisor.
   LeaseKeeper* leases;
+  // Forks the connection workers (start.zygote); nullptr: each is exec'd.
+  ipc::Zygote* zygote;
   const Config* config;
   std::string bin_dir;
 };

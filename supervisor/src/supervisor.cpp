@@ -72,6 +72,7 @@ Supervisor::~Supervisor() {
   cluster_.reset();  // first: its callbacks reach into everything below
   gate_.close();  // an instance going away must not start a waiting one
   instances_.clear();
+  zygote_.reset();  // after the instances: it outlives their workers' records
   pending_claims_.clear();
   cluster_scan_.reset();
   leases_.reset();  // hands this host's leases back: other hosts claim at once
@@ -87,6 +88,10 @@ Supervisor::~Supervisor() {
 }
 
 namespace {
+
+// Bytes of command line the zygote holds for its workers' (a worker's argv
+// is its path, its link URL under the run dir, its profile and three numbers).
+constexpr size_t kZygoteTitleRoom = 1024;
 
 bool has_workers(const std::string& dir) {
   for (const char* w : {"wa-connection", "wa-sender", "wa-probe"})
@@ -134,6 +139,13 @@ int Supervisor::run() {
     return 72;  // EX_OSFILE: a file the program needs is missing
   }
   bin_dir_ = std::move(*workers);
+  if (config_.start.zygote) {
+    // Started on the first spawn. Its argv leaves room that each forked
+    // worker writes its own command line into (what `ps` shows).
+    zygote_ = std::make_unique<ipc::Zygote>(
+        &loop_, std::vector<std::string>{bin_dir_ + "/wa-connection", "--zygote", std::to_string(::getpid()),
+                                         std::string(kZygoteTitleRoom, '.')});
+  }
   if (auto st = ipc::check_run_dir(config_.run_dir); !st) {
     WA_ERROR("%s", st.error().message.c_str());
     return 78;
@@ -369,7 +381,7 @@ Instance* Supervisor::find(const std::string& profile) {
 Instance& Supervisor::add_instance(const std::string& profile, bool autostart) {
   // Before the instance exists (and emits): its webhook cursors start at the log's head.
   webhooks_->profile_added(profile);
-  Environment env{&loop_, bridge_.get(), events_.get(), &gate_, leases_.get(), &config_, bin_dir_};
+  Environment env{&loop_, bridge_.get(), events_.get(), &gate_, leases_.get(), zygote_.get(), &config_, bin_dir_};
   instances_.push_back(std::make_unique<Instance>(env, profile, autostart));
   return *instances_.back();
 }

@@ -128,6 +128,7 @@ class Supervisor {
   std::unique_ptr<ipc::Timer> cluster_scan_;
   std::map<std::string, std::unique_ptr<ipc::Timer>> pending_claims_;  // profile -> its jittered claim
   std::chrono::steady_clock::time_point last_liveness_{};
+  std::unique_ptr<ipc::Zygote> zygote_;  // before instances_: their workers' records point into it
   StartGate gate_;  // before instances_: they release their tickets into it
   std::vector<std::unique_ptr<Instance>> instances_;
   int lock_fd_ = -1;

@@ -71,6 +71,9 @@ struct StartPolicy {
   int max_connecting = 32;          // connection workers between fork and outcome at once
   int jitter_ms = 2000;             // boot, more autostarts than slots: each first waits a uniform delay in [0, jitter_ms]
   int connect_timeout_ms = 20000;   // a slot is given back after this long without an outcome
+  // Connection workers are forked by a zygote (wa/ipc/zygote.hpp: loaded
+  // once, pages shared) instead of exec'd one by one.
+  bool zygote = true;
 };
 
 struct SenderPolicy {

@@ -1,7 +1,7 @@
 // A child process started with posix_spawn (no fork: NNG is not fork-safe,
 // and a fork of a big supervisor copies its page tables; child.cpp says
-// more). The exit callback runs on the loop thread exactly once, after the
-// child has been reaped.
+// more), or forked by a Zygote (zygote.hpp). The exit callback runs on the
+// loop thread exactly once, after the child has been reaped.
 #pragma once
 
 #include <sys/types.h>
@@ -47,6 +47,7 @@ class Child {
   }
 
  private:
+  friend std::unique_ptr<Child> adopt_child(Handle* h);
   Child() = default;
   Handle* handle_ = nullptr;  // owned by libuv until its close callback
   pid_t pid_ = 0;

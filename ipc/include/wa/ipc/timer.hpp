@@ -26,4 +26,21 @@ class Timer {
   Handle* h_;
 };
 
+// Runs `fn` once per turn of the loop, after that turn's I/O and timers (a
+// uv_check). For work that needs doing only when the loop is awake anyway,
+// so that it never wakes an idle process by itself: at thousands of idle
+// workers each wakeup is the cost (docs/BENCHMARKS.md). Does not keep the
+// loop alive.
+class EveryTurn {
+ public:
+  EveryTurn(uv_loop_t* loop, std::function<void()> fn);
+  ~EveryTurn();
+  EveryTurn(const EveryTurn&) = delete;
+  EveryTurn& operator=(const EveryTurn&) = delete;
+
+ private:
+  struct Handle;
+  Handle* h_;
+};
+
 }  // namespace wa::ipc
