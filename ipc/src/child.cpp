@@ -3,6 +3,7 @@
 #include "child_internal.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -176,6 +177,21 @@ Child::~Child() {
 }
 
 bool Child::running() const { return !exited_; }
+
+bool Child::reap_within(int timeout_ms) {
+  if (!running()) return true;
+  if (handle_ == nullptr || handle_->zygote_child) return false;
+  pollfd p{handle_->pidfd, POLLIN, 0};
+  int rc;
+  do rc = ::poll(&p, 1, timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc <= 0) return false;
+  int st = 0;
+  if (::waitpid(pid_, &st, WNOHANG) != pid_) return false;
+  // May destroy this Child: nothing of it is touched after.
+  deliver_exit(handle_, exit_status_of(st));
+  return true;
+}
 
 void Child::kill(int sig) const {
   if (!running()) return;

@@ -122,6 +122,7 @@ struct Zygote::State {
   int fd = -1;
   uv_poll_t* poll = nullptr;     // on fd; closed with the zygote
   uv_timer_t* flush = nullptr;   // runs the exit callbacks found while spawning
+  uv_timer_t* watch = nullptr;   // a worker dead, its report not in yet: the zygote's deadline
   bool alive = false;
   std::unordered_map<pid_t, Child::Handle*> children;  // forked, exit not yet reported
   std::vector<std::pair<Child::Handle*, ExitStatus>> due;
@@ -135,11 +136,12 @@ struct Zygote::State {
       });
       poll = nullptr;
     }
-    if (flush != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(flush), [](uv_handle_t* h) {
+    for (uv_timer_t** t : {&flush, &watch}) {
+      if (*t == nullptr) continue;
+      uv_close(reinterpret_cast<uv_handle_t*>(*t), [](uv_handle_t* h) {
         delete reinterpret_cast<uv_timer_t*>(h);  // NOLINT
       });
-      flush = nullptr;
+      *t = nullptr;
     }
     if (fd >= 0) ::close(std::exchange(fd, -1));
   }
@@ -184,12 +186,31 @@ struct Zygote::State {
     run_due();
   }
 
+  // A worker of ours is dead (its pidfd said so) and the zygote has not
+  // reported it: a zygote that does not reap and report within the
+  // deadline is stuck (stopped, wedged) and every exit would wait on it. It
+  // is killed; its exit then reports its workers.
+  void expect_report() {
+    if (watch == nullptr || uv_is_active(reinterpret_cast<uv_handle_t*>(watch)) != 0) return;
+    uv_timer_start(watch, [](uv_timer_t* t) {
+      auto* st = static_cast<State*>(t->data);
+      for (auto& [pid, h] : st->children) {
+        if (!h->dead || st->proc == nullptr) continue;
+        WA_WARN("the zygote did not report worker %d's exit within %d ms: killing it", pid, kZygoteReplyTimeoutMs);
+        st->proc->kill(SIGKILL);
+        return;
+      }
+    }, kZygoteReplyTimeoutMs, 0);
+  }
+
   // The zygote process exited. Its workers die with it (PR_SET_PDEATHSIG):
   // a worker whose pidfd already said so is reported now, the others when
   // theirs does.
   void on_exit() {
-    if (fd >= 0) on_readable();  // reports it sent before dying carry real statuses
+    // Not alive first: an exit callback run from here may spawn, and must
+    // find this zygote gone (the caller holds a reference to this State).
     alive = false;
+    if (fd >= 0) on_readable();  // reports it sent before dying carry real statuses
     close_io();
     for (auto it = children.begin(); it != children.end();) {
       Child::Handle* h = it->second;
@@ -212,7 +233,10 @@ void on_zygote_child_pidfd(uv_poll_t* p, int /*status*/, int /*events*/) {
   uv_poll_stop(&h->poll);
   h->dead = true;
   auto* st = static_cast<Zygote::State*>(h->zygote_state);
-  if (st != nullptr && st->alive) return;  // the report follows
+  if (st != nullptr && st->alive) {
+    st->expect_report();  // the report follows, within the deadline
+    return;
+  }
   if (st != nullptr) st->children.erase(h->pid);
   deliver_exit(h, ExitStatus{0, SIGKILL});
 }
@@ -229,6 +253,14 @@ Zygote::~Zygote() {
   for (auto& [pid, h] : state_->children) h->zygote_state = nullptr;
   state_->children.clear();
   state_->close_io();  // EOF: the zygote exits
+  // Reaped here: this runs as the supervisor shuts down, and its loop will
+  // not see the exit. The callback may drop the Child: hold the State.
+  const auto keep = state_;
+  keep->alive = false;  // an exit we asked for: nothing to warn about
+  if (keep->proc && !keep->proc->reap_within(kZygoteReplyTimeoutMs) && keep->proc) {
+    keep->proc->kill(SIGKILL);
+    if (keep->proc) (void)keep->proc->reap_within(kZygoteReplyTimeoutMs);
+  }
   state_.reset();
 }
 
@@ -288,10 +320,13 @@ Status Zygote::start() {
   (void)::fcntl(st->fd, F_SETFL, ::fcntl(st->fd, F_GETFL) | O_NONBLOCK);
   st->poll = new uv_poll_t{};  // NOLINT: freed by its close callback
   st->flush = new uv_timer_t{};  // NOLINT: freed by its close callback
+  st->watch = new uv_timer_t{};  // NOLINT: freed by its close callback
   uv_poll_init(loop_, st->poll, st->fd);
   uv_timer_init(loop_, st->flush);
+  uv_timer_init(loop_, st->watch);
   st->poll->data = st.get();
   st->flush->data = st.get();
+  st->watch->data = st.get();
   uv_poll_start(st->poll, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<State*>(h->data)->on_readable(); });
   WA_INFO("zygote started, pid %d", st->proc->pid());
   return {};
@@ -301,6 +336,17 @@ Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& arg
                                              std::span<const int> inherit) {
   if (argv.empty()) return fail("spawn_failed", "nothing to start");
   if (inherit.size() > kMaxFds) return fail("spawn_failed", "too many fds for a worker");
+  // A zygote that died since we last heard from it (its exit not yet seen
+  // on the loop) closes its socket at once: then once more with a new one.
+  bool gone = false;
+  auto r = spawn_once(argv, on_exit, inherit, gone);
+  if (!r && gone && !failed_) r = spawn_once(argv, on_exit, inherit, gone);
+  return r;
+}
+
+Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>& argv, const Child::OnExit& on_exit,
+                                                  std::span<const int> inherit, bool& gone) {
+  gone = false;
   if (failed_) return fail("spawn_failed", "the zygote did not start");
   if (state_ == nullptr || !state_->alive || state_->fd < 0) {
     abandon();
@@ -316,6 +362,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& arg
   if (req.size() > kMaxMessage) return fail("spawn_failed", "arguments too long for the zygote");
   if (!send_packet(st.fd, req, inherit)) {
     const std::string why = std::strerror(errno);
+    gone = errno == EPIPE || errno == ECONNRESET;
     abandon();
     return fail("spawn_failed", "zygote request: " + why);
   }
@@ -337,6 +384,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& arg
     ssize_t n = recv_packet(st.fd, body, fds);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) {
+      gone = true;
       abandon();
       return fail("spawn_failed", "the zygote closed its socket");
     }
@@ -358,7 +406,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& arg
   auto* h = new Child::Handle{};  // NOLINT: owned by the loop, freed in the close callback
   h->pid = static_cast<pid_t>(std::strtol(std::string(std::string_view(body).substr(1)).c_str(), nullptr, 10));
   h->pidfd = fds.front();
-  h->on_exit = std::move(on_exit);
+  h->on_exit = on_exit;
   h->zygote_child = true;
   h->zygote_state = &st;
   uv_poll_init(loop_, &h->poll, h->pidfd);

@@ -38,6 +38,10 @@ class Child {
   pid_t pid() const { return pid_; }
   bool running() const;
   void kill(int sig) const;
+  // Waits up to `timeout_ms` for the exit of a child we started (not a
+  // zygote's) and reaps it here, running its exit callback: for a process
+  // whose loop is about to close. False if it is still running.
+  bool reap_within(int timeout_ms);
 
   // Internal: the loop's record of the child (child.cpp).
   struct Handle;

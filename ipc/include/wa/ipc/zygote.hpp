@@ -75,6 +75,8 @@ class Zygote {
  private:
   Status start();
   void abandon();
+  Result<std::unique_ptr<Child>> spawn_once(const std::vector<std::string>& argv, const Child::OnExit& on_exit,
+                                            std::span<const int> inherit, bool& gone);
 
   uv_loop_t* loop_;
   std::vector<std::string> argv_;
