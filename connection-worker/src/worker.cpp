@@ -141,11 +141,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
   // turn came for beat_ms: an idle worker's keepalive turns do most of the
   // beating without a wakeup of their own.
   heartbeat_.beat();
-  const auto beat_ms = static_cast<uint64_t>(settings_.liveness.beat_ms());
-  heartbeat_timer_.start(beat_ms, [] {});  // the turn it wakes beats and re-arms it
-  beat_every_turn_.emplace(loop_, [this, beat_ms] {
+  heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.beat_ms()), [this] { heartbeat_.beat(); });
+  beat_every_turn_.emplace(loop_, [this] {
     heartbeat_.beat();
-    heartbeat_timer_.start(beat_ms, [] {});
+    heartbeat_timer_.again();
   });
   if (settings_.store.engine == "postgres" && settings_.store.lease_ttl_ms > 0) {
     lease_valid_until_ = std::chrono::steady_clock::now() +

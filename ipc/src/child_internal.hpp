@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "wa/ipc/child.hpp"
+#include "wa/ipc/zygote.hpp"
 
 namespace wa::ipc {
 
@@ -18,7 +19,7 @@ struct Child::Handle {
   OnExit on_exit;
   Child* owner = nullptr;  // null once the Child object is gone
   bool zygote_child = false;
-  void* zygote_state = nullptr;  // its Zygote::State while that lives
+  Zygote::State* zygote_state = nullptr;  // its zygote's record while that lives
   bool dead = false;  // a zygote's child whose pidfd said it exited, status not yet reported
 };
 

@@ -41,6 +41,8 @@ void Timer::start_repeat(uint64_t ms, std::function<void()> fn) {
   }, ms, ms);
 }
 
+void Timer::again() { (void)uv_timer_again(&h_->t); }
+
 void Timer::stop() { uv_timer_stop(&h_->t); }
 
 bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&h_->t)) != 0; }

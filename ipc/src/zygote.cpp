@@ -117,7 +117,6 @@ bool parse_numbers(std::string_view s, long& a, long& b) {
 
 // One zygote process: its socket, its workers not yet reported.
 struct Zygote::State {
-  uv_loop_t* loop = nullptr;
   std::unique_ptr<Child> proc;
   int fd = -1;
   uv_poll_t* poll = nullptr;     // on fd; closed with the zygote
@@ -156,6 +155,13 @@ struct Zygote::State {
     uv_poll_stop(&h->poll);
     due.emplace_back(h, exit_status_of(wait_status));
     if (flush != nullptr) uv_timer_start(flush, [](uv_timer_t* t) { static_cast<State*>(t->data)->run_due(); }, 0, 0);
+  }
+
+  // This record is going away: the workers still listed are finished by
+  // their own pidfds, as if their zygote had died.
+  void detach_children() {
+    for (auto& [pid, h] : children) h->zygote_state = nullptr;
+    children.clear();
   }
 
   void run_due() {
@@ -232,7 +238,7 @@ void on_zygote_child_pidfd(uv_poll_t* p, int /*status*/, int /*events*/) {
   auto* h = static_cast<Child::Handle*>(p->data);
   uv_poll_stop(&h->poll);
   h->dead = true;
-  auto* st = static_cast<Zygote::State*>(h->zygote_state);
+  Zygote::State* st = h->zygote_state;
   if (st != nullptr && st->alive) {
     st->expect_report();  // the report follows, within the deadline
     return;
@@ -248,10 +254,7 @@ Zygote::Zygote(uv_loop_t* loop, std::vector<std::string> argv)
 
 Zygote::~Zygote() {
   if (state_ == nullptr) return;
-  // Workers still listed outlive this object only in the loop's handles:
-  // they learn nothing more from us.
-  for (auto& [pid, h] : state_->children) h->zygote_state = nullptr;
-  state_->children.clear();
+  state_->detach_children();
   state_->close_io();  // EOF: the zygote exits
   // Reaped here: this runs as the supervisor shuts down, and its loop will
   // not see the exit. The callback may drop the Child: hold the State.
@@ -264,15 +267,12 @@ Zygote::~Zygote() {
   state_.reset();
 }
 
-pid_t Zygote::pid() const { return state_ != nullptr && state_->alive ? state_->proc->pid() : 0; }
-
 // Drops a zygote that is dead or not answering; its workers (if any) are
 // finished by their pidfds.
 void Zygote::abandon() {
   if (state_ == nullptr) return;
   if (state_->alive && state_->proc) state_->proc->kill(SIGKILL);
-  for (auto& [pid, h] : state_->children) h->zygote_state = nullptr;
-  state_->children.clear();
+  state_->detach_children();
   state_->run_due();
   state_->close_io();
   state_.reset();  // its process, killed, is reaped by its Child handle
@@ -283,7 +283,6 @@ Status Zygote::start() {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return fail("spawn_failed", std::string("zygote socket: ") + std::strerror(errno));
   auto st = std::make_shared<State>();
-  st->loop = loop_;
   st->fd = sv[0];
   std::weak_ptr<State> weak = st;
   failed_ = true;  // until its "R"
@@ -336,18 +335,23 @@ Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& arg
                                              std::span<const int> inherit) {
   if (argv.empty()) return fail("spawn_failed", "nothing to start");
   if (inherit.size() > kMaxFds) return fail("spawn_failed", "too many fds for a worker");
+  if (failed_) return Child::spawn(loop_, argv, std::move(on_exit), inherit);
   // A zygote that died since we last heard from it (its exit not yet seen
   // on the loop) closes its socket at once: then once more with a new one.
   bool gone = false;
   auto r = spawn_once(argv, on_exit, inherit, gone);
   if (!r && gone && !failed_) r = spawn_once(argv, on_exit, inherit, gone);
+  if (!r && failed_) {
+    // Workers can always be exec'd, as before there was a zygote.
+    WA_WARN("%s: connection workers are exec'd instead", r.error().message.c_str());
+    return Child::spawn(loop_, argv, std::move(on_exit), inherit);
+  }
   return r;
 }
 
 Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>& argv, const Child::OnExit& on_exit,
                                                   std::span<const int> inherit, bool& gone) {
   gone = false;
-  if (failed_) return fail("spawn_failed", "the zygote did not start");
   if (state_ == nullptr || !state_->alive || state_->fd < 0) {
     abandon();
     WA_TRY(start());
@@ -370,6 +374,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kZygoteReplyTimeoutMs);
   std::string body;
   std::vector<int> fds;
+  long pid = 0, status = 0;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
@@ -388,7 +393,6 @@ Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>
       abandon();
       return fail("spawn_failed", "the zygote closed its socket");
     }
-    long pid = 0, status = 0;
     const std::string_view rest = std::string_view(body).substr(1);
     if (body[0] == kExited && parse_numbers(rest, pid, status)) {
       st.reported(static_cast<pid_t>(pid), static_cast<int>(status));
@@ -404,7 +408,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>
     return fail("spawn_failed", "the zygote answered out of turn");
   }
   auto* h = new Child::Handle{};  // NOLINT: owned by the loop, freed in the close callback
-  h->pid = static_cast<pid_t>(std::strtol(std::string(std::string_view(body).substr(1)).c_str(), nullptr, 10));
+  h->pid = static_cast<pid_t>(pid);
   h->pidfd = fds.front();
   h->on_exit = on_exit;
   h->zygote_child = true;

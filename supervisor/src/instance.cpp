@@ -271,14 +271,8 @@ void Instance::spawn_connection() {
                                 "--heartbeat-fd", std::to_string(ipc::kHeartbeatChildFd)};
   auto on_exit = [this, inc](ipc::ExitStatus st) { on_connection_exit(inc, st); };
   const std::span<const int> fds(&hb_fd, 1);
-  Result<std::unique_ptr<ipc::Child>> child = fail("spawn_failed", "not started");
-  const bool forked = env_.zygote != nullptr && env_.zygote->usable();
-  if (forked) child = env_.zygote->spawn(argv, on_exit, fds);
-  if (!forked || (!child && !env_.zygote->usable())) {
-    // No zygote, or it cannot start: the worker is exec'd as it always could be.
-    if (forked) WA_WARN("%s: connection workers are exec'd instead", child.error().message.c_str());
-    child = ipc::Child::spawn(env_.loop, argv, on_exit, fds);
-  }
+  auto child = env_.zygote != nullptr ? env_.zygote->spawn(argv, std::move(on_exit), fds)
+                                      : ipc::Child::spawn(env_.loop, argv, std::move(on_exit), fds);
   heartbeat_->close_fd();  // the child has its copy; we keep the mapping
   if (!child) return fail_spawn(child.error().message);
   conn_ = std::move(*child);

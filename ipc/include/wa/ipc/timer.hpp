@@ -18,6 +18,9 @@ class Timer {
 
   void start(uint64_t ms, std::function<void()> fn);          // one shot
   void start_repeat(uint64_t ms, std::function<void()> fn);  // every ms
+  // A repeating timer starts its period over from the loop's now
+  // (uv_timer_again): cheap enough for every turn of the loop.
+  void again();
   void stop();
   bool active() const;
 

@@ -62,13 +62,10 @@ class Zygote {
 
   // Like Child::spawn: `inherit[i]` becomes the worker's fd 3 + i; the
   // exit callback runs on the loop exactly once, after the worker is gone.
+  // Once a zygote failed to start, every worker is exec'd (Child::spawn)
+  // instead, rather than waiting for a broken zygote on every spawn.
   Result<std::unique_ptr<Child>> spawn(const std::vector<std::string>& argv, Child::OnExit on_exit,
                                        std::span<const int> inherit = {});
-
-  pid_t pid() const;  // 0 when none is running
-  // False once a zygote failed to start: the caller execs its workers
-  // instead, rather than wait for a broken one on every spawn.
-  bool usable() const { return !failed_; }
 
   struct State;  // zygote.cpp
 
@@ -81,7 +78,7 @@ class Zygote {
   uv_loop_t* loop_;
   std::vector<std::string> argv_;
   std::shared_ptr<State> state_;  // the running zygote, if any
-  bool failed_ = false;
+  bool failed_ = false;           // one did not start: workers are exec'd
 };
 
 // The zygote's side. Called by the worker binary in its zygote mode, before
