@@ -187,8 +187,9 @@ pid_t start_perf(const std::string& suffix, int seconds) {
 // threads, idle CPU over the idle window, the `status` reply and the
 // supervisor's fds.
 // BENCH_IDLE_S: the measured window (default 60 s). It must hold several of
-// each periodic wakeup - heartbeat, keepalive ping (20-30 s), heap trim
-// (60 s) - or the rates it reports are those of where the window fell.
+// each periodic wakeup - the keepalive ping (20-30 s) and its pong, the
+// heap trim (60 s, on a turn) - or the rates it reports are those of where
+// the window fell.
 int idle_window_s() {
   const char* v = std::getenv("BENCH_IDLE_S");
   const int s = v ? std::atoi(v) : 60;

@@ -134,14 +134,17 @@ int run_worker(int argc, char** argv, pid_t forked_by) {
   uv_signal_t sigterm;
   uv_signal_init(&loop, &sigterm);
   {
-    // On a turn the loop makes anyway (a keepalive, a beat), never a wakeup of its own.
+    // On a turn the loop makes anyway (a keepalive), never a wakeup of its own.
     uint64_t next_trim = uv_now(&loop) + kFirstTrimMs;
     wa::ipc::EveryTurn trim(&loop, [&loop, &next_trim] {
       if (uv_now(&loop) < next_trim) return;
       (void)malloc_trim(0);
       next_trim = uv_now(&loop) + kTrimEveryMs;
     });
-    wa::connection::Worker worker(&loop, profile, link, std::move(*heartbeat));
+    // Liveness: the loop is run by WatchedLoop, which tells the supervisor
+    // through the page when it is parked and when it turns.
+    wa::ipc::WatchedLoop watched(&loop, std::move(*heartbeat));
+    wa::connection::Worker worker(&loop, profile, link, [&watched] { watched.stop(); });
     if (auto st = worker.start(); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       return 1;
@@ -151,7 +154,7 @@ int run_worker(int argc, char** argv, pid_t forked_by) {
       static_cast<wa::connection::Worker*>(h->data)->shutdown();
       uv_signal_stop(h);
     }, SIGTERM);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    watched.run();
     rc = worker.exit_code();
     uv_signal_stop(&sigterm);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);

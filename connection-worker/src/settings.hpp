@@ -25,7 +25,8 @@ struct ClientSettings {
   std::string store;
   std::string push_name;
 
-  // Keepalive: ping every [min, max] ms (random), a reply due within deadline.
+  // Keepalive (keepalive.hpp): a ping on the first turn after min ms, at the
+  // latest after max ms + a tenth of the window; a reply due within deadline.
   uint64_t ping_min_ms = 20000;
   uint64_t ping_max_ms = 30000;
   uint64_t ping_deadline_ms = 10000;

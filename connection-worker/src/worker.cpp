@@ -20,14 +20,13 @@ namespace wa::connection {
 
 namespace msg = ipc::msg;
 
-Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::Heartbeat heartbeat)
+Worker::Worker(uv_loop_t* loop, std::string profile, std::string link_url, std::function<void()> stop_loop)
     : loop_(loop),
       profile_(std::move(profile)),
       link_url_(std::move(link_url)),
       bridge_(loop),
       corrupt_timer_(loop),
-      heartbeat_(std::move(heartbeat)),
-      heartbeat_timer_(loop),
+      stop_loop_(std::move(stop_loop)),
       lease_timer_(loop) {
   // SQLITE_CORRUPT / NOTADB in any of this worker's stores: the account
   // stops as a whole (see on_store_corrupt), wherever the damage was met.
@@ -57,7 +56,7 @@ void Worker::shutdown() {
   senders_.reset();
   link_.reset();
   bridge_.close();
-  uv_stop(loop_);
+  stop_loop_();
 }
 
 void Worker::to_supervisor(const json& m) {
@@ -135,17 +134,6 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
     return fail_start();
   }
   settings_ = std::move(*settings);
-  // Liveness (wa/ipc/heartbeat.hpp): from the loop thread, so a beat proves
-  // the loop turns; a deadlocked or stopped worker stops beating. Every turn
-  // beats (a store to the shared page), and the timer fires only when no
-  // turn came for beat_ms: an idle worker's keepalive turns do most of the
-  // beating without a wakeup of their own.
-  heartbeat_.beat();
-  heartbeat_timer_.start_repeat(static_cast<uint64_t>(settings_.liveness.beat_ms()), [this] { heartbeat_.beat(); });
-  beat_every_turn_.emplace(loop_, [this] {
-    heartbeat_.beat();
-    heartbeat_timer_.again();
-  });
   if (settings_.store.engine == "postgres" && settings_.store.lease_ttl_ms > 0) {
     lease_valid_until_ = std::chrono::steady_clock::now() +
                          std::chrono::milliseconds(settings_.store.lease_ttl_ms - settings_.store.lease_ttl_ms / 3);

@@ -28,16 +28,14 @@
 #include "wa/ipc/links.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 #include "wa/ipc/pair_link.hpp"
-#include "wa/ipc/heartbeat.hpp"
 #include "wa/ipc/timer.hpp"
 
 namespace wa::connection {
 
 class Worker {
  public:
-  // `heartbeat`: the page the supervisor reads for liveness (beaten every
-  // LivenessPolicy::beat_ms() from init on).
-  Worker(uv_loop_t* loop, std::string profile, std::string link_url, ipc::Heartbeat heartbeat);
+  // `stop_loop`: ends the loop's run once this turn is over (shutdown()).
+  Worker(uv_loop_t* loop, std::string profile, std::string link_url, std::function<void()> stop_loop);
   ~Worker();
   Status start();
   // SIGTERM: fail what is pending, close the link, leave the loop.
@@ -104,9 +102,9 @@ class Worker {
   int exit_code_ = 0;
   bool corrupt_ = false;
   ipc::Timer corrupt_timer_;  // the corruption observer fires inside store calls: act on the next turn
-  ipc::Heartbeat heartbeat_;
-  ipc::Timer heartbeat_timer_;  // wakes the loop when nothing else did for beat_ms
-  std::optional<ipc::EveryTurn> beat_every_turn_;  // on the loop thread: a beat proves the loop turns
+  // Ends the loop (ipc::WatchedLoop::stop: liveness is the loop's own
+  // business, wa/ipc/heartbeat.hpp).
+  std::function<void()> stop_loop_;
   // Store on PostgreSQL: this worker's own look at its lease (check_lease).
   void check_lease();
   void on_lease_lost(const std::string& why);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -201,6 +202,31 @@ void Child::kill(int sig) const {
       ::syscall(SYS_pidfd_send_signal, handle_->pidfd, sig, nullptr, 0) == 0)
     return;
   if (handle_ == nullptr || !handle_->zygote_child) ::kill(pid_, sig);
+}
+
+bool Child::stopped() const {
+  if (!running()) return false;
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid_));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // gone: its exit is on the way
+  char buf[512];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  // "pid (comm) S ...": comm may hold anything, ')' included - the state is
+  // after the last one.
+  const char* close_paren = std::strrchr(buf, ')');
+  if (close_paren == nullptr || close_paren[1] != ' ') return false;
+  const char state = close_paren[2];
+  if (state != 'T' && state != 't') return false;
+  // The pid names our child only while its pidfd has not seen it exit.
+  if (handle_ != nullptr && handle_->pidfd >= 0) {
+    pollfd p{handle_->pidfd, POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) return false;
+  }
+  return true;
 }
 
 std::string self_dir() {

@@ -1,6 +1,7 @@
 #include "wa/ipc/heartbeat.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,8 +71,11 @@ void HeartbeatPage::close_fd() noexcept {
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
 }
 
-uint64_t HeartbeatPage::beats() const noexcept {
-  return word_ == nullptr ? 0 : std::atomic_ref<uint64_t>(*word_).load(std::memory_order_relaxed);
+// The word: the turn count above bit 0, "parked" in bit 0. Only the worker
+// writes it; each write is one whole store, so a read is never torn.
+LoopState HeartbeatPage::read() const noexcept {
+  const uint64_t w = word_ == nullptr ? 0 : std::atomic_ref<uint64_t>(*word_).load(std::memory_order_relaxed);
+  return LoopState{w >> 1, (w & 1u) != 0};
 }
 
 Result<Heartbeat> Heartbeat::attach(int fd) {
@@ -100,8 +104,42 @@ Heartbeat& Heartbeat::operator=(Heartbeat&& o) noexcept {
 
 Heartbeat::~Heartbeat() { unmap_word(word_); }
 
-void Heartbeat::beat() noexcept {
-  if (word_ != nullptr) std::atomic_ref<uint64_t>(*word_).fetch_add(1, std::memory_order_relaxed);
+LoopWatch::Verdict LoopWatch::observe(LoopState s, Clock::time_point now, std::chrono::milliseconds timeout) noexcept {
+  if (s.turns != turns_) {
+    turns_ = s.turns;
+    last_turn_ = now;
+  }
+  if (silent(now) < timeout) return Verdict::fine;
+  return s.parked ? Verdict::parked_long : Verdict::busy_too_long;
+}
+
+void Heartbeat::park() noexcept {
+  if (word_ == nullptr) return;
+  std::atomic_ref<uint64_t> w(*word_);
+  w.store(w.load(std::memory_order_relaxed) | 1u, std::memory_order_relaxed);
+}
+
+void Heartbeat::wake() noexcept {
+  if (word_ == nullptr) return;
+  std::atomic_ref<uint64_t> w(*word_);
+  // (w | 1) + 1: bit 0 cleared, the count above it one higher.
+  w.store((w.load(std::memory_order_relaxed) | 1u) + 1u, std::memory_order_relaxed);
+}
+
+void WatchedLoop::run() {
+  const int fd = uv_backend_fd(loop_);
+  heartbeat_.wake();
+  while (!stopped_ && uv_run(loop_, UV_RUN_NOWAIT) != 0 && !stopped_) {
+    // 0: something is due now (a pending callback, an idle handle); -1:
+    // nothing timed, wait for I/O alone.
+    const int timeout = uv_backend_timeout(loop_);
+    if (timeout != 0) {
+      pollfd p{fd, POLLIN, 0};
+      heartbeat_.park();
+      (void)::poll(&p, 1, timeout);  // EINTR (a signal, SIGCONT): just another turn
+    }
+    heartbeat_.wake();
+  }
 }
 
 }  // namespace wa::ipc

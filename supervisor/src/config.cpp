@@ -229,9 +229,8 @@ Result<Config> parse_config(std::string_view text) {
     WA_TRY(read_int(l, "interval_ms", "liveness.interval_ms", 10, 600000, c.liveness.interval_ms));
     WA_TRY(read_int(l, "timeout_ms", "liveness.timeout_ms", 20, 3600000, c.liveness.timeout_ms));
     WA_TRY(read_int(l, "ready_timeout_ms", "liveness.ready_timeout_ms", 20, 3600000, c.liveness.ready_timeout_ms));
-    // A healthy worker is looked at every interval and beats every
-    // LivenessPolicy::beat_ms() = (timeout - interval) / 2: with a timeout
-    // under two intervals the beat would leave no room at all.
+    // Each worker is looked at once per interval, so silence is noticed up
+    // to an interval late: a timeout under two intervals would be mostly lag.
     if (c.liveness.timeout_ms < 2 * c.liveness.interval_ms)
       return bad("liveness.timeout_ms", "must be at least twice liveness.interval_ms");
   }

@@ -264,7 +264,6 @@ void Instance::spawn_connection() {
   auto page = ipc::HeartbeatPage::create();
   if (!page) return fail_spawn(page.error().message);
   heartbeat_ = std::move(*page);
-  beats_seen_ = 0;
   const int hb_fd = heartbeat_->fd();
   std::vector<std::string> argv{env_.bin_dir + "/wa-connection", "--link", ipc::link_url(dir_),
                                 "--profile", profile_, "--parent-pid", std::to_string(::getpid()),
@@ -278,7 +277,7 @@ void Instance::spawn_connection() {
   conn_ = std::move(*child);
   spawned_at_ = Clock::now();
   connection_ = nullptr;  // the new worker has not said anything yet
-  // Liveness: the ready deadline runs from here, the heartbeat from `ready` on.
+  // Liveness: the ready deadline runs from here, the page from `ready` on.
   unresponsive_ = false;
   WA_INFO("[%s] connection worker started, pid %d", profile_.c_str(), conn_->pid());
 }
@@ -304,7 +303,7 @@ void Instance::on_link_message(uint64_t inc, Bytes body) {
     if (state_ != State::starting) return;
     worker_ready_ = true;
     state_ = State::running;
-    last_beat_ = Clock::now();
+    watch_.start(Clock::now());
     env_.events->emit(profile_, {{"type", "instance_started"}, {"pid", conn_->pid()}});
   } else if (t == msg::kReply) {
     finish_request(m->rid, std::move(m->reply));
@@ -412,17 +411,19 @@ void Instance::schedule_restart() {
 void Instance::check_liveness(Clock::time_point now, bool stalled) {
   if (!conn_ || unresponsive_ || (state_ != State::starting && state_ != State::running)) return;
   const auto& pol = env_.config->liveness;
-  if (const uint64_t b = heartbeat_ ? heartbeat_->beats() : 0; b != beats_seen_) {
-    beats_seen_ = b;
-    last_beat_ = now;
-  }
   if (!worker_ready_) {
     auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - spawned_at_);
     if (!stalled && silent.count() >= pol.ready_timeout_ms) declare_unresponsive("starting", silent);
     return;
   }
-  auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_beat_);
-  if (!stalled && silent.count() >= pol.timeout_ms) declare_unresponsive("running", silent);
+  // wa/ipc/heartbeat.hpp: a loop parked in its poll is waiting, which is
+  // healthy unless the process itself is stopped; a loop that has not come
+  // back from a callback for the timeout is not.
+  const auto verdict = watch_.observe(heartbeat_ ? heartbeat_->read() : ipc::LoopState{}, now,
+                                      std::chrono::milliseconds(pol.timeout_ms));
+  if (stalled || verdict == ipc::LoopWatch::Verdict::fine) return;
+  if (verdict == ipc::LoopWatch::Verdict::parked_long && !conn_->stopped()) return watch_.waiting(now);
+  declare_unresponsive("running", watch_.silent(now));
 }
 
 void Instance::declare_unresponsive(const char* phase, std::chrono::milliseconds silent) {

@@ -7,8 +7,9 @@
 //     told (pid, conversation, status) and fails that conversation's sends.
 //   - a worker that stops answering is killed and then handled as above:
 //     the connection worker must say `ready` within liveness.ready_timeout_ms
-//     of its fork and then bump its heartbeat counter (wa/ipc/heartbeat.hpp)
-//     at least once per liveness.timeout_ms; a sender is killed when its
+//     of its fork, and then its loop must not stay in its callbacks (or
+//     stopped) for liveness.timeout_ms - its page says (wa/ipc/heartbeat.hpp);
+//     a sender is killed when its
 //     connection worker reports it silent (kill_sender).
 // Every method runs on the supervisor's loop thread.
 #pragma once
@@ -181,10 +182,9 @@ class Instance {
   uint64_t claims_ = 0;         // the newest lease claim asked for (older answers are stale)
   std::chrono::steady_clock::time_point spawned_at_{};
   // Liveness of the current connection worker (see check_liveness): its
-  // page, the count last seen and when that count last moved.
+  // page and the reading of it (the turn count last seen, when it moved).
   std::optional<ipc::HeartbeatPage> heartbeat_;
-  uint64_t beats_seen_ = 0;
-  std::chrono::steady_clock::time_point last_beat_{};
+  ipc::LoopWatch watch_;
   bool unresponsive_ = false;  // this incarnation was killed by us for silence
 
   // Teardown bookkeeping: what to run once the awaited children are reaped.

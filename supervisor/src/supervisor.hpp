@@ -95,7 +95,7 @@ class Supervisor {
   void begin_shutdown(std::shared_ptr<ipc::PendingRequest> pending);
   void finish_shutdown();
   void start_watchdog();
-  // Every liveness.interval_ms: each instance looks at its worker's heartbeat
+  // Every liveness.interval_ms: each instance looks at its worker's liveness page
   // (Instance::check_liveness). One timer for all: thousands of accounts
   // cost one wakeup per interval, not one each.
   void start_liveness();

@@ -3,6 +3,8 @@
 // the server, while another account on the same supervisor sees nothing.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <future>
 
 #include "wa_server.hpp"
@@ -14,7 +16,8 @@ constexpr int kIntervalMs = 500;
 // Generous: pairing and login (812 prekeys) block the loop briefly, more so under sanitizers.
 constexpr int kTimeoutMs = 4000;
 // Detection comes between timeout and timeout + two intervals after the last
-// beat (seen up to an interval late, judged at the next look).
+// turn (seen up to an interval late, judged at the next look); a stopped
+// worker parked in its poll is found at the same look.
 constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + 2 * kIntervalMs + 3000);
 
 size_t lifecycle_count(EventLog& ev, const std::string& profile) {
@@ -71,4 +74,58 @@ TEST_CASE("liveness - a stopped connection worker of an open account is restarte
   CHECK(sup.conn_pid("lvb") == b);
   CHECK(sup.instance("lvb")["restarts"] == 0);
   CHECK(lifecycle_count(ev, "lvb") == b_events);
+}
+
+TEST_CASE("liveness - a connection worker whose loop stays blocked (not stopped, not waiting) is killed, and the message it could not store comes again") {
+  // The loop is inside a callback - the store's busy wait on a write lock
+  // this test holds - so it is neither parked nor stopped: silent.
+  TwoAccounts acc("lwa", "15550000093", "lwb", "15550000094",
+                  json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}}}});
+  auto& sup = acc.sup;
+  auto& ev = acc.ev;
+  const std::string to_a = "15550000093@s.whatsapp.net";
+  {
+    json r = send_text(sup, "lwb", to_a, "before");
+    INFO(r.dump());
+    REQUIRE(r.value("ok", false));
+  }
+  REQUIRE(ev.wait_for([&](const std::vector<json>& all) { return events_of(all, "lwa", "message").size() >= 1; }));
+  const pid_t a = sup.conn_pid("lwa");
+  const pid_t b = sup.conn_pid("lwb");
+  // Idle past several deadlines: parked, never judged silent.
+  REQUIRE_FALSE(ev.wait_for([&](auto&) { return !ev.of("lwa", "instance_unresponsive").empty(); },
+                            std::chrono::milliseconds(2 * kTimeoutMs)));
+  CHECK(sup.conn_pid("lwa") == a);
+
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((sup.data_dir() + "/lwa/store.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  {
+    json r = send_text(sup, "lwb", to_a, "while blocked");
+    INFO(r.dump());
+    REQUIRE(r.value("ok", false));
+  }
+  const bool noticed =
+      ev.wait_for([&](auto&) { return !ev.of("lwa", "instance_unresponsive").empty(); }, kNoticeWithin);
+  const bool worker_stopped = exists(a) && proc_state(a) == 'T';
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(noticed);
+  CHECK_FALSE(worker_stopped);
+  json u = ev.of("lwa", "instance_unresponsive")[0];
+  CHECK(u["pid"] == a);
+  CHECK(u["phase"] == "running");
+  CHECK(u["silent_ms"].get<int64_t>() >= kTimeoutMs);
+
+  // Restarted; the message it could not store was never receipted, so the
+  // server delivers it again and it lands once.
+  REQUIRE(sup.wait_running("lwa", a, kNoticeWithin));
+  CHECK(sup.instance("lwa")["last_exit"]["reason"] == "unresponsive");
+  REQUIRE(ev.wait_for([&](const std::vector<json>& all) {
+    for (const auto& m : events_of(all, "lwa", "message"))
+      if (m.dump().find("while blocked") != std::string::npos) return true;
+    return false;
+  }));
+  CHECK(sup.conn_pid("lwb") == b);
+  CHECK(sup.instance("lwb")["restarts"] == 0);
 }

@@ -17,7 +17,7 @@ json fast_liveness() {
   return json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}, {"ready_timeout_ms", 10000}}}};
 }
 // Detection comes between timeout and timeout + two intervals after the
-// last beat (seen up to an interval late, judged at the next look); the rest
+// last turn (seen up to an interval late, judged at the next look); the rest
 // is slack for a loaded machine.
 constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + 2 * kIntervalMs + 3000);
 
@@ -36,7 +36,8 @@ TEST_CASE("liveness - a stopped connection worker is killed as unresponsive and 
   REQUIRE(sup.wait_running("beta"));
   pid_t a = sup.conn_pid("alpha");
   pid_t b = sup.conn_pid("beta");
-  // Healthy workers beat: over several deadlines nobody is judged dead.
+  // Healthy idle workers are parked in their poll: over several deadlines
+  // nobody is judged dead, though they do not wake at all.
   REQUIRE_FALSE(wait_until([&] {
     return !events.of("alpha", "instance_unresponsive").empty() || sup.conn_pid("alpha") != a;
   }, std::chrono::milliseconds(2 * kTimeoutMs)));
@@ -73,7 +74,7 @@ TEST_CASE("liveness - a stopped connection worker is killed as unresponsive and 
       if (e["pid"] == a && e["signal"] == SIGKILL && e["reason"] == "unresponsive") return true;
     return false;
   }));
-  // The new worker beats too: it is not killed in turn.
+  // The new worker is healthy too: it is not killed in turn.
   pid_t a2 = sup.conn_pid("alpha");
   CHECK_FALSE(wait_until([&] {
     return events.of("alpha", "instance_unresponsive").size() > 1 || sup.conn_pid("alpha") != a2;

@@ -4,7 +4,9 @@
 #include <uv.h>
 
 #include <regex>
+#include <memory>
 #include <set>
+#include <vector>
 
 #include "iq.hpp"
 #include "keepalive.hpp"
@@ -147,4 +149,74 @@ TEST_CASE("raw_errors delivers an error iq as a node - an ack with error= is a r
   CHECK(got[0] == "error");
   CHECK(got[1] == "rejected:463");
   CHECK(got[2] == "not_connected");
+}
+
+TEST_CASE("keepalive: a ping rides a turn the loop makes anyway once min has passed, and never comes sooner") {
+  // A foreign periodic turn stands in for libwebsockets' service tick (its
+  // period is the keepalive's max, as in production: 30 s).
+  Loop l;
+  constexpr uint64_t kMin = 20, kMax = 100;
+  std::vector<uint64_t> at;  // uv_now() of each ping
+  std::unique_ptr<Keepalive> k;
+  k = std::make_unique<Keepalive>(
+      &l.loop, kMin, kMax, 1000,
+      [&](uint64_t, std::function<void(bool)> answered) {
+        at.push_back(uv_now(&l.loop));
+        answered(true);
+      },
+      [] {});
+  CHECK(k->fallback_ms() == kMax + (kMax - kMin) / 10);
+  struct Tick {
+    uv_timer_t t{};
+    int n = 0;
+    std::unique_ptr<Keepalive>* k = nullptr;
+    std::vector<uint64_t>* at = nullptr;
+  } tick;
+  tick.k = &k;
+  tick.at = &at;
+  uv_timer_init(&l.loop, &tick.t);
+  tick.t.data = &tick;
+  // Started right after a tick, as an idle worker that is in step.
+  uv_timer_start(&tick.t, [](uv_timer_t* t) {
+    auto* tk = static_cast<Tick*>(t->data);
+    if (++tk->n == 1) (*tk->k)->start();
+    if (tk->at->size() >= 10) {
+      (*tk->k)->stop();
+      uv_timer_stop(t);
+      uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+    }
+  }, 1, kMax);
+  l.run();
+  REQUIRE(at.size() >= 10);
+  for (size_t i = 1; i < at.size(); ++i) CHECK(at[i] - at[i - 1] >= kMin);
+  // Each ping went out on a tick, not on a wakeup of its own (a loaded
+  // machine may wake the loop late enough for the fallback to be due too).
+  CHECK(k->pings_carried() >= k->pings_sent() * 7 / 10);
+  k.reset();
+}
+
+TEST_CASE("keepalive: with no other turn the fallback pings by itself, at max plus the slack") {
+  Loop l;
+  constexpr uint64_t kMin = 5, kMax = 25;
+  std::vector<uint64_t> at;
+  std::unique_ptr<Keepalive> k;
+  k = std::make_unique<Keepalive>(
+      &l.loop, kMin, kMax, 1000,
+      [&](uint64_t, std::function<void(bool)> answered) {
+        at.push_back(uv_now(&l.loop));
+        if (at.size() < 4) {
+          answered(true);
+        } else {
+          k->stop();
+        }
+      },
+      [] {});
+  const uint64_t t0 = uv_now(&l.loop);
+  k->start();
+  l.run();
+  REQUIRE(at.size() == 4);
+  CHECK(at[0] - t0 >= k->fallback_ms());
+  for (size_t i = 1; i < at.size(); ++i) CHECK(at[i] - at[i - 1] >= k->fallback_ms());
+  CHECK(k->pings_carried() == 0);
+  k.reset();
 }

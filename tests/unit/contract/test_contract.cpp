@@ -106,26 +106,6 @@ TEST_CASE("the timeout budget: every outer deadline covers the inner ones, and a
   CHECK(refused.error().message.find("senders.ack_timeout_ms") != std::string::npos);
 }
 
-TEST_CASE("liveness: a healthy worker's longest apparent silence stays under the timeout, with room for a blocked loop") {
-  // The supervisor sees a beat up to one interval late; a healthy worker
-  // therefore looks silent for up to beat + interval. Whatever is left of the
-  // timeout is the room a legitimately blocked loop has before it is killed.
-  for (const auto& c : {std::pair{5000, 30000}, std::pair{5000, 10000}, std::pair{10, 20}, std::pair{100, 100000}}) {
-    const int interval = c.first, timeout = c.second;
-    LivenessPolicy p;
-    p.interval_ms = interval;
-    p.timeout_ms = timeout;
-    const int beat = p.beat_ms();
-    CHECK(beat > 0);
-    CHECK(beat + interval < timeout);
-    CHECK(timeout - interval - beat >= beat);  // the room is at least one beat
-  }
-  const LivenessPolicy defaults;
-  CHECK(defaults.beat_ms() == 12500);
-  // Fewer wakeups than one per interval: the reason the beat is not the interval.
-  CHECK(defaults.beat_ms() > defaults.interval_ms);
-}
-
 TEST_CASE("validation comes from the registry: kinds, limits, cross-field rules") {
   auto code = [](const json& req) {
     auto r = validate_request(req);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -148,4 +149,36 @@ TEST_CASE("child: a Child destroyed before the exit still has its process reaped
   uv_run(&l.loop, UV_RUN_DEFAULT);
   CHECK_FALSE(called);
   CHECK(::kill(pid, 0) != 0);  // reaped: no zombie left
+}
+
+TEST_CASE("child: stopped() is true while the child is stopped, false while it runs and once it exited") {
+  Loop l;
+  std::optional<ExitStatus> got;
+  // A command name with ") T " in it (the kernel names a process after the
+  // file it ran): the state is read after the LAST parenthesis.
+  char dir[] = "/tmp/wa-child-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string tricky = std::string(dir) + "/x) T (y";
+  REQUIRE(::symlink("/bin/sleep", tricky.c_str()) == 0);
+  auto c = Child::spawn(&l.loop, {tricky, "30"}, [&](ExitStatus st) { got = st; });
+  ::unlink(tricky.c_str());
+  ::rmdir(dir);
+  REQUIRE(c.has_value());
+  auto wait_until = [](auto cond) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond() && std::chrono::steady_clock::now() < deadline) ::usleep(2000);
+    return cond();
+  };
+  CHECK_FALSE((*c)->stopped());
+  (*c)->kill(SIGSTOP);
+  CHECK(wait_until([&] { return (*c)->stopped(); }));
+  (*c)->kill(SIGCONT);
+  CHECK(wait_until([&] { return !(*c)->stopped(); }));
+  (*c)->kill(SIGSTOP);
+  REQUIRE(wait_until([&] { return (*c)->stopped(); }));
+  (*c)->kill(SIGKILL);  // a stopped process dies of SIGKILL too
+  uv_run(&l.loop, UV_RUN_DEFAULT);
+  REQUIRE(got.has_value());
+  CHECK(got->signal == SIGKILL);
+  CHECK_FALSE((*c)->stopped());
 }

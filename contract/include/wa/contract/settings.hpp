@@ -121,19 +121,14 @@ struct MediaPolicy {
 // worst-case busy wait (5 retries x 2 s, plus up to 2 s at the write gate), which blocks a worker's loop
 // legitimately.
 struct LivenessPolicy {
-  int interval_ms = 5000;        // the supervisor's look at every worker's heartbeat
-  int timeout_ms = 30000;        // no beat (or, for a sender, no request back) for this long
+  int interval_ms = 5000;        // the supervisor's look at every worker's page
+  // A connection worker whose loop has not come back from its callbacks for
+  // this long (or sits stopped) is unresponsive; a sender, one that has not
+  // come back with a request. A loop parked in its poll is waiting, never
+  // silent (wa/ipc/heartbeat.hpp), so an idle worker needs no wakeup of its
+  // own for this, and a loop blocked legitimately has the whole timeout.
+  int timeout_ms = 30000;
   int ready_timeout_ms = 30000;  // fork -> `ready`
-
-  // How often the connection worker beats: as seldom as the deadline
-  // allows, because at thousands of idle accounts each beat is a wakeup the
-  // host pays for. The supervisor notices a beat up to interval_ms late, so a
-  // healthy worker looks silent for up to beat + interval; half of what is
-  // left of the timeout after one interval goes to the beat, the other half
-  // stays as room for a loop blocked legitimately (a store busy wait). With
-  // the defaults: a beat every 12.5 s, 12.5 s of room, a hung worker killed
-  // 30-35 s after its last beat.
-  [[nodiscard]] int beat_ms() const { return (timeout_ms - interval_ms) / 2; }
 };
 
 // The profile's event log (the inbox): how long replay can reach back.

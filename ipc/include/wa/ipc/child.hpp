@@ -38,6 +38,9 @@ class Child {
   pid_t pid() const { return pid_; }
   bool running() const;
   void kill(int sig) const;
+  // Stopped by a signal or a tracer (state T or t in /proc): it cannot run
+  // whatever it waits for.
+  bool stopped() const;
   // Waits up to `timeout_ms` for the exit of a child we started (not a
   // zygote's) and reaps it here, running its exit callback: for a process
   // whose loop is about to close. False if it is still running.
