@@ -20,6 +20,14 @@ constexpr int kTimeoutMs = 4000;
 // worker parked in its poll is found at the same look.
 constexpr auto kNoticeWithin = std::chrono::milliseconds(kTimeoutMs + 2 * kIntervalMs + 3000);
 
+json fast_liveness() { return json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}}}}; }
+
+void send_ok(Supervisor& sup, const std::string& from, const std::string& to, const std::string& text) {
+  json r = send_text(sup, from, to, text);
+  INFO(r.dump());
+  REQUIRE(r.value("ok", false));
+}
+
 size_t lifecycle_count(EventLog& ev, const std::string& profile) {
   size_t n = 0;
   for (auto& e : ev.of(profile)) {
@@ -31,16 +39,11 @@ size_t lifecycle_count(EventLog& ev, const std::string& profile) {
 }  // namespace
 
 TEST_CASE("liveness - a stopped connection worker of an open account is restarted and open again, B untouched") {
-  TwoAccounts acc("lva", "15550000091", "lvb", "15550000092",
-                  json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}}}});
+  TwoAccounts acc("lva", "15550000091", "lvb", "15550000092", fast_liveness());
   auto& sup = acc.sup;
   auto& ev = acc.ev;
   const std::string to_b = "15550000092@s.whatsapp.net";
-  {
-    json r = send_text(sup, "lva", to_b, "before");
-    INFO(r.dump());
-    REQUIRE(r.value("ok", false));
-  }
+  send_ok(sup, "lva", to_b, "before");
   pid_t a = sup.conn_pid("lva");
   pid_t b = sup.conn_pid("lvb");
   const size_t opens = count_of(ev, "lva", "connection", "open");
@@ -79,16 +82,11 @@ TEST_CASE("liveness - a stopped connection worker of an open account is restarte
 TEST_CASE("liveness - a connection worker whose loop stays blocked (not stopped, not waiting) is killed, and the message it could not store comes again") {
   // The loop is inside a callback - the store's busy wait on a write lock
   // this test holds - so it is neither parked nor stopped: silent.
-  TwoAccounts acc("lwa", "15550000093", "lwb", "15550000094",
-                  json{{"liveness", {{"interval_ms", kIntervalMs}, {"timeout_ms", kTimeoutMs}}}});
+  TwoAccounts acc("lwa", "15550000093", "lwb", "15550000094", fast_liveness());
   auto& sup = acc.sup;
   auto& ev = acc.ev;
   const std::string to_a = "15550000093@s.whatsapp.net";
-  {
-    json r = send_text(sup, "lwb", to_a, "before");
-    INFO(r.dump());
-    REQUIRE(r.value("ok", false));
-  }
+  send_ok(sup, "lwb", to_a, "before");
   REQUIRE(ev.wait_for([&](const std::vector<json>& all) { return events_of(all, "lwa", "message").size() >= 1; }));
   const pid_t a = sup.conn_pid("lwa");
   const pid_t b = sup.conn_pid("lwb");
@@ -100,11 +98,7 @@ TEST_CASE("liveness - a connection worker whose loop stays blocked (not stopped,
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((sup.data_dir() + "/lwa/store.db").c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
-  {
-    json r = send_text(sup, "lwb", to_a, "while blocked");
-    INFO(r.dump());
-    REQUIRE(r.value("ok", false));
-  }
+  send_ok(sup, "lwb", to_a, "while blocked");
   const bool noticed =
       ev.wait_for([&](auto&) { return !ev.of("lwa", "instance_unresponsive").empty(); }, kNoticeWithin);
   const bool worker_stopped = exists(a) && proc_state(a) == 'T';

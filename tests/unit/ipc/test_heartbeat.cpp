@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "wa/ipc/heartbeat.hpp"
@@ -22,6 +23,26 @@ using wa::ipc::WatchedLoop;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A page, the worker's side of it, and a loop for a WatchedLoop.
+struct PagedLoop {
+  std::optional<HeartbeatPage> page;
+  std::optional<Heartbeat> hb;
+  uv_loop_t loop{};
+  PagedLoop() {
+    auto p = HeartbeatPage::create();
+    REQUIRE(p.has_value());
+    page = std::move(*p);
+    auto h = Heartbeat::attach(::dup(page->fd()));
+    REQUIRE(h.has_value());
+    hb = std::move(*h);
+    REQUIRE(uv_loop_init(&loop) == 0);
+  }
+  ~PagedLoop() {
+    uv_run(&loop, UV_RUN_DEFAULT);  // the closes
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+};
 
 template <class F>
 bool wait_until(F cond, std::chrono::milliseconds within = 10s) {
@@ -106,12 +127,9 @@ TEST_CASE("heartbeat: the supervisor's reading - a turn resets the silence, a pa
 }
 
 TEST_CASE("heartbeat: a watched loop is parked while it waits, not while a callback runs, and runs its timers") {
-  auto page = HeartbeatPage::create();
-  REQUIRE(page.has_value());
-  auto hb = Heartbeat::attach(::dup(page->fd()));
-  REQUIRE(hb.has_value());
-  uv_loop_t loop;
-  REQUIRE(uv_loop_init(&loop) == 0);
+  PagedLoop pl;
+  auto& page = pl.page;
+  uv_loop_t& loop = pl.loop;
   struct Ctx {
     std::promise<void> entered;
     std::promise<void> release;
@@ -137,7 +155,7 @@ TEST_CASE("heartbeat: a watched loop is parked while it waits, not while a callb
   uv_timer_init(&loop, &timer);
   timer.data = &ctx;
   uv_timer_start(&timer, [](uv_timer_t* t) { ++static_cast<Ctx*>(t->data)->ticks; }, 5, 5);
-  WatchedLoop watched(&loop, std::move(*hb));
+  WatchedLoop watched(&loop, std::move(*pl.hb));
   ctx.watched = &watched;
   std::thread runner([&] { watched.run(); });
 
@@ -159,8 +177,6 @@ TEST_CASE("heartbeat: a watched loop is parked while it waits, not while a callb
   CHECK(uv_loop_alive(&loop) != 0);
   uv_close(reinterpret_cast<uv_handle_t*>(&async), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
 }
 
 TEST_CASE("heartbeat: the page is sealed at its size") {
@@ -199,12 +215,9 @@ TEST_CASE("heartbeat: a moved page keeps its turns, the moved-from one reads zer
 TEST_CASE("heartbeat: a watcher started from an I/O callback is polled before the loop parks again") {
   // libuv registers a new or changed watcher with the kernel only at its
   // next poll step; a loop that parked first would never see it.
-  auto page = HeartbeatPage::create();
-  REQUIRE(page.has_value());
-  auto hb = Heartbeat::attach(::dup(page->fd()));
-  REQUIRE(hb.has_value());
-  uv_loop_t loop;
-  REQUIRE(uv_loop_init(&loop) == 0);
+  PagedLoop pl;
+  auto& page = pl.page;
+  uv_loop_t& loop = pl.loop;
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
   struct Ctx {
@@ -228,7 +241,7 @@ TEST_CASE("heartbeat: a watcher started from an I/O callback is polled before th
       uv_poll_stop(p);
     });
   });
-  WatchedLoop watched(&loop, std::move(*hb));
+  WatchedLoop watched(&loop, std::move(*pl.hb));
   ctx.watched = &watched;
   std::thread runner([&] { watched.run(); });
   CHECK(wait_until([&] { return page->read().parked; }));
@@ -239,8 +252,6 @@ TEST_CASE("heartbeat: a watcher started from an I/O callback is polled before th
   runner.join();
   uv_close(reinterpret_cast<uv_handle_t*>(&async), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&ctx.poll), nullptr);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
   ::close(sv[0]);
   ::close(sv[1]);
 }
