@@ -59,8 +59,11 @@ std::pair<int, std::string> sqlite_shell(const std::string& dir, const std::stri
 }
 
 // Overwrites a leaf page in the middle of `table` of a database nobody has
-// open for writing (its WAL checkpointed into it first) with garbage.
-void damage_table_page(const std::string& db, const std::string& table) {
+// open for writing (its WAL checkpointed into it first) with garbage - or,
+// with `every_leaf`, all of its leaf pages, so that a reader meets the damage
+// whichever rows it wants (which leaf holds a given row depends on the sizes
+// of the random keys stored before it).
+void damage_table_page(const std::string& db, const std::string& table, bool every_leaf = false) {
   TempDir scratch;
   {
     const auto ck = sqlite_shell(scratch.path(), db, "PRAGMA wal_checkpoint(TRUNCATE);");
@@ -75,12 +78,14 @@ void damage_table_page(const std::string& db, const std::string& table) {
   std::istringstream in(pages);
   for (long p; in >> p;) leaves.push_back(p);
   REQUIRE(!leaves.empty());
-  const long page = leaves[leaves.size() / 2];
+  if (!every_leaf) leaves = {leaves[leaves.size() / 2]};
   std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
   REQUIRE(f.good());
-  f.seekp((page - 1) * 4096);
-  std::string garbage(4096, '\xA5');
-  f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  const std::string garbage(4096, '\xA5');
+  for (const long page : leaves) {
+    f.seekp((page - 1) * 4096);
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
   REQUIRE(f.good());
 }
 
@@ -332,7 +337,7 @@ TEST_CASE("a damaged page only a sender reads also puts the account in failed st
   json first = send_text(sup, "sfsa", user_jid("15550000102"), "before");
   REQUIRE_MESSAGE(first.value("ok", false), first.dump());
   REQUIRE(sup.call({{"cmd", "stop"}, {"profile", "sfsa"}}).value("ok", false));
-  damage_table_page(sup.data_dir() + "/sfsa/store.db", "sessions");
+  damage_table_page(sup.data_dir() + "/sfsa/store.db", "sessions", true);
   size_t opens = count_of(ev, "sfsa", "connection", "open");
   REQUIRE(sup.call({{"cmd", "start"}, {"profile", "sfsa"}}).value("ok", false));
   REQUIRE(wait_event(ev, "sfsa", "connection", "open", opens, 30s));
