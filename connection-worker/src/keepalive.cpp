@@ -13,7 +13,7 @@ Keepalive::Keepalive(uv_loop_t* loop, uint64_t min_ms, uint64_t max_ms, uint64_t
       max_ms_(std::max(max_ms, min_ms)),
       // A tenth of the window: 1 s with the defaults, just past the 30 s
       // tick an idle loop turns on.
-      slack_ms_(std::max<uint64_t>(1, (std::max(max_ms, min_ms) - min_ms) / 10)),
+      slack_ms_(std::max<uint64_t>(1, (max_ms_ - min_ms_) / 10)),
       deadline_ms_(deadline_ms),
       send_ping_(std::move(send_ping)),
       on_dead_(std::move(on_dead)) {}
