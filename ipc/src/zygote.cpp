@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -123,6 +124,8 @@ struct Zygote::State {
   uv_timer_t* flush = nullptr;   // runs the exit callbacks found while spawning
   uv_timer_t* watch = nullptr;   // a worker dead, its report not in yet: the zygote's deadline
   bool alive = false;
+  uint64_t reports = 0;           // exit reports read, ever: the zygote's progress
+  uint64_t reports_at_watch = 0;  // ... when the deadline was set
   std::unordered_map<pid_t, Child::Handle*> children;  // forked, exit not yet reported
   std::vector<std::pair<Child::Handle*, ExitStatus>> due;
 
@@ -148,6 +151,7 @@ struct Zygote::State {
   // The exit of `pid` as the zygote reported it: out of the table now (its
   // pid may come back in the next reply), the callback from the loop.
   void reported(pid_t pid, int wait_status) {
+    ++reports;
     auto it = children.find(pid);
     if (it == children.end()) return;
     Child::Handle* h = it->second;
@@ -171,6 +175,12 @@ struct Zygote::State {
 
   // Reads whatever the zygote sent; only reports come unasked.
   void on_readable() {
+    drain();
+    run_due();
+  }
+
+  // The reports waiting on the socket, into `due` (run from the loop).
+  void drain() {
     std::string body;
     std::vector<int> fds;
     for (;;) {
@@ -184,28 +194,48 @@ struct Zygote::State {
         break;
       }
       long pid = 0, status = 0;
-      if (body[0] == kExited && parse_numbers(std::string_view(body).substr(1), pid, status))
+      if (body[0] == kExited && parse_numbers(std::string_view(body).substr(1), pid, status)) {
         reported(static_cast<pid_t>(pid), static_cast<int>(status));
-      else
+      } else {
         WA_WARN("zygote: unexpected message '%c' (%zd bytes)", body[0], n);
+      }
     }
-    run_due();
+  }
+
+  bool dead_unreported() const {
+    for (const auto& [pid, h] : children)
+      if (h->dead) return true;
+    return false;
   }
 
   // A worker of ours is dead (its pidfd said so) and the zygote has not
-  // reported it: a zygote that does not reap and report within the
-  // deadline is stuck (stopped, wedged) and every exit would wait on it. It
-  // is killed; its exit then reports its workers.
+  // reported it. A zygote that reports nothing for the whole deadline while
+  // such an exit is owed is stuck (stopped, wedged) and every exit would
+  // wait on it: it is killed, and its exit then reports its workers. One
+  // that reports, however slowly, is not: a zygote reaping thousands of
+  // exits at once (a mass stop) owes the last of them for long, and killing
+  // it would turn every clean stop still in flight into a SIGKILL.
   void expect_report() {
     if (watch == nullptr || uv_is_active(reinterpret_cast<uv_handle_t*>(watch)) != 0) return;
+    reports_at_watch = reports;
     uv_timer_start(watch, [](uv_timer_t* t) {
       auto* st = static_cast<State*>(t->data);
-      for (auto& [pid, h] : st->children) {
-        if (!h->dead || st->proc == nullptr) continue;
-        WA_WARN("the zygote did not report worker %d's exit within %d ms: killing it", pid, kZygoteReplyTimeoutMs);
-        st->proc->kill(SIGKILL);
+      // What it sent while this loop was busy elsewhere counts: the timer
+      // runs before the poll in a turn, and a long turn is ours, not its.
+      // (Drained only: the exits run from the loop, where a callback that
+      // spawns may replace this State.)
+      st->drain();
+      if (!st->dead_unreported() || st->proc == nullptr) return;
+      if (st->reports != st->reports_at_watch) {
+        st->expect_report();  // slow, not stuck: a new deadline
         return;
       }
+      for (auto& [pid, h] : st->children) {
+        if (!h->dead) continue;
+        WA_WARN("the zygote reported no exit for %d ms, worker %d's among them: killing it", kZygoteReplyTimeoutMs, pid);
+        break;
+      }
+      st->proc->kill(SIGKILL);
     }, kZygoteReplyTimeoutMs, 0);
   }
 

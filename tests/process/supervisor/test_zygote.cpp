@@ -141,5 +141,5 @@ TEST_CASE("zygote - a stopped zygote that leaves a worker's exit unreported is k
   CHECK(wait_until([&] { return proc_state(f.a) == 'Z'; }));
   // Within the report deadline (5 s) the supervisor gives up on the zygote.
   check_back_on_a_new_zygote(sup, f);
-  CHECK(sup.log_text().find("did not report worker") != std::string::npos);
+  CHECK(sup.log_text().find("reported no exit for") != std::string::npos);
 }

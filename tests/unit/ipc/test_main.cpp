@@ -1,2 +1,25 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// The unit tests' main; with `--zygote <pid>` this binary is instead the
+// zygote of test_zygote.cpp (wa::ipc::serve_zygote), and its forked
+// "workers" wait for a signal.
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string_view>
+
+#include "wa/ipc/zygote.hpp"
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::string_view(argv[1]) == "--zygote") {
+    const auto worker = wa::ipc::serve_zygote(static_cast<pid_t>(std::strtol(argv[2], nullptr, 10)), argc, argv);
+    if (!worker) return 0;  // the test is gone
+    // A worker: it dies with its zygote, as a connection worker does, and
+    // otherwise waits for its test's signal.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != worker->parent) return 1;
+    for (;;) ::pause();
+  }
+  return doctest::Context(argc, argv).run();
+}

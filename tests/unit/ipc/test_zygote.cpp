@@ -1,0 +1,155 @@
+// The zygote's report deadline (wa/ipc/zygote.hpp): the supervisor kills a
+// zygote that owes a worker's exit and reports nothing for the deadline,
+// and only such a one. This binary is its own zygote (test_main.cpp).
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wa/ipc/loop_bridge.hpp"
+#include "wa/ipc/zygote.hpp"
+
+using namespace std::chrono_literals;
+using wa::ipc::ExitStatus;
+
+namespace {
+
+struct Loop {
+  uv_loop_t loop{};
+  Loop() { uv_loop_init(&loop); }
+  ~Loop() { wa::ipc::close_loop(&loop); }
+};
+
+template <class F>
+bool wait_until(F cond, std::chrono::milliseconds within = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  return cond();
+}
+
+// /proc/PID/stat's state and parent; '\0' once the pid is gone.
+struct Stat {
+  char state = '\0';
+  pid_t ppid = 0;
+};
+Stat stat_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream rest(all.substr(close + 1));
+  Stat s;
+  rest >> s.state >> s.ppid;
+  return s;
+}
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  REQUIRE(n > 0);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Runs the loop's turns (never blocking) until `cond`.
+template <class F>
+bool turn_until(uv_loop_t* loop, F cond, std::chrono::milliseconds within = 10s) {
+  return wait_until([&] {
+    uv_run(loop, UV_RUN_NOWAIT);
+    return cond();
+  }, within);
+}
+
+constexpr auto kDeadline = std::chrono::milliseconds(wa::ipc::kZygoteReplyTimeoutMs);
+
+// A zygote and the exits of the workers it forks.
+struct Forking {
+  Loop l;
+  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}};
+  std::vector<std::optional<ExitStatus>> exits;
+  std::vector<std::unique_ptr<wa::ipc::Child>> workers;
+
+  pid_t spawn() {
+    const size_t i = exits.size();
+    exits.emplace_back();
+    auto c = zygote.spawn({"worker"}, [this, i](ExitStatus st) { exits[i] = st; });
+    REQUIRE(c.has_value());
+    workers.push_back(std::move(*c));
+    return workers.back()->pid();
+  }
+  // The zygote is stopped, or running again.
+  static void stop(pid_t z) {
+    REQUIRE(::kill(z, SIGSTOP) == 0);
+    REQUIRE(wait_until([&] { return stat_of(z).state == 'T'; }));
+  }
+  // `w` dead and not reaped: its pidfd says so, its zygote has not reported it.
+  static void kill_unreaped(pid_t w) {
+    REQUIRE(::kill(w, SIGTERM) == 0);
+    REQUIRE(wait_until([&] { return stat_of(w).state == 'Z'; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("zygote: an exit reported while the loop was busy elsewhere past the deadline does not get the zygote killed") {
+  Forking f;
+  const pid_t w = f.spawn();
+  const pid_t z = stat_of(w).ppid;
+  REQUIRE(z != ::getpid());
+  Forking::stop(z);
+  Forking::kill_unreaped(w);
+  const auto armed = std::chrono::steady_clock::now();
+  uv_run(&f.l.loop, UV_RUN_NOWAIT);  // its pidfd: the deadline starts
+  CHECK_FALSE(f.exits[0].has_value());
+  // The zygote reaps it and reports while this loop is away for longer
+  // than the deadline (one long turn of the supervisor's).
+  REQUIRE(::kill(z, SIGCONT) == 0);
+  REQUIRE(wait_until([&] { return stat_of(w).state == '\0'; }));  // reaped, so reported
+  std::this_thread::sleep_until(armed + kDeadline + 300ms);        // the long turn itself
+  // The next turn runs the deadline's timer before it polls the socket.
+  REQUIRE(turn_until(&f.l.loop, [&] { return f.exits[0].has_value(); }));
+  CHECK(f.exits[0]->signal == SIGTERM);  // its own status, from the report
+  // The same zygote forks the next worker: it was not killed.
+  const pid_t w2 = f.spawn();
+  CHECK(stat_of(w2).ppid == z);
+  CHECK(stat_of(z).state != 'Z');
+}
+
+TEST_CASE("zygote: a zygote that reports, however slowly, gets a new deadline, and one silent for a whole deadline is killed") {
+  Forking f;
+  const pid_t w1 = f.spawn();
+  const pid_t w2 = f.spawn();
+  const pid_t z = stat_of(w1).ppid;
+  REQUIRE(stat_of(w2).ppid == z);
+  Forking::stop(z);
+  Forking::kill_unreaped(w1);
+  const auto armed = std::chrono::steady_clock::now();
+  uv_run(&f.l.loop, UV_RUN_NOWAIT);  // w1's pidfd: the deadline starts
+  // Within the deadline it reports w1 ...
+  REQUIRE(::kill(z, SIGCONT) == 0);
+  REQUIRE(wait_until([&] { return stat_of(w1).state == '\0'; }));
+  Forking::stop(z);
+  // ... and owes w2 when the deadline comes.
+  Forking::kill_unreaped(w2);
+  REQUIRE(turn_until(&f.l.loop, [&] { return f.exits[0].has_value(); }));
+  CHECK(f.exits[0]->signal == SIGTERM);
+  REQUIRE(std::chrono::steady_clock::now() < armed + kDeadline);  // else this test proves nothing
+  std::this_thread::sleep_until(armed + kDeadline + 300ms);
+  uv_run(&f.l.loop, UV_RUN_NOWAIT);  // the deadline: it reported since, so a new one
+  CHECK(stat_of(z).state == 'T');    // not killed (a SIGKILL ends even a stopped process)
+  CHECK_FALSE(f.exits[1].has_value());
+  // Silent for the whole new deadline: killed, and w2's exit (unreported) is its.
+  REQUIRE(turn_until(&f.l.loop, [&] { return f.exits[1].has_value(); }, kDeadline + 5s));
+  CHECK(f.exits[1]->signal == SIGKILL);
+  CHECK(wait_until([&] {
+    uv_run(&f.l.loop, UV_RUN_NOWAIT);
+    return stat_of(z).state == '\0';
+  }));
+}
