@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,7 @@ class SupervisedRig {
   pid_t ts = -1, sup = -1;
   json cfg;
   std::unique_ptr<ipc::EventClient> ev;
+  bool keep = false;  // the directory stays (something to read in it)
 
   // `serve_args` go to `wa-testserver serve` after its listen and state.
   SupervisedRig(std::string bin_dir, const std::vector<std::string>& serve_args) : bin(std::move(bin_dir)) {
@@ -72,10 +74,21 @@ class SupervisedRig {
     if (!e) die("events: " + e.error().message);
     ev = std::make_unique<ipc::EventClient>(std::move(*e));
   }
+  // SIGTERM: the same clean stop as `shutdown`, without a reply to wait
+  // for from a process that may be gone (a request to a supervisor that
+  // died waits out its whole timeout). One that ends other than cleanly is
+  // said so, and its directory (sup.log) kept.
   void stop_supervisor() {
     ev.reset();
-    control({{"cmd", "shutdown"}}, 600000);
-    if (sup > 0) waitpid(sup, nullptr, 0);
+    if (sup <= 0) return;
+    kill(sup, SIGTERM);
+    int st = 0;
+    const bool clean = waitpid(sup, &st, 0) == sup && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!clean) {
+      std::fprintf(stderr, "bench: the supervisor did not stop cleanly (wait status %d); kept %s/sup.log\n", st,
+                   dir.c_str());
+      keep = true;
+    }
     sup = -1;
   }
   ~SupervisedRig() {
@@ -84,7 +97,7 @@ class SupervisedRig {
       kill(ts, SIGTERM);
       waitpid(ts, nullptr, 0);
     }
-    if (std::getenv("BENCH_KEEP") == nullptr) {
+    if (!keep && std::getenv("BENCH_KEEP") == nullptr) {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
       std::filesystem::remove_all(data_dir, ec);
