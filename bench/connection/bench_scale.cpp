@@ -34,6 +34,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -300,6 +301,22 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   std::printf("%-52s %zu\n", "open fds of the supervisor", sup_fds);
 }
 
+// Stops the supervisor and every worker (SIGTERM, as systemd does): how
+// long that took, and whether the zygote had to be killed on the way (its
+// warning in the supervisor's log), which turns clean stops into SIGKILLs.
+void print_stop(Rig& rig) {
+  std::fflush(stdout);
+  const auto t0 = Clock::now();
+  rig.stop_supervisor();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::ifstream f(rig.dir + "/sup.log");
+  const std::string log((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t zygote_killed = 0;
+  for (size_t at = 0; (at = log.find("reported no exit for", at)) != std::string::npos; ++at) ++zygote_killed;
+  std::printf("%-52s %.2f s; zygote killed for late reports: %zu time(s)\n", "supervisor stop (SIGTERM) -> exited", s,
+              zygote_killed);
+}
+
 // The machine before our processes start (the server is up, nothing else).
 struct Baseline {
   long avail_kib = 0, ts_rss_kib = 0;
@@ -337,6 +354,7 @@ int idle(int accounts) {
               accounts / pair_s);
   measure_idle(rig, accounts, base.avail_kib, base.ts_rss_kib);
   print_load();
+  print_stop(rig);
   return 0;
 }
 
