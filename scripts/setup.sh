@@ -13,7 +13,7 @@ PKGS=(
   libcli11-dev libsystemd-dev libbenchmark-dev
   libcurl4-openssl-dev libmagic-dev libvips-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev ffmpeg
-  openssl python3
+  openssl ca-certificates python3
   clang-14 libclang-rt-14-dev
   nodejs npm sqlite3 procps help2man adduser
   chromium zbar-tools

@@ -23,12 +23,15 @@
 // the hard one (the supervisor and the test server do the same themselves).
 // BENCH_START='{"max_connecting":64,"jitter_ms":2000}' sets the supervisor's
 // `start` section for the whole run (e.g. {"zygote":false} to exec workers).
+// BENCH_TLS=1: the server speaks wss://, as the real one does, and every
+// worker holds a TLS context verifying it against the system's CAs.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -183,6 +186,55 @@ pid_t start_perf(const std::string& suffix, int seconds) {
                     file + ".log");
 }
 
+// Where a worker's PSS is, by kind of mapping (/proc/PID/smaps), averaged
+// over up to 50 workers: the heap, anonymous maps (NNG's and the threads'
+// stacks, SQLite's page cache), shared libraries, the rest. Private_Dirty
+// beside it: what the worker wrote itself (a zygote page it wrote was
+// copied for it).
+void print_pss_by_kind(const std::vector<pid_t>& workers) {
+  struct Sum {
+    long pss = 0, dirty = 0;
+  };
+  std::map<std::string, Sum> kinds;
+  size_t n = 0;
+  for (pid_t w : workers) {
+    if (n == 50) break;
+    std::ifstream f("/proc/" + std::to_string(w) + "/smaps");
+    if (!f) continue;
+    ++n;
+    std::string line, kind = "other";
+    while (std::getline(f, line)) {
+      long kib = 0;
+      if (line.rfind("Pss:", 0) == 0 && std::sscanf(line.c_str(), "Pss: %ld", &kib) == 1) {
+        kinds[kind].pss += kib;
+      } else if (line.rfind("Private_Dirty:", 0) == 0 && std::sscanf(line.c_str(), "Private_Dirty: %ld", &kib) == 1) {
+        kinds[kind].dirty += kib;
+      } else if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < 17) {
+        // A mapping's header: "start-end perms offset dev inode [name]".
+        std::istringstream h(line);
+        std::string range, perms, off, dev, inode, name;
+        h >> range >> perms >> off >> dev >> inode;
+        std::getline(h, name);
+        name.erase(0, name.find_first_not_of(' '));
+        if (name == "[heap]") kind = "heap";
+        else if (name.empty()) kind = "anonymous";
+        else if (name.find(".so") != std::string::npos) kind = "libraries";
+        else if (name == "[stack]") kind = "main stack";
+        else kind = "other";
+      }
+    }
+  }
+  if (n == 0) return;
+  std::string out;
+  for (const auto& [k, s] : kinds) {
+    char b[96];
+    std::snprintf(b, sizeof b, "%s%s %.0f/%.0f", out.empty() ? "" : ", ", k.c_str(), double(s.pss) / double(n),
+                  double(s.dirty) / double(n));
+    out += b;
+  }
+  std::printf("%-52s %s\n", "PSS/private dirty KiB per worker, by mapping", out.c_str());
+}
+
 // What `accounts` connected accounts cost, once settled: MemAvailable drop
 // since `avail0` (minus the test server's growth since `ts_rss0`), PSS,
 // threads, idle CPU over the idle window, the `status` reply and the
@@ -267,6 +319,7 @@ void measure_idle(Rig& rig, int accounts, long avail0, long ts_rss0) {
   std::printf("%-52s %.1f MB\n", "PSS all workers", static_cast<double>(workers_pss) / 1024);
   std::printf("%-52s %.2f MB\n", "PSS per account (supervisor + workers)",
               static_cast<double>(sup_pss + workers_pss) / 1024 / n);
+  print_pss_by_kind(workers);
   std::printf("%-52s min %ld  max %ld  mean %.1f\n", "threads per connection worker", threads_min, threads_max,
               workers.empty() ? 0.0 : static_cast<double>(threads_sum) / static_cast<double>(workers.size()));
   std::printf("%-52s %d s\n", "idle window (BENCH_IDLE_S)", window_s);
@@ -350,6 +403,7 @@ int idle(int accounts) {
               std::thread::hardware_concurrency());
   const json start = start_settings();
   std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start["start"].dump().c_str());
+  std::printf("%-52s %s\n", "server scheme", rig.tls ? "wss:// (BENCH_TLS=1; system CA directory + the local CA)" : "ws://");
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time (QR scan, 812 prekeys)", pair_s,
               accounts / pair_s);
   measure_idle(rig, accounts, base.avail_kib, base.ts_rss_kib);
@@ -398,6 +452,7 @@ int cold_start(int accounts) {
               std::thread::hardware_concurrency());
   const json start = start_settings();
   std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start["start"].dump().c_str());
+  std::printf("%-52s %s\n", "server scheme", rig.tls ? "wss:// (BENCH_TLS=1; system CA directory + the local CA)" : "ws://");
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time", pair_s, accounts / pair_s);
   std::printf("%-52s %.1f s\n", "supervisor start -> all `open` (status polled)", all_open_s);
   std::printf("%-52s %.1f s\n", "supervisor start -> last logged `open`",

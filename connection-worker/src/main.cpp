@@ -1,5 +1,7 @@
 // wa-connection: one per account, started by wa-supervisor: forked by the
 // zygote (this binary run as `wa-connection --zygote PID`) or exec'd.
+#include <dlfcn.h>
+#include <lws_config.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -51,6 +53,13 @@ void preload() {
   (void)wa::crypto::aes_cbc_encrypt(key, iv, {});
   (void)wa::crypto::aes_ctr(key, iv, {});
   (void)sqlite3_initialize();
+  // libwebsockets loads its libuv glue as a plugin for each context it
+  // makes (one per worker); loaded here, that is a reference, not a fresh
+  // mapping and relocation in every worker. The handle is kept for the
+  // zygote's life (and so its workers').
+#if defined(LWS_WITH_EVLIB_PLUGINS)
+  (void)::dlopen(LWS_INSTALL_LIBDIR "/libwebsockets-evlib_uv.so", RTLD_NOW | RTLD_NODELETE);
+#endif
 }
 
 // `wa-connection --zygote SUPERVISOR_PID [room]`: serves the supervisor's

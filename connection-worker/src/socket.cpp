@@ -1,8 +1,12 @@
 #include "socket.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "wa/log.hpp"
@@ -38,6 +42,42 @@ void lws_log(int level, const char* line) {
 
 }  // namespace
 
+namespace {
+
+// The CAs a TLS context verifies servers against. OpenSSL's own variables
+// first: SSL_CERT_FILE (a bundle, parsed whole) and SSL_CERT_DIR (hashed
+// directories, ':'-separated). Without them, the system's hashed directory
+// (/etc/ssl/certs on Debian), read lazily: a certificate is parsed when a
+// handshake asks for its subject, so a worker holds the one or two roots
+// its server needs. OpenSSL's default set-up would also parse the whole
+// bundle (/usr/lib/ssl/cert.pem, ~140 certificates, ~20 ms and ~1.1 MB of
+// heap) in every worker, each account's own copy. Parsed once in the
+// zygote instead, the copy did not stay shared: the workers' allocations
+// landed in the holes the parse left in the zygote's heap and copied most
+// of its pages (docs/BENCHMARKS.md). Only a system without the directory
+// falls back to the bundle.
+bool load_cas(SSL_CTX* ssl) {
+  const char* file = std::getenv(X509_get_default_cert_file_env());
+  const char* dirs = std::getenv(X509_get_default_cert_dir_env());
+  const bool file_set = file != nullptr && *file != '\0';
+  const bool dirs_set = dirs != nullptr && *dirs != '\0';
+  bool ok = true;
+  if (file_set || dirs_set) {
+    if (file_set) ok = SSL_CTX_load_verify_file(ssl, file) == 1;
+    if (ok && dirs_set) ok = SSL_CTX_load_verify_dir(ssl, dirs) == 1;
+  } else if (struct stat st{}; ::stat(X509_get_default_cert_dir(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    ok = SSL_CTX_load_verify_dir(ssl, X509_get_default_cert_dir()) == 1;
+  } else {
+    ok = SSL_CTX_load_verify_file(ssl, X509_get_default_cert_file()) == 1;
+  }
+  // A failed load leaves errors queued: not to be taken for a later
+  // operation's.
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<WsContext>> WsContext::create(uv_loop_t* loop, bool tls) {
   lws_set_log_level(LLL_ERR, &lws_log);
   lws_context_creation_info info;
@@ -51,7 +91,7 @@ Result<std::unique_ptr<WsContext>> WsContext::create(uv_loop_t* loop, bool tls) 
     if (ssl == nullptr) return fail("ws_error", "cannot create the TLS context");
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
     SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
-    if (SSL_CTX_set_default_verify_paths(ssl) != 1) {
+    if (!load_cas(ssl)) {
       SSL_CTX_free(ssl);
       return fail("ws_error", "cannot load the system CA certificates");
     }

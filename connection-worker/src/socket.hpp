@@ -30,8 +30,7 @@ namespace wa::connection {
 class WsContext {
  public:
   // tls: set up a client TLS context that verifies servers against the
-  // system CAs (/etc/ssl/certs). Without it only ws:// works, and the ~0.7 MB
-  // of parsed CA certificates is never loaded.
+  // system's CAs (socket.cpp, load_cas). Without it only ws:// works.
   static Result<std::unique_ptr<WsContext>> create(uv_loop_t* loop, bool tls);
   // Destroys the context; the loop must run again afterwards so that lws's
   // handles finish closing.
@@ -40,6 +39,7 @@ class WsContext {
   WsContext& operator=(const WsContext&) = delete;
   lws_context* get() const noexcept { return ctx_; }
   uv_loop_t* loop() const noexcept { return loop_; }
+  ::ssl_ctx_st* ssl() const noexcept { return ssl_; }  // null without tls
 
  private:
   WsContext(uv_loop_t* loop, lws_context* ctx, ::ssl_ctx_st* ssl) : loop_(loop), ctx_(ctx), ssl_(ssl) {}

@@ -73,7 +73,7 @@ struct MediaFlags {
   bool fallback_first = false;
 };
 
-int serve(const std::string& listen, const std::string& dir, unsigned max_conns, const Policy& policy,
+int serve(const std::string& listen, const std::string& dir, unsigned max_conns, bool chat_tls, const Policy& policy,
           const MediaFlags& media) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -84,6 +84,7 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns,
   opts.host = listen.substr(0, colon);
   opts.port = std::atoi(listen.c_str() + colon + 1);
   opts.state_dir = dir;
+  opts.chat_tls = chat_tls;
   opts.media_port = media.port;
   opts.media_max_bytes = media.max_bytes;
   opts.media_auth_ttl = media.auth_ttl;
@@ -141,7 +142,8 @@ int serve(const std::string& listen, const std::string& dir, unsigned max_conns,
   (void)fs::write_file_atomic(dir + "/port", std::to_string((*server)->port()) + "\n");
   (void)fs::write_file_atomic(dir + "/media-port", std::to_string((*server)->media_port()) + "\n");
   (void)fs::write_file_atomic(dir + "/ready", "1\n");
-  WA_INFO("serving ws://%s:%d/ws/chat and media on https://%s:%d (state %s)", opts.host.c_str(), (*server)->port(),
+  WA_INFO("serving %s://%s:%d/ws/chat and media on https://%s:%d (state %s)", chat_tls ? "wss" : "ws",
+          opts.host.c_str(), (*server)->port(),
           opts.host.c_str(), (*server)->media_port(), dir.c_str());
 
   uv_signal_t sigint, sigterm;
@@ -193,6 +195,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--state", dir, "state directory (created 0700)")->required();
   bool verbose = false;
   serve_cmd->add_flag("--verbose", verbose, "log every stanza's tag and id (never contents)");
+  bool chat_tls = false;
+  serve_cmd->add_flag("--chat-tls", chat_tls,
+                      "serve the chat socket as wss:// (TLS), as the real server does, with a certificate "
+                      "issued by DIR/media-ca.pem (clients trust it through SSL_CERT_FILE)");
   serve_cmd->add_option("--max-connections", max_conns, "connection capacity (fd table size)")->capture_default_str();
   std::string addressing = "lid", pn_lookups, pn_dm = "463", tctoken = "off";
   serve_cmd->add_option("--addressing", addressing,
@@ -312,7 +318,7 @@ int main(int argc, char** argv) {
     policy.refuse_pn_lookups = pn_lookups.empty() ? policy.lid : pn_lookups == "refuse";
     policy.pn_dm_to_migrated_463 = pn_dm == "463";
     policy.require_tctoken = tctoken == "require";
-    return serve(listen, dir, max_conns, policy, media);
+    return serve(listen, dir, max_conns, chat_tls, policy, media);
   }
   if (*scan_cmd) {
     if (auto st = admin::check_phone(phone); !st) {

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "dispatch.hpp"
+#include "media_tls.hpp"
 #include "stanza.hpp"
 #include "wa/log.hpp"
 
@@ -16,8 +17,14 @@ Server::~Server() { stop(); }
 Result<std::unique_ptr<Server>> Server::start(uv_loop_t* loop, ServeOptions opts, State state) {
   std::unique_ptr<Server> s(new Server(loop, std::move(opts), std::move(state)));
   Bytes cert_chain = s->state_.ca().issue_chain(s->state_.server_static().pub, 2);
-  auto transport = Transport::listen(loop, ListenOptions{s->opts_.host, s->opts_.port, s->opts_.fd_limit},
-                                     s->state_.server_static(), std::move(cert_chain), *s);
+  ListenOptions listen{s->opts_.host, s->opts_.port, s->opts_.fd_limit, {}, {}};
+  if (s->opts_.chat_tls) {
+    auto tls = media::ensure_tls(s->opts_.state_dir);
+    if (!tls) return Unexpected<Error>{tls.error()};
+    listen.tls_cert = tls->leaf_cert;
+    listen.tls_key = tls->leaf_key;
+  }
+  auto transport = Transport::listen(loop, listen, s->state_.server_static(), std::move(cert_chain), *s);
   if (!transport) return Unexpected<Error>{transport.error()};
   s->transport_ = std::move(*transport);
   WA_TRY(s->start_media());

@@ -48,6 +48,9 @@ struct ServeOptions {
   int port = 0;
   std::string state_dir;
   unsigned fd_limit = 4096;  // lws per-thread fd table (and our connection cap)
+  // wss:// instead of ws://, as the real server: the chat listener serves
+  // TLS with the media host's certificate (issued by DIR/media-ca.pem).
+  bool chat_tls = false;
   // The HTTPS media host (same host as the chat listener).
   int media_port = 0;  // 0: any free port
   uint64_t media_max_bytes = 2ull << 30;

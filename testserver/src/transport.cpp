@@ -54,6 +54,11 @@ Result<std::unique_ptr<Transport>> Transport::listen(uv_loop_t* loop, const List
   info.fd_limit_per_thread = opts.fd_limit;
   info.count_threads = 1;
   info.vhost_name = "default";
+  if (!opts.tls_cert.empty() && !opts.tls_key.empty()) {
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = opts.tls_cert.c_str();
+    info.ssl_private_key_filepath = opts.tls_key.c_str();
+  }
   t->ctx_ = lws_create_context(&info);
   if (!t->ctx_) return fail("listen_failed", "cannot listen on " + opts.host + ":" + std::to_string(opts.port));
   auto* vh = lws_get_vhost_by_name(t->ctx_, "default");

@@ -36,6 +36,8 @@ struct ListenOptions {
   std::string host;
   int port = 0;  // 0: any free port
   unsigned fd_limit = 4096;  // lws per-thread fd table (and our connection cap)
+  // Both set: TLS (wss://) with this certificate chain (PEM) and key.
+  std::string tls_cert, tls_key;
 };
 
 class Transport {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -38,7 +39,10 @@ class TestServer {
     start(std::move(serve_args), "127.0.0.1:" + std::to_string(port_));
   }
 
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws/chat"; }
+  // wss:// when started with --chat-tls, as the real server.
+  std::string url() const {
+    return std::string(tls_ ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port_) + "/ws/chat";
+  }
   const std::string& root() const { return root_; }
   const std::string& state() const { return state_; }
 
@@ -80,6 +84,7 @@ class TestServer {
   void start(std::vector<std::string> serve_args, const std::string& listen) {
     std::vector<std::string> argv{bin("wa-testserver"), "serve", "--listen", listen, "--state", state_};
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+    tls_ = std::find(serve_args.begin(), serve_args.end(), "--chat-tls") != serve_args.end();
     pid_ = spawn(argv, log_);
     if (!wait_until([&] { return read("port").size() > 0 && read("root.pub").size() >= 64; }))
       throw std::runtime_error("wa-testserver did not start; log:\n" + read_log());
@@ -90,6 +95,7 @@ class TestServer {
   std::string state_, log_, root_;
   int port_ = 0;
   pid_t pid_ = 0;
+  bool tls_ = false;
 };
 
 // Events of one profile with this type (and state, for `connection`).

@@ -1,0 +1,75 @@
+// wss://, as the real server speaks it: the local server with --chat-tls,
+// the workers verifying it against the system's CAs, with the CA that
+// issued its certificate added the way an operator adds a private CA
+// (OpenSSL's SSL_CERT_DIR or SSL_CERT_FILE).
+#include <doctest/doctest.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "wa_server.hpp"
+
+using namespace harness;
+
+namespace {
+
+// One of OpenSSL's CA variables for the processes this test starts (they
+// inherit it through the supervisor); unset again after.
+struct CaVariable {
+  const char* name;
+  CaVariable(const char* n, const std::string& value) : name(n) { REQUIRE(::setenv(name, value.c_str(), 1) == 0); }
+  ~CaVariable() { ::unsetenv(name); }
+};
+
+// A hashed CA directory (what SSL_CERT_DIR names) holding `ca_pem`.
+std::string hashed_dir_with(const TempDir& dir, const std::string& ca_pem) {
+  const std::string d = dir.path() + "/cas";
+  std::filesystem::create_directory(d);
+  FILE* p = ::popen(("openssl x509 -hash -noout -in '" + ca_pem + "'").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char hash[64] = {0};
+  const bool got = std::fgets(hash, sizeof hash, p) != nullptr;
+  REQUIRE(::pclose(p) == 0);
+  REQUIRE(got);
+  std::string h(hash);
+  while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
+  std::filesystem::copy_file(ca_pem, d + "/" + h + ".0");
+  return d;
+}
+
+constexpr const char* kSystemBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+}  // namespace
+
+TEST_CASE("tls - over wss:// two accounts pair and message each other, the server verified against the CA store") {
+  TestServer ts({"--chat-tls"});
+  REQUIRE(ts.url().rfind("wss://", 0) == 0);
+  TempDir dir;
+  // The system's directory first, as against the real server (read lazily,
+  // as by default), then the local server's CA.
+  CaVariable cas("SSL_CERT_DIR", "/etc/ssl/certs:" + hashed_dir_with(dir, ts.state() + "/media-ca.pem"));
+  Supervisor sup(config_for(ts, json::array({{{"profile", "tlsa"}}, {{"profile", "tlsb"}}})));
+  EventLog ev(sup.run_dir());
+  pair_by_qr(ts, ev, "tlsa", "15550000091");
+  pair_by_qr(ts, ev, "tlsb", "15550000092");
+  json r = send_text(sup, "tlsa", "15550000092@s.whatsapp.net", "over tls");
+  INFO(r.dump());
+  REQUIRE(r.value("ok", false));
+  CHECK(!wait_message_with(ev, "tlsb", "text", "over tls").is_null());
+}
+
+TEST_CASE("tls - a worker does not talk to a wss:// server whose certificate no trusted CA issued") {
+  TestServer ts({"--chat-tls"});
+  CaVariable cas("SSL_CERT_FILE", kSystemBundle);  // the system's CAs only
+  Supervisor sup(config_for(ts, json::array({{{"profile", "tlsx"}}})));
+  EventLog ev(sup.run_dir());
+  // It tries, fails the handshake, and backs off: no QR is ever shown.
+  CHECK(ev.wait_for([&](const std::vector<json>& all) {
+    for (const auto& e : events_of(all, "tlsx", "connection", "closed"))
+      if (e.value("reason", "") == "connect_failed") return true;
+    return false;
+  }, 20s));
+  CHECK(count_of(ev, "tlsx", "qr") == 0);
+  CHECK(sup.log_text().find("verif") != std::string::npos);  // the reason, in the worker's log line
+}
