@@ -69,6 +69,9 @@ class SupervisedRig {
       while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
       std::filesystem::copy_file(ca, cas + "/" + h + ".0");
       ::setenv("SSL_CERT_DIR", ("/etc/ssl/certs:" + cas).c_str(), 1);
+      // The default set-up is what is measured: a bundle named in the
+      // bench's environment (some hosts set one) would be parsed whole.
+      ::unsetenv("SSL_CERT_FILE");
     }
     const char* data_env = std::getenv("BENCH_DATA_DIR");
     data_dir = data_env != nullptr ? std::string(data_env) + "/wabench-data-" + std::to_string(::getpid()) : dir + "/data";

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "wa_server.hpp"
 
@@ -15,11 +17,21 @@ using namespace harness;
 namespace {
 
 // One of OpenSSL's CA variables for the processes this test starts (they
-// inherit it through the supervisor); unset again after.
+// inherit it through the supervisor), the other one unset (a host may set
+// either for every process); both as they were again after.
 struct CaVariable {
-  const char* name;
-  CaVariable(const char* n, const std::string& value) : name(n) { REQUIRE(::setenv(name, value.c_str(), 1) == 0); }
-  ~CaVariable() { ::unsetenv(name); }
+  static constexpr const char* kNames[2] = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
+  std::optional<std::string> saved[2];
+  CaVariable(const char* name, const std::string& value) {
+    for (int i = 0; i < 2; ++i) {
+      if (const char* v = std::getenv(kNames[i]); v != nullptr) saved[i] = v;
+      ::unsetenv(kNames[i]);
+    }
+    REQUIRE(::setenv(name, value.c_str(), 1) == 0);
+  }
+  ~CaVariable() {
+    for (int i = 0; i < 2; ++i) saved[i] ? ::setenv(kNames[i], saved[i]->c_str(), 1) : ::unsetenv(kNames[i]);
+  }
 };
 
 // A hashed CA directory (what SSL_CERT_DIR names) holding `ca_pem`.

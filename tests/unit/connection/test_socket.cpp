@@ -51,6 +51,7 @@ bool trusted(X509_STORE* store, X509* cert) {
 
 // A TLS context made with OpenSSL's variables as given (nullptr: unset),
 // handed to `check`; the variables are unset again after.
+// (A host may set either for every process: both are set or unset here.)
 void with_tls_context(const char* cert_file, const char* cert_dir, const std::function<void(SSL_CTX*)>& check) {
   auto set = [](const char* name, const char* v) { v != nullptr ? ::setenv(name, v, 1) : ::unsetenv(name); };
   set("SSL_CERT_FILE", cert_file);
