@@ -13,18 +13,14 @@
 #include <string>
 
 #include "wa/ipc/child.hpp"
+#include "support.hpp"
 #include "wa/ipc/loop_bridge.hpp"
 
+using test_support::Loop;
 using wa::ipc::Child;
 using wa::ipc::ExitStatus;
 
 namespace {
-
-struct Loop {
-  uv_loop_t loop{};
-  Loop() { uv_loop_init(&loop); }
-  ~Loop() { wa::ipc::close_loop(&loop); }
-};
 
 // Runs `script` under /bin/sh; the loop runs until the exit callback.
 ExitStatus run_sh(const std::string& script, std::span<const int> inherit = {}) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "support.hpp"
 #include "wa/ipc/heartbeat.hpp"
 
 using wa::ipc::Heartbeat;
@@ -44,12 +45,7 @@ struct PagedLoop {
   }
 };
 
-template <class F>
-bool wait_until(F cond, std::chrono::milliseconds within = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-  return cond();
-}
+using test_support::wait_until;
 
 }  // namespace
 

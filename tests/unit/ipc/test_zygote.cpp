@@ -14,26 +14,15 @@
 #include <thread>
 #include <vector>
 
-#include "wa/ipc/loop_bridge.hpp"
+#include "support.hpp"
 #include "wa/ipc/zygote.hpp"
 
 using namespace std::chrono_literals;
+using test_support::Loop;
+using test_support::wait_until;
 using wa::ipc::ExitStatus;
 
 namespace {
-
-struct Loop {
-  uv_loop_t loop{};
-  Loop() { uv_loop_init(&loop); }
-  ~Loop() { wa::ipc::close_loop(&loop); }
-};
-
-template <class F>
-bool wait_until(F cond, std::chrono::milliseconds within = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-  return cond();
-}
 
 // /proc/PID/stat's state and parent; '\0' once the pid is gone.
 struct Stat {
