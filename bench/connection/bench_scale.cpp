@@ -454,7 +454,7 @@ int cold_start(int accounts) {
   std::printf("%-52s %s\n", "start settings", start.empty() ? "defaults" : start["start"].dump().c_str());
   std::printf("%-52s %s\n", "server scheme", rig.tls ? "wss:// (BENCH_TLS=1; system CA directory + the local CA)" : "ws://");
   std::printf("%-52s %.1f s (%.1f accounts/s)\n", "pairing all, one at a time", pair_s, accounts / pair_s);
-  std::printf("%-52s %.1f s\n", "supervisor start -> all `open` (status polled)", all_open_s);
+  std::printf("%-52s %.1f s\n", "supervisor start -> all `open` (events, then status)", all_open_s);
   std::printf("%-52s %.1f s\n", "supervisor start -> last logged `open`",
               static_cast<double>(last_open - wall0) / 1000);
   std::printf("%-52s %d\n", "most logins in one second", max_per_s);
