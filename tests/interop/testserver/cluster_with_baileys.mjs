@@ -366,10 +366,21 @@ async function main() {
   // Baileys -> ours: every message, its target, whether the server acked it.
   const bSent = [];  // { client, id, text, profile, t }
   const bErrors = [];
+  // A send Baileys could not encrypt for our account's device still goes
+  // out (to its other recipients) and is acked by the server, though no
+  // copy for us was ever in it: Baileys logs the failure and drops that
+  // device (messages-send.js). Seen in this test only on messages sent
+  // right after pairing, both sides new to each other. Such a send is
+  // counted apart (`notForUs`), never held against our accounts; a client's
+  // sends are sequential, so its errors during one belong to that one.
+  const userOf = (jid) => String(jid ?? '').split('@')[0].split(':')[0];
   const baileysSend = async (client, profile, text) => {
+    const t0 = Date.now();
     try {
       const m = await client.send(jidOf.get(profile), text);
-      const rec = { client, id: m.key.id, text, profile, t: Date.now() };
+      const notForUs = client.errors.some((e) => e.t >= t0 && e.msg === 'Failed to encrypt for recipient' &&
+        userOf(e.obj?.jid) === userOf(jidOf.get(profile)));
+      const rec = { client, id: m.key.id, text, profile, t: Date.now(), notForUs };
       bSent.push(rec);
       return rec;
     } catch (e) { bErrors.push(`${text}: ${e}`); return null; }
@@ -496,7 +507,14 @@ async function main() {
   // Every Baileys message the server acked: in its account's log exactly once.
   await until(() => bSent.every((m) => m.client.acks.has(m.id)), 20000, 'the server\'s ack of every Baileys message')
     .catch(() => {});  // an unacked one is not counted
-  const acked = bSent.filter(ackedOk);
+  const notForUs = bSent.filter((m) => ackedOk(m) && m.notForUs);
+  if (notForUs.length)
+    note(`Baileys could not encrypt ${notForUs.length} acked message(s) for our device (its own SessionError; not ` +
+      `expected in our logs): ${notForUs.slice(0, 5).map((m) => `${m.text} (${m.id})`).join(', ')}`);
+  // More than a few is no longer Baileys' start-up race: something of ours broke its sessions.
+  if (notForUs.length > Math.max(3, bSent.length / 20))
+    problems.push(`${notForUs.length} of ${bSent.length} Baileys messages not encrypted for our devices`);
+  const acked = bSent.filter((m) => ackedOk(m) && !m.notForUs);
   for (const m of reverseBaileys) if (!ackedOk(m)) problems.push(`reverse ${m.text}: not acked by the server (${m.client.acks.get(m.id)})`);
   const unacked = bSent.filter((m) => !m.client.acks.has(m.id)).length;
   if (unacked) note(`${unacked} Baileys messages never acked by the server (not counted)`);

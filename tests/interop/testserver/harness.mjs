@@ -176,12 +176,21 @@ export class Client {
   constructor(B, server, name, socketOptions = {}) {
     this.B = B; this.server = server; this.name = name; this.socketOptions = socketOptions;
     this.authDir = mkdtempSync(path.join(tmpdir(), 'wats-auth-' + name + '-'));
+    // What Baileys logged as errors ({ t, obj, msg }): a test can tell its
+    // own failures (e.g. a device it could not encrypt for) from ours.
+    this.errors = [];
     this.listeners = new Set();
     this.received = [];   // { id, from, text }
     this.sent = new Map(); // id -> message (for retries)
     this.qr = null; this.open = false; this.closedFor = null; this.stopped = false;
   }
   notify() { for (const l of [...this.listeners]) l(); }
+  // The quiet logger, with this client's errors recorded.
+  logger() {
+    const self = this;
+    const log = { ...silent, child() { return log; }, error(o, m) { self.errors.push({ t: Date.now(), obj: o, msg: m }); silent.error(o, m); } };
+    return log;
+  }
   on(fn) { this.listeners.add(fn); }
   wait(pred, ms, what) { return waitFor((cb) => this.on(cb), pred, ms, this.name + ': ' + what); }
   async connect() {
@@ -191,7 +200,7 @@ export class Client {
     this.open = false;
     const sock = baileys.makeWASocket({
       auth: state,
-      logger: silent,
+      logger: this.logger(),
       waWebSocketUrl: `ws://127.0.0.1:${this.server.port}/ws/chat`,
       printQRInTerminal: false,
       markOnlineOnConnect: false,
