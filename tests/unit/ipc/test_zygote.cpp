@@ -109,6 +109,9 @@ TEST_CASE("zygote: an exit reported while the loop was busy elsewhere past the d
   const pid_t w2 = f.spawn();
   CHECK(stat_of(w2).ppid == z);
   CHECK(stat_of(z).state != 'Z');
+  // Its exit reported too, so nothing of it is left on the loop.
+  REQUIRE(::kill(w2, SIGTERM) == 0);
+  CHECK(turn_until(&f.l.loop, [&] { return f.exits[1].has_value(); }));
 }
 
 TEST_CASE("zygote: a zygote that reports, however slowly, gets a new deadline, and one silent for a whole deadline is killed") {
