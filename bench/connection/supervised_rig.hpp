@@ -50,8 +50,8 @@ class SupervisedRig {
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());
     // BENCH_TLS=1: wss://, as against the real server. The workers verify
     // the server against the system's CA directory, as by default, with the
-    // local server's CA in a second one (SSL_CERT_DIR, inherited through
-    // the supervisor).
+    // local server's CA in its own (DIR/media-ca.d; SSL_CERT_DIR, inherited
+    // through the supervisor).
     const char* tls_env = std::getenv("BENCH_TLS");
     tls = tls_env != nullptr && std::string(tls_env) == "1";
     if (tls) argv.push_back("--chat-tls");
@@ -59,16 +59,7 @@ class SupervisedRig {
     if (ts < 0 || !wait_file(ts_state + "/port") || !wait_file(ts_state + "/root.pub"))
       die("wa-testserver did not start");
     if (tls) {
-      const std::string cas = dir + "/cas", ca = ts_state + "/media-ca.pem";
-      std::filesystem::create_directory(cas);
-      FILE* p = ::popen(("openssl x509 -hash -noout -in '" + ca + "'").c_str(), "r");
-      char hash[64] = {0};
-      const bool got = p != nullptr && std::fgets(hash, sizeof hash, p) != nullptr;
-      if (p == nullptr || ::pclose(p) != 0 || !got) die("openssl x509 -hash failed");
-      std::string h(hash);
-      while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
-      std::filesystem::copy_file(ca, cas + "/" + h + ".0");
-      ::setenv("SSL_CERT_DIR", ("/etc/ssl/certs:" + cas).c_str(), 1);
+      ::setenv("SSL_CERT_DIR", ("/etc/ssl/certs:" + ts_state + "/media-ca.d").c_str(), 1);
       // The default set-up is what is measured: a bundle named in the
       // bench's environment (some hosts set one) would be parsed whole.
       ::unsetenv("SSL_CERT_FILE");

@@ -40,10 +40,6 @@ void lws_log(int level, const char* line) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The CAs a TLS context verifies servers against. OpenSSL's own variables
 // first: SSL_CERT_FILE (a bundle, parsed whole) and SSL_CERT_DIR (hashed
 // directories, ':'-separated). Without them, the system's hashed directory

@@ -202,10 +202,12 @@ struct Zygote::State {
     }
   }
 
-  bool dead_unreported() const {
+  // A worker whose pidfd said it is dead and whose exit is not reported
+  // yet, or 0.
+  pid_t dead_unreported() const {
     for (const auto& [pid, h] : children)
-      if (h->dead) return true;
-    return false;
+      if (h->dead) return pid;
+    return 0;
   }
 
   // A worker of ours is dead (its pidfd said so) and the zygote has not
@@ -225,16 +227,13 @@ struct Zygote::State {
       // (Drained only: the exits run from the loop, where a callback that
       // spawns may replace this State.)
       st->drain();
-      if (!st->dead_unreported() || st->proc == nullptr) return;
+      const pid_t owed = st->dead_unreported();
+      if (owed == 0 || st->proc == nullptr) return;
       if (st->reports != st->reports_at_watch) {
         st->expect_report();  // slow, not stuck: a new deadline
         return;
       }
-      for (auto& [pid, h] : st->children) {
-        if (!h->dead) continue;
-        WA_WARN("the zygote reported no exit for %d ms, worker %d's among them: killing it", kZygoteReplyTimeoutMs, pid);
-        break;
-      }
+      WA_WARN("the zygote reported no exit for %d ms, worker %d's among them: killing it", kZygoteReplyTimeoutMs, owed);
       st->proc->kill(SIGKILL);
     }, kZygoteReplyTimeoutMs, 0);
   }

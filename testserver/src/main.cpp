@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   bool chat_tls = false;
   serve_cmd->add_flag("--chat-tls", chat_tls,
                       "serve the chat socket as wss:// (TLS), as the real server does, with a certificate "
-                      "issued by DIR/media-ca.pem (clients trust it through SSL_CERT_FILE)");
+                      "issued by DIR/media-ca.pem (clients add it with SSL_CERT_DIR=/etc/ssl/certs:DIR/media-ca.d)");
   serve_cmd->add_option("--max-connections", max_conns, "connection capacity (fd table size)")->capture_default_str();
   std::string addressing = "lid", pn_lookups, pn_dm = "463", tctoken = "off";
   serve_cmd->add_option("--addressing", addressing,

@@ -8,6 +8,9 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -121,7 +124,8 @@ Status write(const std::string& path, const std::string& text, mode_t mode) {
 }  // namespace
 
 TlsFiles tls_files(const std::string& dir) {
-  return {dir + "/media-ca.pem", dir + "/media-ca.key", dir + "/media-leaf.pem", dir + "/media-leaf.key"};
+  return {dir + "/media-ca.pem", dir + "/media-ca.key", dir + "/media-leaf.pem", dir + "/media-leaf.key",
+          dir + "/media-ca.d"};
 }
 
 Result<TlsFiles> ensure_tls(const std::string& dir) {
@@ -150,6 +154,12 @@ Result<TlsFiles> ensure_tls(const std::string& dir) {
     WA_TRY(write(f.leaf_key, pem_of(leaf_key.get()), 0600));
     WA_TRY(write(f.leaf_cert, pem_of(leaf.get()) + pem_of(ca.get()), 0600));
   }
+  // Rewritten at every start: a renewed CA keeps its subject, so its name.
+  if (::mkdir(f.ca_dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail("tls_failed", "cannot create " + f.ca_dir + ": " + std::strerror(errno));
+  char hashed[16];
+  std::snprintf(hashed, sizeof hashed, "%08lx.0", X509_subject_name_hash(ca.get()));
+  WA_TRY(write(f.ca_dir + "/" + hashed, pem_of(ca.get()), 0644));
   return f;
 }
 
