@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,7 @@
 #include "routing_info.hpp"
 #include "settings.hpp"
 #include "socket.hpp"
+#include "wa/binary/jid.hpp"
 #include "wa/store/store.hpp"
 
 namespace wa::connection {
@@ -86,6 +88,11 @@ class Client {
   // and waits for that ack: ack-on-send.
   void relay(binary::Node stanza, IqTracker::Handler handler, uint64_t timeout_ms = 0);
   Status send_node(const binary::Node& node);
+  // tctoken.cpp: issues our privacy token to `peer` when one is due (once
+  // per token bucket, docs/PROTOCOL.md §12.2), in the background: one iq in
+  // flight per contact, none on a connection whose server said it does not
+  // implement them. Sends never wait for it.
+  void issue_privacy_token(const binary::Jid& peer);
 
   // Phone-number pairing: answers with the 8-character code once the server
   // accepted it. Only for a profile that is not linked yet.
@@ -173,6 +180,9 @@ class Client {
   ipc::Timer reaper_;
   ipc::Timer exit_timer_;
   Phase phase_ = Phase::idle;
+  // tctoken.cpp
+  std::set<std::string> tokens_issuing_;
+  bool token_issue_unsupported_ = false;  // this connection's server answered 501
   uint64_t gen_ = 0;  // connection generation: callbacks of older ones are ignored
   unsigned attempt_ = 0;
   uint64_t connect_started_ms_ = 0;  // uv_now when this attempt's socket was opened

@@ -71,6 +71,7 @@ void Client::set_passive_active() {
 void Client::become_open() {
   if (phase_ != Phase::logging_in) return;
   phase_ = Phase::open;
+  token_issue_unsupported_ = false;  // a new connection: maybe another server
   backoff_.reset();
   retrying_ = false;
   attempt_ = 0;

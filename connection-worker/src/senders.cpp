@@ -201,6 +201,7 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
                          : ipc::error_reply(m->code, m->message, m->id.empty() ? json() : json{{"id", m->id}});
       j.done(reply);
     }
+    if (!m->issue_token.empty() && hooks_.issue_token) hooks_.issue_token(m->issue_token);
   } else if (op != msg::kNext) {
     tell(req, {{msg::kOp, msg::kError}, {"code", "bad_message"}, {"message", "unknown op"}});
     return;

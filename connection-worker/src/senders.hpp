@@ -41,6 +41,9 @@ class SenderPool {
     // A sender that stopped answering: ask the supervisor to kill it (its
     // exit then comes back as on_sender_exited).
     std::function<void(const std::string& conversation, pid_t pid)> kill_sender;
+    // A done named a contact our privacy token is due to: issued after the
+    // send was answered (may be unset).
+    std::function<void(const std::string& peer)> issue_token;
   };
 
   SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks);

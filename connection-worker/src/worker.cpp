@@ -155,6 +155,10 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
       [this](const ipc::link::FromSender& q, std::function<void(json)> reply) { answer_query(q, std::move(reply)); },
       [this](const std::string& conv, pid_t pid) {
         to_supervisor({{msg::kType, msg::kKillSender}, {"conversation", conv}, {"pid", pid}});
+      },
+      [this](const std::string& peer) {
+        if (!client_) return;
+        if (auto j = binary::Jid::parse(peer); j && j->is_user()) client_->issue_privacy_token(*j);
       }};
   senders_ = std::make_unique<SenderPool>(loop_, bridge_, settings_.senders.max_per_instance,
                                           settings_.senders.idle_ms, std::move(hooks));

@@ -179,6 +179,7 @@ Result<FromSender> decode_from_sender(ByteView bytes) {
     WA_FIELD(out.code, field_or<std::string>(j, "code", "send_failed"));
     WA_FIELD(out.message, field_or<std::string>(j, "message", "the send failed"));
     WA_FIELD(out.id, field_or<std::string>(j, "id", ""));
+    WA_FIELD(out.issue_token, field_or<std::string>(j, msg::kIssueToken, ""));
   } else if (out.op == msg::kQuery) {
     WA_FIELD(out.job, field_or<uint64_t>(j, "job", 0));
     WA_FIELD(out.what, field<std::string>(j, "what"));

@@ -114,6 +114,10 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
     relayed_id = id;
     return relay(stanza, id);
   };
+  // A privacy token due to the contact is the connection worker's to issue
+  // once this send is answered: the send does not wait for that iq.
+  std::string token_due;
+  net.issue_token = [&token_due](const binary::Jid& peer) { token_due = peer.to_non_ad().str(); };
   auto r = message::send_message(st, sig, net, to, serialized);
   secure_wipe(serialized);
   if (!r) {
@@ -122,6 +126,7 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
     WA_WARN("job %llu failed: %s", static_cast<unsigned long long>(job), r.error().code.c_str());
     json done = failed_done(job, r.error());
     if (r.error().code == "unknown_outcome" && !relayed_id.empty()) done["id"] = relayed_id;
+    if (!token_due.empty()) done[msg::kIssueToken] = token_due;
     return done;
   }
   json result{{"id", r->id}, {"devices", r->devices}};
@@ -132,7 +137,9 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
   }
   if (extra.is_object())
     for (auto it = extra.begin(); it != extra.end(); ++it) result[it.key()] = it.value();
-  return json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
+  json done{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
+  if (!token_due.empty()) done[msg::kIssueToken] = token_due;
+  return done;
 }
 
 json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query, const std::string& conversation,

@@ -96,7 +96,8 @@ json Server::admin_status(const json&, std::shared_ptr<ipc::PendingRequest>&) {
                                       {"retry_receipts", counters_.retry_receipts}, {"logins", counters_.logins},
                                       {"replaced", counters_.replaced},
                                       {"pairings", counters_.pairings}, {"device_notifications", counters_.device_notifications},
-                                      {"privacy_tokens", counters_.privacy_tokens}, {"refused", refused},
+                                      {"privacy_tokens", counters_.privacy_tokens},
+                                      {"privacy_token_iqs", counters_.privacy_token_iqs}, {"refused", refused},
                                       {"bad_frames", transport_->bad_frames()}}}});
 }
 

@@ -199,6 +199,7 @@ Node Server::iq_usync(Conn& c, const Node& iq) {
 }
 
 Node Server::iq_privacy(Conn& c, const Node& iq) {
+  if (iq.child("tokens")) ++counters_.privacy_token_iqs;
   // Only the LID-first server (or one enforcing tokens) knows privacy
   // tokens; the 2024 server never did.
   if (!state_.policy.lid && !state_.policy.require_tctoken) return error_for(iq, 501, "feature-not-implemented");

@@ -222,6 +222,9 @@ class Server final : private TransportEvents {
   struct Counters {
     uint64_t messages = 0, deliveries = 0, queued = 0, receipts = 0, retry_receipts = 0, logins = 0, pairings = 0,
              device_notifications = 0, privacy_tokens = 0;
+    // every privacy-token iq a client sent, taken or refused (a client that
+    // asks on every message shows here)
+    uint64_t privacy_token_iqs = 0;
     // Logins that found the device logged in on another connection (which
     // then got `replaced`): two processes running one device at once.
     uint64_t replaced = 0;

@@ -133,6 +133,7 @@ Result<DirectAddress> address_direct(store::Store& st, const Transport& net, con
 // can write to us (docs/PROTOCOL.md §12.2). Best effort - the message is
 // sent whatever happens here; a lost issue is redone on the next send.
 void maybe_issue_token(store::Store& st, const Transport& net, const binary::Jid& peer, int64_t now) {
+  if (net.issue_token) return net.issue_token(peer);  // the caller's, after the send
   auto due = tctoken::should_issue(st, peer, now);
   if (!due || !*due) return;
   auto answer = net.iq(tctoken::build_issue_iq(peer, now, new_iq_id()));

@@ -170,6 +170,40 @@ TEST_CASE("lid: a first message without trust is refused 463 and not resent, the
   CHECK(refused(t.ts, 400) == 0);
 }
 
+// Our privacy token is issued by the connection worker after a DM was
+// answered (the sender names the contact in its done): once per token bucket
+// where the server takes tokens, and once per connection where it answers
+// 501 - never one iq per message, and never a send waiting for it.
+TEST_CASE("lid: our privacy token is issued once per contact, and a server without tokens is asked once per connection") {
+  auto token_iqs = [](const TestServer& ts) {
+    return server_status(ts)["counters"].value("privacy_token_iqs", uint64_t{0});
+  };
+  SUBCASE("the 2026 server takes it once for many messages") {
+    TwoAccounts t("tia", "15550000361", "tib", "15550000362");
+    for (int i = 0; i < 4; ++i) send_ok(t.sup, "tia", user_jid("15550000362"), "tok " + std::to_string(i));
+    CHECK(wait_until([&] { return server_status(t.ts)["counters"].value("privacy_tokens", uint64_t{0}) == 1; }, kWait));
+    const std::string a_lid_user = t.a_lid.substr(0, t.a_lid.find_first_of(":@"));
+    CHECK(wait_until([&] {
+      auto st = profile_store(t.sup, "tib");
+      auto tok = st->get_credential("tctoken:" + a_lid_user);
+      return tok && tok->has_value();
+    }, kWait));
+    send_ok(t.sup, "tia", user_jid("15550000362"), "tok after");
+    CHECK(wait_text(t.ev, "tib", "tok after").is_object());
+    CHECK(token_iqs(t.ts) == 1);
+  }
+  SUBCASE("the 2024 server, which answers 501, is asked once") {
+    TwoAccounts t("tpa", "15550000363", "tpb", "15550000364", json::object(), {"--addressing", "pn"});
+    for (int i = 0; i < 4; ++i) send_ok(t.sup, "tpa", user_jid("15550000364"), "pn tok " + std::to_string(i));
+    CHECK(wait_until([&] { return token_iqs(t.ts) >= 1; }, kWait));
+    CHECK(wait_text(t.ev, "tpb", "pn tok 3").is_object());
+    send_ok(t.sup, "tpa", user_jid("15550000364"), "pn tok after");
+    CHECK(wait_text(t.ev, "tpb", "pn tok after").is_object());
+    CHECK(token_iqs(t.ts) == 1);
+    CHECK(server_status(t.ts)["counters"].value("privacy_tokens", uint64_t{0}) == 0);
+  }
+}
+
 TEST_CASE("lid: a contact migrating mid-conversation keeps its session, moved to the LID, and the next messages decrypt") {
   // The 2024 world first: phone-number sessions both ways.
   TwoAccounts t("lga", "15550000351", "lgb", "15550000352", json::object(), {"--addressing", "pn"});

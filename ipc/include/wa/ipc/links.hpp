@@ -68,6 +68,7 @@ struct FromSender {
   uint64_t timeout_ms = 0;   // query
   std::string id;            // query (relay): the message id; done: the id of a message whose send
                              // failed after it left (unknown_outcome)
+  std::string issue_token;   // done: a contact our privacy token is due to (may be empty)
   json raw;
 };
 Result<FromSender> decode_from_sender(ByteView bytes);

@@ -22,7 +22,10 @@
 //   next{conversation, pid}           -> job{job} | exit{}   (held until work or idle)
 //   query{conversation, job, what, ...} -> result{...} | error{code, message}
 //   done{conversation, job, ok, result?|code+message+id?} -> as for next
-//                                     (id: a message that left without its ack: unknown_outcome)
+//                                     (id: a message that left without its ack: unknown_outcome;
+//                                      issue_token: a contact our privacy token is due to, which
+//                                      the connection worker issues after answering, so the send
+//                                      never waits for that iq - docs/PROTOCOL.md §12.2)
 //
 // Sender queries (`what`), answered by the connection worker through its
 // socket; nodes travel as CBOR byte strings holding an encoded binary node
@@ -59,6 +62,7 @@ inline constexpr const char* kQuery = "query";
 inline constexpr const char* kResult = "result";
 inline constexpr const char* kError = "error";
 inline constexpr const char* kDone = "done";
+inline constexpr const char* kIssueToken = "issue_token";  // in done: the contact's JID
 
 // Worker exit codes the supervisor understands.
 inline constexpr int kExitUsage = 64;      // started wrongly (never restarted in a loop: counts)

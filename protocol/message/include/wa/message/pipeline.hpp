@@ -27,6 +27,11 @@ struct Transport {
   // Sends the stanza and returns the server's <ack class="message">.
   // Errors: not_connected, timeout, rejected:<code>.
   std::function<Result<binary::Node>(const binary::Node& stanza, const std::string& id)> relay;
+  // Optional: our privacy token is due to this contact (a DM, once per
+  // token bucket; docs/PROTOCOL.md §12.2). Set, the issue is handed over
+  // and done after the send, without holding it up; unset, send_message
+  // issues it itself over `iq` before it returns.
+  std::function<void(const binary::Jid& peer)> issue_token;
 };
 
 struct PipelineOptions {
