@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <memory>
+#include <vector>
 
 #include "wa/crypto/crypto.hpp"
 
@@ -59,31 +60,57 @@ EVP_MAC_CTX* hmac_sha256_template() {
   return tmpl.get();
 }
 
+// An HMAC in progress, as libsignal holds it: init, updates, one final,
+// cleanup - never an update after the final (it starts a new HMAC instead).
+struct Hmac {
+  MacCtx ctx;
+  bool finished = false;
+};
+
+// Contexts of finished HMACs, kept for this thread's next ones: a decrypt
+// or encrypt makes several, and a copy of the template plus a free for each
+// was ~4 % of the receive path's CPU. Each is re-keyed with the empty key
+// before it waits here, so no key-derived state outlives its HMAC.
+constexpr size_t kHmacPoolMax = 8;
+std::vector<MacCtx>& hmac_pool() {
+  thread_local std::vector<MacCtx> pool;
+  return pool;
+}
+
 int hmac_init_cb(void** hmac_context, const uint8_t* key, size_t key_len, void*) {
-  EVP_MAC_CTX* tmpl = hmac_sha256_template();
-  if (!tmpl) return SG_ERR_UNKNOWN;
-  MacCtx ctx(EVP_MAC_CTX_dup(tmpl));
-  if (!ctx) return SG_ERR_NOMEM;
+  auto h = std::make_unique<Hmac>();
+  if (auto& pool = hmac_pool(); !pool.empty()) {
+    h->ctx = std::move(pool.back());
+    pool.pop_back();
+  } else {
+    EVP_MAC_CTX* tmpl = hmac_sha256_template();
+    if (!tmpl) return SG_ERR_UNKNOWN;
+    h->ctx.reset(EVP_MAC_CTX_dup(tmpl));
+    if (!h->ctx) return SG_ERR_NOMEM;
+  }
   // A null key means "keep the previous key" to OpenSSL; an empty key must
   // still be a real (zero-length) key.
   static const uint8_t empty = 0;
-  if (EVP_MAC_init(ctx.get(), key_len ? key : &empty, key_len, nullptr) != 1) return SG_ERR_UNKNOWN;
-  *hmac_context = ctx.release();
+  if (EVP_MAC_init(h->ctx.get(), key_len ? key : &empty, key_len, nullptr) != 1) return SG_ERR_UNKNOWN;
+  *hmac_context = h.release();
   return SG_SUCCESS;
 }
 
 int hmac_update_cb(void* hmac_context, const uint8_t* data, size_t data_len, void*) {
+  auto* h = static_cast<Hmac*>(hmac_context);
+  // After the final the state is spent: fail rather than hash on from it.
+  if (h->finished) return SG_ERR_UNKNOWN;
   if (data_len == 0) return SG_SUCCESS;
-  return EVP_MAC_update(static_cast<EVP_MAC_CTX*>(hmac_context), data, data_len) == 1 ? SG_SUCCESS : SG_ERR_UNKNOWN;
+  return EVP_MAC_update(h->ctx.get(), data, data_len) == 1 ? SG_SUCCESS : SG_ERR_UNKNOWN;
 }
 
 int hmac_final_cb(void* hmac_context, signal_buffer** output, void*) {
-  auto* ctx = static_cast<EVP_MAC_CTX*>(hmac_context);
+  auto* h = static_cast<Hmac*>(hmac_context);
+  if (h->finished) return SG_ERR_UNKNOWN;
   uint8_t md[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  if (EVP_MAC_final(ctx, md, &len, sizeof md) != 1) return SG_ERR_UNKNOWN;
-  // Ready for reuse with the same key, like the SHA-512 context below.
-  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return SG_ERR_UNKNOWN;
+  if (EVP_MAC_final(h->ctx.get(), md, &len, sizeof md) != 1) return SG_ERR_UNKNOWN;
+  h->finished = true;
   signal_buffer* buf = signal_buffer_create(md, len);
   wa::secure_wipe(md, sizeof md);
   if (!buf) return SG_ERR_NOMEM;
@@ -91,7 +118,15 @@ int hmac_final_cb(void* hmac_context, signal_buffer** output, void*) {
   return SG_SUCCESS;
 }
 
-void hmac_cleanup_cb(void* hmac_context, void*) { EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(hmac_context)); }
+void hmac_cleanup_cb(void* hmac_context, void*) {
+  std::unique_ptr<Hmac> h(static_cast<Hmac*>(hmac_context));
+  if (!h || !h->ctx) return;
+  static const uint8_t empty = 0;
+  auto& pool = hmac_pool();
+  if (pool.size() < kHmacPoolMax && EVP_MAC_init(h->ctx.get(), &empty, 0, nullptr) == 1)
+    pool.push_back(std::move(h->ctx));
+  // Otherwise freed here (OpenSSL cleanses it).
+}
 
 int sha512_init_cb(void** digest_context, void*) {
   MdCtx ctx(EVP_MD_CTX_new());

@@ -304,6 +304,7 @@ int save_identity(const signal_protocol_address* address, uint8_t* key_data, siz
   }
   auto key = strip_key_type(key_data, key_len);
   if (!key) return SG_ERR_INVALID_KEY;
+  if (b.known_trusted(*addr, *key)) return SG_SUCCESS;  // stored, equal: nothing to write
   auto r = b.store().save_identity(*addr, *key);
   if (!r) return store_failed(b, r);
   // Only reachable if the library saved a key it did not check first:
@@ -329,6 +330,7 @@ int is_trusted_identity(const signal_protocol_address* address, uint8_t* key_dat
     b.note_identity_changed();
     return 0;
   }
+  if (*r == store::IdentityStatus::match) b.note_trusted(*addr, *key);
   return 1;
 }
 

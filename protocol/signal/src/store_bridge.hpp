@@ -4,9 +4,11 @@
 
 #include <signal_protocol.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "wa/bytes.hpp"
 #include "wa/result.hpp"
@@ -35,8 +37,21 @@ class StoreBridge {
     store_error_.reset();
     identity_changed_ = false;
     forget_session();
+    trusted_.reset();
   }
-  void end_operation() noexcept { forget_session(); }
+  void end_operation() noexcept {
+    forget_session();
+    trusted_.reset();
+  }
+
+  // The identity this operation found stored and equal (is_trusted): a
+  // pkmsg decrypt checks it, then saves it, and the save of an identity
+  // already stored is a no-op, so it needs no second look at the store.
+  bool known_trusted(const store::Address& a, ByteView key) const noexcept {
+    return trusted_ && trusted_->first == a && trusted_->second.size() == key.size() &&
+           std::equal(key.begin(), key.end(), trusted_->second.begin());
+  }
+  void note_trusted(const store::Address& a, ByteView key) { trusted_.emplace(a, Bytes(key.begin(), key.end())); }
 
   // The session record last read or written in this operation. A decrypt
   // reads its record twice (our look at its states, then the library's
@@ -73,6 +88,7 @@ class StoreBridge {
     std::optional<Bytes> record;  // nullopt: known to have none
   };
   std::optional<CachedSession> session_cache_;
+  std::optional<std::pair<store::Address, Bytes>> trusted_;
 };
 
 // Stable error codes for libsignal's SG_ERR_* values.

@@ -51,25 +51,55 @@ TEST_CASE("provider: SHA-512 context reused after final still hashes correctly")
   P().sha512_digest_cleanup_func(ctx, nullptr);
 }
 
-TEST_CASE("provider: HMAC-SHA256 (RFC 4231 case 2), reuse after final, empty key") {
+TEST_CASE("provider: HMAC-SHA256 (RFC 4231 cases 1 and 2) through recycled contexts, spent after final, empty key") {
   auto key = as_bytes("Jefe");
   auto data = as_bytes("what do ya want for nothing?");
-  void* ctx = nullptr;
-  REQUIRE(P().hmac_sha256_init_func(&ctx, key.data(), key.size(), nullptr) == 0);
-  for (int round = 0; round < 2; ++round) {
+  const Bytes key1(20, 0x0b);
+  auto data1 = as_bytes("Hi There");
+  // Several rounds: from the second on, each HMAC runs on a context the
+  // previous one returned (re-keyed), so a key leaking from one HMAC into
+  // the next shows as a wrong digest.
+  for (int round = 0; round < 3; ++round) {
+    void* ctx = nullptr;
+    REQUIRE(P().hmac_sha256_init_func(&ctx, key.data(), key.size(), nullptr) == 0);
     REQUIRE(P().hmac_sha256_update_func(ctx, data.data(), 10, nullptr) == 0);
     REQUIRE(P().hmac_sha256_update_func(ctx, data.data() + 10, data.size() - 10, nullptr) == 0);
     signal_buffer* out = nullptr;
     REQUIRE(P().hmac_sha256_final_func(ctx, &out, nullptr) == 0);
     CHECK(take_hex(out) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  }
-  P().hmac_sha256_cleanup_func(ctx, nullptr);
+    // Spent: libsignal never hashes on after a final; if anything did, it
+    // must fail rather than produce a digest of a finished state.
+    CHECK(P().hmac_sha256_update_func(ctx, data.data(), data.size(), nullptr) != 0);
+    CHECK(P().hmac_sha256_final_func(ctx, &out, nullptr) != 0);
+    P().hmac_sha256_cleanup_func(ctx, nullptr);
 
-  REQUIRE(P().hmac_sha256_init_func(&ctx, nullptr, 0, nullptr) == 0);
-  signal_buffer* out = nullptr;
-  REQUIRE(P().hmac_sha256_final_func(ctx, &out, nullptr) == 0);
-  CHECK(take_hex(out) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
-  P().hmac_sha256_cleanup_func(ctx, nullptr);
+    REQUIRE(P().hmac_sha256_init_func(&ctx, key1.data(), key1.size(), nullptr) == 0);
+    REQUIRE(P().hmac_sha256_update_func(ctx, data1.data(), data1.size(), nullptr) == 0);
+    REQUIRE(P().hmac_sha256_final_func(ctx, &out, nullptr) == 0);
+    CHECK(take_hex(out) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    P().hmac_sha256_cleanup_func(ctx, nullptr);
+
+    REQUIRE(P().hmac_sha256_init_func(&ctx, nullptr, 0, nullptr) == 0);
+    REQUIRE(P().hmac_sha256_final_func(ctx, &out, nullptr) == 0);
+    CHECK(take_hex(out) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    P().hmac_sha256_cleanup_func(ctx, nullptr);
+  }
+  // Two at once (libsignal nests none today; the pool must not hand one
+  // context to both).
+  void* a = nullptr;
+  void* b = nullptr;
+  REQUIRE(P().hmac_sha256_init_func(&a, key.data(), key.size(), nullptr) == 0);
+  REQUIRE(P().hmac_sha256_init_func(&b, key1.data(), key1.size(), nullptr) == 0);
+  REQUIRE(P().hmac_sha256_update_func(b, data1.data(), data1.size(), nullptr) == 0);
+  REQUIRE(P().hmac_sha256_update_func(a, data.data(), data.size(), nullptr) == 0);
+  signal_buffer* oa = nullptr;
+  signal_buffer* ob = nullptr;
+  REQUIRE(P().hmac_sha256_final_func(a, &oa, nullptr) == 0);
+  REQUIRE(P().hmac_sha256_final_func(b, &ob, nullptr) == 0);
+  CHECK(take_hex(oa) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(take_hex(ob) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  P().hmac_sha256_cleanup_func(a, nullptr);
+  P().hmac_sha256_cleanup_func(b, nullptr);
 }
 
 TEST_CASE("provider: AES-CBC-PKCS5 and AES-CTR for 128/192/256-bit keys (SP 800-38A)") {
