@@ -32,6 +32,17 @@ uint64_t refused(const TestServer& ts, int code) {
   return st["counters"]["refused"].value(std::to_string(code), uint64_t{0});
 }
 
+// Whether HOLDER's store has a privacy token from ISSUER (by its LID user),
+// waited for: tokens come as a notification after the issuer's iq.
+bool holds_token_from(const Supervisor& sup, const std::string& holder, const std::string& issuer_lid) {
+  const std::string user = issuer_lid.substr(0, issuer_lid.find_first_of(":@"));
+  return wait_until([&] {
+    auto st = profile_store(sup, holder);
+    auto tok = st->get_credential("tctoken:" + user);
+    return tok && tok->has_value();
+  }, kWait);
+}
+
 json send_ok(const Supervisor& sup, const std::string& profile, const std::string& to, const std::string& text) {
   json r = send_text(sup, profile, to, text);
   INFO(r.dump());
@@ -154,12 +165,7 @@ TEST_CASE("lid: a first message without trust is refused 463 and not resent, the
   // One stanza reached the server: the refused one, never a resend.
   CHECK(server_status(t.ts)["counters"].value("messages", uint64_t{0}) == before + 1);
   // A gave B its token after the refusal: B's store gets it (notification).
-  const std::string a_lid_user = t.a_lid.substr(0, t.a_lid.find_first_of(":@"));
-  CHECK(wait_until([&] {
-    auto st = profile_store(t.sup, "ltb");
-    auto tok = st->get_credential("tctoken:" + a_lid_user);
-    return tok && tok->has_value();
-  }, kWait));
+  CHECK(holds_token_from(t.sup, "ltb", t.a_lid));
   // B writes to A with that token: delivered; now A may write to B.
   send_ok(t.sup, "ltb", a_pn, "warm hello");
   CHECK(wait_text(t.ev, "lta", "warm hello").is_object());
@@ -182,12 +188,7 @@ TEST_CASE("lid: our privacy token is issued once per contact, and a server witho
     TwoAccounts t("tia", "15550000361", "tib", "15550000362");
     for (int i = 0; i < 4; ++i) send_ok(t.sup, "tia", user_jid("15550000362"), "tok " + std::to_string(i));
     CHECK(wait_until([&] { return server_status(t.ts)["counters"].value("privacy_tokens", uint64_t{0}) == 1; }, kWait));
-    const std::string a_lid_user = t.a_lid.substr(0, t.a_lid.find_first_of(":@"));
-    CHECK(wait_until([&] {
-      auto st = profile_store(t.sup, "tib");
-      auto tok = st->get_credential("tctoken:" + a_lid_user);
-      return tok && tok->has_value();
-    }, kWait));
+    CHECK(holds_token_from(t.sup, "tib", t.a_lid));
     send_ok(t.sup, "tia", user_jid("15550000362"), "tok after");
     CHECK(wait_text(t.ev, "tib", "tok after").is_object());
     CHECK(token_iqs(t.ts) == 1);
