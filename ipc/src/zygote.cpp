@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 
@@ -123,7 +124,12 @@ struct Zygote::State {
   uv_poll_t* poll = nullptr;     // on fd; closed with the zygote
   uv_timer_t* flush = nullptr;   // runs the exit callbacks found while spawning
   uv_timer_t* watch = nullptr;   // a worker dead, its report not in yet: the zygote's deadline
+  uv_timer_t* start_deadline = nullptr;  // started, no "R" yet: it has until this fires
   bool alive = false;
+  bool ready = false;  // its "R" came: it forks
+  // Called (from the loop) when it did not get ready: exited before its "R"
+  // or silent past the start deadline. Set by the Zygote that owns it.
+  std::function<void()> never_ready;
   uint64_t reports = 0;           // exit reports read, ever: the zygote's progress
   uint64_t reports_at_watch = 0;  // ... when the deadline was set
   std::unordered_map<pid_t, Child::Handle*> children;  // forked, exit not yet reported
@@ -138,7 +144,7 @@ struct Zygote::State {
       });
       poll = nullptr;
     }
-    for (uv_timer_t** t : {&flush, &watch}) {
+    for (uv_timer_t** t : {&flush, &watch, &start_deadline}) {
       if (*t == nullptr) continue;
       uv_close(reinterpret_cast<uv_handle_t*>(*t), [](uv_handle_t* h) {
         delete reinterpret_cast<uv_timer_t*>(h);  // NOLINT
@@ -196,6 +202,10 @@ struct Zygote::State {
       long pid = 0, status = 0;
       if (body[0] == kExited && parse_numbers(std::string_view(body).substr(1), pid, status)) {
         reported(static_cast<pid_t>(pid), static_cast<int>(status));
+      } else if (body[0] == kReady && !ready) {
+        ready = true;
+        if (start_deadline != nullptr) uv_timer_stop(start_deadline);
+        WA_INFO("zygote started, pid %d", proc ? proc->pid() : 0);
       } else {
         WA_WARN("zygote: unexpected message '%c' (%zd bytes)", body[0], n);
       }
@@ -245,6 +255,7 @@ struct Zygote::State {
     // Not alive first: an exit callback run from here may spawn, and must
     // find this zygote gone (the caller holds a reference to this State).
     alive = false;
+    if (!ready && never_ready) std::exchange(never_ready, nullptr)();
     if (fd >= 0) on_readable();  // reports it sent before dying carry real statuses
     close_io();
     for (auto it = children.begin(); it != children.end();) {
@@ -283,6 +294,7 @@ Zygote::Zygote(uv_loop_t* loop, std::vector<std::string> argv)
 
 Zygote::~Zygote() {
   if (state_ == nullptr) return;
+  state_->never_ready = nullptr;  // an exit we cause now is not a failed start
   state_->detach_children();
   state_->close_io();  // EOF: the zygote exits
   // Reaped here: this runs as the supervisor shuts down, and its loop will
@@ -300,6 +312,7 @@ Zygote::~Zygote() {
 // finished by their pidfds.
 void Zygote::abandon() {
   if (state_ == nullptr) return;
+  state_->never_ready = nullptr;
   if (state_->alive && state_->proc) state_->proc->kill(SIGKILL);
   state_->detach_children();
   state_->run_due();
@@ -307,6 +320,9 @@ void Zygote::abandon() {
   state_.reset();  // its process, killed, is reaped by its Child handle
 }
 
+// Starts a zygote without waiting for it: its "R" is read on the loop (or
+// by the next spawn, briefly). Waiting here blocked the supervisor's loop
+// for as long as the zygote took to load, up to the whole deadline.
 Status Zygote::start() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -314,7 +330,6 @@ Status Zygote::start() {
   auto st = std::make_shared<State>();
   st->fd = sv[0];
   std::weak_ptr<State> weak = st;
-  failed_ = true;  // until its "R"
   auto proc = Child::spawn(
       loop_, argv_,
       [weak](ExitStatus es) {
@@ -326,38 +341,63 @@ Status Zygote::start() {
       },
       std::span<const int>(&sv[1], 1));
   ::close(sv[1]);
-  if (!proc) return fail(proc.error().code, proc.error().message);
+  if (!proc) {
+    failed_ = true;
+    return fail(proc.error().code, proc.error().message);
+  }
   st->proc = std::move(*proc);
   st->alive = true;
+  st->never_ready = [this] { on_never_ready(); };
   state_ = st;
-  // Its "R": preloaded and serving.
-  std::string body;
-  std::vector<int> fds;
-  pollfd p{st->fd, POLLIN, 0};
-  int rc;
-  do rc = ::poll(&p, 1, kZygoteReplyTimeoutMs);
-  while (rc < 0 && errno == EINTR);
-  ssize_t n = rc > 0 ? recv_packet(st->fd, body, fds) : -1;
-  close_all(fds);
-  if (n <= 0 || body[0] != kReady) {
-    abandon();
-    failed_ = true;
-    return fail("spawn_failed", "the zygote did not start");
-  }
-  failed_ = false;
   (void)::fcntl(st->fd, F_SETFL, ::fcntl(st->fd, F_GETFL) | O_NONBLOCK);
-  st->poll = new uv_poll_t{};  // NOLINT: freed by its close callback
-  st->flush = new uv_timer_t{};  // NOLINT: freed by its close callback
-  st->watch = new uv_timer_t{};  // NOLINT: freed by its close callback
+  st->poll = new uv_poll_t{};            // NOLINT: freed by its close callback
+  st->flush = new uv_timer_t{};          // NOLINT: freed by its close callback
+  st->watch = new uv_timer_t{};          // NOLINT: freed by its close callback
+  st->start_deadline = new uv_timer_t{};  // NOLINT: freed by its close callback
   uv_poll_init(loop_, st->poll, st->fd);
   uv_timer_init(loop_, st->flush);
   uv_timer_init(loop_, st->watch);
+  uv_timer_init(loop_, st->start_deadline);
   st->poll->data = st.get();
   st->flush->data = st.get();
   st->watch->data = st.get();
+  st->start_deadline->data = st.get();
   uv_poll_start(st->poll, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<State*>(h->data)->on_readable(); });
-  WA_INFO("zygote started, pid %d", st->proc->pid());
+  uv_timer_start(st->start_deadline, [](uv_timer_t* t) {
+    auto* z = static_cast<State*>(t->data);
+    z->drain();  // an "R" this loop has not read yet counts
+    if (!z->ready && z->never_ready) std::exchange(z->never_ready, nullptr)();  // may free *z
+  }, kZygoteReplyTimeoutMs, 0);
   return {};
+}
+
+// It exited before its "R", or stayed silent for the whole deadline: a
+// zygote that cannot start would fail again, so from now on every worker
+// is exec'd, as before there was a zygote.
+void Zygote::on_never_ready() {
+  WA_WARN("the zygote did not start within %d ms: connection workers are exec'd instead", kZygoteReplyTimeoutMs);
+  failed_ = true;
+  abandon();
+}
+
+// A spawn that finds the zygote still starting waits this long for its
+// "R", then execs that one worker rather than hold the loop.
+bool Zygote::await_ready(int timeout_ms) {
+  State& st = *state_;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!st.ready && st.fd >= 0) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{st.fd, POLLIN, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) break;
+    if ((p.revents & (POLLHUP | POLLERR)) != 0 && (p.revents & POLLIN) == 0) break;
+    st.drain();  // its "R", and any exit reports on the way
+    if ((p.revents & POLLHUP) != 0) break;
+  }
+  return st.ready;
 }
 
 Result<std::unique_ptr<Child>> Zygote::spawn(const std::vector<std::string>& argv, Child::OnExit on_exit,
@@ -384,6 +424,10 @@ Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>
   if (state_ == nullptr || !state_->alive || state_->fd < 0) {
     abandon();
     WA_TRY(start());
+  }
+  if (!state_->ready && !await_ready(kZygoteReadyWaitMs)) {
+    WA_DEBUG("the zygote is not ready yet: this worker is exec'd");
+    return Child::spawn(loop_, argv, on_exit, inherit);
   }
   State& st = *state_;
   std::string req(1, kSpawn);

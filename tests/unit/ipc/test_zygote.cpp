@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -144,4 +145,89 @@ TEST_CASE("zygote: a zygote that reports, however slowly, gets a new deadline, a
     uv_run(&f.l.loop, UV_RUN_NOWAIT);
     return stat_of(z).state == '\0';
   }));
+}
+
+namespace {
+
+// The test binary's zygote loads slowly: its "R" comes `ms` late.
+struct SlowZygote {
+  explicit SlowZygote(const char* ms) { ::setenv("WA_TEST_ZYGOTE_DELAY_MS", ms, 1); }
+  ~SlowZygote() { ::unsetenv("WA_TEST_ZYGOTE_DELAY_MS"); }
+  SlowZygote(const SlowZygote&) = delete;
+  SlowZygote& operator=(const SlowZygote&) = delete;
+};
+
+// Workers that are this binary in its `--pause` mode: forked by the zygote
+// (which then runs that mode) or exec'd; all killed and their exits
+// collected before the loop closes.
+struct Starting {
+  Loop l;
+  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}};
+  std::vector<std::unique_ptr<wa::ipc::Child>> workers;
+  size_t exited = 0;
+
+  pid_t spawn() {
+    auto c = zygote.spawn({self_exe(), "--pause"}, [this](ExitStatus) { ++exited; });
+    REQUIRE(c.has_value());
+    workers.push_back(std::move(*c));
+    return workers.back()->pid();
+  }
+  ~Starting() {
+    for (auto& w : workers) w->kill(SIGKILL);
+    turn_until(&l.loop, [&] { return exited == workers.size(); });
+  }
+};
+
+// Our child that runs as the zygote, or 0.
+pid_t zygote_child() {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (stat_of(pid).ppid != ::getpid()) continue;
+    std::ifstream f(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (cmd.find("--zygote") != std::string::npos) return pid;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("zygote: one slow to load holds no spawn for long - workers before its R are exec'd, those after forked") {
+  SlowZygote slow("1500");
+  Starting s;
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t first = s.spawn();
+  // The ready wait (wa::ipc::kZygoteReadyWaitMs), not the loading zygote,
+  // bounds how long the loop was held.
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  CHECK(stat_of(first).ppid == ::getpid());  // exec'd
+  const pid_t z = zygote_child();
+  REQUIRE(z != 0);
+  // Once its R is in, the next spawn is forked by it.
+  pid_t forked = 0;
+  REQUIRE(wait_until([&] {
+    uv_run(&s.l.loop, UV_RUN_NOWAIT);
+    const pid_t w = s.spawn();
+    if (stat_of(w).ppid == z) forked = w;
+    return forked != 0;
+  }));
+  CHECK(zygote_child() == z);  // the same zygote throughout
+}
+
+TEST_CASE("zygote: one that never gets ready is given up at the deadline, and every worker is exec'd from then on") {
+  SlowZygote slow("600000");
+  Starting s;
+  const pid_t first = s.spawn();
+  CHECK(stat_of(first).ppid == ::getpid());
+  const pid_t z = zygote_child();
+  REQUIRE(z != 0);
+  // No R for the whole deadline: killed (and reaped on the loop).
+  REQUIRE(turn_until(&s.l.loop, [&] { return stat_of(z).state == '\0'; }, kDeadline + 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t later = s.spawn();
+  CHECK(stat_of(later).ppid == ::getpid());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(wa::ipc::kZygoteReadyWaitMs));
+  CHECK(zygote_child() == 0);  // no new zygote is tried
 }

@@ -50,6 +50,12 @@ inline constexpr int kZygoteFd = 3;
 // does not answer in this time is killed and the spawn fails (the instance
 // restarts it under its restart policy).
 inline constexpr int kZygoteReplyTimeoutMs = 5000;
+// A zygote is started without waiting for it (its "R" is read on the
+// loop); a spawn that finds it still loading waits at most this long on the
+// loop thread, then execs that worker instead. A zygote with no "R" within
+// kZygoteReplyTimeoutMs (or that exits first) is given up: from then on
+// every worker is exec'd.
+inline constexpr int kZygoteReadyWaitMs = 250;
 
 class Zygote {
  public:
@@ -71,6 +77,8 @@ class Zygote {
 
  private:
   Status start();
+  bool await_ready(int timeout_ms);
+  void on_never_ready();
   void abandon();
   Result<std::unique_ptr<Child>> spawn_once(const std::vector<std::string>& argv, const Child::OnExit& on_exit,
                                             std::span<const int> inherit, bool& gone);
