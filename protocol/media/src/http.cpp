@@ -2,7 +2,6 @@
 // through an Encryptor (pass 2 of two: pass 1, hash_file, gave the token and
 // the Content-Length); downloads stream through a Decryptor into a private
 // temporary file that becomes out_path only after every check passed.
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -14,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "libcurl.hpp"
 #include "wa/crypto/crypto.hpp"
 #include "wa/media/media.hpp"
 
@@ -24,10 +24,10 @@ namespace {
 constexpr size_t kMaxAnswerBytes = 64 * 1024;  // an upload answer is a small JSON object
 
 struct CurlFree {
-  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+  void operator()(CURL* c) const noexcept { curl::api().curl_easy_cleanup(c); }
 };
 struct SlistFree {
-  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const noexcept { curl::api().curl_slist_free_all(l); }
 };
 using Easy = std::unique_ptr<CURL, CurlFree>;
 using Slist = std::unique_ptr<curl_slist, SlistFree>;
@@ -53,12 +53,6 @@ class Fd {
   int fd_;
 };
 
-bool curl_ready() {
-  static std::once_flag once;
-  static bool ok = false;
-  std::call_once(once, [] { ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; });
-  return ok;
-}
 
 std::string b64url(ByteView b, bool pad) {
   std::string s = to_base64(b);
@@ -91,32 +85,33 @@ int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 // What every transfer shares: HTTPS only, peer and host always verified,
 // no redirects, the timeouts of HttpOptions.
 Status setup(CURL* c, const std::string& url, curl_slist* headers, const HttpOptions& http, char* errbuf) {
+  const curl::LibCurl& cu = curl::api();
   bool ok = true;
   auto set = [&](CURLcode r) { ok = ok && r == CURLE_OK; };
-  set(curl_easy_setopt(c, CURLOPT_URL, url.c_str()));
-  set(curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https"));
-  set(curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L));
-  set(curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L));
-  set(curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L));
-  set(curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L));
-  set(curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, http.connect_timeout_ms));
-  set(curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, http.low_speed_bytes));
-  set(curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, http.low_speed_time_s));
-  set(curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers));
-  set(curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf));
-  set(curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress));
-  set(curl_easy_setopt(c, CURLOPT_XFERINFODATA, &http));
-  set(curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
+  set(cu.curl_easy_setopt(c, CURLOPT_URL, url.c_str()));
+  set(cu.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https"));
+  set(cu.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L));
+  set(cu.curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L));
+  set(cu.curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L));
+  set(cu.curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L));
+  set(cu.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, http.connect_timeout_ms));
+  set(cu.curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, http.low_speed_bytes));
+  set(cu.curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, http.low_speed_time_s));
+  set(cu.curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers));
+  set(cu.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf));
+  set(cu.curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress));
+  set(cu.curl_easy_setopt(c, CURLOPT_XFERINFODATA, &http));
+  set(cu.curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
   if (!http.ca_file.empty()) {
-    set(curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, &add_ca_file));
-    set(curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &http.ca_file));
+    set(cu.curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, &add_ca_file));
+    set(cu.curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &http.ca_file));
   }
   if (!ok) return fail("io_error", "libcurl refused an option");
   return {};
 }
 
 std::string curl_reason(CURLcode rc, const char* errbuf) {
-  return errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+  return errbuf[0] ? std::string(errbuf) : std::string(curl::api().curl_easy_strerror(rc));
 }
 
 // ---- upload ----
@@ -288,7 +283,9 @@ size_t on_download_data(char* data, size_t size, size_t nmemb, void* userp) {
 
 Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& path, ByteView media_key,
                              const FileHashes& expected, const HttpOptions& http) {
-  if (!curl_ready()) return fail("upload_failed", "libcurl did not initialise");
+  auto lib = curl::load("upload_failed");
+  if (!lib) return Unexpected<Error>{lib.error()};
+  const curl::LibCurl& cu = **lib;
   if (expected.file_enc_sha256.size() != 32 || expected.enc_length == 0) {
     return fail("upload_failed", "the upload needs the hashes of pass 1");
   }
@@ -299,7 +296,7 @@ Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& p
   const std::string token = b64url(expected.file_enc_sha256, false);
   Slist headers;
   for (const char* h : {"Origin: https://web.whatsapp.com", "Content-Type: application/octet-stream", "Expect:"}) {
-    curl_slist* l = curl_slist_append(headers.get(), h);
+    curl_slist* l = cu.curl_slist_append(headers.get(), h);
     if (!l) return fail("upload_failed", "out of memory");
     (void)headers.release();
     headers.reset(l);
@@ -310,12 +307,12 @@ Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& p
       reasons += host.hostname + ": over its size limit; ";
       continue;
     }
-    Easy c(curl_easy_init());
+    Easy c(cu.curl_easy_init());
     if (!c) return fail("upload_failed", "libcurl handle");
-    char* esc = curl_easy_escape(c.get(), conn.auth.data(), static_cast<int>(conn.auth.size()));
+    char* esc = cu.curl_easy_escape(c.get(), conn.auth.data(), static_cast<int>(conn.auth.size()));
     if (!esc) return fail("upload_failed", "out of memory");
     const std::string auth(esc);
-    curl_free(esc);
+    cu.curl_free(esc);
     const std::string url =
         "https://" + host.hostname + std::string(upload_path(k)) + "/" + token + "?auth=" + auth + "&token=" + token;
 
@@ -335,15 +332,15 @@ Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& p
     WA_TRY(setup(c.get(), url, headers.get(), http, errbuf));
     bool ok = true;
     auto set = [&](CURLcode r) { ok = ok && r == CURLE_OK; };
-    set(curl_easy_setopt(c.get(), CURLOPT_POST, 1L));
-    set(curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(expected.enc_length)));
-    set(curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_upload_read));
-    set(curl_easy_setopt(c.get(), CURLOPT_READDATA, &s));
-    set(curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, &on_upload_answer));
-    set(curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &s));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_POST, 1L));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(expected.enc_length)));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_upload_read));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_READDATA, &s));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, &on_upload_answer));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &s));
     if (!ok) return fail("upload_failed", "libcurl refused an option");
 
-    const CURLcode rc = curl_easy_perform(c.get());
+    const CURLcode rc = cu.curl_easy_perform(c.get());
     if (s.error) return Unexpected<Error>{*s.error};  // file_changed, io_error, cancelled: no other host helps
     if (rc == CURLE_ABORTED_BY_CALLBACK) return fail("cancelled", "upload cancelled");
     if (rc != CURLE_OK) {
@@ -351,7 +348,7 @@ Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& p
       continue;
     }
     long status = 0;
-    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+    cu.curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status == 413) return fail("too_large", host.hostname + " refused the size (413)");
     if (status < 200 || status > 299) {
       reasons += host.hostname + ": HTTP " + std::to_string(status) + "; ";
@@ -378,14 +375,16 @@ Result<Uploaded> upload_file(const MediaConn& conn, Kind k, const std::string& p
 }
 
 Status download_file(const DownloadRequest& req, const std::string& out_path, const HttpOptions& http) {
-  if (!curl_ready()) return fail("download_failed", "libcurl did not initialise");
+  auto lib = curl::load("download_failed");
+  if (!lib) return Unexpected<Error>{lib.error()};
+  const curl::LibCurl& cu = **lib;
   if (req.hosts.empty()) return fail("download_failed", "no media host");
   if (req.direct_path.empty() || req.direct_path[0] != '/') return fail("download_failed", "bad direct path");
   if (req.expected.file_enc_sha256.size() != 32) return fail("download_failed", "the message has no fileEncSha256");
   if (req.media_key.size() != kMediaKeyBytes) return fail("bad_key", "a media key has 32 bytes");
   TempFile tmp;
   WA_TRY(tmp.open(out_path));
-  Slist headers(curl_slist_append(nullptr, "Origin: https://web.whatsapp.com"));
+  Slist headers(cu.curl_slist_append(nullptr, "Origin: https://web.whatsapp.com"));
   if (!headers) return fail("download_failed", "out of memory");
   const std::string query = std::string(req.direct_path.find('?') == std::string::npos ? "?" : "&") +
                             "hash=" + b64url(req.expected.file_enc_sha256, true) +
@@ -401,24 +400,24 @@ Status download_file(const DownloadRequest& req, const std::string& out_path, co
     if (req.expected.file_length != 0) s.max_body = (req.expected.file_length / 16 + 1) * 16 + kMacBytes;
     s.out.reserve(kChunk + 16);
 
-    Easy c(curl_easy_init());
+    Easy c(cu.curl_easy_init());
     if (!c) return fail("download_failed", "libcurl handle");
     char errbuf[CURL_ERROR_SIZE] = {0};
     WA_TRY(setup(c.get(), "https://" + host + req.direct_path + query, headers.get(), http, errbuf));
     bool ok = true;
     auto set = [&](CURLcode r) { ok = ok && r == CURLE_OK; };
-    set(curl_easy_setopt(c.get(), CURLOPT_HTTPGET, 1L));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_HTTPGET, 1L));
     // A 4xx/5xx body is an error page, not ciphertext: never decrypt it.
-    set(curl_easy_setopt(c.get(), CURLOPT_FAILONERROR, 1L));
-    set(curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, &on_download_data));
-    set(curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &s));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_FAILONERROR, 1L));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, &on_download_data));
+    set(cu.curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &s));
     if (!ok) return fail("download_failed", "libcurl refused an option");
 
-    const CURLcode rc = curl_easy_perform(c.get());
+    const CURLcode rc = cu.curl_easy_perform(c.get());
     if (s.error) return Unexpected<Error>{*s.error};
     if (rc == CURLE_ABORTED_BY_CALLBACK) return fail("cancelled", "download cancelled");
     long status = 0;
-    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+    cu.curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status == 403 || status == 404 || status == 410) {
       return fail("media_expired", host + " no longer has the file (HTTP " + std::to_string(status) + ")");
     }

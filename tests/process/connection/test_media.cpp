@@ -200,6 +200,25 @@ TEST_CASE("media: the auto-download policy fetches what it names on arrival, and
   CHECK(again["path"] == done["path"]);
 }
 
+// libcurl is loaded by the sender when a transfer starts, not linked: a
+// sender that only ever sent text never maps it (nor its ~23 dependencies).
+TEST_CASE("media: a sender maps libcurl only once it moves a file") {
+  Fixtures fx;
+  TwoAccounts t("mla", "15550000461", "mlb", "15550000462", media_config(fx.root));
+  const std::string b = user_jid("15550000462");
+  json r = t.sup.call({{"cmd", "send_text"}, {"profile", "mla"}, {"to", b}, {"text", "text first"}}, 60000);
+  REQUIRE_MESSAGE(r.value("ok", false), r.dump());
+  const auto senders = t.sup.sender_pids("mla");
+  REQUIRE(senders.size() == 1);
+  const pid_t sender = senders.front();
+  CHECK_FALSE(mapped_files(sender, "libc.so").empty());  // the maps were read at all
+  CHECK(mapped_files(sender, "libcurl").empty());
+  // The same conversation's sender uploads: now it has it.
+  ok_result(send_media(t.sup, "mla", b, fx.file["document"]));
+  REQUIRE(t.sup.sender_pids("mla") == senders);
+  CHECK_FALSE(mapped_files(sender, "libcurl").empty());
+}
+
 // The sent copy of a message to `peer` (the sender keys it by the chat it
 // wrote to: the peer's LID on the LID-first server).
 wa::message::MediaFields sent_to(const TwoAccounts& t, const std::string& profile, const json& sent,

@@ -132,6 +132,20 @@ inline json server_status(const TestServer& ts) {
 
 // A user's phone JID.
 inline std::string user_jid(const std::string& phone) { return phone + "@s.whatsapp.net"; }
+
+// The files a process has mapped whose name contains `part` (shared
+// objects it loaded, say), each once.
+inline std::vector<std::string> mapped_files(pid_t pid, const std::string& part) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::vector<std::string> found;
+  for (std::string line; std::getline(maps, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string file = line.substr(slash);
+    if (file.find(part) != std::string::npos && (found.empty() || found.back() != file)) found.push_back(file);
+  }
+  return found;
+}
 // An event's `key` (chat, sender) in phone-number form: `key_pn` when the
 // event names a LID, else `key` (docs/CONTROL.md, "Both identities").
 inline std::string pn_of(const json& e, const std::string& key) {
