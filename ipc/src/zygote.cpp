@@ -255,8 +255,8 @@ struct Zygote::State {
     // Not alive first: an exit callback run from here may spawn, and must
     // find this zygote gone (the caller holds a reference to this State).
     alive = false;
+    if (fd >= 0) on_readable();  // reports it sent before dying carry real statuses (and its "R")
     if (!ready && never_ready) std::exchange(never_ready, nullptr)();
-    if (fd >= 0) on_readable();  // reports it sent before dying carry real statuses
     close_io();
     for (auto it = children.begin(); it != children.end();) {
       Child::Handle* h = it->second;

@@ -120,24 +120,24 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
   net.issue_token = [&token_due](const binary::Jid& peer) { token_due = peer.to_non_ad().str(); };
   auto r = message::send_message(st, sig, net, to, serialized);
   secure_wipe(serialized);
+  json done;
   if (!r) {
     // An unpaired profile cannot be connected: the code callers already handle.
     if (r.error().code == "not_paired") return failed_done(job, Error{"not_connected", "the account is not paired"});
     WA_WARN("job %llu failed: %s", static_cast<unsigned long long>(job), r.error().code.c_str());
-    json done = failed_done(job, r.error());
+    done = failed_done(job, r.error());
     if (r.error().code == "unknown_outcome" && !relayed_id.empty()) done["id"] = relayed_id;
-    if (!token_due.empty()) done[msg::kIssueToken] = token_due;
-    return done;
+  } else {
+    json result{{"id", r->id}, {"devices", r->devices}};
+    if (!r->identity_changed.empty()) {
+      json changed = json::array();
+      for (const auto& j : r->identity_changed) changed.push_back(j.str());
+      result["identity_changed"] = std::move(changed);
+    }
+    if (extra.is_object())
+      for (auto it = extra.begin(); it != extra.end(); ++it) result[it.key()] = it.value();
+    done = json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
   }
-  json result{{"id", r->id}, {"devices", r->devices}};
-  if (!r->identity_changed.empty()) {
-    json changed = json::array();
-    for (const auto& j : r->identity_changed) changed.push_back(j.str());
-    result["identity_changed"] = std::move(changed);
-  }
-  if (extra.is_object())
-    for (auto it = extra.begin(); it != extra.end(); ++it) result[it.key()] = it.value();
-  json done{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
   if (!token_due.empty()) done[msg::kIssueToken] = token_due;
   return done;
 }

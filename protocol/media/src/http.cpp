@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "libcurl.hpp"
@@ -52,7 +51,6 @@ class Fd {
  private:
   int fd_;
 };
-
 
 std::string b64url(ByteView b, bool pad) {
   std::string s = to_base64(b);

@@ -36,13 +36,9 @@ class StoreBridge {
   void begin_operation() noexcept {
     store_error_.reset();
     identity_changed_ = false;
-    forget_session();
-    trusted_.reset();
+    forget_operation();
   }
-  void end_operation() noexcept {
-    forget_session();
-    trusted_.reset();
-  }
+  void end_operation() noexcept { forget_operation(); }
 
   // The identity this operation found stored and equal (is_trusted): a
   // pkmsg decrypt checks it, then saves it, and the save of an identity
@@ -89,6 +85,13 @@ class StoreBridge {
   };
   std::optional<CachedSession> session_cache_;
   std::optional<std::pair<store::Address, Bytes>> trusted_;
+
+  // What one operation may remember (its session record, an identity it
+  // found trusted) ends with it.
+  void forget_operation() noexcept {
+    forget_session();
+    trusted_.reset();
+  }
 };
 
 // Stable error codes for libsignal's SG_ERR_* values.
