@@ -2,6 +2,7 @@
 
 #include "addons.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "wa/binary/jid.hpp"
@@ -15,6 +16,7 @@
 #include "wa/message/receive.hpp"
 #include "wa/message/self.hpp"
 #include "wa/proto/message.pb.h"
+#include "wa/signal/crypto_provider.hpp"
 #include "wa/store/event_log.hpp"
 #include "wa/store/sqlite_store.hpp"
 #include "wa/store/store.hpp"
@@ -64,6 +66,8 @@ void Receiver::flush() {
     return;
   }
   std::vector<Outcome> outs(batch.size());
+  // The decrypts of the batch share their HMAC contexts; freed as it ends.
+  std::optional<signal::CryptoBatch> crypto(std::in_place);
   // One durable commit for the batch. Each message is a savepoint of its
   // own: a decrypt failure undoes that message's ratchet step and nothing
   // else. A store failure is nobody's message's: it ends the transaction.
@@ -82,6 +86,7 @@ void Receiver::flush() {
   // failed, a step could not be undone): nothing of the batch is stored, so
   // nothing of it may be answered - not even a retry receipt, which the
   // server takes as an answer too.
+  crypto.reset();
   if (!tx) return halt(tx.error());
   if (store_hooks_.ok) store_hooks_.ok();
   auto finish_all = [&] {

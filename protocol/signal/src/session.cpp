@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "record_keys.hpp"
 #include "session_impl.hpp"
 #include "wa/log.hpp"
 
@@ -66,15 +67,31 @@ Result<Cipher> make_cipher(SignalSession::Impl& im, const signal_protocol_addres
 // session; Signal's rule (and ours) is that sending to, or reading from, an
 // identity that no longer matches the trusted one fails. Returns no_session
 // when there is nothing to check.
-Status check_session_identity(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+// The identity key the current state of `addr`'s record talks to (32 bytes),
+// read from the stored bytes; libsignal parses the record where they are not
+// of the usual shape. Empty: no session.
+Result<Bytes> session_identity(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+  auto stored = im.bridge->session_record(addr);
+  if (!stored) return Unexpected<Error>{stored.error()};
+  if (!**stored) return Bytes{};
+  if (auto keys = detail::read_record_keys(***stored)) {
+    const Bytes& k = keys->remote_identity;
+    if (k.empty()) return Bytes{};
+    if (k.size() == 33 && k[0] == 0x05) return Bytes(k.begin() + 1, k.end());
+  }
   Ref<session_record> record;
   int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
   if (rc < 0) return im.failure(rc, "load session");
   session_state* state = record ? session_record_get_state(record.get()) : nullptr;
   const ec_public_key* remote = state ? session_state_get_remote_identity_key(state) : nullptr;
-  if (!remote || session_record_is_fresh(record.get())) return fail("no_session", "no session with " + addr.name);
-  auto raw = serialize_public_raw(remote);
+  if (!remote || session_record_is_fresh(record.get())) return Bytes{};
+  return serialize_public_raw(remote);
+}
+
+Status check_session_identity(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+  auto raw = session_identity(im, addr, sa);
   if (!raw) return Unexpected<Error>{raw.error()};
+  if (raw->empty()) return fail("no_session", "no session with " + addr.name);
   auto status = im.store.check_identity(addr, *raw);
   if (!status) return Unexpected<Error>{status.error()};
   switch (*status) {
@@ -107,7 +124,14 @@ struct StateKeys {
   std::vector<Bytes> previous;
 };
 
-Result<StateKeys> state_keys(SignalSession::Impl& im, const signal_protocol_address& sa) {
+// Read from the stored bytes (a record stored is never fresh); libsignal
+// parses the record only where they are not of the usual shape.
+Result<StateKeys> state_keys(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+  auto stored = im.bridge->session_record(addr);
+  if (!stored) return Unexpected<Error>{stored.error()};
+  if (!**stored) return StateKeys{};
+  if (auto keys = detail::read_record_keys(***stored))
+    return StateKeys{std::move(keys->current_base), std::move(keys->previous_bases)};
   Ref<session_record> record;
   int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
   if (rc < 0) return im.failure(rc, "load session");
@@ -290,7 +314,7 @@ Result<Bytes> SignalSession::decrypt_pkmsg(const Address& from, ByteView message
     Ref<pre_key_signal_message> msg;
     int rc = pre_key_signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse pkmsg");
-    auto before = state_keys(im, *sa);
+    auto before = state_keys(im, from, *sa);
     if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};
@@ -313,7 +337,7 @@ Result<Bytes> SignalSession::decrypt_msg(const Address& from, ByteView message) 
     int rc = signal_message_deserialize(out(msg), message.data(), message.size(), im.ctx->raw());
     if (rc != SG_SUCCESS) return im.failure(rc, "parse msg");
     if (auto s = check_session_identity(im, from, *sa); !s) return Unexpected<Error>{s.error()};
-    auto before = state_keys(im, *sa);
+    auto before = state_keys(im, from, *sa);
     if (!before) return Unexpected<Error>{before.error()};
     auto cipher = make_cipher(im, *sa);
     if (!cipher) return Unexpected<Error>{cipher.error()};

@@ -8,6 +8,7 @@
 
 #include "signal_ptr.hpp"
 #include "store_bridge.hpp"
+#include "wa/signal/crypto_provider.hpp"
 #include "wa/signal/context.hpp"
 #include "wa/signal/session.hpp"
 
@@ -34,6 +35,7 @@ struct SignalSession::Impl {
     };
     Status s = signal_transactions_disabled() ? body() : store.transaction(durability, body);
     bridge->end_operation();
+    release_crypto_scratch();
     if (!s) return Unexpected<Error>{s.error()};
     return std::move(*result);
   }

@@ -84,19 +84,10 @@ int load_session(signal_buffer** record, signal_buffer** /*user_record*/, const 
   auto& b = bridge(ud);
   auto addr = to_address(address);
   if (!addr) return SG_ERR_INVAL;
-  if (const auto* cached = b.cached_session(*addr)) {
-    if (!*cached) return 0;
-    int rc = buffer_out(record, **cached);
-    return rc == SG_SUCCESS ? 1 : rc;
-  }
-  auto r = b.store().load_session(*addr);
-  if (!r) return store_failed(b, r);
-  if (!*r) {
-    b.cache_session(*addr, std::nullopt);
-    return 0;
-  }
-  int rc = buffer_out(record, **r);
-  b.cache_session(*addr, std::move(*r));
+  auto stored = b.session_record(*addr);
+  if (!stored) return SG_ERR_UNKNOWN;  // noted for error_for
+  if (!**stored) return 0;
+  int rc = buffer_out(record, ***stored);
   return rc == SG_SUCCESS ? 1 : rc;
 }
 

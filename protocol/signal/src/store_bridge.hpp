@@ -57,6 +57,17 @@ class StoreBridge {
   const std::optional<Bytes>* cached_session(const store::Address& a) const noexcept {
     return session_cache_ && session_cache_->addr == a ? &session_cache_->record : nullptr;
   }
+  // The stored record of `a` (nullopt: none), through the same copy.
+  Result<const std::optional<Bytes>*> session_record(const store::Address& a) {
+    if (const auto* cached = cached_session(a)) return cached;
+    auto r = store_.load_session(a);
+    if (!r) {
+      note_store_error(r.error());
+      return Unexpected<Error>{r.error()};
+    }
+    cache_session(a, std::move(*r));
+    return &session_cache_->record;
+  }
   void cache_session(const store::Address& a, std::optional<Bytes> record) {
     forget_session();
     session_cache_.emplace(CachedSession{a, std::move(record)});

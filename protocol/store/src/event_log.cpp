@@ -17,12 +17,17 @@ bool secret_field(const std::string& type, const std::string& key) {
 
 std::string stored_payload(const json& event) {
   const std::string type = event.value("type", "");
+  auto dropped = [&](const std::string& key) { return envelope_key(key) || secret_field(type, key); };
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  // Usually nothing is left out: written as it is, without a copy (a copy of
+  // every field was a tenth of the inbox write on the receive path).
+  bool drops = false;
+  for (auto it = event.begin(); it != event.end() && !drops; ++it) drops = dropped(it.key());
+  if (!drops) return dump(event);
   json out = json::object();
-  for (auto it = event.begin(); it != event.end(); ++it) {
-    if (envelope_key(it.key()) || secret_field(type, it.key())) continue;
-    out[it.key()] = it.value();
-  }
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (auto it = event.begin(); it != event.end(); ++it)
+    if (!dropped(it.key())) out[it.key()] = it.value();
+  return dump(out);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 namespace wa::store::schema {
 
-inline constexpr std::array<const char*, 6> kMigrations = {
+inline constexpr std::array<const char*, 7> kMigrations = {
     // 1: credentials and Signal state. Ordinary rowid tables (not WITHOUT
     // ROWID): session and sender-key records are several KB each.
     R"sql(
@@ -167,6 +167,17 @@ CREATE TABLE poll_votes (
   options TEXT NOT NULL,
   ts_ms   INTEGER NOT NULL,
   PRIMARY KEY (poll_id, chat, voter));
+)sql",
+    // 7: the message index keys on the id alone. Message ids are random, so
+    // each batch of receives wrote into most of the index's leaves: keyed on
+    // (msg_id, chat, sender) it was three times the pages, and about half of
+    // all the pages a receive commit wrote. Lookups name the id and filter
+    // the few rows it finds; inbox_put's look before its insert, inside the
+    // one writer's transaction, is what keeps a message from being stored
+    // twice.
+    R"sql(
+DROP INDEX inbox_message;
+CREATE INDEX inbox_msg_id ON inbox (msg_id) WHERE msg_id <> '';
 )sql",
 };
 

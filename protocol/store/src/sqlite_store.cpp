@@ -660,8 +660,9 @@ class SqliteStore final : public Store {
     // The ack to the server follows this write: full, or a power loss loses
     // a message the server will never send again.
     auto s = write(Durability::full, [&]() -> Status {
-      // Look first: a conflicting INSERT would still burn an AUTOINCREMENT
-      // number, leaving a gap in the seq for every redelivery.
+      // Look first. This look is what keeps a message from being stored
+      // twice (the index on msg_id is not unique, schema step 7); it runs
+      // inside the write transaction, and only one writer holds that.
       if (!e.msg_id.empty()) {
         auto found = with("SELECT seq FROM inbox WHERE msg_id = ? AND chat = ? AND sender = ? AND msg_id <> ''",
                           [&](sql::Query& q) -> Result<bool> {

@@ -57,8 +57,8 @@ TEST_CASE("provider: HMAC-SHA256 (RFC 4231 cases 1 and 2) through recycled conte
   const Bytes key1(20, 0x0b);
   auto data1 = as_bytes("Hi There");
   // Several rounds: from the second on, each HMAC runs on a context the
-  // previous one returned (re-keyed), so a key leaking from one HMAC into
-  // the next shows as a wrong digest.
+  // previous one returned, still holding the previous key's state, so a key
+  // leaking from one HMAC into the next shows as a wrong digest.
   for (int round = 0; round < 3; ++round) {
     void* ctx = nullptr;
     REQUIRE(P().hmac_sha256_init_func(&ctx, key.data(), key.size(), nullptr) == 0);
@@ -100,6 +100,22 @@ TEST_CASE("provider: HMAC-SHA256 (RFC 4231 cases 1 and 2) through recycled conte
   CHECK(take_hex(ob) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   P().hmac_sha256_cleanup_func(a, nullptr);
   P().hmac_sha256_cleanup_func(b, nullptr);
+  // Both are kept for the thread's next HMACs until released.
+  CHECK(wa::signal::kept_hmac_contexts() == 2);
+  wa::signal::release_crypto_scratch();
+  CHECK(wa::signal::kept_hmac_contexts() == 0);
+  {
+    wa::signal::CryptoBatch outer;
+    {
+      wa::signal::CryptoBatch inner;
+      REQUIRE(P().hmac_sha256_init_func(&a, key.data(), key.size(), nullptr) == 0);
+      P().hmac_sha256_cleanup_func(a, nullptr);
+      wa::signal::release_crypto_scratch();  // an operation ending inside the batch
+      CHECK(wa::signal::kept_hmac_contexts() == 1);
+    }
+    CHECK(wa::signal::kept_hmac_contexts() == 1);  // the outer batch is still open
+  }
+  CHECK(wa::signal::kept_hmac_contexts() == 0);
 }
 
 TEST_CASE("provider: AES-CBC-PKCS5 and AES-CTR for 128/192/256-bit keys (SP 800-38A)") {

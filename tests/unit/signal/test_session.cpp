@@ -6,6 +6,7 @@
 
 #include "party.hpp"
 #include "temp_dir.hpp"
+#include "wa/signal/crypto_provider.hpp"
 #include "wa/store/forwarding_store.hpp"
 
 using namespace wa;
@@ -339,4 +340,21 @@ TEST_CASE("session cache: a decrypt reads its record from the store once, and no
   must_ok(bob.db->store_session(alice.addr, after_m1));
   CHECK(str(must(bob.sig->decrypt_msg(alice.addr, m2.data))) == "two");
   CHECK(counting.loads == 1 + 1);
+}
+
+TEST_CASE("crypto scratch: no HMAC context outlives a Signal operation, or the batch of them it ran in") {
+  TempDir dir;
+  Party alice(dir.file("a.db"), "alice"), bob(dir.file("b.db"), "bob");
+  establish(alice, bob);
+  signal::release_crypto_scratch();
+  auto m1 = must(alice.sig->encrypt(bob.addr, text("one")));
+  CHECK(signal::kept_hmac_contexts() == 0);
+  auto m2 = must(alice.sig->encrypt(bob.addr, text("two")));
+  {
+    signal::CryptoBatch batch;  // as the receive path decrypts a batch
+    CHECK(str(must(bob.sig->decrypt_msg(alice.addr, m1.data))) == "one");
+    CHECK(signal::kept_hmac_contexts() > 0);
+    CHECK(str(must(bob.sig->decrypt_msg(alice.addr, m2.data))) == "two");
+  }
+  CHECK(signal::kept_hmac_contexts() == 0);
 }

@@ -18,6 +18,7 @@
 
 #include "pg_test.hpp"
 #include "temp_dir.hpp"
+#include "wa/store/event_log.hpp"
 #include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
 
@@ -580,6 +581,32 @@ TEST_CASE_TEMPLATE("event log: entries without a message id are never merged and
   CHECK(*s->inbox_last_seq() == c.seq);
 }
 
+TEST_CASE("event log: the stored payload leaves out the envelope and secrets, and keeps every other field") {
+  using nlohmann::json;
+  json ev{{"type", "message"}, {"id", "ID"}, {"chat", "c"}, {"sender", "s"}, {"text", "h\u00e9llo \"q\""},
+          {"n", 3}, {"nested", {{"a", json::array({1, 2})}}}};
+  // Nothing to leave out: stored as the event is.
+  auto plain = message_entry(ev, 1000);
+  CHECK(plain.payload == ev.dump());
+  CHECK(plain.msg_id == "ID");
+  CHECK(plain.ts == 1000);
+  // The envelope (the log's own seq, ts, profile) is not the event's.
+  json enveloped = ev;
+  enveloped["seq"] = 9;
+  enveloped["ts"] = 5;
+  enveloped["profile"] = "p";
+  CHECK(json::parse(message_entry(enveloped, 1000).payload) == ev);
+  // A QR or pairing code is never stored; the rest of its event is.
+  TempDir dir;
+  auto st = open_ok(dir.file("p.db"));
+  REQUIRE(append_event(*st, {{"type", "qr"}, {"qr", "2@secret"}, {"attempt", 1}}));
+  REQUIRE(append_event(*st, {{"type", "pairing_code"}, {"code", "ABCD1234"}, {"attempt", 2}}));
+  auto rows = *st->inbox_since(0, 10);
+  REQUIRE(rows.size() == 2);
+  CHECK(json::parse(rows[0].payload) == json{{"type", "qr"}, {"attempt", 1}});
+  CHECK(json::parse(rows[1].payload) == json{{"type", "pairing_code"}, {"attempt", 2}});
+}
+
 TEST_CASE_TEMPLATE("event log: retention prunes by age and by count, never reusing a seq", B, SqliteBackend, PgBackend) {
   B backend;
   auto s = backend.open();
@@ -618,6 +645,48 @@ TEST_CASE("schema: the version 2 inbox migrates into the event log keeping seqs 
   CHECK(all[0].ts == 7000);  // seconds became milliseconds
   CHECK_FALSE(s->inbox_put(InboxEntry{0, "B", "chat", "alice", 8, "message", "{}", false})->inserted);
   CHECK(s->inbox_put(InboxEntry{0, "", "", "", 8, "instance_started", "{}", false})->seq == 4);
+}
+
+TEST_CASE("schema: step 7 keys the message index on the id alone, and a message is still stored once") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  int64_t first = 0;
+  {
+    SqliteOptions opt;
+    opt.migrate_to = 6;
+    auto s = open_ok(path, opt);
+    first = s->inbox_put(InboxEntry{0, "ID1", "chat", "alice", 7, "message", "{}", false})->seq;
+  }
+  auto s = open_ok(path);
+  {
+    RawDb raw(path);
+    CHECK(raw.scalar("PRAGMA user_version") == kSchemaVersion);
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='inbox_message'") == 0);
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='inbox_msg_id'") == 1);
+    // The look before an insert finds its rows through that index, not a scan.
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw.db,
+                               "EXPLAIN QUERY PLAN SELECT seq FROM inbox WHERE msg_id = 'x' AND chat = 'c' AND "
+                               "sender = 's' AND msg_id <> ''",
+                               -1, &st, nullptr) == SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    CHECK_MESSAGE(plan.find("USING INDEX inbox_msg_id") != std::string::npos, plan);
+  }
+  // Stored before the step and after it: each once, under its first seq.
+  auto again = s->inbox_put(InboxEntry{0, "ID1", "chat", "alice", 8, "message", "{}", false});
+  REQUIRE(again);
+  CHECK_FALSE(again->inserted);
+  CHECK(again->seq == first);
+  auto second = *s->inbox_put(InboxEntry{0, "ID2", "chat", "alice", 9, "message", "{}", false});
+  CHECK(second.inserted);
+  CHECK_FALSE(s->inbox_put(InboxEntry{0, "ID2", "chat", "alice", 9, "message", "{}", false})->inserted);
+  // The same id from another sender, or in another chat, is another message.
+  CHECK(s->inbox_put(InboxEntry{0, "ID2", "chat", "bob", 9, "message", "{}", false})->inserted);
+  CHECK(s->inbox_put(InboxEntry{0, "ID2", "other", "alice", 9, "message", "{}", false})->inserted);
+  RawDb raw(path);
+  CHECK(raw.scalar("SELECT count(*) FROM inbox WHERE msg_id = 'ID2'") == 3);
 }
 
 TEST_CASE_TEMPLATE("inbox: a stored message is found by its id and sender device", B, SqliteBackend, PgBackend) {

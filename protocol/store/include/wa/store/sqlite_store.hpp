@@ -11,7 +11,7 @@
 
 namespace wa::store {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct SqliteOptions {
   // How long one statement waits for another process's write lock inside
