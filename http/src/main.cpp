@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
     const std::string dash = dashboard_dir(*cfg);
     const bool tls = !cfg->tls_cert.empty();
     wa::http::Server server(&loop, *cfg, dash);
+    // Whatever ends the loop ends the program.
+    server.leave_sockets_to_exit();
     if (auto st = server.start(); !st) {
       WA_ERROR("%s", st.error().message.c_str());
       rc = 69;

@@ -196,6 +196,10 @@ Status Server::start() {
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (leave_sockets_) {
+    if (control_) control_->leave_socket_to_exit();
+    if (events_) events_->leave_socket_to_exit();
+  }
   if (ctx_) {
     lws_context_destroy(ctx_);
     ctx_ = nullptr;

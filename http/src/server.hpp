@@ -31,6 +31,9 @@ class Server {
   Status start();
   int port() const { return port_; }
   void stop();  // loop thread; the loop then runs to its end
+  // The program exits after stop(): its NNG sockets are left to the exit
+  // (ipc::AsyncControlClient::leave_socket_to_exit says why).
+  void leave_sockets_to_exit() { leave_sockets_ = true; }
 
   int on_lws(lws* wsi, int reason, void* in, size_t len);
 
@@ -77,6 +80,7 @@ class Server {
   ipc::LoopBridge bridge_;
   std::unique_ptr<ipc::AsyncControlClient> control_;
   std::unique_ptr<ipc::AsyncEventSubscriber> events_;
+  bool leave_sockets_ = false;
   lws_context* ctx_ = nullptr;
   int port_ = 0;
   bool stopping_ = false;

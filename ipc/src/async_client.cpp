@@ -56,6 +56,11 @@ struct AsyncControlClient::Impl {
     // and nng_close (NNG 1.5) then waited forever (seen under load).
     for (auto& [id, r] : reqs)
       if (r->aio != nullptr) nng_aio_stop(r->aio);
+    if (leave_open) {
+      reqs.clear();  // frees them and closes their contexts
+      sock.leave_open();
+      return;
+    }
     sock.close();
     reqs.clear();  // frees them
   }
@@ -66,6 +71,7 @@ struct AsyncControlClient::Impl {
   LoopBridge& bridge;
   std::weak_ptr<Impl> self;
   Socket sock;
+  bool leave_open = false;
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Req>> reqs;
 };
@@ -133,6 +139,8 @@ AsyncControlClient::~AsyncControlClient() = default;
 
 size_t AsyncControlClient::in_flight() const { return impl_->reqs.size(); }
 
+void AsyncControlClient::leave_socket_to_exit() { impl_->leave_open = true; }
+
 void AsyncControlClient::request_raw(std::string text, int timeout_ms, RawCallback cb) {
   auto fail_later = [this, &cb](Error e) {
     impl_->bridge.post([cb = std::move(cb), e = std::move(e)] { cb(Unexpected<Error>{e}); });
@@ -188,7 +196,11 @@ struct AsyncEventSubscriber::Impl {
     // first let a callback in flight re-arm on the closing socket, and
     // nng_close then never returned (seen under load, NNG 1.5).
     if (aio != nullptr) nng_aio_stop(aio);
-    sock.close();
+    if (leave_open) {
+      sock.leave_open();
+    } else {
+      sock.close();
+    }
     if (aio != nullptr) nng_aio_free(aio);
   }
   static void on_aio(void* arg);
@@ -198,6 +210,7 @@ struct AsyncEventSubscriber::Impl {
   Callback cb;
   std::weak_ptr<Impl> self;
   Socket sock;
+  bool leave_open = false;
   nng_aio* aio = nullptr;
   std::atomic<uint64_t> dropped{0};
 };
@@ -253,5 +266,7 @@ Result<std::unique_ptr<AsyncEventSubscriber>> AsyncEventSubscriber::connect(Loop
 AsyncEventSubscriber::~AsyncEventSubscriber() = default;
 
 uint64_t AsyncEventSubscriber::dropped() const { return impl_->dropped.load(); }
+
+void AsyncEventSubscriber::leave_socket_to_exit() { impl_->leave_open = true; }
 
 }  // namespace wa::ipc

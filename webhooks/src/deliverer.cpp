@@ -69,6 +69,11 @@ Status Deliverer::start() {
   return {};
 }
 
+void Deliverer::leave_sockets_to_exit() {
+  if (control_) control_->leave_socket_to_exit();
+  if (events_) events_->leave_socket_to_exit();
+}
+
 bool Deliverer::live(const std::shared_ptr<Pair>& p) const {
   auto it = pairs_.find({p->webhook, p->profile});
   return it != pairs_.end() && it->second == p;

@@ -31,6 +31,9 @@ class Deliverer {
   Deliverer(uv_loop_t* loop, ipc::LoopBridge& bridge, std::string run_dir, int scan_ms);
   ~Deliverer();
   Status start();
+  // The program exits next: the NNG sockets are left to it (see
+  // AsyncControlClient::leave_socket_to_exit).
+  void leave_sockets_to_exit();
 
  private:
   struct Webhook {

@@ -67,6 +67,17 @@ int main(int argc, char** argv) {
 
   uv_loop_t loop;
   uv_loop_init(&loop);
+  // Before anything starts: a SIGTERM during start-up stops the loop at once
+  // instead of killing the process. Closed by close_loop, so they live here.
+  uv_signal_t sigterm{}, sigint{};
+  uv_signal_init(&loop, &sigterm);
+  uv_signal_init(&loop, &sigint);
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    WA_INFO("signal %d: stopping", signum);
+    uv_stop(h->loop);
+  };
+  uv_signal_start(&sigterm, on_signal, SIGTERM);
+  uv_signal_start(&sigint, on_signal, SIGINT);
   int rc = 0;
   {
     wa::ipc::LoopBridge bridge(&loop);
@@ -75,19 +86,13 @@ int main(int argc, char** argv) {
       WA_ERROR("%s", st.error().message.c_str());
       rc = 71;
     } else {
-      uv_signal_t sigterm{}, sigint{};
-      uv_signal_init(&loop, &sigterm);
-      uv_signal_init(&loop, &sigint);
-      auto on_signal = [](uv_signal_t* h, int signum) {
-        WA_INFO("signal %d: stopping", signum);
-        uv_stop(h->loop);
-      };
-      uv_signal_start(&sigterm, on_signal, SIGTERM);
-      uv_signal_start(&sigint, on_signal, SIGINT);
       WA_INFO("delivering webhooks for %s", run_dir.c_str());
       uv_run(&loop, UV_RUN_DEFAULT);
       // What is in flight is simply not acknowledged: the next start sends it again.
     }
+    // Closing a socket while an event or reply is half read hangs NNG 1.5's
+    // nng_close for good; the exit closes them instead.
+    deliverer->leave_sockets_to_exit();
     deliverer.reset();  // its clients post through the bridge: gone before it closes
     bridge.close();
   }

@@ -37,6 +37,11 @@ class AsyncControlClient {
   void request_raw(std::string text, int timeout_ms, RawCallback cb);
   void request(const json& req, int timeout_ms, Callback cb);
   size_t in_flight() const;
+  // For a program about to exit: its destruction then stops the aios but
+  // leaves the socket to the exit. NNG 1.5's ipc transport loses a pipe's
+  // read when the pipe closes with a message half read (header in, body not
+  // yet asked for), and nng_close then never returns.
+  void leave_socket_to_exit();
 
   struct Impl;
 
@@ -59,6 +64,7 @@ class AsyncEventSubscriber {
   AsyncEventSubscriber& operator=(const AsyncEventSubscriber&) = delete;
 
   uint64_t dropped() const;
+  void leave_socket_to_exit();  // as AsyncControlClient's
 
   struct Impl;
 

@@ -76,6 +76,8 @@ class Socket {
       open_ = false;
     }
   }
+  // Forgets the socket unclosed: the process's exit closes its descriptors.
+  void leave_open() noexcept { open_ = false; }
 
  private:
   nng_socket s_ = NNG_SOCKET_INITIALIZER;
