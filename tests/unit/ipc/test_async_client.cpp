@@ -35,6 +35,20 @@ bool run_until(uv_loop_t* loop, F done, int deadline_ms = 5000) {
   return done();
 }
 
+// A PUB socket listening on events.ipc in a directory of its own, where
+// subscribers connect.
+struct EventsPub {
+  test::TempDir dir;
+  std::string url = "ipc://" + dir.file("events.ipc");
+  Socket sock;
+  EventsPub() {
+    auto s = open_socket(Protocol::pub);
+    REQUIRE(s);
+    REQUIRE(listen_private(*s, url));
+    sock = std::move(*s);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("async control client: concurrent requests each get their own reply, late ones do not block") {
@@ -149,30 +163,26 @@ TEST_CASE("async control client: a request to an absent supervisor times out, an
 }
 
 TEST_CASE("async event subscriber: events of the subscribed profile, bad ones dropped") {
-  test::TempDir dir;
+  EventsPub events;
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
     LoopBridge bridge(&loop);
-    const std::string url = "ipc://" + dir.file("events.ipc");
-    auto pub = open_socket(Protocol::pub);
-    REQUIRE(pub);
-    REQUIRE(listen_private(*pub, url));
     std::vector<std::pair<std::string, json>> got;
-    auto sub = AsyncEventSubscriber::connect(bridge, url, "sales", [&](const std::string& p, json e) {
+    auto sub = AsyncEventSubscriber::connect(bridge, events.url, "sales", [&](const std::string& p, json e) {
       got.emplace_back(p, std::move(e));
     });
     REQUIRE(sub);
     // PUB drops until the subscriber's pipe is up: publish until one arrives.
     int n = 0;
     REQUIRE(run_until(&loop, [&] {
-      REQUIRE(send_bytes(*pub, as_bytes("sales {\"type\":\"probe\",\"n\":" + std::to_string(n++) + "}")));
+      REQUIRE(send_bytes(events.sock, as_bytes("sales {\"type\":\"probe\",\"n\":" + std::to_string(n++) + "}")));
       return !got.empty();
     }));
     got.clear();
-    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("support {\"type\":\"other\"}"))));
-    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("sales not json"))));
-    REQUIRE(send_bytes(*pub, as_bytes(std::string_view("sales {\"type\":\"message\",\"seq\":7}"))));
+    REQUIRE(send_bytes(events.sock, as_bytes(std::string_view("support {\"type\":\"other\"}"))));
+    REQUIRE(send_bytes(events.sock, as_bytes(std::string_view("sales not json"))));
+    REQUIRE(send_bytes(events.sock, as_bytes(std::string_view("sales {\"type\":\"message\",\"seq\":7}"))));
     auto last_is_message = [&] { return !got.empty() && got.back().second["type"] == "message"; };
     REQUIRE(run_until(&loop, last_is_message));
     for (const auto& pe : got) {
@@ -226,23 +236,19 @@ TEST_CASE("rep server: a request answered after its server is gone is dropped, n
 // never returns (wa-webhooks hung on SIGTERM under load; a plain destruction
 // here hung within ~20 rounds). One left to the exit is destroyed at once.
 TEST_CASE("async event subscriber: left to the exit, destroyed while events stream in, it never hangs") {
-  test::TempDir dir;
+  EventsPub events;
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
     LoopBridge bridge(&loop);
-    const std::string url = "ipc://" + dir.file("events.ipc");
-    auto pub = open_socket(Protocol::pub);
-    REQUIRE(pub);
-    REQUIRE(listen_private(*pub, url));
     std::atomic<bool> stop{false};
     std::thread flood([&] {
       const std::string ev = "sales {\"type\":\"message\",\"text\":\"" + std::string(4000, 'x') + "\"}";
-      while (!stop.load()) (void)send_bytes(*pub, as_bytes(ev));
+      while (!stop.load()) (void)send_bytes(events.sock, as_bytes(ev));
     });
     for (int i = 0; i < 50; ++i) {
       size_t got = 0;
-      auto sub = AsyncEventSubscriber::connect(bridge, url, "sales", [&](const std::string&, json) { ++got; });
+      auto sub = AsyncEventSubscriber::connect(bridge, events.url, "sales", [&](const std::string&, json) { ++got; });
       REQUIRE(sub);
       REQUIRE(run_until(&loop, [&] { return got > 0; }));
       (*sub)->leave_socket_to_exit();
