@@ -2,7 +2,6 @@
 
 #include "addons.hpp"
 
-#include <optional>
 #include <utility>
 
 #include "wa/binary/jid.hpp"
@@ -66,12 +65,11 @@ void Receiver::flush() {
     return;
   }
   std::vector<Outcome> outs(batch.size());
-  // The decrypts of the batch share their HMAC contexts; freed as it ends.
-  std::optional<signal::CryptoBatch> crypto(std::in_place);
   // One durable commit for the batch. Each message is a savepoint of its
   // own: a decrypt failure undoes that message's ratchet step and nothing
   // else. A store failure is nobody's message's: it ends the transaction.
   auto tx = store_->transaction(store::Durability::full, [&]() -> Status {
+    signal::CryptoBatch crypto;  // the batch's decrypts share HMAC contexts, freed at its end
     for (size_t i = 0; i < batch.size(); ++i) {
       // Who is who first, and outside the message's savepoint: a message
       // that fails to decrypt still teaches the mapping its re-send needs
@@ -86,7 +84,6 @@ void Receiver::flush() {
   // failed, a step could not be undone): nothing of the batch is stored, so
   // nothing of it may be answered - not even a retry receipt, which the
   // server takes as an answer too.
-  crypto.reset();
   if (!tx) return halt(tx.error());
   if (store_hooks_.ok) store_hooks_.ok();
   auto finish_all = [&] {

@@ -56,12 +56,10 @@ struct AsyncControlClient::Impl {
     // and nng_close (NNG 1.5) then waited forever (seen under load).
     for (auto& [id, r] : reqs)
       if (r->aio != nullptr) nng_aio_stop(r->aio);
-    if (leave_open) {
-      reqs.clear();  // frees them and closes their contexts
+    if (leave_open)
       sock.leave_open();
-      return;
-    }
-    sock.close();
+    else
+      sock.close();
     reqs.clear();  // frees them
   }
 
@@ -196,11 +194,10 @@ struct AsyncEventSubscriber::Impl {
     // first let a callback in flight re-arm on the closing socket, and
     // nng_close then never returned (seen under load, NNG 1.5).
     if (aio != nullptr) nng_aio_stop(aio);
-    if (leave_open) {
+    if (leave_open)
       sock.leave_open();
-    } else {
+    else
       sock.close();
-    }
     if (aio != nullptr) nng_aio_free(aio);
   }
   static void on_aio(void* arg);

@@ -20,6 +20,17 @@ constexpr uint32_t kAliceBaseKey = 13;
 
 constexpr uint32_t kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
 
+// A length prefix, and only one that fits in what is left: a limit past the
+// end would be clamped to it, and a cut field read as whole.
+bool read_length(CodedInputStream& in, int& len) {
+  uint32_t n = 0;
+  if (!in.ReadVarint32(&n)) return false;
+  const int left = in.BytesUntilLimit();
+  if (left < 0 || n > static_cast<uint32_t>(left)) return false;
+  len = static_cast<int>(n);
+  return true;
+}
+
 bool skip_field(CodedInputStream& in, uint32_t tag) {
   switch (tag & 7) {
     case kVarint: {
@@ -29,9 +40,8 @@ bool skip_field(CodedInputStream& in, uint32_t tag) {
     case kFixed64:
       return in.Skip(8);
     case kLengthDelimited: {
-      uint32_t len = 0;
-      return in.ReadVarint32(&len) && len <= static_cast<uint32_t>(std::numeric_limits<int>::max()) &&
-             in.Skip(static_cast<int>(len));
+      int len = 0;
+      return read_length(in, len) && in.Skip(len);
     }
     case kFixed32:
       return in.Skip(4);
@@ -41,24 +51,18 @@ bool skip_field(CodedInputStream& in, uint32_t tag) {
 }
 
 bool read_bytes(CodedInputStream& in, Bytes& out) {
-  uint32_t len = 0;
-  if (!in.ReadVarint32(&len) || len > static_cast<uint32_t>(std::numeric_limits<int>::max())) return false;
-  if (len == 0) {
-    out.clear();
-    return true;
-  }
-  const void* data = nullptr;
-  int avail = 0;
-  // The whole record is one flat buffer, so the bytes are contiguous.
-  if (!in.GetDirectBufferPointer(&data, &avail) || avail < static_cast<int>(len)) return false;
-  const auto* p = static_cast<const uint8_t*>(data);
-  out.assign(p, p + len);
-  return in.Skip(static_cast<int>(len));
+  int len = 0;
+  if (!read_length(in, len)) return false;
+  out.resize(static_cast<size_t>(len));
+  return in.ReadRaw(out.data(), len);
 }
 
-// One SessionStructure (the stream limited to it). A repeated singular field
-// keeps its last value, as protobuf merges.
+// One length-prefixed SessionStructure. A repeated singular field keeps its
+// last value, as protobuf merges.
 bool read_session(CodedInputStream& in, Bytes* base, Bytes* remote) {
+  int len = 0;
+  if (!read_length(in, len)) return false;
+  auto limit = in.PushLimit(len);
   while (uint32_t tag = in.ReadTag()) {
     const uint32_t field = tag >> 3;
     const bool bytes = (tag & 7) == kLengthDelimited;
@@ -70,18 +74,7 @@ bool read_session(CodedInputStream& in, Bytes* base, Bytes* remote) {
       return false;
     }
   }
-  return in.ConsumedEntireMessage();
-}
-
-bool read_nested(CodedInputStream& in, Bytes* base, Bytes* remote) {
-  uint32_t len = 0;
-  if (!in.ReadVarint32(&len)) return false;
-  // A session longer than what is left is a record cut short: a limit past
-  // the end would be clamped to it, and the cut session read as whole.
-  const int left = in.BytesUntilLimit();
-  if (left < 0 || len > static_cast<uint32_t>(left)) return false;
-  auto limit = in.PushLimit(static_cast<int>(len));
-  if (!read_session(in, base, remote)) return false;
+  if (!in.ConsumedEntireMessage()) return false;
   in.PopLimit(limit);
   return true;
 }
@@ -97,10 +90,10 @@ std::optional<RecordKeys> read_record_keys(ByteView record) noexcept {
       const uint32_t field = tag >> 3;
       const bool nested = (tag & 7) == kLengthDelimited;
       if (nested && field == kCurrentSession) {
-        if (!read_nested(in, &k.current_base, &k.remote_identity)) return std::nullopt;
+        if (!read_session(in, &k.current_base, &k.remote_identity)) return std::nullopt;
       } else if (nested && field == kPreviousSession) {
         Bytes base;
-        if (!read_nested(in, &base, nullptr)) return std::nullopt;
+        if (!read_session(in, &base, nullptr)) return std::nullopt;
         k.previous_bases.push_back(std::move(base));
       } else if (!skip_field(in, tag)) {
         return std::nullopt;

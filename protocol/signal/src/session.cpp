@@ -70,12 +70,20 @@ Result<Cipher> make_cipher(SignalSession::Impl& im, const signal_protocol_addres
 // The identity key the current state of `addr`'s record talks to (32 bytes),
 // read from the stored bytes; libsignal parses the record where they are not
 // of the usual shape. Empty: no session.
-Result<Bytes> session_identity(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+// The keys of `addr`'s stored record (all empty: no record); nullopt when
+// its bytes are not of the usual shape and libsignal must parse them.
+Result<std::optional<detail::RecordKeys>> stored_keys(SignalSession::Impl& im, const Address& addr) {
   auto stored = im.bridge->session_record(addr);
   if (!stored) return Unexpected<Error>{stored.error()};
-  if (!**stored) return Bytes{};
-  if (auto keys = detail::read_record_keys(***stored)) {
-    const Bytes& k = keys->remote_identity;
+  if (!**stored) return std::optional<detail::RecordKeys>(detail::RecordKeys{});
+  return detail::read_record_keys(***stored);
+}
+
+Result<Bytes> session_identity(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
+  auto keys = stored_keys(im, addr);
+  if (!keys) return Unexpected<Error>{keys.error()};
+  if (*keys) {
+    const Bytes& k = (*keys)->remote_identity;
     if (k.empty()) return Bytes{};
     if (k.size() == 33 && k[0] == 0x05) return Bytes(k.begin() + 1, k.end());
   }
@@ -127,11 +135,9 @@ struct StateKeys {
 // Read from the stored bytes (a record stored is never fresh); libsignal
 // parses the record only where they are not of the usual shape.
 Result<StateKeys> state_keys(SignalSession::Impl& im, const Address& addr, const signal_protocol_address& sa) {
-  auto stored = im.bridge->session_record(addr);
-  if (!stored) return Unexpected<Error>{stored.error()};
-  if (!**stored) return StateKeys{};
-  if (auto keys = detail::read_record_keys(***stored))
-    return StateKeys{std::move(keys->current_base), std::move(keys->previous_bases)};
+  auto keys = stored_keys(im, addr);
+  if (!keys) return Unexpected<Error>{keys.error()};
+  if (*keys) return StateKeys{std::move((*keys)->current_base), std::move((*keys)->previous_bases)};
   Ref<session_record> record;
   int rc = signal_protocol_session_load_session(im.bridge->raw(), out(record), &sa);
   if (rc < 0) return im.failure(rc, "load session");
