@@ -126,7 +126,15 @@ void pair(const std::string& state, const std::string& run_dir, const std::strin
       auto admin = wa::ipc::ControlClient::connect("ipc://" + state + "/admin.sock", 30000);
       if (!admin) die("admin socket: " + admin.error().message);
       auto r = admin->request({{"cmd", "scan"}, {"phone", phone}, {"qr", qr}});
-      if (!r || !r->value("ok", false)) die("scan failed");
+      if (!r) die("scan failed: " + r.error().message);
+      // A QR of the connection the restart replaced can still come through
+      // first: wait for the next one.
+      const json* error = r->contains("error") ? &(*r)["error"] : nullptr;
+      if (!r->value("ok", false) && error && error->is_object() && error->value("code", "") == "unknown_ref") {
+        qr.clear();
+        continue;
+      }
+      if (!r->value("ok", false)) die("scan refused: " + r->dump());
     }
     if (j.value("type", "") == "connection" && j.value("state", "") == "open") open = true;
   }

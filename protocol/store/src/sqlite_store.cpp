@@ -148,44 +148,23 @@ class SqliteStore final : public Store {
 
   Status transaction(Durability durability, const std::function<Status()>& fn) override {
     if (depth_ > 0) return fn();  // joins the outer transaction (and its durability)
-    if (durability != sync_) {
+    // A durable transaction commits like a normal one (WAL frames written,
+    // no fsync) and flushes the WAL once the gate is free: the fsync (ms on
+    // many disks) no longer holds up the next writer, and writers that
+    // commit meanwhile share one flush (write_gate.hpp, group flush). The
+    // caller still gets its answer only when its commit is on disk. Without
+    // a WAL handle to flush, SQLite syncs inside the commit as before.
+    sqlite3_file* wal = durability == Durability::full ? wal_file() : nullptr;
+    const Durability at_commit = wal ? Durability::normal : durability;
+    if (at_commit != sync_) {
       // Only allowed outside a transaction, which is where we are.
-      int rc = step_cached(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      int rc = step_cached(at_commit == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "synchronous")};
-      sync_ = durability;
+      sync_ = at_commit;
     }
-    // Writers of this database queue on the gate (write_gate.hpp) and are
-    // woken at the holder's commit, instead of polling SQLite's lock from
-    // its sleeping busy handler; BEGIN IMMEDIATE then rarely waits at all.
-    GateHold hold(gate_.get(), opt_.busy_timeout_ms);
-    if (auto s = begin_immediate(); !s) return s;
-
-    depth_ = 1;
-    savepoint_lost_ = false;
-    lid_cache_.clear();
-    Status result;
-    try {
-      result = fn();
-    } catch (...) {
-      depth_ = 0;
-      rollback();
-      throw;
-    }
-    depth_ = 0;
-    lid_cache_.clear();
-    if (result && savepoint_lost_)
-      result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
-    if (!result) {
-      rollback();
-      return result;
-    }
-    int rc = step_cached("COMMIT");
-    if (rc != SQLITE_OK) {
-      Error e = sql::sqlite_error(db_.get(), rc, "commit");
-      rollback();
-      return Unexpected<Error>{std::move(e)};
-    }
-    return {};
+    uint64_t commit = 0;
+    if (auto s = commit_under_gate(fn, wal ? &commit : nullptr); !s) return s;
+    return wal ? flush_wal(wal, commit) : Status{};
   }
 
   Status savepoint(const std::function<Status()>& fn) override {
@@ -1161,6 +1140,70 @@ class SqliteStore final : public Store {
 
   // Holds the gate for one transaction; without it (no gate, deadline
   // passed, a relock) the transaction relies on SQLite's locking alone.
+  // fn inside BEGIN IMMEDIATE ... COMMIT, holding the write gate. With
+  // `commit` set, the commit's number for the group flush is taken before
+  // the gate is let go.
+  Status commit_under_gate(const std::function<Status()>& fn, uint64_t* commit) {
+    // Writers of this database queue on the gate (write_gate.hpp) and are
+    // woken at the holder's commit, instead of polling SQLite's lock from
+    // its sleeping busy handler; BEGIN IMMEDIATE then rarely waits at all.
+    GateHold hold(gate_.get(), opt_.busy_timeout_ms);
+    if (auto s = begin_immediate(); !s) return s;
+
+    depth_ = 1;
+    savepoint_lost_ = false;
+    lid_cache_.clear();
+    Status result;
+    try {
+      result = fn();
+    } catch (...) {
+      depth_ = 0;
+      rollback();
+      throw;
+    }
+    depth_ = 0;
+    lid_cache_.clear();
+    if (result && savepoint_lost_)
+      result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
+    if (!result) {
+      rollback();
+      return result;
+    }
+    int rc = step_cached("COMMIT");
+    if (rc != SQLITE_OK) {
+      Error e = sql::sqlite_error(db_.get(), rc, "commit");
+      rollback();
+      return Unexpected<Error>{std::move(e)};
+    }
+    if (commit && gate_) *commit = gate_->note_commit();
+    return {};
+  }
+
+  // The connection's open WAL file, or null (not in WAL mode yet, or a VFS
+  // that does not say).
+  sqlite3_file* wal_file() {
+    sqlite3_file* f = nullptr;
+    if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK) return nullptr;
+    if (!f || !f->pMethods) return nullptr;
+    return f;
+  }
+
+  // Makes commit `commit` durable: nothing to do when another writer's
+  // finished flush started after it; else one fsync of the WAL, which
+  // covers every commit numbered before it started. SQLite's own flushes
+  // with synchronous=NORMAL (before a checkpoint copies frames into the
+  // database, and of the header when the WAL starts over) keep a frame
+  // that a checkpoint moved durable too. The flags are those SQLite uses
+  // for a WAL commit at synchronous=FULL.
+  Status flush_wal(sqlite3_file* wal, uint64_t commit) {
+    if (gate_ && commit && gate_->flushed_through(commit)) return {};
+    const uint64_t covers = gate_ ? gate_->newest_commit() : 0;
+    if (int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+      return fail("io_error", "the write-ahead log could not be flushed (error " + std::to_string(rc) + ")");
+    if (gate_) gate_->note_flushed(covers);
+    return {};
+  }
+
   struct GateHold {
     WriteGate* gate;
     GateHold(WriteGate* g, int timeout_ms) : gate(g && g->lock(std::max(0, timeout_ms)) ? g : nullptr) {}

@@ -24,13 +24,17 @@ struct WriteGate::Shared {
   // timeout forever after. A file from another boot is set up afresh.
   char boot_id[40];
   pthread_mutex_t mutex;
+  // Group flush (write_gate.hpp); a new boot starts both at 0, and every
+  // commit before it is on disk or gone.
+  uint64_t commits;
+  uint64_t flushed;
 };
 
 namespace {
 
 // Changes whenever Shared's layout does (a file from another build is
 // re-initialised, never misread).
-constexpr uint64_t kMagic = 0x7761'6761'7465'0002ULL;  // "wagate" v2
+constexpr uint64_t kMagic = 0x7761'6761'7465'0003ULL;  // "wagate" v3
 constexpr size_t kFileSize = 4096;
 
 bool init_mutex(pthread_mutex_t* m) {
@@ -90,6 +94,8 @@ std::unique_ptr<WriteGate> WriteGate::open(const std::string& db_path) {
       ::munmap(p, kFileSize);
       return nullptr;
     }
+    __atomic_store_n(&shared->commits, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&shared->flushed, 0, __ATOMIC_RELAXED);
     boot.copy(shared->boot_id, sizeof shared->boot_id - 1);
     shared->boot_id[std::min(boot.size(), sizeof shared->boot_id - 1)] = '\0';
     __atomic_store_n(&shared->magic, kMagic, __ATOMIC_RELEASE);
@@ -119,5 +125,20 @@ bool WriteGate::lock(int timeout_ms) {
 }
 
 void WriteGate::unlock() { pthread_mutex_unlock(&shared_->mutex); }
+
+// Sequentially consistent: a commit's number must be taken after its frames
+// were written, and a flusher's look at the newest number before its fsync.
+uint64_t WriteGate::note_commit() { return __atomic_add_fetch(&shared_->commits, 1, __ATOMIC_SEQ_CST); }
+
+uint64_t WriteGate::newest_commit() const { return __atomic_load_n(&shared_->commits, __ATOMIC_SEQ_CST); }
+
+bool WriteGate::flushed_through(uint64_t n) const { return __atomic_load_n(&shared_->flushed, __ATOMIC_SEQ_CST) >= n; }
+
+void WriteGate::note_flushed(uint64_t n) {
+  uint64_t seen = __atomic_load_n(&shared_->flushed, __ATOMIC_SEQ_CST);
+  // Only forward: a slower flush that started earlier must not move it back.
+  while (seen < n && !__atomic_compare_exchange_n(&shared_->flushed, &seen, n, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+  }
+}
 
 }  // namespace wa::store

@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,24 @@ class WriteGate {
   // Waits up to `timeout_ms` for the gate: true when this thread holds it.
   bool lock(int timeout_ms);
   void unlock();
+
+  // Group flush. A durable commit writes its WAL frames without an fsync
+  // and flushes the WAL after the gate is free (sqlite_store.cpp,
+  // flush_wal), so one writer's fsync never holds up the next writer's
+  // transaction. Commits of every process are numbered here, in the order
+  // their frames were written; an fsync that starts after commit N was
+  // numbered makes commits 1..N durable (the WAL is one file, and an fsync
+  // writes out every page written to it before the call). A commit already
+  // covered by another process's finished flush needs none of its own.
+  //
+  // The number of this commit; call after its WAL frames are written.
+  uint64_t note_commit();
+  // The newest commit number: what a flush starting now will cover.
+  uint64_t newest_commit() const;
+  // True when a finished flush already covers commit `n`.
+  bool flushed_through(uint64_t n) const;
+  // A flush that started when newest_commit() was `n` has finished.
+  void note_flushed(uint64_t n);
 
  private:
   struct Shared;

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <utility>
 #include <thread>
 #include <memory>
 #include <stdexcept>
@@ -21,6 +23,7 @@
 #include "wa/store/event_log.hpp"
 #include "wa/store/postgres_store.hpp"
 #include "wa/store/sqlite_store.hpp"
+#include "write_gate.hpp"
 
 using namespace wa;
 using namespace wa::store;
@@ -893,6 +896,107 @@ TEST_CASE("write gate: a gate left held by a holder from another boot (power cut
   // Set up afresh for this boot, not waited on for the 30 s deadline.
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
   CHECK(as_chars(**s->get_credential(cred::push_name)) == "after");
+}
+
+namespace {
+
+// A VFS over the default one that counts the flushes of WAL files and can
+// run something inside one (the unix file's own methods, but xSync).
+struct WalSyncWatch {
+  static inline sqlite3_vfs vfs{};
+  static inline sqlite3_vfs* root = nullptr;
+  static inline sqlite3_io_methods methods{};
+  static inline const sqlite3_io_methods* real = nullptr;
+  static inline int syncs = 0;
+  static inline std::function<void()> during_sync;
+
+  static int x_sync(sqlite3_file* f, int flags) {
+    ++syncs;
+    if (auto run = std::exchange(during_sync, nullptr)) run();
+    return real->xSync(f, flags);
+  }
+  static int x_open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out) {
+    int rc = root->xOpen(root, name, f, flags, out);
+    if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0 && f->pMethods != nullptr) {
+      real = f->pMethods;
+      methods = *f->pMethods;
+      methods.xSync = x_sync;
+      f->pMethods = &methods;
+    }
+    return rc;
+  }
+  WalSyncWatch() {
+    root = sqlite3_vfs_find(nullptr);
+    vfs = *root;
+    vfs.zName = "wa-test-walsync";
+    vfs.pNext = nullptr;
+    vfs.xOpen = x_open;
+    syncs = 0;
+    REQUIRE(sqlite3_vfs_register(&vfs, 1) == SQLITE_OK);  // the default for the stores opened now
+  }
+  ~WalSyncWatch() {
+    during_sync = nullptr;
+    sqlite3_vfs_unregister(&vfs);
+    sqlite3_vfs_register(root, 1);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("group flush: a durable commit flushes the WAL after the write lock is free, and returns only after a flush") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  WalSyncWatch watch;
+  auto a = open_ok(path);
+  SqliteOptions quick;
+  quick.busy_timeout_ms = 0;  // a writer that would have to wait fails at once
+  auto b = open_ok(path, quick);
+
+  // A normal commit is not flushed.
+  const int at_start = WalSyncWatch::syncs;
+  REQUIRE(a->transaction(Durability::normal, [&] { return a->put_credential(cred::push_name, as_bytes("n")); }));
+  CHECK(WalSyncWatch::syncs == at_start);
+
+  // While A's commit is being flushed, B writes: neither the gate nor
+  // SQLite's write lock is held by the flush (before, the fsync ran inside
+  // A's COMMIT and B's write failed busy). B's own durable write flushes
+  // too: A's flush started before B's commit, so it cannot stand for it.
+  Status during = fail("not_run", "the WAL was not flushed");
+  WalSyncWatch::during_sync = [&] { during = b->put_credential(cred::platform, as_bytes("b")); };
+  REQUIRE(a->transaction(Durability::full, [&] { return a->put_credential(cred::push_name, as_bytes("a")); }));
+  REQUIRE_MESSAGE(during.has_value(), (during ? "" : during.error().code + ": " + during.error().message));
+  CHECK(WalSyncWatch::syncs == at_start + 2);
+  CHECK(as_chars(**a->get_credential(cred::platform)) == "b");
+
+  // Every durable commit that follows a flush flushes again.
+  REQUIRE(a->put_credential(cred::push_name, as_bytes("a2")));
+  REQUIRE(b->put_credential(cred::push_name, as_bytes("b2")));
+  CHECK(WalSyncWatch::syncs == at_start + 4);
+}
+
+TEST_CASE("group flush: a flush stands for every commit numbered before it started, never for a later one") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  // Two mappings of one gate file: two processes' views.
+  auto g1 = WriteGate::open(path);
+  auto g2 = WriteGate::open(path);
+  REQUIRE(g1);
+  REQUIRE(g2);
+  const uint64_t c1 = g1->note_commit();
+  const uint64_t c2 = g2->note_commit();
+  CHECK(c2 == c1 + 1);
+  CHECK_FALSE(g1->flushed_through(c1));  // nobody flushed yet
+  const uint64_t covers = g2->newest_commit();
+  CHECK(covers == c2);
+  const uint64_t c3 = g1->note_commit();  // after the flush started: not covered
+  g2->note_flushed(covers);
+  CHECK(g1->flushed_through(c1));  // g1's commit needs no flush of its own
+  CHECK(g1->flushed_through(c2));
+  CHECK_FALSE(g1->flushed_through(c3));
+  g1->note_flushed(c1);  // a slower, earlier flush finishing late does not move it back
+  CHECK(g2->flushed_through(c2));
+  g1->note_flushed(g1->newest_commit());
+  CHECK(g2->flushed_through(c3));
 }
 
 TEST_CASE_TEMPLATE("savepoint: a failed step undoes only its own changes, nested ones included, the rest commits", B, SqliteBackend, PgBackend) {

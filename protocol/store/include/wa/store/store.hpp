@@ -22,7 +22,9 @@ namespace wa::store {
 // How hard a transaction's commit must be made durable.
 //  normal: survives a process crash (WAL written, not fsynced). Right for
 //          state that can be re-derived or re-fetched after a power loss.
-//  full:   survives power loss (WAL fsynced at commit). Required when the
+//  full:   survives power loss: the WAL is fsynced before the call returns
+//          (outside the write lock; one fsync may stand for several
+//          writers' commits, see write_gate.hpp). Required when the
 //          commit precedes an act that cannot be taken back (acking a message
 //          to the server, sending a ciphertext, uploading prekeys).
 enum class Durability { normal, full };
