@@ -217,8 +217,13 @@ void WsConnection::send(Bytes data) {
   if (closed_ || wsi_ == nullptr) return;
   Bytes framed(LWS_PRE + data.size());
   std::memcpy(framed.data() + LWS_PRE, data.data(), data.size());
+  const bool was_empty = outbox_.empty();
   outbox_.push_back(std::move(framed));
-  if (open_) lws_callback_on_writable(wsi_);
+  // A non-empty outbox always has a writeable callback asked for (here, at
+  // ESTABLISHED, or when a write was held back). Asking again per frame
+  // re-armed the socket's poll each time: on libuv, an epoll_ctl for every
+  // receipt of a batch.
+  if (open_ && was_empty) lws_callback_on_writable(wsi_);
 }
 
 int WsConnection::callback(lws* wsi, int reason_int, void* /*user*/, void* in, size_t len) {
@@ -249,10 +254,12 @@ int WsConnection::callback(lws* wsi, int reason_int, void* /*user*/, void* in, s
       return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
       // One frame per websocket message, as WhatsApp Web sends them, and as
-      // many messages per callback as the socket takes without waiting:
-      // lws_send_pipe_choked() is lws's check between two writes (a partial
-      // write it holds counts as choked). A callback per frame cost a turn of
-      // the loop and two epoll_ctl for every receipt of a batch.
+      // many messages per callback as the socket takes: the writes go on
+      // until lws holds back part of one (the socket took less, or nothing),
+      // and no write may follow that before lws has sent it
+      // (lws_partial_buffered). lws_send_pipe_choked() would say the same
+      // plus a poll(2) per frame. A callback per frame cost a turn of the
+      // loop and two epoll_ctl for every receipt of a batch.
       while (!self->outbox_.empty()) {
         Bytes& front = self->outbox_.front();
         size_t n = front.size() - LWS_PRE;
@@ -263,7 +270,7 @@ int WsConnection::callback(lws* wsi, int reason_int, void* /*user*/, void* in, s
           return -1;
         }
         self->outbox_.pop_front();
-        if (!self->outbox_.empty() && lws_send_pipe_choked(wsi)) {
+        if (!self->outbox_.empty() && lws_partial_buffered(wsi)) {
           lws_callback_on_writable(wsi);
           break;
         }
