@@ -289,8 +289,8 @@ void on_zygote_child_pidfd(uv_poll_t* p, int /*status*/, int /*events*/) {
 
 }  // namespace
 
-Zygote::Zygote(uv_loop_t* loop, std::vector<std::string> argv)
-    : loop_(loop), argv_(std::move(argv)) {}
+Zygote::Zygote(uv_loop_t* loop, std::vector<std::string> argv, int ready_wait_ms)
+    : loop_(loop), argv_(std::move(argv)), ready_wait_ms_(std::clamp(ready_wait_ms, 0, kZygoteReplyTimeoutMs)) {}
 
 Zygote::~Zygote() {
   if (state_ == nullptr) return;
@@ -425,7 +425,7 @@ Result<std::unique_ptr<Child>> Zygote::spawn_once(const std::vector<std::string>
     abandon();
     WA_TRY(start());
   }
-  if (!state_->ready && !await_ready(kZygoteReadyWaitMs)) {
+  if (!state_->ready && !await_ready(ready_wait_ms_)) {
     WA_DEBUG("the zygote is not ready yet: this worker is exec'd");
     return Child::spawn(loop_, argv, on_exit, inherit);
   }

@@ -12,6 +12,7 @@
 #include "wa/fs.hpp"
 #include "wa/ipc/addresses.hpp"
 #include "wa/ipc/codec.hpp"
+#include "wa/ipc/zygote.hpp"
 #include "wa/log.hpp"
 #include "wa/profile.hpp"
 
@@ -198,10 +199,11 @@ Result<Config> parse_config(std::string_view text) {
   if (root.contains("start")) {
     const json& r = root["start"];
     if (!r.is_object()) return bad("start", "must be an object");
-    WA_TRY(only_keys(r, "start", {"max_connecting", "jitter_ms", "connect_timeout_ms", "zygote"}));
+    WA_TRY(only_keys(r, "start", {"max_connecting", "jitter_ms", "connect_timeout_ms", "zygote", "zygote_wait_ms"}));
     WA_TRY(read_int(r, "max_connecting", "start.max_connecting", 1, 100000, c.start.max_connecting));
     WA_TRY(read_int(r, "jitter_ms", "start.jitter_ms", 0, 3600000, c.start.jitter_ms));
     WA_TRY(read_int(r, "connect_timeout_ms", "start.connect_timeout_ms", 100, 3600000, c.start.connect_timeout_ms));
+    WA_TRY(read_int(r, "zygote_wait_ms", "start.zygote_wait_ms", 0, ipc::kZygoteReplyTimeoutMs, c.start.zygote_wait_ms));
     if (r.contains("zygote")) {
       if (!r["zygote"].is_boolean()) return bad("start.zygote", "must be true or false");
       c.start.zygote = r["zygote"].get<bool>();

@@ -144,7 +144,8 @@ int Supervisor::run() {
     // worker writes its own command line into (what `ps` shows).
     zygote_ = std::make_unique<ipc::Zygote>(
         &loop_, std::vector<std::string>{bin_dir_ + "/wa-connection", "--zygote", std::to_string(::getpid()),
-                                         std::string(kZygoteTitleRoom, '.')});
+                                         std::string(kZygoteTitleRoom, '.')},
+        config_.start.zygote_wait_ms);
   }
   if (auto st = ipc::check_run_dir(config_.run_dir); !st) {
     WA_ERROR("%s", st.error().message.c_str());

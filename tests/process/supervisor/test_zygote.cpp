@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "harness.hpp"
+#include "wa/ipc/zygote.hpp"
 
 using namespace harness;
 
@@ -32,6 +33,12 @@ std::string fd_target(pid_t pid, int fd) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A supervisor whose worker starts wait for a loading zygote as long as its
+// reply deadline: a worker started while the zygote was still loading is
+// exec'd by design (start.zygote_wait_ms, 250 ms by default), and a
+// sanitised build under load can take longer than that to load.
+json patient_zygote() { return json{{"start", {{"zygote_wait_ms", wa::ipc::kZygoteReplyTimeoutMs}}}}; }
 
 // alpha's and beta's running workers and the zygote that forked them.
 struct Forked {
@@ -64,7 +71,7 @@ void check_back_on_a_new_zygote(const Supervisor& sup, const Forked& old) {
 }  // namespace
 
 TEST_CASE("zygote - every connection worker is forked by one zygote, shows its own command line, and its exit status reaches the supervisor") {
-  Supervisor sup;
+  Supervisor sup(patient_zygote());
   const Forked f = forked_workers(sup);
   const pid_t a = f.a, b = f.b, z = f.z;
   CHECK(proc_ppid(b) == z);
@@ -113,7 +120,7 @@ TEST_CASE("zygote - every connection worker is forked by one zygote, shows its o
 }
 
 TEST_CASE("zygote - killing the zygote takes its workers with it and every account comes back on a new one") {
-  Supervisor sup;
+  Supervisor sup(patient_zygote());
   const Forked f = forked_workers(sup);
   REQUIRE(::kill(f.z, SIGKILL) == 0);
   check_back_on_a_new_zygote(sup, f);
@@ -132,7 +139,7 @@ TEST_CASE("zygote - with start.zygote false each connection worker is exec'd by 
 }
 
 TEST_CASE("zygote - a stopped zygote that leaves a worker's exit unreported is killed, and every account comes back") {
-  Supervisor sup;
+  Supervisor sup(patient_zygote());
   const Forked f = forked_workers(sup);
   // Stopped, the zygote cannot reap: the worker stays a zombie and its exit
   // is known only from its pidfd.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support.hpp"
+#include "wa/contract/settings.hpp"
 #include "wa/ipc/zygote.hpp"
 
 using namespace std::chrono_literals;
@@ -24,6 +25,10 @@ using test_support::wait_until;
 using wa::ipc::ExitStatus;
 
 namespace {
+
+// How long a spawn waits for a loading zygote (the supervisor's default
+// start.zygote_wait_ms).
+constexpr int kReadyWaitMs = wa::contract::StartPolicy{}.zygote_wait_ms;
 
 // /proc/PID/stat's state and parent; '\0' once the pid is gone.
 struct Stat {
@@ -62,7 +67,7 @@ constexpr auto kDeadline = std::chrono::milliseconds(wa::ipc::kZygoteReplyTimeou
 // A zygote and the exits of the workers it forks.
 struct Forking {
   Loop l;
-  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}};
+  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}, kReadyWaitMs};
   std::vector<std::optional<ExitStatus>> exits;
   std::vector<std::unique_ptr<wa::ipc::Child>> workers;
 
@@ -162,7 +167,7 @@ struct SlowZygote {
 // collected before the loop closes.
 struct Starting {
   Loop l;
-  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}};
+  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}, kReadyWaitMs};
   std::vector<std::unique_ptr<wa::ipc::Child>> workers;
   size_t exited = 0;
 
@@ -199,7 +204,7 @@ TEST_CASE("zygote: one slow to load holds no spawn for long - workers before its
   Starting s;
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t first = s.spawn();
-  // The ready wait (wa::ipc::kZygoteReadyWaitMs), not the loading zygote,
+  // The ready wait (kReadyWaitMs), not the loading zygote,
   // bounds how long the loop was held.
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   CHECK(stat_of(first).ppid == ::getpid());  // exec'd
@@ -228,6 +233,6 @@ TEST_CASE("zygote: one that never gets ready is given up at the deadline, and ev
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t later = s.spawn();
   CHECK(stat_of(later).ppid == ::getpid());
-  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(wa::ipc::kZygoteReadyWaitMs));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(kReadyWaitMs));
   CHECK(zygote_child() == 0);  // no new zygote is tried
 }

@@ -152,11 +152,17 @@ TEST_CASE("config: start settings, their defaults and their bounds") {
   CHECK(d->start.max_connecting == 32);
   CHECK(d->start.jitter_ms == 2000);
   CHECK(d->start.connect_timeout_ms == 20000);
-  auto c = parse_config(R"({"instances": [], "start": {"max_connecting": 3, "jitter_ms": 0, "connect_timeout_ms": 500}})");
+  CHECK(d->start.zygote_wait_ms == 250);
+  auto c = parse_config(
+      R"({"instances": [], "start": {"max_connecting": 3, "jitter_ms": 0, "connect_timeout_ms": 500, "zygote_wait_ms": 0}})");
   REQUIRE(c.has_value());
   CHECK(c->start.max_connecting == 3);
   CHECK(c->start.jitter_ms == 0);
   CHECK(c->start.connect_timeout_ms == 500);
+  CHECK(c->start.zygote_wait_ms == 0);
+  // Never longer than the zygote's own reply deadline.
+  CHECK(error_of(R"({"instances": [], "start": {"zygote_wait_ms": 5001}})").find("start.zygote_wait_ms") !=
+        std::string::npos);
   CHECK(error_of(R"({"instances": [], "start": {"max_connecting": 0}})").find("start.max_connecting") !=
         std::string::npos);
   CHECK(error_of(R"({"instances": [], "start": {"jitter_ms": -1}})").find("start.jitter_ms") != std::string::npos);

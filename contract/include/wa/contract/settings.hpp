@@ -74,6 +74,11 @@ struct StartPolicy {
   // Connection workers are forked by a zygote (wa/ipc/zygote.hpp: loaded
   // once, pages shared) instead of exec'd one by one.
   bool zygote = true;
+  // A worker start that finds the zygote still loading (it is started by the
+  // first one, and again after it died) waits this long for it, on the
+  // supervisor's loop, then execs that worker. At most the zygote's reply
+  // deadline (wa::ipc::kZygoteReplyTimeoutMs).
+  int zygote_wait_ms = 250;
 };
 
 struct SenderPolicy {

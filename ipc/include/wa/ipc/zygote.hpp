@@ -51,17 +51,16 @@ inline constexpr int kZygoteFd = 3;
 // restarts it under its restart policy).
 inline constexpr int kZygoteReplyTimeoutMs = 5000;
 // A zygote is started without waiting for it (its "R" is read on the
-// loop); a spawn that finds it still loading waits at most this long on the
-// loop thread, then execs that worker instead. A zygote with no "R" within
-// kZygoteReplyTimeoutMs (or that exits first) is given up: from then on
-// every worker is exec'd.
-inline constexpr int kZygoteReadyWaitMs = 250;
+// loop); a spawn that finds it still loading waits at most `ready_wait_ms`
+// (the supervisor's start.zygote_wait_ms) on the loop thread, then execs
+// that worker instead. A zygote with no "R" within kZygoteReplyTimeoutMs
+// (or that exits first) is given up: from then on every worker is exec'd.
 
 class Zygote {
  public:
   // `argv` starts the zygote (the worker binary in its zygote mode); it is
   // started on the first spawn and again after it died.
-  Zygote(uv_loop_t* loop, std::vector<std::string> argv);
+  Zygote(uv_loop_t* loop, std::vector<std::string> argv, int ready_wait_ms);
   ~Zygote();  // closes the socket: the zygote exits, and with it its workers
   Zygote(const Zygote&) = delete;
   Zygote& operator=(const Zygote&) = delete;
@@ -85,6 +84,7 @@ class Zygote {
 
   uv_loop_t* loop_;
   std::vector<std::string> argv_;
+  int ready_wait_ms_;
   std::shared_ptr<State> state_;  // the running zygote, if any
   bool failed_ = false;           // one did not start: workers are exec'd
 };
