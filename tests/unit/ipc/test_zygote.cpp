@@ -64,10 +64,13 @@ bool turn_until(uv_loop_t* loop, F cond, std::chrono::milliseconds within = 10s)
 
 constexpr auto kDeadline = std::chrono::milliseconds(wa::ipc::kZygoteReplyTimeoutMs);
 
-// A zygote and the exits of the workers it forks.
+// A zygote and the exits of the workers it forks. Its spawns wait for it as
+// long as its reply deadline: these tests need forked workers, and a
+// sanitised build under load can take longer than the default wait to load
+// (a worker started before the zygote is ready is exec'd by design).
 struct Forking {
   Loop l;
-  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}, kReadyWaitMs};
+  wa::ipc::Zygote zygote{&l.loop, {self_exe(), "--zygote", std::to_string(::getpid())}, wa::ipc::kZygoteReplyTimeoutMs};
   std::vector<std::optional<ExitStatus>> exits;
   std::vector<std::unique_ptr<wa::ipc::Child>> workers;
 
