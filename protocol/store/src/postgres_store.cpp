@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pg_conn.hpp"
+#include "transaction_body.hpp"
 #include "pg_schema.hpp"
 #include "row_codec.hpp"
 
@@ -105,21 +106,7 @@ class PgStore final : public Store {
                                 (locked->empty() ? std::string("gone") : locked->text(0, 0)) + ", ours " +
                                 std::to_string(opt_.token) + ")");
     }
-    depth_ = 1;
-    savepoint_lost_ = false;
-    lid_cache_.clear();
-    Status result;
-    try {
-      result = fn();
-    } catch (...) {
-      depth_ = 0;
-      rollback();
-      throw;
-    }
-    depth_ = 0;
-    lid_cache_.clear();
-    if (result && savepoint_lost_)
-      result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
+    Status result = run_transaction_body(fn, depth_, savepoint_lost_, lid_cache_, [this] { rollback(); });
     // A statement that failed without a savepoint aborted the transaction;
     // COMMIT would then roll back quietly.
     if (result && pg::pq().PQtransactionStatus(c_.get()) != PQTRANS_INTRANS)
@@ -871,7 +858,7 @@ class PgStore final : public Store {
   pg::Conn c_;
   PgOptions opt_;
   std::string begin_full_, begin_normal_;
-  std::map<std::string, std::optional<std::string>, std::less<>> lid_cache_;
+  LidCache lid_cache_;
   int depth_ = 0;
   bool savepoint_lost_ = false;
   uint64_t fenced_ = 0;  // writes refused by the fencing token

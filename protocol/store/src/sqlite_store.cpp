@@ -21,6 +21,7 @@
 #include "row_codec.hpp"
 #include "schema.hpp"
 #include "wa/store/sqlite_handle.hpp"
+#include "transaction_body.hpp"
 #include "write_gate.hpp"
 
 namespace wa::store {
@@ -1150,21 +1151,7 @@ class SqliteStore final : public Store {
     GateHold hold(gate_.get(), opt_.busy_timeout_ms);
     if (auto s = begin_immediate(); !s) return s;
 
-    depth_ = 1;
-    savepoint_lost_ = false;
-    lid_cache_.clear();
-    Status result;
-    try {
-      result = fn();
-    } catch (...) {
-      depth_ = 0;
-      rollback();
-      throw;
-    }
-    depth_ = 0;
-    lid_cache_.clear();
-    if (result && savepoint_lost_)
-      result = fail("savepoint_lost", "a failed step of the transaction could not be undone");
+    Status result = run_transaction_body(fn, depth_, savepoint_lost_, lid_cache_, [this] { rollback(); });
     if (!result) {
       rollback();
       return result;
@@ -1219,7 +1206,7 @@ class SqliteStore final : public Store {
   std::shared_ptr<WriteGate> gate_;
   std::unordered_map<std::string_view, sql::Stmt> cache_;
   // lid_for_pn answers within the current write transaction (see there).
-  std::map<std::string, std::optional<std::string>, std::less<>> lid_cache_;
+  LidCache lid_cache_;
   int depth_ = 0;
   int savepoints_ = 0;           // open savepoints inside the current transaction
   bool savepoint_lost_ = false;  // a savepoint could not be undone: no commit
