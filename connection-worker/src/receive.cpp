@@ -68,7 +68,9 @@ void Receiver::flush() {
   // One durable commit for the batch. Each message is a savepoint of its
   // own: a decrypt failure undoes that message's ratchet step and nothing
   // else. A store failure is nobody's message's: it ends the transaction.
-  auto tx = store_->transaction(store::Durability::full, [&]() -> Status {
+  // Flushed inside the commit: if the flush fails, nothing of the batch may
+  // count as stored (see halt below and store.hpp, full_in_commit).
+  auto tx = store_->transaction(store::Durability::full_in_commit, [&]() -> Status {
     signal::CryptoBatch crypto;  // the batch's decrypts share HMAC contexts, freed at its end
     for (size_t i = 0; i < batch.size(); ++i) {
       // Who is who first, and outside the message's savepoint: a message

@@ -91,7 +91,7 @@ class PgStore final : public Store {
     if (c_.in_transaction()) (void)c_.script("ROLLBACK");  // left over from a failure
     if (!c_.ok())
       if (auto s = c_.reconnect(); !s) return s;
-    auto locked = c_.script(durability == Durability::full ? begin_full_ : begin_normal_);
+    auto locked = c_.script(durability == Durability::normal ? begin_normal_ : begin_full_);
     if (!locked) {
       rollback();
       return err(locked);

@@ -141,7 +141,7 @@ class SqliteStore final : public Store {
                                "PRAGMA trusted_schema=OFF"}) {
       if (auto s = exec(pragma); !s) return s;
     }
-    sync_ = Durability::normal;
+    sync_in_commit_ = false;
     return migrate();
   }
 
@@ -153,15 +153,16 @@ class SqliteStore final : public Store {
     // no fsync) and flushes the WAL once the gate is free: the fsync (ms on
     // many disks) no longer holds up the next writer, and writers that
     // commit meanwhile share one flush (write_gate.hpp, group flush). The
-    // caller still gets its answer only when its commit is on disk. Without
-    // a WAL handle to flush, SQLite syncs inside the commit as before.
+    // caller still gets its answer only when its commit is on disk.
+    // full_in_commit (a failed flush must roll back), or no WAL handle to
+    // flush: SQLite syncs inside the commit, holding the lock.
     sqlite3_file* wal = durability == Durability::full ? wal_file() : nullptr;
-    const Durability at_commit = wal ? Durability::normal : durability;
-    if (at_commit != sync_) {
+    const bool sync_in_commit = durability != Durability::normal && wal == nullptr;
+    if (sync_in_commit != sync_in_commit_) {
       // Only allowed outside a transaction, which is where we are.
-      int rc = step_cached(at_commit == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      int rc = step_cached(sync_in_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "synchronous")};
-      sync_ = at_commit;
+      sync_in_commit_ = sync_in_commit;
     }
     uint64_t commit = 0;
     if (auto s = commit_under_gate(fn, wal ? &commit : nullptr); !s) return s;
@@ -1210,7 +1211,7 @@ class SqliteStore final : public Store {
   int depth_ = 0;
   int savepoints_ = 0;           // open savepoints inside the current transaction
   bool savepoint_lost_ = false;  // a savepoint could not be undone: no commit
-  Durability sync_ = Durability::normal;
+  bool sync_in_commit_ = false;  // the connection's synchronous setting: FULL (true) or NORMAL
 };
 
 }  // namespace

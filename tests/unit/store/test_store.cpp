@@ -909,10 +909,12 @@ struct WalSyncWatch {
   static inline const sqlite3_io_methods* real = nullptr;
   static inline int syncs = 0;
   static inline std::function<void()> during_sync;
+  static inline bool fail_next = false;  // the next flush fails as a disk error would
 
   static int x_sync(sqlite3_file* f, int flags) {
     ++syncs;
     if (auto run = std::exchange(during_sync, nullptr)) run();
+    if (std::exchange(fail_next, false)) return SQLITE_IOERR_FSYNC;
     return real->xSync(f, flags);
   }
   static int x_open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out) {
@@ -936,6 +938,7 @@ struct WalSyncWatch {
   }
   ~WalSyncWatch() {
     during_sync = nullptr;
+    fail_next = false;
     sqlite3_vfs_unregister(&vfs);
     sqlite3_vfs_register(root, 1);
   }
@@ -972,6 +975,33 @@ TEST_CASE("group flush: a durable commit flushes the WAL after the write lock is
   REQUIRE(a->put_credential(cred::push_name, as_bytes("a2")));
   REQUIRE(b->put_credential(cred::push_name, as_bytes("b2")));
   CHECK(WalSyncWatch::syncs == at_start + 4);
+}
+
+TEST_CASE("group flush: a failed flush fails the call - full_in_commit then stored nothing, full keeps its commit") {
+  TempDir dir;
+  auto path = dir.file("p.db");
+  WalSyncWatch watch;
+  auto s = open_ok(path);
+  auto has = [&](std::string_view name) { return s->get_credential(name)->has_value(); };
+
+  // Flushed inside the commit: the failed flush rolls it back (the receive
+  // batch relies on it: a failure means none of its messages is stored).
+  WalSyncWatch::fail_next = true;
+  auto inside = s->transaction(Durability::full_in_commit, [&] { return s->put_credential("inside", as_bytes("1")); });
+  REQUIRE_FALSE(inside);
+  CHECK(inside.error().code == "io_error");
+  CHECK_FALSE(has("inside"));
+
+  // Flushed after the commit: the call fails, the commit stands.
+  WalSyncWatch::fail_next = true;
+  auto after = s->transaction(Durability::full, [&] { return s->put_credential("after", as_bytes("1")); });
+  REQUIRE_FALSE(after);
+  CHECK(after.error().code == "io_error");
+  CHECK(has("after"));
+
+  // The store goes on working once the disk does.
+  REQUIRE(s->transaction(Durability::full_in_commit, [&] { return s->put_credential("inside", as_bytes("2")); }));
+  CHECK(has("inside"));
 }
 
 TEST_CASE("group flush: a flush stands for every commit numbered before it started, never for a later one") {

@@ -26,8 +26,15 @@ namespace wa::store {
 //          (outside the write lock; one fsync may stand for several
 //          writers' commits, see write_gate.hpp). Required when the
 //          commit precedes an act that cannot be taken back (acking a message
-//          to the server, sending a ciphertext, uploading prekeys).
-enum class Durability { normal, full };
+//          to the server, sending a ciphertext, uploading prekeys). If that
+//          flush fails the call fails, but the commit stands (visible to
+//          readers, maybe not on disk).
+//  full_in_commit: full, with the WAL flushed inside the commit, holding the
+//          write lock: a failed flush rolls the transaction back, so a failure
+//          always means nothing was stored. For a caller that answers a failure
+//          as if nothing happened: the receive batch, whose messages the server
+//          delivers again, and a copy found stored then counts as announced.
+enum class Durability { normal, full, full_in_commit };
 
 // A Signal protocol address: the remote user's name and device number.
 struct Address {
