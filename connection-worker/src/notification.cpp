@@ -39,7 +39,7 @@ bool Receiver::on_identity_change(const binary::Node& stanza) {
   if (from && from->is_user() && self && !self->is_own_user(from->user)) {
     binary::Jid user = from->to_non_ad();
     size_t dropped = 0;
-    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+    auto st = store_->transaction(store::Durability::full_in_commit, [&]() -> Status {
       // Sessions are read under the contact's LID name whichever form is
       // given; the device list is cached under the form last addressed.
       auto n = store_->delete_all_sessions(user.signal_address_name());
@@ -84,7 +84,7 @@ bool Receiver::on_devices_changed(const binary::Node& stanza) {
       note(d.attr_or("lid", ""));
     }
   if (!users.empty()) {
-    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+    auto st = store_->transaction(store::Durability::full_in_commit, [&]() -> Status {
       for (const auto& u : users) WA_TRY(store_->delete_device_list(u));
       return message::learn_mappings(*store_, stanza);  // `from` + `lid`
     });
@@ -107,7 +107,7 @@ bool Receiver::on_devices_changed(const binary::Node& stanza) {
 bool Receiver::on_privacy_token(const binary::Node& stanza) {
   flush();
   size_t kept = 0;
-  auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+  auto st = store_->transaction(store::Durability::full_in_commit, [&]() -> Status {
     WA_TRY(message::learn_mappings(*store_, stanza));
     auto n = message::tctoken::store_received(*store_, stanza);
     if (!n) return Unexpected<Error>{n.error()};
@@ -146,7 +146,7 @@ bool Receiver::on_contacts_changed(const binary::Node& stanza) {
                        pn_old ? pn_old->to_non_ad() : binary::Jid{}});
   }
   if (!changes.empty()) {
-    auto st = store_->transaction(store::Durability::full, [&]() -> Status {
+    auto st = store_->transaction(store::Durability::full_in_commit, [&]() -> Status {
       for (const auto& c : changes) {
         for (const binary::Jid* j : {&c.pn_new, &c.lid_new, &c.lid_old, &c.pn_old})
           if (!j->user.empty()) WA_TRY(store_->delete_device_list(j->str()));
