@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "pg_conn.hpp"
-#include "transaction_body.hpp"
 #include "pg_schema.hpp"
 #include "row_codec.hpp"
+#include "transaction_body.hpp"
 
 namespace wa::store {
 

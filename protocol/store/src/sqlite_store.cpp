@@ -164,9 +164,9 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_OK) return Unexpected<Error>{sql::sqlite_error(db_.get(), rc, "synchronous")};
       sync_in_commit_ = sync_in_commit;
     }
-    uint64_t commit = 0;
-    if (auto s = commit_under_gate(fn, wal ? &commit : nullptr); !s) return s;
-    return wal ? flush_wal(wal, commit) : Status{};
+    auto commit = commit_under_gate(fn);
+    if (!commit) return Unexpected<Error>{commit.error()};
+    return wal ? flush_wal(wal, *commit) : Status{};
   }
 
   Status savepoint(const std::function<Status()>& fn) override {
@@ -1140,22 +1140,20 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  // Holds the gate for one transaction; without it (no gate, deadline
-  // passed, a relock) the transaction relies on SQLite's locking alone.
-  // fn inside BEGIN IMMEDIATE ... COMMIT, holding the write gate. With
-  // `commit` set, the commit's number for the group flush is taken before
-  // the gate is let go.
-  Status commit_under_gate(const std::function<Status()>& fn, uint64_t* commit) {
+  // fn inside BEGIN IMMEDIATE ... COMMIT, holding the write gate. The
+  // answer is the commit's number for the group flush, taken before the
+  // gate is let go (0 without a gate).
+  Result<uint64_t> commit_under_gate(const std::function<Status()>& fn) {
     // Writers of this database queue on the gate (write_gate.hpp) and are
     // woken at the holder's commit, instead of polling SQLite's lock from
     // its sleeping busy handler; BEGIN IMMEDIATE then rarely waits at all.
     GateHold hold(gate_.get(), opt_.busy_timeout_ms);
-    if (auto s = begin_immediate(); !s) return s;
+    if (auto s = begin_immediate(); !s) return Unexpected<Error>{s.error()};
 
     Status result = run_transaction_body(fn, depth_, savepoint_lost_, lid_cache_, [this] { rollback(); });
     if (!result) {
       rollback();
-      return result;
+      return Unexpected<Error>{result.error()};
     }
     int rc = step_cached("COMMIT");
     if (rc != SQLITE_OK) {
@@ -1163,8 +1161,7 @@ class SqliteStore final : public Store {
       rollback();
       return Unexpected<Error>{std::move(e)};
     }
-    if (commit && gate_) *commit = gate_->note_commit();
-    return {};
+    return gate_ ? gate_->note_commit() : uint64_t{0};
   }
 
   // The connection's open WAL file, or null (not in WAL mode yet, or a VFS
@@ -1192,6 +1189,8 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  // Holds the gate for one transaction; without it (no gate, deadline
+  // passed, a relock) the transaction relies on SQLite's locking alone.
   struct GateHold {
     WriteGate* gate;
     GateHold(WriteGate* g, int timeout_ms) : gate(g && g->lock(std::max(0, timeout_ms)) ? g : nullptr) {}

@@ -50,16 +50,17 @@ inline constexpr int kZygoteFd = 3;
 // does not answer in this time is killed and the spawn fails (the instance
 // restarts it under its restart policy).
 inline constexpr int kZygoteReplyTimeoutMs = 5000;
-// A zygote is started without waiting for it (its "R" is read on the
-// loop); a spawn that finds it still loading waits at most `ready_wait_ms`
-// (the supervisor's start.zygote_wait_ms) on the loop thread, then execs
-// that worker instead. A zygote with no "R" within kZygoteReplyTimeoutMs
-// (or that exits first) is given up: from then on every worker is exec'd.
 
 class Zygote {
  public:
   // `argv` starts the zygote (the worker binary in its zygote mode); it is
-  // started on the first spawn and again after it died.
+  // started on the first spawn and again after it died, without waiting
+  // for it (its "R" is read on the loop). A spawn that finds it still
+  // loading waits at most `ready_wait_ms` (the supervisor's
+  // start.zygote_wait_ms, at most kZygoteReplyTimeoutMs) on the loop
+  // thread, then execs that worker instead. A zygote with no "R" within
+  // kZygoteReplyTimeoutMs (or that exits first) is given up: from then on
+  // every worker is exec'd.
   Zygote(uv_loop_t* loop, std::vector<std::string> argv, int ready_wait_ms);
   ~Zygote();  // closes the socket: the zygote exits, and with it its workers
   Zygote(const Zygote&) = delete;
