@@ -219,15 +219,21 @@ void Transport::send_frame(Conn& c, ByteView payload) {
   Bytes buf(LWS_PRE);
   buf.reserve(LWS_PRE + 3 + payload.size());
   if (!binary::append_frame(buf, payload)) return;
+  const bool was_empty = l.out.empty();
   l.out_bytes += buf.size();
   l.out.push_back(std::move(buf));
   if (l.out_bytes > kMaxQueuedOut) {
     // A client that stops reading must not make us buffer without limit.
     l.out.clear();
     l.out_bytes = 0;
-    l.closing = true;
+    close_after_flush(c);
+    return;
   }
-  lws_callback_on_writable(l.wsi);
+  // A non-empty queue always has a writeable callback asked for (asked
+  // here, or again by on_writeable while frames remain). Asking once per
+  // frame re-armed the socket's uv_poll each time: an epoll_ctl pair per
+  // frame (libuv's uv_poll_start deletes and re-adds the fd).
+  if (was_empty) lws_callback_on_writable(l.wsi);
 }
 
 void Transport::send_payload(Conn& c, ByteView plain) {
