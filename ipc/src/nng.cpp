@@ -143,20 +143,43 @@ Status set_int(const Socket& s, const char* opt, int v) {
   return {};
 }
 
+nng_aio* Socket::reusable(AioPtr& slot) noexcept {
+  if (!slot) {
+    nng_aio* a = nullptr;
+    if (nng_aio_alloc(&a, nullptr, nullptr) != 0) return nullptr;
+    slot.reset(a);
+  }
+  // The socket's send / receive timeout as it is now, as nng_sendmsg would
+  // use: NNG replaces "default" with the socket's value on the aio itself,
+  // so it is asked for again before every operation.
+  nng_aio_set_timeout(slot.get(), NNG_DURATION_DEFAULT);
+  return slot.get();
+}
+
 Status send_bytes(const Socket& s, ByteView body) {
+  nng_aio* aio = s.send_aio();
   Msg m = Msg::from(body);
-  if (m.get() == nullptr) return fail("ipc_error", "out of memory");
-  int rv = nng_sendmsg(s.get(), m.get(), 0);
+  if (aio == nullptr || m.get() == nullptr) return fail("ipc_error", "out of memory");
+  nng_aio_set_msg(aio, m.get());
+  nng_send_aio(s.get(), aio);
+  nng_aio_wait(aio);
+  int rv = nng_aio_result(aio);
+  // A failed send leaves the message ours (freed by m).
+  nng_aio_set_msg(aio, nullptr);
   if (rv != 0) return fail(rv == NNG_ETIMEDOUT ? "timeout" : "ipc_error", nng_error_text(rv));
   m.release();
   return {};
 }
 
 Result<Bytes> recv_bytes(const Socket& s) {
-  nng_msg* raw = nullptr;
-  int rv = nng_recvmsg(s.get(), &raw, 0);
+  nng_aio* aio = s.recv_aio();
+  if (aio == nullptr) return fail("ipc_error", "out of memory");
+  nng_recv_aio(s.get(), aio);
+  nng_aio_wait(aio);
+  int rv = nng_aio_result(aio);
   if (rv != 0) return fail(rv == NNG_ETIMEDOUT ? "timeout" : "ipc_error", nng_error_text(rv));
-  Msg m{raw};
+  Msg m{nng_aio_get_msg(aio)};
+  nng_aio_set_msg(aio, nullptr);
   auto b = m.body();
   return Bytes(b.begin(), b.end());
 }

@@ -69,7 +69,7 @@ Status Pipeline::open_store(const std::string& data_dir) {
 Result<ipc::link::FromConnection> Pipeline::call(const json& request) {
   json r = request;
   r["conversation"] = conversation_;
-  r["pid"] = ::getpid();
+  r["pid"] = pid_;
   WA_TRY(ipc::send_bytes(sock_, ipc::to_cbor(r)));
   auto body = ipc::recv_bytes(sock_);
   if (!body) return Unexpected<Error>{body.error()};

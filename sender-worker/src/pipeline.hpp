@@ -5,6 +5,8 @@
 // the connection worker under per-operation transactions.
 #pragma once
 
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -36,6 +38,7 @@ class Pipeline {
   Result<json> query(uint64_t job, const json& what);
   Status open_store(const std::string& data_dir);
 
+  const pid_t pid_ = ::getpid();  // sent with every request: read once
   std::string profile_;
   std::string conversation_;
   std::string data_dir_;

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,12 +56,16 @@ class Socket {
  public:
   Socket() = default;
   explicit Socket(nng_socket s) noexcept : s_(s), open_(true) {}
-  Socket(Socket&& o) noexcept : s_(o.s_), open_(std::exchange(o.open_, false)) {}
+  Socket(Socket&& o) noexcept
+      : s_(o.s_), open_(std::exchange(o.open_, false)), send_aio_(std::move(o.send_aio_)),
+        recv_aio_(std::move(o.recv_aio_)) {}
   Socket& operator=(Socket&& o) noexcept {
     if (this != &o) {
       close();
       s_ = o.s_;
       open_ = std::exchange(o.open_, false);
+      send_aio_ = std::move(o.send_aio_);
+      recv_aio_ = std::move(o.recv_aio_);
     }
     return *this;
   }
@@ -75,13 +80,30 @@ class Socket {
       nng_close(s_);
       open_ = false;
     }
+    send_aio_.reset();
+    recv_aio_.reset();
   }
   // Forgets the socket unclosed: the process's exit closes its descriptors.
   void leave_open() noexcept { open_ = false; }
 
+  // The aio of the blocking send_bytes (recv_bytes), made on first use and
+  // kept: nng_sendmsg / nng_recvmsg allocate one per call, and NNG 1.5 draws
+  // a random number for each (a getrandom(2) per message). So a Socket's
+  // blocking sends are for one thread at a time, and so are its receives.
+  nng_aio* send_aio() const noexcept { return reusable(send_aio_); }
+  nng_aio* recv_aio() const noexcept { return reusable(recv_aio_); }
+
  private:
+  struct AioFree {
+    void operator()(nng_aio* a) const noexcept { nng_aio_free(a); }
+  };
+  using AioPtr = std::unique_ptr<nng_aio, AioFree>;
+  static nng_aio* reusable(AioPtr& slot) noexcept;
+
   nng_socket s_ = NNG_SOCKET_INITIALIZER;
   bool open_ = false;
+  mutable AioPtr send_aio_;
+  mutable AioPtr recv_aio_;
 };
 
 enum class Protocol { rep, req, pub, sub, pair1 };
@@ -108,7 +130,8 @@ Status set_ms(const Socket& s, const char* opt, int ms);
 Status set_size(const Socket& s, const char* opt, size_t v);
 Status set_int(const Socket& s, const char* opt, int v);
 
-// Blocking helpers for simple clients (wactl, tests, senders).
+// Blocking helpers for simple clients (wactl, tests, senders): through the
+// socket's kept aios, so one thread at a time per direction.
 Status send_bytes(const Socket& s, ByteView body);
 Result<Bytes> recv_bytes(const Socket& s);
 
