@@ -69,6 +69,8 @@ class Client {
   void stop();
 
   bool logged_in() const noexcept { return phase_ == Phase::open; }
+  // The profile's store as this client opened it (set once start() succeeded).
+  store::Store& store() noexcept { return *store_; }
   // The server unlinked this device at our request (logout): the same end
   // as a server-side logout (credentials and Signal state wiped, events
   // `connection` closed and `logged_out` with `reason`, exit kExitNoRestart).

@@ -44,6 +44,11 @@ class SenderPool {
     // A done named a contact our privacy token is due to: issued after the
     // send was answered (may be unset).
     std::function<void(const std::string& peer)> issue_token;
+    // A done that carries the job's stanza (`relay`, ipc/messages.hpp):
+    // relay it, settle the ack and answer the job through `finish`, which
+    // may run later. The sender is parked meanwhile. Unset: such a done
+    // fails the job (the sender expected its message to leave).
+    std::function<void(const ipc::link::FromSender& done, std::function<void(json reply)> finish)> relay;
   };
 
   SenderPool(uv_loop_t* loop, ipc::LoopBridge& bridge, int max_senders, int idle_ms, Hooks hooks);

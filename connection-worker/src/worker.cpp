@@ -13,6 +13,7 @@
 #include "wa/ipc/fields.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
+#include "wa/message/pipeline.hpp"
 #include "wa/message/send.hpp"
 #include "wa/store/sqlite_store.hpp"
 
@@ -159,6 +160,9 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
       [this](const std::string& peer) {
         if (!client_) return;
         if (auto j = binary::Jid::parse(peer); j && j->is_user()) client_->issue_privacy_token(*j);
+      },
+      [this](const ipc::link::FromSender& done, std::function<void(json)> finish) {
+        relay_for_sender(done, std::move(finish));
       }};
   senders_ = std::make_unique<SenderPool>(loop_, bridge_, settings_.senders.max_per_instance,
                                           settings_.senders.idle_ms, std::move(hooks));
@@ -540,24 +544,56 @@ void Worker::answer_query(const ipc::link::FromSender& q, std::function<void(jso
       client_->query(std::move(*node), std::move(done), timeout, true);
     } else {
       if (!q.id.empty()) node->set_attr("id", q.id);
-      // A failure after the stanza was written (no ack in time, the
-      // connection lost) leaves the outcome unknown: the server may have
-      // taken it. relay() fails synchronously only before writing.
-      auto written = std::make_shared<bool>(false);
-      auto after = [done, written](Result<binary::Node> r) {
-        if (!r && *written && (r.error().code == "timeout" || r.error().code == "not_connected"))
-          return done(fail("unknown_outcome", "the message left but the server's ack did not come (" +
-                                                  r.error().code + "); it may have been delivered"));
-        done(std::move(r));
-      };
-      // Ack-on-send: the configured deadline unless the sender asks for one.
-      client_->relay(std::move(*node), std::move(after),
-                     timeout > 0 ? timeout : static_cast<uint64_t>(settings_.senders.ack_timeout_ms));
-      *written = true;
+      relay_stanza(std::move(*node), timeout, std::move(done));
     }
     return;
   }
   error("unsupported", "query not supported");
+}
+
+void Worker::relay_stanza(binary::Node stanza, uint64_t timeout_ms, std::function<void(Result<binary::Node>)> done) {
+  // A failure after the stanza was written (no ack in time, the connection
+  // lost) leaves the outcome unknown: the server may have taken it.
+  // relay() fails synchronously only before writing.
+  auto written = std::make_shared<bool>(false);
+  auto after = [done = std::move(done), written](Result<binary::Node> r) {
+    if (!r && *written && (r.error().code == "timeout" || r.error().code == "not_connected"))
+      return done(fail("unknown_outcome", "the message left but the server's ack did not come (" + r.error().code +
+                                              "); it may have been delivered"));
+    done(std::move(r));
+  };
+  // Ack-on-send: the configured deadline unless the sender asks for one.
+  client_->relay(std::move(stanza), std::move(after),
+                 timeout_ms > 0 ? timeout_ms : static_cast<uint64_t>(settings_.senders.ack_timeout_ms));
+  *written = true;
+}
+
+void Worker::relay_for_sender(const ipc::link::FromSender& d, std::function<void(json)> finish) {
+  const ipc::link::RelayOnAck& r = *d.relay;
+  if (!client_ || !client_->logged_in()) return finish(ipc::error_reply("not_connected", "the account is not connected"));
+  auto node = binary::decode(ByteView(r.node.data(), r.node.size()));
+  if (!node) return finish(ipc::error_reply("bad_request", "the stanza does not decode: " + node.error().code));
+  if (node->tag != "message") return finish(ipc::error_reply("bad_request", "a sender relays only a <message>"));
+  node->set_attr("id", r.after.id);
+  relay_stanza(std::move(*node), 0,
+               [this, after = r.after, finish = std::move(finish), result = d.result,
+                token = d.issue_token](Result<binary::Node> ack) {
+                 if (!ack && ack.error().code == "unknown_outcome")
+                   return finish(ipc::error_reply("unknown_outcome", ack.error().message, json{{"id", after.id}}));
+                 Status settled = client_ ? message::settle_ack(client_->store(), ack, after,
+                                                                [this](const binary::Jid& peer) {
+                                                                  if (client_) client_->issue_privacy_token(peer);
+                                                                })
+                                          : Status(fail("not_connected", "the account is not connected"));
+                 if (!settled) {
+                   WA_WARN("send %s failed: %s", after.id.c_str(), settled.error().code.c_str());
+                   return finish(ipc::error_reply(settled.error().code, settled.error().message));
+                 }
+                 finish(ipc::ok_reply(result));
+                 // Issued once the send is answered, so the send never waits for it.
+                 if (!token.empty() && client_)
+                   if (auto j = binary::Jid::parse(token); j && j->is_user()) client_->issue_privacy_token(*j);
+               });
 }
 
 }  // namespace wa::connection

@@ -70,6 +70,13 @@ class Worker {
   void batch_events(const std::function<void()>& fn);
   void flush_events();
   void answer_query(const ipc::link::FromSender& q, std::function<void(json)> reply);
+  // Relays a sender's stanza (its relay query, or the stanza its done
+  // carries). A failure after the stanza was written and before its ack is
+  // unknown_outcome: the server may have taken it.
+  void relay_stanza(binary::Node stanza, uint64_t timeout_ms, std::function<void(Result<binary::Node>)> done);
+  // A done carrying its job's stanza: relay, settle the ack
+  // (message::settle_ack), answer the job through `finish`.
+  void relay_for_sender(const ipc::link::FromSender& done, std::function<void(json)> finish);
   // The receive path's store failed: no receipts, the socket closed and
   // reconnected with backoff, a store_unavailable event.
   void set_log_level(const json& m);

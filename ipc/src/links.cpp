@@ -43,6 +43,37 @@ Result<std::optional<json::binary_t>> optional_binary(const json& m, const char*
   return std::optional<json::binary_t>{std::move(*b)};
 }
 
+// A list of short strings (JIDs), bounded.
+Result<std::vector<std::string>> string_list(const json& m, const char* key) {
+  std::vector<std::string> out;
+  auto it = m.find(key);
+  if (it == m.end() || it->is_null()) return out;
+  if (!it->is_array() || it->size() > kMaxRelayList)
+    return fail("bad_message", std::string("field '") + key + "' is not a list of at most " +
+                                   std::to_string(kMaxRelayList) + " strings");
+  for (const auto& e : *it) {
+    if (!e.is_string() || e.get_ref<const std::string&>().size() > kMaxConversation)
+      return fail("bad_message", std::string("field '") + key + "' holds something other than a JID");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Result<RelayOnAck> relay_on_ack(const json& r) {
+  if (!r.is_object()) return fail("bad_message", "field 'relay' is not an object");
+  RelayOnAck out;
+  AfterAck& a = out.after;
+  WA_FIELD(out.node, field<json::binary_t>(r, "node"));
+  WA_FIELD(a.id, field<std::string>(r, "id"));
+  if (a.id.empty() || a.id.size() > kMaxConversation) return fail("bad_message", "field 'id' is empty or too long");
+  WA_FIELD(a.dm_peer, field_or<std::string>(r, "dm", ""));
+  WA_FIELD(a.phash, field_or<std::string>(r, "phash", ""));
+  WA_FIELD(a.stale_users, string_list(r, "stale"));
+  WA_FIELD(a.group, field_or<std::string>(r, "group", ""));
+  WA_FIELD(a.sender_key_recipients, string_list(r, "skd"));
+  return out;
+}
+
 // The worker settings the worker reads as integers (the config allows only
 // values that fit 32 bits); other keys are the worker's to check.
 Status check_settings(const json& s) {
@@ -180,6 +211,10 @@ Result<FromSender> decode_from_sender(ByteView bytes) {
     WA_FIELD(out.message, field_or<std::string>(j, "message", "the send failed"));
     WA_FIELD(out.id, field_or<std::string>(j, "id", ""));
     WA_FIELD(out.issue_token, field_or<std::string>(j, msg::kIssueToken, ""));
+    if (auto r = j.find(msg::kRelay); r != j.end() && !r->is_null()) {
+      if (!out.ok) return fail("bad_message", "a failed done cannot carry a relay");
+      WA_FIELD(out.relay, relay_on_ack(*r));
+    }
   } else if (out.op == msg::kQuery) {
     WA_FIELD(out.job, field_or<uint64_t>(j, "job", 0));
     WA_FIELD(out.what, field<std::string>(j, "what"));
@@ -189,6 +224,14 @@ Result<FromSender> decode_from_sender(ByteView bytes) {
   }
   out.raw = std::move(*m);
   return out;
+}
+
+json to_json(const RelayOnAck& r) {
+  const AfterAck& a = r.after;
+  json j{{"node", r.node}, {"id", a.id}, {"phash", a.phash}, {"stale", a.stale_users}, {"skd", a.sender_key_recipients}};
+  if (!a.dm_peer.empty()) j["dm"] = a.dm_peer;
+  if (!a.group.empty()) j["group"] = a.group;
+  return j;
 }
 
 Result<FromConnection> decode_from_connection(ByteView bytes) {

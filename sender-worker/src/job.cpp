@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "wa/binary/codec.hpp"
 #include "wa/binary/jid.hpp"
 #include "wa/contract/deadlines.hpp"
+#include "wa/ipc/links.hpp"
 #include "wa/ipc/messages.hpp"
 #include "wa/log.hpp"
 #include "wa/message/edit.hpp"
@@ -106,7 +108,7 @@ Result<binary::Jid> job_recipient(const std::string& conversation, const json& p
 }
 
 json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& query, uint64_t job,
-                const binary::Jid& to, Bytes serialized, json extra) {
+                const binary::Jid& to, Bytes serialized, json extra, Relay how) {
   message::Transport net = query_transport(query);
   // The id of a message that left: named in an unknown_outcome failure.
   std::string relayed_id;
@@ -118,6 +120,14 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
   // once this send is answered: the send does not wait for that iq.
   std::string token_due;
   net.issue_token = [&token_due](const binary::Jid& peer) { token_due = peer.to_non_ad().str(); };
+  std::optional<ipc::link::RelayOnAck> handed;
+  if (how == Relay::with_done)
+    net.hand_off = [&handed](const binary::Node& stanza, const message::AfterAck& after) -> Status {
+      auto bytes = binary::encode(stanza);
+      if (!bytes) return Unexpected<Error>{bytes.error()};
+      handed = ipc::link::RelayOnAck{json::binary_t(std::move(*bytes)), after};
+      return {};
+    };
   auto r = message::send_message(st, sig, net, to, serialized);
   secure_wipe(serialized);
   json done;
@@ -137,6 +147,7 @@ json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& que
     if (extra.is_object())
       for (auto it = extra.begin(); it != extra.end(); ++it) result[it.key()] = it.value();
     done = json{{msg::kOp, msg::kDone}, {"job", job}, {"ok", true}, {"result", std::move(result)}};
+    if (handed) done[msg::kRelay] = ipc::link::to_json(*handed);
   }
   if (!token_due.empty()) done[msg::kIssueToken] = token_due;
   return done;
@@ -286,7 +297,7 @@ json run_vote_job(store::Store& st, signal::SignalSession& sig, const QueryFn& q
   auto bytes = message::build_poll_vote(key, (*secret)->secret, creator->to_non_ad().str(), voter.str(), *selected,
                                         now_ms());
   if (!bytes) return failed_done(job, bytes.error());
-  json done = send_built(st, sig, query, job, *to, std::move(*bytes), nullptr);
+  json done = send_built(st, sig, query, job, *to, std::move(*bytes), nullptr, Relay::wait);
   if (done.value("ok", false)) {
     // Our own vote counts in poll_results like anyone's.
     auto put = st.poll_vote_put(store::PollVoteRecord{id, (*poll)->chat, voter.str(), *selected, now_ms()});

@@ -37,10 +37,16 @@ json run_job(store::Store& st, signal::SignalSession& sig, const QueryFn& query,
 // conversation), a quote's contextInfo, and the send of a built message
 // with its "done" (extra: more fields of the result).
 json failed_done(uint64_t job, const Error& e);
+// How a built message's stanza leaves (send_built): with the job's `done`,
+// relayed by the connection worker, whose ack then settles the job (one
+// round trip with the worker instead of two); or relayed here and waited
+// for, when the job must act on the outcome itself (a vote is recorded only
+// once it went out).
+enum class Relay { with_done, wait };
 Result<binary::Jid> job_recipient(const std::string& conversation, const json& payload);
 Status add_quote(store::Store& st, const binary::Jid& chat, const json& payload, proto::ContextInfo& ci);
 json send_built(store::Store& st, signal::SignalSession& sig, const QueryFn& query, uint64_t job,
-                const binary::Jid& to, Bytes serialized, json extra);
+                const binary::Jid& to, Bytes serialized, json extra, Relay how = Relay::with_done);
 
 // A media send ({kind:"media", to, path, roots, type?, caption?, filename?,
 // quoted_id?, ca_file, transfer_timeout_ms}): probe, upload, then the

@@ -149,6 +149,39 @@ Status check_ack(const binary::Node& ack, const std::string& id) {
 
 }  // namespace
 
+Status settle_ack(store::Store& st, const Result<binary::Node>& ack, const AfterAck& after,
+                  const std::function<void(const binary::Jid& peer)>& issue_token) {
+  // A refusal may come as the ack itself or as the transport's rejected:<code>.
+  const bool refused_463 = ack ? (ack->tag == "ack" && ack->attr_or("error", "") == "463")
+                               : ack.error().code == "rejected:463";
+  if (!after.dm_peer.empty() && refused_463) {
+    // Not delivered, and never resent: each try counts as another reach-out.
+    // Our own token lets the contact write to us (Baileys does the same).
+    auto peer = binary::Jid::parse(after.dm_peer);
+    if (!peer || !peer->is_user()) return fail("bad_message", "the DM's contact is not a user JID");
+    if (issue_token) issue_token(peer->to_non_ad());
+    return fail("privacy_token_required",
+                "the contact does not take a first message from this account without its privacy token (463)");
+  }
+  if (!ack) return Unexpected<Error>{ack.error()};
+  WA_TRY(check_ack(*ack, after.id));
+  // The server's hash of the devices it expected: another one means our
+  // cached lists are stale (a device came or went unannounced) - the next
+  // send asks again. Advisory: the message itself went out.
+  if (auto phash = ack->attr("phash"); phash && *phash != after.phash)
+    for (const auto& user : after.stale_users) WA_TRY(st.delete_device_list(user));
+  if (!after.group.empty() && !after.sender_key_recipients.empty()) {
+    std::vector<binary::Jid> devices;
+    for (const auto& d : after.sender_key_recipients) {
+      auto j = binary::Jid::parse(d);
+      if (!j) return fail("bad_message", "a sender-key recipient is not a JID");
+      devices.push_back(std::move(*j));
+    }
+    WA_TRY(remember_sender_key_recipients(st, after.group, devices));
+  }
+  return {};
+}
+
 namespace {
 
 // Everything of a send before the relay: the stanza built and encrypted, its
@@ -298,44 +331,37 @@ Result<SendOutcome> send_message(store::Store& st, signal::SignalSession& sig, c
   outcome.id = out.id;
   outcome.devices = b->encrypted_for.size();
   for (const auto& [jid, err] : b->failed) outcome.skipped.push_back(jid);
-  const auto& all = p.all;
-  const auto& peer_devices = p.peer_devices;
-  const auto& own_devices = p.own_devices;
-  auto* devices = &p.devices;
-
-  // 4. Relay and wait for the server's ack.
-  auto ack = net.relay(b->stanza, out.id);
-  // A refusal may come as the ack itself or as the transport's rejected:<code>.
-  const bool refused_463 = ack ? (ack->tag == "ack" && ack->attr_or("error", "") == "463")
-                               : ack.error().code == "rejected:463";
-  if (!ack && !refused_463) return Unexpected<Error>{ack.error()};
-  if (!group && refused_463) {
-    // Not delivered, and never resent: each try counts as another reach-out.
-    // Our own token lets the contact write to us (Baileys does the same).
-    maybe_issue_token(st, net, chat, now);
-    return fail("privacy_token_required",
-                "the contact does not take a first message from this account without its privacy token (463)");
-  }
-  if (!ack) return Unexpected<Error>{ack.error()};
-  WA_TRY(check_ack(*ack, out.id));
-  // The server's hash of the devices it expected: another one means our
-  // cached lists are stale (a device came or went unannounced) - the next
-  // send asks again. Advisory: the message itself went out.
-  if (auto phash = ack->attr("phash")) {
+  // 4. What the ack settles (settle_ack): the devices the server should
+  // have expected, the lists to drop if it did not, the sender-key memory.
+  AfterAck after;
+  after.id = out.id;
+  if (!group) after.dm_peer = chat.str();
+  {
     std::vector<std::string> addressed;
-    for (const auto& d : group ? all : peer_devices) addressed.push_back(d.str());
+    for (const auto& d : group ? p.all : p.peer_devices) addressed.push_back(d.str());
     if (!group)
-      for (const auto& d : own_devices) addressed.push_back(d.str());
-    if (crypto::participant_hash(std::move(addressed)) != *phash)
-      for (const auto& [user, list] : *devices) {
-        (void)list;
-        WA_TRY(st.delete_device_list(user));
-      }
+      for (const auto& d : p.own_devices) addressed.push_back(d.str());
+    after.phash = crypto::participant_hash(std::move(addressed));
   }
-  // Whether a token is due was read with the rest, before the relay.
-  if (!group && p.issue_token) maybe_issue_token(st, net, chat, now);
-  if (group && !b->sender_key_recipients.empty())
-    WA_TRY(remember_sender_key_recipients(st, out.to.str(), b->sender_key_recipients));
+  for (const auto& [user, list] : p.devices) after.stale_users.push_back(user);
+  if (group) {
+    after.group = out.to.str();
+    for (const auto& d : b->sender_key_recipients) after.sender_key_recipients.push_back(d.str());
+  }
+  auto give_token = [&](const binary::Jid& peer) { maybe_issue_token(st, net, peer, now); };
+
+  // 5. Relay: handed off (the ack is settled by the socket's holder), or
+  // here, waiting for the server's ack.
+  if (net.hand_off) {
+    // Whether a token is due was read with the rest, before the relay; the
+    // holder issues it once the ack is good.
+    if (!group && p.issue_token) give_token(chat);
+    WA_TRY(net.hand_off(b->stanza, after));
+    return outcome;
+  }
+  auto ack = net.relay(b->stanza, out.id);
+  WA_TRY(settle_ack(st, ack, after, give_token));
+  if (!group && p.issue_token) give_token(chat);
   return outcome;
 }
 

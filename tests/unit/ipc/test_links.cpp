@@ -142,6 +142,55 @@ TEST_CASE("sender to worker: decode and refuse wrong types") {
   }
 }
 
+TEST_CASE("sender to worker: a done carrying its stanza round-trips, and a malformed relay is refused") {
+  wl::RelayOnAck r;
+  r.node = json::binary_t({1, 2, 3});
+  r.after.id = "3EB0ABC";
+  r.after.dm_peer = "15550001@s.whatsapp.net";
+  r.after.phash = "2:abcd";
+  r.after.stale_users = {"15550001@s.whatsapp.net", "15550002@s.whatsapp.net"};
+  r.after.sender_key_recipients = {"15550001:3@s.whatsapp.net"};
+  json done{{"op", "done"}, {"conversation", "c"}, {"job", 9}, {"ok", true}, {"result", {{"id", "3EB0ABC"}}},
+            {"relay", wl::to_json(r)}};
+  auto d = wl::decode_from_sender(enc(done));
+  REQUIRE(d.has_value());
+  REQUIRE(d->relay.has_value());
+  const wa::AfterAck& a = d->relay->after;
+  CHECK(d->relay->node == r.node);
+  CHECK(a.id == r.after.id);
+  CHECK(a.dm_peer == r.after.dm_peer);
+  CHECK(a.phash == r.after.phash);
+  CHECK(a.stale_users == r.after.stale_users);
+  CHECK(a.group.empty());
+  CHECK(a.sender_key_recipients == r.after.sender_key_recipients);
+  // Without `relay` the done is the old one: the sender relayed itself.
+  done.erase("relay");
+  auto plain = wl::decode_from_sender(enc(done));
+  REQUIRE(plain.has_value());
+  CHECK_FALSE(plain->relay.has_value());
+
+  const json good = wl::to_json(r);
+  auto with = [&](const char* key, const json& v) {
+    json rel = good;
+    if (v.is_null())
+      rel.erase(key);
+    else
+      rel[key] = v;
+    return json{{"op", "done"}, {"conversation", "c"}, {"job", 9}, {"ok", true}, {"relay", rel}};
+  };
+  for (const json& m : {with("node", nullptr), with("node", "bytes"), with("id", nullptr), with("id", ""),
+                        with("id", std::string(300, 'x')), with("dm", 5), with("stale", "x"),
+                        with("stale", json::array({1})), with("skd", json::array({std::string(300, 'j')})),
+                        with("skd", json(std::vector<std::string>(wl::kMaxRelayList + 1, "x"))),
+                        json{{"op", "done"}, {"conversation", "c"}, {"job", 9}, {"ok", true}, {"relay", "x"}},
+                        // a failed done has nothing to relay
+                        json{{"op", "done"}, {"conversation", "c"}, {"job", 9}, {"ok", false}, {"relay", good}}}) {
+    auto bad = wl::decode_from_sender(enc(m));
+    CHECK_FALSE(bad.has_value());
+    if (!bad.has_value()) CHECK(bad.error().code == "bad_message");
+  }
+}
+
 TEST_CASE("worker to sender: decode and refuse wrong types") {
   auto job = wl::decode_from_connection(enc({{"op", "job"}, {"job", 2}, {"payload", {{"kind", "text"}}}}));
   REQUIRE(job.has_value());

@@ -257,3 +257,78 @@ TEST_CASE("pipeline: an ack whose participant hash differs drops the cached devi
   must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("w"), e.opts));
   CHECK(e.server.usync_queries == queries + 1);
 }
+
+// Transport::hand_off (the sender worker's one-round-trip send): the stanza
+// and what its ack settles leave together; settle_ack, run later by whoever
+// holds the socket, does what the waiting relay does.
+TEST_CASE("pipeline: a handed-off send returns before its ack, and settling the ack later does what the relay would") {
+  Env e;
+  auto net = e.server.transport();
+  std::vector<std::pair<binary::Node, AfterAck>> handed;
+  net.hand_off = [&handed](const binary::Node& stanza, const AfterAck& after) -> Status {
+    handed.emplace_back(stanza, after);
+    return {};
+  };
+  auto b = must(binary::Jid::parse("222@s.whatsapp.net"));
+  auto r = must(send_message(*e.a1.db, *e.a1.sig, net, b, conversation("handed"), e.opts));
+  CHECK(e.server.relayed.empty());  // nothing relayed here
+  REQUIRE(handed.size() == 1);
+  const AfterAck& after = handed[0].second;
+  CHECK(handed[0].first.attr_or("id", "") == r.id);
+  CHECK(after.id == r.id);
+  CHECK(after.dm_peer == "222@s.whatsapp.net");
+  // The devices addressed: B's 0 and 3, our own 2 (not the sending 1).
+  CHECK(after.phash == crypto::participant_hash({"222@s.whatsapp.net", "222:3@s.whatsapp.net", "111:2@s.whatsapp.net"}));
+  CHECK(after.group.empty());
+  // The stanza decrypts as a relayed one would.
+  auto in = must(decrypt_message(*e.b0.sig, e.b0.self(), test::deliver(test::wire(handed[0].first), e.a1.jid,
+                                                                          e.b0.jid, false)));
+  CHECK(in.text == "handed");
+
+  auto ack = [](const std::string& id, binary::Attrs extra) -> Result<binary::Node> {
+    binary::Attrs a{{"class", "message"}, {"id", id}};
+    for (auto& kv : extra) a.push_back(std::move(kv));
+    return binary::Node("ack", std::move(a));
+  };
+  std::vector<std::string> tokens_for;
+  auto token = [&tokens_for](const binary::Jid& peer) { tokens_for.push_back(peer.str()); };
+  // A matching hash keeps the cached lists; another one drops them.
+  must_ok(settle_ack(*e.a1.db, ack(r.id, {{"phash", after.phash}}), after, token));
+  CHECK(must(e.a1.db->get_device_list("222@s.whatsapp.net")).has_value());
+  must_ok(settle_ack(*e.a1.db, ack(r.id, {{"phash", "2:AAAAAA"}}), after, token));
+  CHECK_FALSE(must(e.a1.db->get_device_list("222@s.whatsapp.net")).has_value());
+  CHECK_FALSE(must(e.a1.db->get_device_list("111@s.whatsapp.net")).has_value());
+  CHECK(tokens_for.empty());
+  // Refusals: 463 on a DM hands the contact our token, whichever way it comes.
+  auto refused = settle_ack(*e.a1.db, ack(r.id, {{"error", "463"}}), after, token);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == "privacy_token_required");
+  auto refused_too = settle_ack(*e.a1.db, Result<binary::Node>(fail("rejected:463", "x")), after, token);
+  REQUIRE_FALSE(refused_too);
+  CHECK(refused_too.error().code == "privacy_token_required");
+  CHECK(tokens_for == std::vector<std::string>{"222@s.whatsapp.net", "222@s.whatsapp.net"});
+  CHECK(settle_ack(*e.a1.db, ack(r.id, {{"error", "479"}}), after, token).error().code == "rejected:479");
+  CHECK(settle_ack(*e.a1.db, ack("OTHER", {}), after, token).error().code == "bad_ack");
+  CHECK(settle_ack(*e.a1.db, Result<binary::Node>(fail("timeout", "x")), after, token).error().code == "timeout");
+
+  // A group: the sender-key memory is written only when the ack settles.
+  auto g = must(binary::Jid::parse("120363000000000009@g.us"));
+  e.server.groups[g.str()] = {"111@s.whatsapp.net", "222@s.whatsapp.net", "333@s.whatsapp.net"};
+  handed.clear();
+  auto g1 = must(send_message(*e.a1.db, *e.a1.sig, net, g, conversation("g1"), e.opts));
+  CHECK(g1.devices == 4);
+  REQUIRE(handed.size() == 1);
+  const AfterAck group_after = handed[0].second;
+  CHECK(group_after.dm_peer.empty());
+  CHECK(group_after.group == g.str());
+  CHECK(group_after.sender_key_recipients.size() == 4);
+  CHECK(must(sender_key_memory(*e.a1.db, g.str())).empty());
+  // A group's 463 is a plain refusal: no token, nothing remembered.
+  CHECK(settle_ack(*e.a1.db, ack(g1.id, {{"error", "463"}}), group_after, token).error().code == "rejected:463");
+  CHECK(must(sender_key_memory(*e.a1.db, g.str())).empty());
+  must_ok(settle_ack(*e.a1.db, ack(g1.id, {}), group_after, token));
+  CHECK(must(sender_key_memory(*e.a1.db, g.str())).size() == 4);
+  auto g2 = must(send_message(*e.a1.db, *e.a1.sig, net, g, conversation("g2"), e.opts));
+  CHECK(g2.devices == 0);  // every member holds the key now
+  CHECK(tokens_for.size() == 2);
+}

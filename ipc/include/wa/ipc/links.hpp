@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "wa/after_ack.hpp"
 #include "wa/ipc/codec.hpp"
 
 namespace wa::ipc::link {
 
 // Conversation names travel in argv and as map keys.
 inline constexpr size_t kMaxConversation = 256;
+// JIDs in one list of done's `relay`: the devices of a group of 1,024
+// members fit; the link's 4 MB message cap bounds it anyway.
+inline constexpr size_t kMaxRelayList = 16384;
 
 // connection worker -> supervisor (PAIR1, field "t").
 struct FromWorker {
@@ -53,6 +57,14 @@ struct FromSupervisor {
 };
 Result<FromSupervisor> decode_from_supervisor(ByteView bytes);
 
+// done's `relay` (messages.hpp): the stanza the worker relays for the job,
+// and what the ack then settles (message::settle_ack).
+struct RelayOnAck {
+  json::binary_t node;  // encoded binary node (<message>)
+  AfterAck after;
+};
+json to_json(const RelayOnAck& r);
+
 // sender -> connection worker (REQ/REP, field "op").
 struct FromSender {
   std::string op;
@@ -69,6 +81,7 @@ struct FromSender {
   std::string id;            // query (relay): the message id; done: the id of a message whose send
                              // failed after it left (unknown_outcome)
   std::string issue_token;   // done: a contact our privacy token is due to (may be empty)
+  std::optional<RelayOnAck> relay;  // done with ok: relay this, the ack is the outcome
   json raw;
 };
 Result<FromSender> decode_from_sender(ByteView bytes);

@@ -26,6 +26,12 @@
 //                                      issue_token: a contact our privacy token is due to, which
 //                                      the connection worker issues after answering, so the send
 //                                      never waits for that iq - docs/PROTOCOL.md §12.2)
+//   done{..., ok: true, result, relay{node, id, dm?, phash, stale[], group?, skd[]}}
+//                                     the job's message is not sent yet: the worker relays
+//                                     `node` and the job's outcome is the ack as
+//                                     message::settle_ack settles it (result on success,
+//                                     issue_token only then); the sender is parked at once,
+//                                     so a send costs one round trip with its sender, not two
 //
 // Sender queries (`what`), answered by the connection worker through its
 // socket; nodes travel as CBOR byte strings holding an encoded binary node
@@ -63,6 +69,7 @@ inline constexpr const char* kResult = "result";
 inline constexpr const char* kError = "error";
 inline constexpr const char* kDone = "done";
 inline constexpr const char* kIssueToken = "issue_token";  // in done: the contact's JID
+inline constexpr const char* kRelay = "relay";              // in done: relay on the job's behalf
 
 // Worker exit codes the supervisor understands.
 inline constexpr int kExitUsage = 64;      // started wrongly (never restarted in a loop: counts)

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "wa/after_ack.hpp"
 #include "wa/binary/jid.hpp"
 #include "wa/binary/node.hpp"
 #include "wa/bytes.hpp"
@@ -19,6 +20,20 @@
 #include "wa/store/store.hpp"
 
 namespace wa::message {
+
+// What a send still does once the server answered its stanza: kept with the
+// stanza, so that whoever holds the socket can finish the send (settle_ack).
+using AfterAck = wa::AfterAck;
+
+// The send's answer, settled: a DM refused with 463 hands the contact our
+// token (issue_token) and fails privacy_token_required; another refusal is
+// rejected:<code>, an ack for another id bad_ack; the transport's errors
+// pass through. On a good ack: a different participant hash drops the
+// stale device lists (advisory: the message went out), and a group's
+// sender-key recipients are remembered. Store errors pass through; a JID in
+// `after` that does not parse is bad_message.
+Status settle_ack(store::Store& st, const Result<binary::Node>& ack, const AfterAck& after,
+                  const std::function<void(const binary::Jid& peer)>& issue_token);
 
 struct Transport {
   // One iq round trip; the answer may be type="error" (parsers handle it).
@@ -32,6 +47,12 @@ struct Transport {
   // and done after the send, without holding it up; unset, send_message
   // issues it itself over `iq` before it returns.
   std::function<void(const binary::Jid& peer)> issue_token;
+  // Optional: instead of relaying and waiting for the ack, hand the stanza
+  // and what follows its ack to whoever holds the socket (the sender
+  // worker's `done` carries both; the connection worker relays and calls
+  // settle_ack). send_message then returns once the stanza is handed off,
+  // and its outcome counts only if settle_ack succeeds.
+  std::function<Status(const binary::Node& stanza, const AfterAck& after)> hand_off;
 };
 
 struct PipelineOptions {
