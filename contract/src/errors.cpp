@@ -109,7 +109,8 @@ constexpr std::array kErrors{
               "answer from the owner, or the account is moving between hosts): nothing was done, or for a send "
               "see unknown_outcome"},
     ErrorSpec{"sender_crashed", K::internal, true,
-              "the conversation's sender process died: every pending send of that conversation fails at once"},
+              "the conversation's sender process died: every send of that conversation it held or had queued "
+              "fails at once (one whose message had already left is answered by the server's ack)"},
     ErrorSpec{"sender_failed", K::internal, true, "no sender process could be started"},
 };
 
