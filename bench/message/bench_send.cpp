@@ -79,7 +79,8 @@ long pss_kb(int pid) {
 // utime + stime of a process in clock ticks (0 if gone).
 long cpu_ticks(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string all;
+  if (!std::getline(f, all)) return 0;  // gone (an iterator would throw on ESRCH)
   auto close = all.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream in(all.substr(close + 2));

@@ -62,8 +62,11 @@ inline pid_t proc_ppid(pid_t pid) {
   return pp;
 }
 inline std::string proc_cmdline(pid_t pid) {
+  // getline, not istreambuf_iterator: a process reaped meanwhile fails the
+  // read (ESRCH), which filebuf throws to an iterator (test_zygote.cpp).
   std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string s;
+  std::getline(f, s, '\x01');
   for (auto& c : s)
     if (c == '\0') c = ' ';
   return s;

@@ -36,8 +36,12 @@ struct Stat {
   pid_t ppid = 0;
 };
 Stat stat_of(pid_t pid) {
+  // Through getline, not istreambuf_iterator: the read of a process reaped
+  // meanwhile fails (ESRCH), and libstdc++'s filebuf throws that to an
+  // iterator but only sets badbit through an istream operation.
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string all;
+  if (!std::getline(f, all)) return {};
   const auto close = all.rfind(')');
   if (close == std::string::npos) return {};
   std::istringstream rest(all.substr(close + 1));
