@@ -1,6 +1,7 @@
 #include "senders.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "wa/ipc/codec.hpp"
 #include "wa/ipc/messages.hpp"
@@ -192,30 +193,23 @@ void SenderPool::on_request(std::shared_ptr<ipc::PendingRequest> req) {
     return;
   }
   if (op == msg::kDone) {
-    const bool ours = c.in_flight && c.in_flight->id == m->job;
+    std::optional<Job> j;
+    if (c.in_flight && c.in_flight->id == m->job) j = std::exchange(c.in_flight, std::nullopt);
     if (m->relay) {
       // The job's message leaves now and its ack answers the job (and
       // issues a due token). Only a job still in flight may send anything:
       // one already answered (failed when the connection went) keeps its
       // stanza and its token unsent.
-      if (ours) {
-        Job j = std::move(*c.in_flight);
-        c.in_flight.reset();
-        if (hooks_.relay)
-          hooks_.relay(*m, std::move(j.done));
-        else
-          j.done(ipc::error_reply("send_failed", "nobody here relays a sender's message"));
-      }
+      if (j && hooks_.relay)
+        hooks_.relay(*m, std::move(j->done));
+      else if (j)
+        j->done(ipc::error_reply("send_failed", "nobody here relays a sender's message"));
     } else {
-      if (ours) {
-        Job j = std::move(*c.in_flight);
-        c.in_flight.reset();
-        // A send that left without its ack names the message: the client can
-        // look for it instead of sending again.
-        json reply = m->ok ? ipc::ok_reply(m->result)
-                           : ipc::error_reply(m->code, m->message, m->id.empty() ? json() : json{{"id", m->id}});
-        j.done(reply);
-      }
+      // A send that left without its ack names the message: the client can
+      // look for it instead of sending again.
+      if (j)
+        j->done(m->ok ? ipc::ok_reply(m->result)
+                      : ipc::error_reply(m->code, m->message, m->id.empty() ? json() : json{{"id", m->id}}));
       if (!m->issue_token.empty() && hooks_.issue_token) hooks_.issue_token(m->issue_token);
     }
   } else if (op != msg::kNext) {

@@ -157,10 +157,7 @@ void Worker::on_init(const ipc::link::FromSupervisor& m) {
       [this](const std::string& conv, pid_t pid) {
         to_supervisor({{msg::kType, msg::kKillSender}, {"conversation", conv}, {"pid", pid}});
       },
-      [this](const std::string& peer) {
-        if (!client_) return;
-        if (auto j = binary::Jid::parse(peer); j && j->is_user()) client_->issue_privacy_token(*j);
-      },
+      [this](const std::string& peer) { issue_token_to(peer); },
       [this](const ipc::link::FromSender& done, std::function<void(json)> finish) {
         relay_for_sender(done, std::move(finish));
       }};
@@ -575,25 +572,26 @@ void Worker::relay_for_sender(const ipc::link::FromSender& d, std::function<void
   if (!node) return finish(ipc::error_reply("bad_request", "the stanza does not decode: " + node.error().code));
   if (node->tag != "message") return finish(ipc::error_reply("bad_request", "a sender relays only a <message>"));
   node->set_attr("id", r.after.id);
-  relay_stanza(std::move(*node), 0,
-               [this, after = r.after, finish = std::move(finish), result = d.result,
-                token = d.issue_token](Result<binary::Node> ack) {
-                 if (!ack && ack.error().code == "unknown_outcome")
-                   return finish(ipc::error_reply("unknown_outcome", ack.error().message, json{{"id", after.id}}));
-                 Status settled = client_ ? message::settle_ack(client_->store(), ack, after,
-                                                                [this](const binary::Jid& peer) {
-                                                                  if (client_) client_->issue_privacy_token(peer);
-                                                                })
-                                          : Status(fail("not_connected", "the account is not connected"));
-                 if (!settled) {
-                   WA_WARN("send %s failed: %s", after.id.c_str(), settled.error().code.c_str());
-                   return finish(ipc::error_reply(settled.error().code, settled.error().message));
-                 }
-                 finish(ipc::ok_reply(result));
-                 // Issued once the send is answered, so the send never waits for it.
-                 if (!token.empty() && client_)
-                   if (auto j = binary::Jid::parse(token); j && j->is_user()) client_->issue_privacy_token(*j);
-               });
+  auto settle = [this, after = r.after, finish = std::move(finish), result = d.result,
+                 token = d.issue_token](Result<binary::Node> ack) {
+    if (!ack && ack.error().code == "unknown_outcome")
+      return finish(ipc::error_reply("unknown_outcome", ack.error().message, json{{"id", after.id}}));
+    if (!client_) return finish(ipc::error_reply("not_connected", "the account is not connected"));
+    auto settled = message::settle_ack(client_->store(), ack, after,
+                                       [this](const binary::Jid& peer) { client_->issue_privacy_token(peer); });
+    if (!settled) {
+      WA_WARN("send %s failed: %s", after.id.c_str(), settled.error().code.c_str());
+      return finish(ipc::error_reply(settled.error().code, settled.error().message));
+    }
+    finish(ipc::ok_reply(result));
+    issue_token_to(token);  // once the send is answered, so the send never waits for it
+  };
+  relay_stanza(std::move(*node), 0, std::move(settle));
+}
+
+void Worker::issue_token_to(const std::string& peer) {
+  if (!client_ || peer.empty()) return;
+  if (auto j = binary::Jid::parse(peer); j && j->is_user()) client_->issue_privacy_token(*j);
 }
 
 }  // namespace wa::connection

@@ -77,6 +77,9 @@ class Worker {
   // A done carrying its job's stanza: relay, settle the ack
   // (message::settle_ack), answer the job through `finish`.
   void relay_for_sender(const ipc::link::FromSender& done, std::function<void(json)> finish);
+  // Our privacy token to `peer` (a user JID as text; anything else, or no
+  // connection, is ignored: the issue is best effort).
+  void issue_token_to(const std::string& peer);
   // The receive path's store failed: no receipts, the socket closed and
   // reconnected with backoff, a store_unavailable event.
   void set_log_level(const json& m);
